@@ -1,0 +1,95 @@
+// Assembles the authorization server: the oidc-provider Koa app with our middleware in front.
+// The provider is rebuilt when the signing-key set changes (a rotation made by the CLI).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/index.js';
+import { interactionRoutes } from '../interactions/routes.js';
+import { epochSeconds } from '../lib/duration.js';
+import { buildProvider, ROUTES } from '../provider/index.js';
+import { ensureSigningKey, providerJwks } from '../provider/keys.js';
+import type { Db } from '../storage/db.js';
+import { createGrantIndex } from '../storage/grants.js';
+import { createKeyRepository } from '../storage/keys.js';
+import { createOidcStore } from '../storage/oidc_adapter.js';
+import { createResourceRepository } from '../storage/resources.js';
+import { getOrCreateSecret } from '../storage/settings.js';
+import { createUserRepository } from '../storage/users.js';
+import { createCsrf } from './csrf.js';
+import { errorHandler, providerErrorRenderer } from './errors.js';
+import type { Logger } from './logger.js';
+import { metadata } from './metadata.js';
+import { registrationCors } from './registration_cors.js';
+import { resourceParams } from './resource_params.js';
+import { securityHeaders } from './security_headers.js';
+import { createViews } from './views.js';
+
+export interface App {
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  provider: () => Provider;
+  /** Rebuilds the provider if the published or signing keys changed; true when it did. */
+  reloadKeysIfChanged: () => boolean;
+}
+
+export async function buildApp(config: Config, db: Db, log: Logger): Promise<App> {
+  const users = createUserRepository(db);
+  const resources = createResourceRepository(db);
+  const keys = createKeyRepository(db);
+  const store = createOidcStore(db);
+  const grants = createGrantIndex(db);
+  const views = createViews();
+  const secure = config.issuer.startsWith('https:');
+  const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure);
+  const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
+  await ensureSigningKey(keys);
+
+  let current: Provider;
+  let callback: (req: IncomingMessage, res: ServerResponse) => void;
+  let fingerprint = '';
+
+  const deps = { provider: () => current, users, resources, views, csrf, log };
+  const routes = interactionRoutes(deps);
+
+  const build = () => {
+    const jwks = providerJwks(keys, epochSeconds());
+    const provider = buildProvider({
+      config,
+      store,
+      users,
+      resources,
+      grants,
+      jwks: jwks.keys,
+      cookieKeys,
+      renderError: providerErrorRenderer(views),
+    });
+    provider.use(securityHeaders(secure));
+    provider.use(errorHandler(views, log));
+    provider.use(async (ctx, next) => {
+      if (ctx.path !== '/static/app.css') return next();
+      ctx.type = 'text/css; charset=utf-8';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = views.css;
+    });
+    provider.use(metadata(resources));
+    provider.use(registrationCors(ROUTES.registration));
+    provider.use(resourceParams({ resources, authorizePath: ROUTES.authorization, tokenPath: ROUTES.token }));
+    provider.use(routes.routes());
+    provider.use(routes.allowedMethods());
+    provider.on('server_error', (_ctx, err) => log.error({ err }, 'provider server_error'));
+    provider.on('grant.revoked', (_ctx, grantId) => log.warn({ event: 'grant.revoked', grant_id: grantId }, 'grant revoked'));
+    current = provider;
+    callback = provider.callback();
+    fingerprint = jwks.fingerprint;
+  };
+  build();
+
+  return {
+    handler: (req, res) => callback(req, res),
+    provider: () => current,
+    reloadKeysIfChanged() {
+      if (providerJwks(keys, epochSeconds()).fingerprint === fingerprint) return false;
+      build();
+      log.info({ event: 'keys.reloaded' }, 'signing keys changed; provider rebuilt');
+      return true;
+    },
+  };
+}

@@ -1,0 +1,32 @@
+// CSRF tokens for our forms: an HMAC of the interaction id and a random per-browser cookie, so a
+// token is useless without both the cookie and the interaction (double submit, signed).
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+
+export type Csrf = ReturnType<typeof createCsrf>;
+
+export function createCsrf(secret: string, secure: boolean) {
+  const cookieName = secure ? '__Host-mcp_csrf' : 'mcp_csrf';
+  const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', signed: false, overwrite: true };
+
+  const mac = (nonce: string, scope: string) => createHmac('sha256', secret).update(`${nonce}\0${scope}`).digest('base64url');
+
+  return {
+    /** The token to embed in a form for `scope` (an interaction id); sets the cookie when missing. */
+    issue(ctx: Context, scope: string): string {
+      let nonce = ctx.cookies.get(cookieName);
+      if (!nonce || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) {
+        nonce = randomBytes(32).toString('base64url');
+        ctx.cookies.set(cookieName, nonce, cookieOptions);
+      }
+      return mac(nonce, scope);
+    },
+    verify(ctx: Context, scope: string, token: unknown): boolean {
+      const nonce = ctx.cookies.get(cookieName);
+      if (!nonce || typeof token !== 'string' || token.length !== 43) return false;
+      const expected = Buffer.from(mac(nonce, scope));
+      const given = Buffer.from(token);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    },
+  };
+}

@@ -1,0 +1,66 @@
+// Folds resource indicators to their canonical spelling before oidc-provider sees them, and fills
+// in a resource's default scopes when an agent asks for none (PITFALLS items 4 and 6).
+import type { Middleware } from 'koa';
+import { foldResource } from '../lib/resource_uri.js';
+import { splitScope } from '../lib/scopes.js';
+import { OIDC_SCOPES } from '../provider/resources.js';
+import type { ResourceRepository } from '../storage/resources.js';
+import { HttpError } from './errors.js';
+
+const BODY_LIMIT = 56 * 1024; // oidc-provider's own limit
+
+async function readBody(req: NodeJS.ReadableStream & { readableEncoding?: string | null }, declared: number | undefined): Promise<string> {
+  if (declared !== undefined && declared > BODY_LIMIT) throw new HttpError(413, 'invalid_request', 'request body is too large');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > BODY_LIMIT) throw new HttpError(413, 'invalid_request', 'request body is too large');
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function foldAll(params: URLSearchParams): boolean {
+  const resources = params.getAll('resource');
+  if (resources.length === 0) return false;
+  const folded = resources.map(foldResource);
+  if (folded.every((r, i) => r === resources[i])) return false;
+  params.delete('resource');
+  for (const r of folded) params.append('resource', r);
+  return true;
+}
+
+export function resourceParams(opts: { resources: ResourceRepository; authorizePath: string; tokenPath: string }): Middleware {
+  const { resources } = opts;
+
+  const fillDefaultScope = (params: URLSearchParams): boolean => {
+    const requested = splitScope(params.get('scope'));
+    if (requested.some((s) => !OIDC_SCOPES.has(s))) return false;
+    const indicator = params.get('resource');
+    const resource = indicator ? resources.findByUri(indicator) : resources.single();
+    const defaults = resource?.scopes.filter((s) => s.isDefault).map((s) => s.scope) ?? [];
+    if (defaults.length === 0) return false;
+    params.set('scope', [...requested, ...defaults].join(' '));
+    return true;
+  };
+
+  return async (ctx, next) => {
+    const isAuthorize = ctx.path === opts.authorizePath;
+    if (isAuthorize && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+      const params = new URLSearchParams(ctx.querystring);
+      const changed = foldAll(params);
+      const filled = fillDefaultScope(params);
+      if (changed || filled) ctx.querystring = params.toString();
+    } else if ((isAuthorize || ctx.path === opts.tokenPath) && ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
+      const body = await readBody(ctx.req, ctx.request.length);
+      const params = new URLSearchParams(body);
+      foldAll(params);
+      if (isAuthorize) fillDefaultScope(params);
+      // oidc-provider reads an already consumed body from req.body (shared/selective_body.js).
+      (ctx.req as unknown as { body: string }).body = params.toString();
+    }
+    await next();
+  };
+}

@@ -1,0 +1,53 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Interaction } from 'oidc-provider';
+import type { Logger } from '../http/logger.js';
+import type { Csrf } from '../http/csrf.js';
+import type { Views } from '../http/views.js';
+import { authenticate } from '../provider/accounts.js';
+import type { UserRepository } from '../storage/users.js';
+import { describeClient, formField } from './context.js';
+
+export interface LoginDeps {
+  provider: () => Provider;
+  users: UserRepository;
+  views: Views;
+  csrf: Csrf;
+  log: Logger;
+}
+
+export async function showLogin(deps: LoginDeps, ctx: Context, details: Interaction, extra: { error?: string; username?: string; status?: number } = {}) {
+  const client = await describeClient(deps.provider(), details);
+  deps.views.render(
+    ctx,
+    'login.njk',
+    {
+      title: 'Sign in',
+      uid: details.uid,
+      csrf: deps.csrf.issue(ctx, details.uid),
+      clientName: client.name,
+      clientVerified: client.verified,
+      error: extra.error,
+      username: extra.username ?? '',
+    },
+    extra.status ?? 200,
+  );
+}
+
+export async function submitLogin(deps: LoginDeps, ctx: Context, details: Interaction): Promise<void> {
+  const body = ctx.request.body;
+  const username = (formField(body, 'username') ?? '').trim();
+  const password = formField(body, 'password') ?? '';
+  if (!username || !password) {
+    return showLogin(deps, ctx, details, { error: 'Enter your username and password.', username, status: 400 });
+  }
+  const user = await authenticate(deps.users, username, password);
+  if (!user) {
+    deps.log.info({ event: 'login.failure', client_id: details.params.client_id }, 'login failed');
+    return showLogin(deps, ctx, details, { error: 'Wrong username or password.', username, status: 401 });
+  }
+  deps.log.info({ event: 'login.success', user_id: user.id, client_id: details.params.client_id }, 'login');
+  const to = await deps.provider().interactionResult(ctx.req, ctx.res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
+  ctx.status = 303;
+  ctx.redirect(to);
+}

@@ -1,0 +1,67 @@
+// /interaction/:uid — the login and consent steps oidc-provider hands to us.
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { HttpError } from '../http/errors.js';
+import { INTERACTION_PREFIX } from '../provider/index.js';
+import { type ConsentDeps, showConsent, submitConsent } from './consent.js';
+import { loadInteraction } from './context.js';
+import { showLogin, submitLogin } from './login.js';
+
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function interactionRoutes(deps: ConsentDeps): Router {
+  const router = new Router({ prefix: INTERACTION_PREFIX });
+  const form = bodyParser({
+    enableTypes: ['form'],
+    formLimit: '16kb',
+    onError: () => {
+      throw new HttpError(400, 'invalid_request', 'the form could not be read');
+    },
+  });
+
+  const checkUid = async (ctx: Context, next: () => Promise<unknown>) => {
+    if (!UID.test(String(ctx.params.uid))) throw new HttpError(400, 'invalid_request', 'malformed interaction id');
+    await next();
+  };
+
+  const checkCsrf = async (ctx: Context, next: () => Promise<unknown>) => {
+    if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(415, 'invalid_request', 'forms must be url-encoded');
+    const token = (ctx.request.body as Record<string, unknown> | undefined)?.csrf;
+    if (!deps.csrf.verify(ctx, String(ctx.params.uid), token)) {
+      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back to the agent and start again');
+    }
+    await next();
+  };
+
+  router.get('/:uid', checkUid, async (ctx) => {
+    const details = await loadInteraction(deps.provider(), ctx);
+    if (details.prompt.name === 'login') return showLogin(deps, ctx, details);
+    if (details.prompt.name === 'consent') return showConsent(deps, ctx, details);
+    throw new HttpError(400, 'invalid_request', 'unsupported interaction');
+  });
+
+  router.post('/:uid/login', checkUid, form, checkCsrf, async (ctx) => {
+    const details = await loadInteraction(deps.provider(), ctx);
+    if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'this step is already done');
+    await submitLogin(deps, ctx, details);
+  });
+
+  router.post('/:uid/consent', checkUid, form, checkCsrf, async (ctx) => {
+    const details = await loadInteraction(deps.provider(), ctx);
+    if (details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'sign in first');
+    await submitConsent(deps, ctx, details);
+  });
+
+  router.post('/:uid/abort', checkUid, form, checkCsrf, async (ctx) => {
+    await loadInteraction(deps.provider(), ctx);
+    const to = await deps.provider().interactionResult(ctx.req, ctx.res, {
+      error: 'access_denied',
+      error_description: 'the user cancelled the request',
+    });
+    ctx.status = 303;
+    ctx.redirect(to);
+  });
+
+  return router;
+}

@@ -1,0 +1,25 @@
+// Accounts as oidc-provider sees them, and password login.
+import type { Account, KoaContextWithOIDC } from 'oidc-provider';
+import { dummyHash, hashPassword, needsRehash, verifyPassword } from '../lib/passwords.js';
+import type { User, UserRepository } from '../storage/users.js';
+
+export function findAccountFor(users: UserRepository) {
+  return async (_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
+    const user = users.findById(sub);
+    // A disabled user has no account: sessions lapse into a login prompt and refresh fails.
+    if (!user || user.disabled) return undefined;
+    return { accountId: user.id, claims: async () => ({ sub: user.id }) };
+  };
+}
+
+/**
+ * One answer for "no such user", "disabled" and "wrong password", and the same argon2 cost for
+ * each (a dummy hash is verified when the user does not exist). Rehashes on parameter change.
+ */
+export async function authenticate(users: UserRepository, username: string, password: string): Promise<User | undefined> {
+  const user = username.length <= 64 ? users.findByUsername(username) : undefined;
+  const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
+  if (!user || !ok || user.disabled) return undefined;
+  if (needsRehash(user.passwordHash)) users.setPasswordHash(user.id, await hashPassword(password));
+  return user;
+}

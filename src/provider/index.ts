@@ -1,0 +1,148 @@
+// oidc-provider configured as the OAuth 2.1 profile of issue #2. Everything OAuth (PKCE, code
+// replay, rotation, registration) is the provider's; this file only chooses its settings.
+import Provider, { type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { Config } from '../config/index.js';
+import { epochSeconds } from '../lib/duration.js';
+import { LOOPBACK_HOSTS } from '../lib/redirect_uris.js';
+import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
+import type { GrantIndex } from '../storage/grants.js';
+import type { ResourceRepository } from '../storage/resources.js';
+import type { UserRepository } from '../storage/users.js';
+import { findAccountFor } from './accounts.js';
+import { clientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
+import { loadExistingGrantFor } from './grants.js';
+import { SIGNING_ALG } from './keys.js';
+import { OIDC_SCOPES, resourceFunctions } from './resources.js';
+
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/token',
+  registration: '/register',
+  jwks: '/jwks',
+  revocation: '/revoke',
+} as const;
+
+export const INTERACTION_PREFIX = '/interaction';
+
+export interface ProviderDeps {
+  config: Config;
+  store: OidcStore;
+  users: UserRepository;
+  resources: ResourceRepository;
+  grants: GrantIndex;
+  jwks: JWK[];
+  cookieKeys: string[];
+  renderError: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Promise<void>;
+}
+
+function registrationFeature(config: Config) {
+  switch (config.registration) {
+    case 'off':
+      return { enabled: false };
+    case 'token':
+      return { enabled: true, initialAccessToken: config.registrationToken as string };
+    default:
+      return { enabled: true, initialAccessToken: false };
+  }
+}
+
+/** CORS for browser-based agents on client-authenticated endpoints: only from a redirect URI's origin. */
+function clientBasedCORS(_ctx: KoaContextWithOIDC, origin: string, client: { redirectUris?: string[] }): boolean {
+  const from = URL.parse(origin);
+  if (!from || origin === 'null') return false;
+  return (client.redirectUris ?? []).some((uri) => {
+    const to = URL.parse(uri);
+    if (!to) return false;
+    if (to.protocol === 'http:' && LOOPBACK_HOSTS.has(to.hostname)) {
+      return from.protocol === 'http:' && from.hostname === to.hostname;
+    }
+    return to.origin === from.origin;
+  });
+}
+
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config } = deps;
+  const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl);
+  const secureCookies = config.issuer.startsWith('https:');
+
+  const configuration: Configuration = {
+    adapter: adapterClass(deps.store),
+    clients: [],
+    findAccount: findAccountFor(deps.users),
+    jwks: { keys: deps.jwks as never },
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+      short: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+    },
+    routes: ROUTES,
+    responseTypes: ['code'],
+    // OAuth 2.1 §4.1.1: PKCE for every client; oidc-provider 9 only implements S256.
+    pkce: { required: () => true },
+    scopes: [...OIDC_SCOPES],
+    claims: { openid: ['sub'] },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      // PITFALLS item 12: the key set is EC only.
+      id_token_signed_response_alg: SIGNING_ALG,
+    },
+    extraClientMetadata: {
+      properties: [...EXTRA_CLIENT_PROPERTIES],
+      validator: clientMetadataValidator as never,
+    },
+    clientBasedCORS: clientBasedCORS as never,
+    features: {
+      devInteractions: { enabled: false },
+      registration: registrationFeature(config),
+      registrationManagement: { enabled: config.registration !== 'off', rotateRegistrationAccessToken: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: resourceFns.defaultResource,
+        getResourceServerInfo: resourceFns.getResourceServerInfo,
+        useGrantedResource: resourceFns.useGrantedResource,
+      },
+      revocation: { enabled: true },
+      introspection: { enabled: false },
+      userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      // PITFALLS item 15: a DPoP-bound token would need a DPoP-checking resource server.
+      dPoP: { enabled: false },
+    },
+    interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}` },
+    loadExistingGrant: loadExistingGrantFor(deps.grants),
+    // PITFALLS item 3: agents need refresh tokens without offline_access, bound to the grant.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: true,
+    extraTokenClaims: async (_ctx, token) => {
+      const grantId = (token as { grantId?: string }).grantId;
+      return grantId ? { grant_id: grantId } : undefined;
+    },
+    ttl: {
+      AccessToken: config.accessTokenTtl,
+      AuthorizationCode: config.authorizationCodeTtl,
+      Grant: config.refreshTokenAbsoluteTtl,
+      Interaction: 900,
+      Session: config.sessionTtl,
+      IdToken: 300,
+      // Idle lifetime per token, never past the absolute lifetime of the first token in the chain.
+      RefreshToken: (_ctx, token) => {
+        const started = (token as { iiat?: number; iat?: number }).iiat ?? (token as { iat?: number }).iat ?? epochSeconds();
+        const remaining = started + config.refreshTokenAbsoluteTtl - epochSeconds();
+        return Math.max(1, Math.min(config.refreshTokenIdleTtl, remaining));
+      },
+    },
+    renderError: deps.renderError,
+    enabledJWA: {
+      idTokenSigningAlgValues: [SIGNING_ALG],
+      requestObjectSigningAlgValues: [SIGNING_ALG],
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}

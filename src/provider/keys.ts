@@ -1,0 +1,90 @@
+// Signing keys for access tokens (ES256). A rotation publishes the new key at once and signs with
+// it only after a delay, so resource servers that cache the JWKS learn it before they meet it; the
+// old key stays published until the last token it signed has expired.
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { epochSeconds } from '../lib/duration.js';
+import type { KeyRepository, SigningKeyRow } from '../storage/keys.js';
+
+export const SIGNING_ALG = 'ES256';
+
+export interface KeyStatus {
+  kid: string;
+  alg: string;
+  state: 'signing' | 'pending' | 'retired';
+  createdAt: number;
+  activatesAt: number;
+  expiresAt: number | null;
+}
+
+async function newKey(now: number, activatesAt: number): Promise<Omit<SigningKeyRow, 'retired_at' | 'expires_at'>> {
+  const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const privateJwk = await exportJWK(privateKey);
+  const meta = { kid, alg: SIGNING_ALG, use: 'sig' };
+  return {
+    kid,
+    alg: SIGNING_ALG,
+    private_jwk: JSON.stringify({ ...privateJwk, ...meta }),
+    public_jwk: JSON.stringify({ ...publicJwk, ...meta }),
+    created_at: now,
+    activates_at: activatesAt,
+  };
+}
+
+/** Creates the first key, active at once, when the store has none in service. */
+export async function ensureSigningKey(keys: KeyRepository, now = epochSeconds()): Promise<boolean> {
+  if (keys.live(now).length > 0) return false;
+  keys.add(await newKey(now, now), now);
+  return true;
+}
+
+/** Publishes a new key now; it signs from now + delay. Retired keys live until their tokens expire. */
+export async function rotateSigningKey(
+  keys: KeyRepository,
+  opts: { delay: number; maxTokenLifetime: number },
+  now = epochSeconds(),
+): Promise<KeyStatus> {
+  const row = await newKey(now, now + opts.delay);
+  keys.add(row, row.activates_at + opts.maxTokenLifetime);
+  return describe(row as SigningKeyRow, 'pending');
+}
+
+function describe(row: SigningKeyRow, state: KeyStatus['state']): KeyStatus {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    state,
+    createdAt: row.created_at,
+    activatesAt: row.activates_at,
+    expiresAt: row.expires_at ?? null,
+  };
+}
+
+export function keyStatuses(keys: KeyRepository, now = epochSeconds()): KeyStatus[] {
+  const rows = keys.live(now);
+  const signing = rows.find((r) => r.activates_at <= now);
+  return rows.map((r) => describe(r, r === signing ? 'signing' : r.activates_at > now ? 'pending' : 'retired'));
+}
+
+/**
+ * The private JWKS handed to oidc-provider: the signing key first and unrestricted; every other
+ * published key marked verify-only so the provider never signs with it (its key selection honours
+ * `key_ops`). `fingerprint` changes whenever the set or the signing key changes.
+ */
+export function providerJwks(keys: KeyRepository, now = epochSeconds()): { keys: JWK[]; fingerprint: string } {
+  const statuses = keyStatuses(keys, now);
+  const rows = keys.live(now);
+  const ordered = [...rows].sort((a, b) => {
+    const sa = statuses.find((s) => s.kid === a.kid)?.state === 'signing' ? 0 : 1;
+    const sb = statuses.find((s) => s.kid === b.kid)?.state === 'signing' ? 0 : 1;
+    return sa - sb;
+  });
+  const jwks = ordered.map((r) => {
+    const jwk = JSON.parse(r.private_jwk) as JWK;
+    const signing = statuses.find((s) => s.kid === r.kid)?.state === 'signing';
+    return signing ? jwk : { ...jwk, key_ops: ['verify'] };
+  });
+  const fingerprint = statuses.map((s) => `${s.kid}:${s.state}`).join(',');
+  return { keys: jwks, fingerprint };
+}

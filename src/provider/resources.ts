@@ -1,0 +1,51 @@
+// RFC 8707 resource indicators: only registered MCP servers get tokens, and every token is a
+// short-lived RFC 9068 JWT whose audience is exactly one of them.
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import { canonicalResource } from '../lib/resource_uri.js';
+import { splitScope } from '../lib/scopes.js';
+import type { Resource, ResourceRepository } from '../storage/resources.js';
+import { SIGNING_ALG } from './keys.js';
+
+/** Scopes that belong to OpenID Connect itself rather than to any resource. */
+export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access']);
+
+export function resourceFunctions(resources: ResourceRepository, accessTokenTtl: number) {
+  const lookup = (indicator: string): Resource => {
+    const canonical = canonicalResource(indicator);
+    // Indicators are folded before they reach the provider (http/resource_params.ts), so a
+    // non-canonical spelling here means the request bypassed that and is refused.
+    if (!canonical.ok || canonical.uri !== indicator) throw new errors.InvalidTarget();
+    const resource = resources.findByUri(canonical.uri);
+    if (!resource) throw new errors.InvalidTarget();
+    return resource;
+  };
+
+  return {
+    /** When the agent names no resource and exactly one is registered, that one (issue #2). */
+    async defaultResource(_ctx: KoaContextWithOIDC): Promise<string | undefined> {
+      return resources.single()?.uri;
+    },
+
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+      const resource = lookup(indicator);
+      const known = new Set(resource.scopes.map((s) => s.scope));
+      const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '');
+      const foreign = requested.filter((s) => !known.has(s) && !OIDC_SCOPES.has(s));
+      if (foreign.length > 0) {
+        throw new errors.InvalidScope('requested scope is not offered by the resource', foreign[0] ?? '');
+      }
+      return {
+        scope: [...known].join(' '),
+        audience: resource.uri,
+        accessTokenTTL: accessTokenTtl,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: SIGNING_ALG } },
+      };
+    },
+
+    // PITFALLS item 6: a token request without `resource` uses what was granted.
+    async useGrantedResource(): Promise<boolean> {
+      return true;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// oidc-provider's storage adapter over one SQLite table. Grant id, account and client are lifted
+// into indexed columns so grants can be listed and revoked by user or agent (PITFALLS item 8).
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { epochSeconds } from '../lib/duration.js';
+import type { Db } from './db.js';
+
+interface Row {
+  payload: string;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+export interface OidcStore {
+  upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): void;
+  find(model: string, id: string): AdapterPayload | undefined;
+  findBy(column: 'uid' | 'user_code', value: string): AdapterPayload | undefined;
+  consume(model: string, id: string): void;
+  destroy(model: string, id: string): void;
+  revokeByGrantId(grantId: string): number;
+}
+
+export function createOidcStore(db: Db, now: () => number = () => Date.now()): OidcStore {
+  const upsert = db.prepare(`
+    INSERT INTO oidc_models (model, id, payload, grant_id, account_id, client_id, uid, user_code, created_at, expires_at, consumed_at)
+    VALUES (@model, @id, @payload, @grant_id, @account_id, @client_id, @uid, @user_code, @now, @expires_at, NULL)
+    ON CONFLICT (model, id) DO UPDATE SET
+      payload = excluded.payload, grant_id = excluded.grant_id, account_id = excluded.account_id,
+      client_id = excluded.client_id, uid = excluded.uid, user_code = excluded.user_code,
+      expires_at = excluded.expires_at`);
+  const find = db.prepare('SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND id = ?');
+  const findByUid = db.prepare("SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'Session' AND uid = ?");
+  const findByUserCode = db.prepare(
+    "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'DeviceCode' AND user_code = ?",
+  );
+  const consume = db.prepare('UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL');
+  const destroy = db.prepare('DELETE FROM oidc_models WHERE model = ? AND id = ?');
+  const revoke = db.prepare('DELETE FROM oidc_models WHERE grant_id = ?');
+
+  const live = (row: Row | undefined): AdapterPayload | undefined => {
+    if (!row) return undefined;
+    if (row.expires_at !== null && row.expires_at <= epochSeconds(now())) return undefined;
+    const payload = JSON.parse(row.payload) as AdapterPayload;
+    // PITFALLS item 11: after consume, find still returns the record, with `consumed` set.
+    if (row.consumed_at !== null) payload.consumed = row.consumed_at;
+    return payload;
+  };
+
+  return {
+    upsert(model, id, payload, expiresIn) {
+      const t = epochSeconds(now());
+      // PITFALLS item 10: no expiresIn (dynamically registered clients) means no expiry, not a cap.
+      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? t + expiresIn : null;
+      const p = payload as AdapterPayload & { client_id?: string; userCode?: string };
+      upsert.run({
+        model,
+        id,
+        payload: JSON.stringify(payload),
+        grant_id: p.grantId ?? null,
+        account_id: p.accountId ?? null,
+        client_id: p.clientId ?? p.client_id ?? null,
+        uid: p.uid ?? null,
+        user_code: p.userCode ?? null,
+        now: t,
+        expires_at: expiresAt,
+      });
+    },
+    find(model, id) {
+      return live(find.get(model, id) as Row | undefined);
+    },
+    findBy(column, value) {
+      const stmt = column === 'uid' ? findByUid : findByUserCode;
+      return live(stmt.get(value) as Row | undefined);
+    },
+    consume(model, id) {
+      consume.run(epochSeconds(now()), model, id);
+    },
+    destroy(model, id) {
+      destroy.run(model, id);
+    },
+    revokeByGrantId(grantId) {
+      return revoke.run(grantId).changes;
+    },
+  };
+}
+
+/** The class oidc-provider instantiates once per model name. */
+export function adapterClass(store: OidcStore): new (name: string) => Adapter {
+  return class SqliteAdapter implements Adapter {
+    constructor(private readonly model: string) {}
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      store.upsert(this.model, id, payload, expiresIn);
+    }
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      return store.find(this.model, id);
+    }
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return store.findBy('user_code', userCode);
+    }
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return store.findBy('uid', uid);
+    }
+    async consume(id: string): Promise<void> {
+      store.consume(this.model, id);
+    }
+    async destroy(id: string): Promise<void> {
+      store.destroy(this.model, id);
+    }
+    async revokeByGrantId(grantId: string): Promise<void> {
+      store.revokeByGrantId(grantId);
+    }
+  };
+}

@@ -1,0 +1,65 @@
+// Builds the real authorization server on a temporary SQLite file and serves it over real HTTP on
+// 127.0.0.1. Every test file gets its own server and database.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Config, loadConfig } from '../../src/config/index.js';
+import { type App, buildApp } from '../../src/http/app.js';
+import { createLogger } from '../../src/http/logger.js';
+import { hashPassword } from '../../src/lib/passwords.js';
+import { type Db, openDatabase } from '../../src/storage/db.js';
+import { migrate } from '../../src/storage/migrate.js';
+import { createResourceRepository, type ResourceScope } from '../../src/storage/resources.js';
+import { createUserRepository, type User } from '../../src/storage/users.js';
+
+export const DEFAULT_SCOPES: ResourceScope[] = [
+  { scope: 'mcp:read', description: 'Read data and list tools', isDefault: true, isWrite: false },
+  { scope: 'mcp:write', description: 'Change data and call tools that write', isDefault: false, isWrite: true },
+];
+
+export interface TestServer {
+  url: string;
+  config: Config;
+  db: Db;
+  app: App;
+  dataDir: string;
+  addUser(username: string, password: string, opts?: { admin?: boolean }): Promise<User>;
+  addResource(uri: string, name: string, scopes?: ResourceScope[]): void;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-test-'));
+  const server: Server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const config = loadConfig({ MCP_OAUTH_PORT: String(port), MCP_OAUTH_DATA_DIR: dataDir, ...env });
+  const db = openDatabase(config.databaseFile);
+  migrate(db);
+  const app = await buildApp(config, db, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  server.on('request', app.handler);
+  const users = createUserRepository(db);
+  const resources = createResourceRepository(db);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    config,
+    db,
+    app,
+    dataDir,
+    async addUser(username, password, opts = {}) {
+      return users.create(username, await hashPassword(password), opts.admin ?? false);
+    },
+    addResource(uri, name, scopes = DEFAULT_SCOPES) {
+      resources.create(uri, name, scopes);
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      db.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
