@@ -2,6 +2,7 @@
 // scopes_supported taken from the registered resources at request time.
 import type { Middleware } from 'koa';
 import type { ResourceRepository } from '../storage/resources.js';
+import { INTROSPECTION_PATH } from './introspection.js';
 
 export const OIDC_DISCOVERY = '/.well-known/openid-configuration';
 export const OAUTH_METADATA = '/.well-known/oauth-authorization-server';
@@ -9,7 +10,7 @@ export const OAUTH_METADATA = '/.well-known/oauth-authorization-server';
 // Members oidc-provider advertises for features this profile leaves off or does not promise.
 const DROP = ['claims_supported', 'claims_parameter_supported', 'request_parameter_supported', 'request_uri_parameter_supported'];
 
-export function metadata(resources: ResourceRepository): Middleware {
+export function metadata(resources: ResourceRepository, issuer: string): Middleware {
   return async (ctx, next) => {
     const alias = ctx.path === OAUTH_METADATA;
     if (!alias && ctx.path !== OIDC_DISCOVERY) return next();
@@ -22,5 +23,7 @@ export function metadata(resources: ResourceRepository): Middleware {
     doc.scopes_supported = [...resources.allScopes(), 'offline_access'];
     doc.code_challenge_methods_supported = ['S256'];
     doc.authorization_response_iss_parameter_supported = true;
+    doc.introspection_endpoint = `${issuer}${INTROSPECTION_PATH}`;
+    doc.introspection_endpoint_auth_methods_supported = ['client_secret_basic'];
   };
 }

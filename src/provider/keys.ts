@@ -63,8 +63,10 @@ function describe(row: SigningKeyRow, state: KeyStatus['state']): KeyStatus {
 
 export function keyStatuses(keys: KeyRepository, now = epochSeconds()): KeyStatus[] {
   const rows = keys.live(now);
-  const signing = rows.find((r) => r.activates_at <= now);
-  return rows.map((r) => describe(r, r === signing ? 'signing' : r.activates_at > now ? 'pending' : 'retired'));
+  const retired = (r: SigningKeyRow) => r.retired_at !== null && r.retired_at <= now;
+  // The newest key that has activated and was not superseded (rows are newest first).
+  const signing = rows.find((r) => r.activates_at <= now && !retired(r));
+  return rows.map((r) => describe(r, r === signing ? 'signing' : r.activates_at > now && !retired(r) ? 'pending' : 'retired'));
 }
 
 /**

@@ -14,11 +14,13 @@ export interface SigningKeyRow {
 export type KeyRepository = ReturnType<typeof createKeyRepository>;
 
 export function createKeyRepository(db: Db) {
-  const live = db.prepare('SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, created_at DESC');
+  const live = db.prepare('SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, rowid DESC');
   const insert = db.prepare(
     'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)',
   );
-  const retireAll = db.prepare('UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE retired_at IS NULL');
+  const retireAll = db.prepare(
+    'UPDATE signing_keys SET retired_at = @at, expires_at = @expires WHERE retired_at IS NULL OR retired_at > @at',
+  );
   const purge = db.prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?');
 
   return {
@@ -31,7 +33,7 @@ export function createKeyRepository(db: Db) {
      */
     add(row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>, retiredKeyExpiresAt: number): void {
       db.transaction(() => {
-        retireAll.run(row.activates_at, retiredKeyExpiresAt);
+        retireAll.run({ at: row.activates_at, expires: retiredKeyExpiresAt });
         insert.run(row.kid, row.alg, row.private_jwk, row.public_jwk, row.created_at, row.activates_at);
       })();
     },

@@ -1,0 +1,88 @@
+// RFC 7662 introspection for resource servers. oidc-provider cannot introspect JWT access tokens
+// (it never stores them, PITFALLS item 7), so this endpoint verifies the JWT with jose against our
+// own keys and adds what a local check cannot know: whether its grant still exists.
+import { bodyParser } from '@koa/bodyparser';
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { epochSeconds } from '../lib/duration.js';
+import { SIGNING_ALG } from '../provider/keys.js';
+import type { KeyRepository } from '../storage/keys.js';
+import type { ResourceCredentialRepository } from '../storage/resource_credentials.js';
+import type { UserRepository } from '../storage/users.js';
+import { HttpError } from './errors.js';
+
+export const INTROSPECTION_PATH = '/introspect';
+
+function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+export function introspection(deps: {
+  issuer: string;
+  keys: KeyRepository;
+  credentials: ResourceCredentialRepository;
+  users: UserRepository;
+  provider: () => Provider;
+}): Middleware {
+  const form = bodyParser({
+    enableTypes: ['form'],
+    formLimit: '16kb',
+    onError: () => {
+      throw new HttpError(400, 'invalid_request', 'the request body could not be read');
+    },
+  });
+
+  const inactive = { active: false };
+
+  return async (ctx, next) => {
+    if (ctx.path !== INTROSPECTION_PATH) return next();
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.method !== 'POST') throw new HttpError(405, 'invalid_request', 'use POST');
+    if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(400, 'invalid_request', 'the body must be form-urlencoded');
+    await form(ctx, async () => {});
+    const creds = basicCredentials(ctx.get('authorization'));
+    const caller = creds && deps.credentials.verify(creds.id, creds.secret);
+    if (!caller) {
+      ctx.set('WWW-Authenticate', 'Basic realm="introspection"');
+      throw new HttpError(401, 'invalid_client', 'resource server authentication failed');
+    }
+    const token = (ctx.request.body as Record<string, unknown>).token;
+    if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
+      throw new HttpError(400, 'invalid_request', 'token is required');
+    }
+    const jwks: JSONWebKeySet = {
+      keys: deps.keys.live(epochSeconds()).map((k) => JSON.parse(k.public_jwk)),
+    };
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
+        issuer: deps.issuer,
+        audience: caller.resourceUri,
+        typ: 'at+jwt',
+        algorithms: [SIGNING_ALG],
+        requiredClaims: ['sub', 'client_id', 'exp', 'iat', 'jti'],
+      }));
+    } catch {
+      ctx.body = inactive;
+      return;
+    }
+    const grantId = payload.grant_id;
+    const grant = typeof grantId === 'string' ? await deps.provider().Grant.find(grantId) : undefined;
+    if (!grant || deps.users.findById(String(grant.accountId))?.disabled !== false) {
+      ctx.body = inactive;
+      return;
+    }
+    ctx.body = { ...payload, active: true, token_type: 'Bearer' };
+  };
+}

@@ -1,0 +1,46 @@
+// Credentials resource servers use to call the authorization server (introspection, and the
+// revocation feed). Only a SHA-256 of the secret is stored: the secret is 256 random bits, so a
+// fast hash is enough, and it is shown once when created.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { epochSeconds } from '../lib/duration.js';
+import type { Db } from './db.js';
+
+export interface ResourceCredential {
+  id: string;
+  resourceUri: string;
+}
+
+const hash = (secret: string) => createHash('sha256').update(secret).digest();
+
+export type ResourceCredentialRepository = ReturnType<typeof createResourceCredentialRepository>;
+
+export function createResourceCredentialRepository(db: Db) {
+  const insert = db.prepare('INSERT INTO resource_credentials (id, resource_id, secret_hash, created_at) VALUES (?, ?, ?, ?)');
+  const byId = db.prepare(
+    'SELECT c.id, c.secret_hash, r.uri FROM resource_credentials c JOIN resources r ON r.id = c.resource_id WHERE c.id = ?',
+  );
+  const touch = db.prepare('UPDATE resource_credentials SET last_used_at = ? WHERE id = ?');
+  const removeFor = db.prepare('DELETE FROM resource_credentials WHERE resource_id = ?');
+
+  return {
+    /** Creates a credential and returns the secret: the only time it exists outside the caller. */
+    create(resourceId: number, opts: { replace: boolean }): { id: string; secret: string } {
+      const id = `rs_${randomBytes(12).toString('base64url')}`;
+      const secret = randomBytes(32).toString('base64url');
+      db.transaction(() => {
+        if (opts.replace) removeFor.run(resourceId);
+        insert.run(id, resourceId, hash(secret).toString('hex'), epochSeconds());
+      })();
+      return { id, secret };
+    },
+    /** The credential if `secret` matches, compared in constant time. */
+    verify(id: string, secret: string): ResourceCredential | undefined {
+      const row = byId.get(id) as { id: string; secret_hash: string; uri: string } | undefined;
+      const expected = row ? Buffer.from(row.secret_hash, 'hex') : Buffer.alloc(32);
+      const ok = timingSafeEqual(expected, hash(secret));
+      if (!row || !ok) return undefined;
+      touch.run(epochSeconds(), id);
+      return { id: row.id, resourceUri: row.uri };
+    },
+  };
+}
