@@ -54,7 +54,12 @@ const DAY = 86400;
 
 const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, 'MCP_OAUTH_PORT must be a port number from 1 to 65535')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 65535, 'MCP_OAUTH_PORT must be a port number from 1 to 65535')
+    .default(4000),
   ISSUER: z.string().optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   TRUST_PROXY: z.enum(['true', 'false', '1', '0']).default('false'),

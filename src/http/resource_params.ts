@@ -2,8 +2,7 @@
 // in a resource's default scopes when an agent asks for none (PITFALLS items 4 and 6).
 import type { Middleware } from 'koa';
 import { foldResource } from '../lib/resource_uri.js';
-import { splitScope } from '../lib/scopes.js';
-import { OIDC_SCOPES } from '../provider/resources.js';
+import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import { HttpError } from './errors.js';
 

@@ -2,12 +2,11 @@
 // short-lived RFC 9068 JWT whose audience is exactly one of them.
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import { canonicalResource } from '../lib/resource_uri.js';
-import { splitScope } from '../lib/scopes.js';
+import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { Resource, ResourceRepository } from '../storage/resources.js';
 import { SIGNING_ALG } from './keys.js';
 
-/** Scopes that belong to OpenID Connect itself rather than to any resource. */
-export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access']);
+export { OIDC_SCOPES };
 
 export function resourceFunctions(resources: ResourceRepository, accessTokenTtl: number) {
   const lookup = (indicator: string): Resource => {

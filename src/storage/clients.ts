@@ -32,7 +32,9 @@ function toClient(row: ClientRow): StoredClient {
 export type ClientRepository = ReturnType<typeof createClientRepository>;
 
 export function createClientRepository(db: Db) {
-  const all = db.prepare("SELECT id, payload, created_at FROM oidc_models WHERE model = 'Client' ORDER BY created_at, id");
+  const all = db.prepare(
+    "SELECT id, payload, created_at FROM oidc_models WHERE model = 'Client' ORDER BY created_at, id",
+  );
   const byId = db.prepare("SELECT id, payload, created_at FROM oidc_models WHERE model = 'Client' AND id = ?");
   const related = db.prepare(
     "SELECT model, count(*) AS n FROM oidc_models WHERE client_id = ? AND model <> 'Client' GROUP BY model ORDER BY model",

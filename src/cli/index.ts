@@ -1,0 +1,67 @@
+// The `mcp-oauth` command line. Builds a fresh commander program per call and never exits the
+// process: the exit code is returned, so tests run it in-process.
+import { Command, CommanderError } from 'commander';
+import { registerClientCommands } from './clients.js';
+import { type CliIo, safe } from './io.js';
+import { registerKeyCommands } from './keys.js';
+import { registerMaintenanceCommands } from './maintenance.js';
+import { registerResourceCommands } from './resources.js';
+import { registerServeCommand } from './serve.js';
+import { registerUserCommands } from './users.js';
+
+export type { CliIo } from './io.js';
+
+// Failures the user can fix: one line, no stack trace.
+const EXPECTED = new Set([
+  'CliError',
+  'ConfigError',
+  'MigrationError',
+  'UserExistsError',
+  'ResourceExistsError',
+  'SqliteError',
+]);
+
+const oneLine = (message: string) => safe(message.trim().replace(/\s*\n\s*/g, ' '));
+
+function buildProgram(io: CliIo): Command {
+  // Subcommands copy these settings when created, so they come first.
+  const program = new Command('mcp-oauth')
+    .description('OAuth 2.1 authorization server for MCP agents')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`mcp-oauth: ${oneLine(s.replace(/^error: /, ''))}\n`),
+    });
+  registerServeCommand(program, io);
+  registerUserCommands(program, io);
+  registerResourceCommands(program, io);
+  registerClientCommands(program, io);
+  registerKeyCommands(program, io);
+  registerMaintenanceCommands(program, io);
+  return program;
+}
+
+function isExpected(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  // Node system errors (EACCES, ENOSPC, ...) name the file and the problem; a stack adds nothing.
+  return EXPECTED.has(err.name) || typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    // commander has already written its message (or the help) through configureOutput.
+    if (err instanceof CommanderError) return err.exitCode;
+    if (isExpected(err)) {
+      io.stderr.write(`mcp-oauth: ${oneLine(err.message)}\n`);
+      return 1;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`mcp-oauth: unexpected error: ${oneLine(message)}\n`);
+    if (err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

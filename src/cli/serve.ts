@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/index.js';
+import type { CliIo } from './io.js';
+
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+export function registerServeCommand(program: Command, io: CliIo): void {
+  program
+    .command('serve')
+    .description('run the authorization server until SIGINT or SIGTERM')
+    .action(() => serve(io));
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one then gets the default handling (exit). */
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      for (const s of SIGNALS) process.removeListener(s, onSignal);
+      resolve(signal);
+    };
+    for (const s of SIGNALS) process.on(s, onSignal);
+  });
+}
+
+async function serve(io: CliIo): Promise<void> {
+  const config = loadConfig(io.env);
+  // Loaded here, not at the top, so the other commands never load the HTTP stack.
+  const { createLogger } = await import('../http/logger.js');
+  const logger = createLogger(config.logLevel, io.stdout);
+  const { startServer } = await import('../http/server.js');
+  const server = await startServer(config, { logger });
+  // startServer opens and migrates the database and logs where it listens.
+  const signal = await nextSignal();
+  logger.info({ signal }, 'shutting down');
+  await server.close();
+}

@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import { hashPassword } from '../lib/passwords.js';
+import { createUserRepository, type User, type UserRepository, usernameProblem } from '../storage/users.js';
+import { withDatabase } from './database.js';
+import { CliError, type CliIo, formatTime, printJson, printLine, printTable, readNewPassword, safe } from './io.js';
+
+interface JsonOption {
+  json?: boolean;
+}
+
+export function registerUserCommands(program: Command, io: CliIo): void {
+  const users = program.command('users').description('manage the people who log in to authorize agents');
+  users
+    .command('add')
+    .description('add a user; the password is prompted for (or read from the first line of stdin)')
+    .argument('<username>')
+    .option('--admin', 'may use the admin console')
+    .option('--json', 'print the user as JSON')
+    .action((username: string, opts: JsonOption & { admin?: boolean }) => addUser(io, username, opts));
+  users
+    .command('list')
+    .description('list users')
+    .option('--json', 'print JSON')
+    .action((opts: JsonOption) => listUsers(io, opts));
+  users
+    .command('disable')
+    .description('refuse logins and token refreshes for a user')
+    .argument('<username>')
+    .action((username: string) => setDisabled(io, username, true));
+  users
+    .command('enable')
+    .description('allow a disabled user again')
+    .argument('<username>')
+    .action((username: string) => setDisabled(io, username, false));
+  users
+    .command('passwd')
+    .description("set a user's password (prompted for, or read from the first line of stdin)")
+    .argument('<username>')
+    .action((username: string) => changePassword(io, username));
+}
+
+/** Everything about a user except the password hash. */
+function userJson(user: User) {
+  return {
+    id: user.id,
+    username: user.username,
+    isAdmin: user.isAdmin,
+    disabled: user.disabled,
+    createdAt: user.createdAt,
+    updatedAt: user.updatedAt,
+  };
+}
+
+function requireUser(repo: UserRepository, username: string): User {
+  const user = repo.findByUsername(username);
+  if (!user) throw new CliError(`no user named ${safe(username)}`);
+  return user;
+}
+
+async function addUser(io: CliIo, username: string, opts: JsonOption & { admin?: boolean }): Promise<void> {
+  const problem = usernameProblem(username);
+  if (problem) throw new CliError(problem);
+  await withDatabase(io, async ({ db }) => {
+    const repo = createUserRepository(db);
+    // Checked before the prompt so nobody types a password for nothing; create() still refuses a race.
+    if (repo.findByUsername(username)) throw new CliError(`user ${username} already exists`);
+    const hash = await hashPassword(await readNewPassword(io));
+    const user = repo.create(username, hash, opts.admin === true);
+    if (opts.json) printJson(io, userJson(user));
+    else printLine(io, `added user ${user.username}${user.isAdmin ? ' (admin)' : ''}`);
+  });
+}
+
+async function listUsers(io: CliIo, opts: JsonOption): Promise<void> {
+  await withDatabase(io, ({ db }) => {
+    const users = createUserRepository(db).list();
+    if (opts.json) return printJson(io, users.map(userJson));
+    if (users.length === 0) return printLine(io, 'no users; add one with: mcp-oauth users add USERNAME --admin');
+    printTable(
+      io,
+      ['USERNAME', 'ROLE', 'STATUS', 'CREATED'],
+      users.map((u) => [
+        u.username,
+        u.isAdmin ? 'admin' : 'user',
+        u.disabled ? 'disabled' : 'active',
+        formatTime(u.createdAt),
+      ]),
+    );
+  });
+}
+
+async function setDisabled(io: CliIo, username: string, disabled: boolean): Promise<void> {
+  await withDatabase(io, ({ db }) => {
+    const repo = createUserRepository(db);
+    const user = requireUser(repo, username);
+    const word = disabled ? 'disabled' : 'enabled';
+    if (user.disabled === disabled) return printLine(io, `user ${user.username} is already ${word}`);
+    repo.setDisabled(user.id, disabled);
+    printLine(io, `${word} user ${user.username}`);
+  });
+}
+
+async function changePassword(io: CliIo, username: string): Promise<void> {
+  await withDatabase(io, async ({ db }) => {
+    const repo = createUserRepository(db);
+    const user = requireUser(repo, username);
+    const hash = await hashPassword(await readNewPassword(io));
+    repo.setPasswordHash(user.id, hash);
+    printLine(io, `changed the password of ${user.username}`);
+  });
+}

@@ -1,0 +1,114 @@
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { epochSeconds } from '../../src/lib/duration.js';
+import { openDatabase } from '../../src/storage/db.js';
+import { migrate, migrationsDir, readMigrations } from '../../src/storage/migrate.js';
+import { createOidcStore } from '../../src/storage/oidc_adapter.js';
+import { cliFor, databaseFile, tempDataDir } from './harness.js';
+
+describe('command line', () => {
+  it('prints help on stdout with exit 0', async () => {
+    const result = await cliFor().run(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.err).toBe('');
+    expect(result.out).toMatch(/^Usage: mcp-oauth \[options\] \[command\]\n/);
+    for (const command of ['serve', 'users', 'resources', 'clients', 'keys', 'migrate', 'purge']) {
+      expect(result.out).toMatch(new RegExp(`\\n  ${command} `));
+    }
+  });
+
+  it.each([
+    [['user'], "unknown command 'user' (Did you mean users?)"],
+    [['users', 'list', 'extra'], "too many arguments for 'list'. Expected 0 arguments but got 1."],
+    [['users', 'add'], "missing required argument 'username'"],
+    [['users', 'list', '--bogus'], "unknown option '--bogus'"],
+  ])('reports the usage error %j on one line with exit 1', async (argv, message) => {
+    const cli = cliFor();
+    expect(await cli.run(argv)).toEqual({ code: 1, out: '', err: `mcp-oauth: ${message}\n` });
+  });
+
+  it('names the environment variable of a bad setting and touches nothing', async () => {
+    const cli = cliFor();
+    const result = await cli.run(['users', 'list'], { env: { MCP_OAUTH_PORT: 'abc' } });
+    expect(result).toEqual({
+      code: 1,
+      out: '',
+      err: 'mcp-oauth: MCP_OAUTH_PORT must be a port number from 1 to 65535\n',
+    });
+    expect(existsSync(databaseFile(cli.dataDir))).toBe(false);
+  });
+
+  it('reports a bad duration setting by its variable', async () => {
+    const result = await cliFor().run(['migrate'], { env: { MCP_OAUTH_ACCESS_TOKEN_TTL: 'forever' } });
+    expect(result).toEqual({
+      code: 1,
+      out: '',
+      err: 'mcp-oauth: MCP_OAUTH_ACCESS_TOKEN_TTL must be a duration like 300, 300s, 5m, 12h or 30d\n',
+    });
+  });
+});
+
+describe('migrate', () => {
+  it('applies every migration once, then reports the database up to date', async () => {
+    const cli = cliFor();
+    const names = readMigrations().map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
+    expect(names.length).toBeGreaterThan(0);
+    expect(await cli.run(['migrate'])).toEqual({ code: 0, out: names.map((n) => `applied ${n}\n`).join(''), err: '' });
+    expect(await cli.run(['migrate'])).toEqual({ code: 0, out: 'database is up to date\n', err: '' });
+  });
+
+  it('refuses a database on which an edited migration was applied, for every command', async () => {
+    const edited = tempDataDir();
+    cpSync(migrationsDir(), edited, { recursive: true });
+    const first =
+      readdirSync(edited)
+        .filter((f) => f.endsWith('.sql'))
+        .sort()[0] ?? '';
+    writeFileSync(path.join(edited, first), `${readFileSync(path.join(edited, first), 'utf8')}\n-- edited\n`);
+    const cli = cliFor();
+    const db = openDatabase(databaseFile(cli.dataDir));
+    migrate(db, edited);
+    db.close();
+
+    const message = `mcp-oauth: migration ${first} was edited after it was applied (checksum mismatch); restore the original file\n`;
+    expect(await cli.run(['migrate'])).toEqual({ code: 1, out: '', err: message });
+    expect(await cli.run(['users', 'list'])).toEqual({ code: 1, out: '', err: message });
+  });
+
+  it('refuses a database migrated by a newer release', async () => {
+    const cli = cliFor();
+    await cli.run(['migrate']);
+    const db = openDatabase(databaseFile(cli.dataDir));
+    db.prepare(
+      "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'future', 'x', 0)",
+    ).run();
+    db.close();
+    expect(await cli.run(['migrate'])).toEqual({
+      code: 1,
+      out: '',
+      err: 'mcp-oauth: database has migration 9999_future that this version does not know; it was written by a newer release\n',
+    });
+  });
+});
+
+describe('purge', () => {
+  it('deletes expired provider rows and keeps live ones and clients', async () => {
+    const cli = cliFor();
+    const past = epochSeconds() - 120;
+    cli.withDb((db) => {
+      const store = createOidcStore(db, () => past * 1000);
+      store.upsert('Client', 'agent', { client_id: 'agent' }, undefined);
+      store.upsert('AuthorizationCode', 'old-code', { clientId: 'agent' }, 60);
+      store.upsert('Session', 'old-session', { uid: 'u1' }, 60);
+      store.upsert('RefreshToken', 'live-token', { clientId: 'agent' }, 3600);
+    });
+    expect(await cli.run(['purge'])).toEqual({
+      code: 0,
+      out: 'purged 2 expired provider rows and 0 expired signing keys\n',
+      err: '',
+    });
+    const left = cli.withDb((db) => db.prepare('SELECT model FROM oidc_models ORDER BY model').all());
+    expect(left).toEqual([{ model: 'Client' }, { model: 'RefreshToken' }]);
+  });
+});
