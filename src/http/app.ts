@@ -74,7 +74,7 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     });
     provider.use(metadata(resources, config.issuer));
     provider.use(registrationCors(ROUTES.registration));
-    provider.use(resourceParams({ resources, authorizePath: ROUTES.authorization, tokenPath: ROUTES.token }));
+    provider.use(resourceParams({ resources, authorizePath: ROUTES.authorization, tokenPath: ROUTES.token, provider: () => current }));
     provider.use(introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }));
     provider.use(routes.routes());
     provider.use(routes.allowedMethods());

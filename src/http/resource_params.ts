@@ -1,6 +1,7 @@
 // Folds resource indicators to their canonical spelling before oidc-provider sees them, and fills
 // in a resource's default scopes when an agent asks for none (PITFALLS items 4 and 6).
 import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
 import { foldResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { ResourceRepository } from '../storage/resources.js';
@@ -31,7 +32,33 @@ function foldAll(params: URLSearchParams): boolean {
   return true;
 }
 
-export function resourceParams(opts: { resources: ResourceRepository; authorizePath: string; tokenPath: string }): Middleware {
+/**
+ * PITFALLS item 6: oidc-provider consumes the code or refresh token before it compares `resource`,
+ * and the retry then revokes the grant. Compare first; unknown, consumed or another client's
+ * tokens are left to the provider (invalid_grant, replay detection).
+ */
+async function refuseUngrantedResource(provider: Provider, params: URLSearchParams): Promise<void> {
+  const asked = params.getAll('resource');
+  const grantType = params.get('grant_type');
+  const value = grantType === 'authorization_code' ? params.get('code') : grantType === 'refresh_token' ? params.get('refresh_token') : null;
+  if (asked.length === 0 || !value) return;
+  const token: { consumed?: unknown; clientId?: string; resource?: string | string[] } | undefined =
+    grantType === 'authorization_code'
+      ? await provider.AuthorizationCode.find(value, { ignoreExpiration: true })
+      : await provider.RefreshToken.find(value, { ignoreExpiration: true });
+  if (!token || token.consumed || token.clientId !== params.get('client_id')) return;
+  const granted = new Set([token.resource ?? []].flat());
+  if (asked.length > 1 || !granted.has(asked[0] ?? '')) {
+    throw new HttpError(400, 'invalid_target', 'resource indicator is missing, or unknown');
+  }
+}
+
+export function resourceParams(opts: {
+  resources: ResourceRepository;
+  authorizePath: string;
+  tokenPath: string;
+  provider: () => Provider;
+}): Middleware {
   const { resources } = opts;
 
   const fillDefaultScope = (params: URLSearchParams): boolean => {
@@ -57,6 +84,7 @@ export function resourceParams(opts: { resources: ResourceRepository; authorizeP
       const params = new URLSearchParams(body);
       foldAll(params);
       if (isAuthorize) fillDefaultScope(params);
+      else await refuseUngrantedResource(opts.provider(), params);
       // oidc-provider reads an already consumed body from req.body (shared/selective_body.js).
       (ctx.req as unknown as { body: string }).body = params.toString();
     }

@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { HttpError } from '../http/errors.js';
 import { splitScope } from '../lib/scopes.js';
+import { forgetDeclined } from '../provider/grants.js';
 import type { ResourceRepository, ResourceScope } from '../storage/resources.js';
 import { describeClient, formField, formList } from './context.js';
 import type { LoginDeps } from './login.js';
@@ -76,6 +77,8 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   const grant: Grant = (details.grantId && (await provider.Grant.find(details.grantId))) || new provider.Grant({ accountId, clientId });
   const oidcMissing = (details.prompt.details as { missingOIDCScope?: string[] }).missingOIDCScope;
   if (oidcMissing?.length) grant.addOIDCScope(oidcMissing.join(' '));
+  // Allowed now after being declined before: no longer declined (Grant has no API for that).
+  forgetDeclined(grant, allow);
   if (allow.length) grant.addResourceScope(request.indicator, allow.join(' '));
   if (decline.length) grant.rejectResourceScope(request.indicator, decline.join(' '));
   const grantId = await grant.save();

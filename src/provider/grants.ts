@@ -25,12 +25,13 @@ export function loadExistingGrantFor(index: GrantIndex) {
     if (!grantId) return undefined;
     const grant = (await oidc.provider.Grant.find(grantId)) as GrantWithRejections | undefined;
     if (!grant || grant.accountId !== accountId || grant.clientId !== clientId) return undefined;
-    forgetDeclined(grant, splitScope(oidc.params?.scope as string | undefined));
+    // Resuming right after the consent page: what the user just declined stands.
+    if (!oidc.result?.consent) forgetDeclined(grant, splitScope(oidc.params?.scope as string | undefined));
     return grant;
   };
 }
 
-function forgetDeclined(grant: GrantWithRejections, requested: string[]): void {
+export function forgetDeclined(grant: GrantWithRejections, requested: string[]): void {
   const declined = grant.rejected?.resources;
   if (!declined || requested.length === 0) return;
   for (const [indicator, scopes] of Object.entries(declined)) {

@@ -21,11 +21,19 @@ export function resourceFunctions(resources: ResourceRepository, accessTokenTtl:
 
   return {
     /** When the agent names no resource and exactly one is registered, that one (issue #2). */
-    async defaultResource(_ctx: KoaContextWithOIDC): Promise<string | undefined> {
-      return resources.single()?.uri;
+    async defaultResource(_ctx: KoaContextWithOIDC, _client: unknown, oneOf?: readonly string[]): Promise<string | readonly string[]> {
+      // At /token with several granted and none named: returned as is, the provider refuses (invalid_target).
+      if (oneOf) return oneOf;
+      const single = resources.single()?.uri;
+      if (!single) throw new errors.InvalidTarget('name the MCP server with the resource parameter');
+      return single;
     },
 
     async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+      const asked = ctx.oidc.params?.resource;
+      if (Array.isArray(asked) && new Set(asked).size > 1) {
+        throw new errors.InvalidTarget('an authorization request must name exactly one MCP server');
+      }
       const resource = lookup(indicator);
       const known = new Set(resource.scopes.map((s) => s.scope));
       const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '');
