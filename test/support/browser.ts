@@ -1,0 +1,53 @@
+// Headless Chromium for browser tests: Debian's chromium (apt package `chromium`, installed by
+// .ci/run) driven by playwright-core. Playwright never downloads a browser here.
+import { accessSync, constants } from 'node:fs';
+import { type Browser, chromium, type LaunchOptions } from 'playwright-core';
+
+export const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** The Chromium executable: env CHROMIUM_PATH, else /usr/bin/chromium. */
+export function chromiumPath(): string {
+  return process.env.CHROMIUM_PATH || DEFAULT_CHROMIUM_PATH;
+}
+
+/** Whether the Chromium executable exists and is executable. */
+export function browserAvailable(): boolean {
+  try {
+    accessSync(chromiumPath(), constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The flags every launch uses. --no-sandbox because CI runs as root; the networking flags keep
+ * Chromium from calling Google's services, which this machine's closed network refuses.
+ */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/** Launches headless Chromium. Close it with `browser.close()` (e.g. in afterAll). */
+export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
+  const executablePath = chromiumPath();
+  if (!browserAvailable()) {
+    throw new Error(
+      `Chromium not found at ${executablePath}: install Debian's chromium (apt-get install chromium) ` +
+        'or set CHROMIUM_PATH',
+    );
+  }
+  return chromium.launch({
+    ...options,
+    executablePath,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
+  });
+}
