@@ -54,10 +54,14 @@ export function errorHandler(views: Views, log: Logger): Middleware {
       const err = caught as ExposedError;
       const status = err.status ?? err.statusCode ?? 500;
       const exposed = err.expose === true && status >= 400 && status < 500;
-      const code = exposed ? (err.error ?? 'invalid_request') : 'server_error';
-      const description = exposed
-        ? (err.error_description ?? err.description ?? err.message ?? 'invalid request')
-        : 'the server could not complete the request';
+      // oidc-provider's SessionNotFound: the interaction cookie is missing, expired or from another browser.
+      const lost = (caught as Error).name === 'SessionNotFound';
+      const code = lost ? 'session_not_found' : exposed ? (err.error ?? 'invalid_request') : 'server_error';
+      const description = lost
+        ? 'This sign-in link has expired or was opened in a different browser. Start again from the agent.'
+        : exposed
+          ? (err.error_description ?? err.description ?? err.message ?? 'invalid request')
+          : 'the server could not complete the request';
       if (!exposed) log.error({ err: caught, path: ctx.path, method: ctx.method }, 'request failed');
       ctx.set('Cache-Control', 'no-store');
       if (wantsHtml(ctx)) {

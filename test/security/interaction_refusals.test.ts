@@ -47,11 +47,13 @@ const loginPage = async () =>
   openInteraction(server, authorizeParams(await register(server.url, PUBLIC_CLIENT), { scope: 'mcp:read mcp:write' }));
 const consentPage = async () => signIn(server, await loginPage());
 
-async function expectRefusalPage(res: Response, status: number, message: string): Promise<void> {
+const LOST = 'This sign-in link has expired or was opened in a different browser. Start again from the agent.';
+
+async function expectRefusalPage(res: Response, status: number, message: string, code = 'invalid_request'): Promise<void> {
   expect(res.status).toBe(status);
   expect(res.headers.get('location')).toBeNull();
   const html = await res.text();
-  expect(pageErrorCode(html)).toBe('invalid_request');
+  expect(pageErrorCode(html)).toBe(message === LOST ? 'session_not_found' : code);
   expect(pageMessage(html)).toBe(message);
 }
 
@@ -158,7 +160,7 @@ describe('failed logins all look the same', () => {
 
 describe('unknown or foreign interactions → 4xx page, never 5xx', () => {
   it.each([
-    ['a random uid without a cookie', 400, 'interaction session id cookie not found', `/interaction/${'Q'.repeat(43)}`],
+    ['a random uid without a cookie', 400, LOST, `/interaction/${'Q'.repeat(43)}`],
     ['a malformed uid', 400, 'malformed interaction id', '/interaction/abc$def'],
     ['an over-long uid', 400, 'malformed interaction id', `/interaction/${'a'.repeat(100)}`],
   ])('GET %s → %i', async (_label, status, message, path) => {
@@ -168,7 +170,7 @@ describe('unknown or foreign interactions → 4xx page, never 5xx', () => {
 
   it("another browser's interaction → 400, and an older interaction of the same browser → 400", async () => {
     const first = await loginPage();
-    await expectRefusalPage(await new CookieBrowser().get(first.url), 400, 'interaction session id cookie not found');
+    await expectRefusalPage(await new CookieBrowser().get(first.url), 400, LOST);
     await openInteraction(server, authorizeParams(client), first.browser);
     await expectRefusalPage(
       await first.browser.get(first.url),

@@ -52,7 +52,7 @@ export class CookieBrowser {
     let at = url;
     for (let i = 0; i < 10 && current.status >= 300 && current.status < 400; i++) {
       const next = new URL(current.headers.get('location') ?? '', at).href;
-      if (!next.startsWith(origin)) return { res: current, url: next };
+      if (new URL(next).origin !== origin) return { res: current, url: next };
       at = next;
       current = await this.get(next);
     }
@@ -129,7 +129,7 @@ export async function authorize(base: string, opts: AuthorizeOptions): Promise<A
   if (opts.resource !== undefined) params.set('resource', opts.resource);
   let step = await browser.follow(await browser.get(`${base}/authorize?${params}`), `${base}/authorize`, base);
   let consentHtml: string | undefined;
-  for (let i = 0; i < 4 && step.url.startsWith(base); i++) {
+  for (let i = 0; i < 4 && new URL(step.url).origin === base; i++) {
     const html = await step.res.text();
     if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${html.slice(0, 300)}`);
     const csrf = csrfOf(html);
