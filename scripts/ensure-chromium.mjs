@@ -10,7 +10,9 @@ if (existsSync(path)) process.exit(0);
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const hasApt = existsSync('/usr/bin/apt-get');
 if (!isRoot || !hasApt) {
-  console.warn(`chromium not found at ${path}; install it (Debian: sudo apt-get install chromium) or set CHROMIUM_PATH.`);
+  console.warn(
+    `chromium not found at ${path}; install it (Debian: sudo apt-get install chromium) or set CHROMIUM_PATH.`,
+  );
   console.warn('the browser tests will be skipped (they fail when CI is set).');
   process.exit(0);
 }

@@ -21,7 +21,6 @@ const DEFAULT_SCOPES = [
 
 const CONTROL = /\p{Cc}/u;
 
-
 const quoted = (value: string) => safe(JSON.stringify(value));
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];

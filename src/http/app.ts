@@ -74,12 +74,21 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     });
     provider.use(metadata(resources, config.issuer));
     provider.use(registrationCors(ROUTES.registration));
-    provider.use(resourceParams({ resources, authorizePath: ROUTES.authorization, tokenPath: ROUTES.token, provider: () => current }));
+    provider.use(
+      resourceParams({
+        resources,
+        authorizePath: ROUTES.authorization,
+        tokenPath: ROUTES.token,
+        provider: () => current,
+      }),
+    );
     provider.use(introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }));
     provider.use(routes.routes());
     provider.use(routes.allowedMethods());
     provider.on('server_error', (_ctx, err) => log.error({ err }, 'provider server_error'));
-    provider.on('grant.revoked', (_ctx, grantId) => log.warn({ event: 'grant.revoked', grant_id: grantId }, 'grant revoked'));
+    provider.on('grant.revoked', (_ctx, grantId) =>
+      log.warn({ event: 'grant.revoked', grant_id: grantId }, 'grant revoked'),
+    );
     current = provider;
     callback = provider.callback();
     fingerprint = jwks.fingerprint;

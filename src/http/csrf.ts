@@ -9,7 +9,8 @@ export function createCsrf(secret: string, secure: boolean) {
   const cookieName = secure ? '__Host-mcp_csrf' : 'mcp_csrf';
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', signed: false, overwrite: true };
 
-  const mac = (nonce: string, scope: string) => createHmac('sha256', secret).update(`${nonce}\0${scope}`).digest('base64url');
+  const mac = (nonce: string, scope: string) =>
+    createHmac('sha256', secret).update(`${nonce}\0${scope}`).digest('base64url');
 
   return {
     /** The token to embed in a form for `scope` (an interaction id); sets the cookie when missing. */

@@ -39,7 +39,12 @@ const HEADINGS: Record<string, string> = {
 };
 
 export function errorPage(views: Views, ctx: Context, status: number, code: string, message: string): void {
-  views.render(ctx, 'error.njk', { title: 'Error', heading: HEADINGS[code] ?? 'Something went wrong', message, code }, status);
+  views.render(
+    ctx,
+    'error.njk',
+    { title: 'Error', heading: HEADINGS[code] ?? 'Something went wrong', message, code },
+    status,
+  );
 }
 
 function wantsHtml(ctx: Context): boolean {
@@ -78,7 +83,8 @@ export function errorHandler(views: Views, log: Logger): Middleware {
 export function providerErrorRenderer(views: Views) {
   return async (ctx: KoaContextWithOIDC, out: ErrorOut, _error: Error): Promise<void> => {
     const code = out.error ?? 'server_error';
-    const message = code === 'server_error' ? 'the server could not complete the request' : (out.error_description ?? code);
-    errorPage(views, ctx as unknown as Context, ctx.status >= 400 ? ctx.status : 400, code, message);
+    const message =
+      code === 'server_error' ? 'the server could not complete the request' : (out.error_description ?? code);
+    errorPage(views, ctx as unknown as Context, Math.max(ctx.status, 400), code, message);
   };
 }

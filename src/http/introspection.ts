@@ -49,7 +49,8 @@ export function introspection(deps: {
     if (ctx.path !== INTROSPECTION_PATH) return next();
     ctx.set('Cache-Control', 'no-store');
     if (ctx.method !== 'POST') throw new HttpError(405, 'invalid_request', 'use POST');
-    if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(400, 'invalid_request', 'the body must be form-urlencoded');
+    if (!ctx.is('application/x-www-form-urlencoded'))
+      throw new HttpError(400, 'invalid_request', 'the body must be form-urlencoded');
     await form(ctx, async () => {});
     const creds = basicCredentials(ctx.get('authorization'));
     const caller = creds && deps.credentials.verify(creds.id, creds.secret);

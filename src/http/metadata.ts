@@ -8,7 +8,12 @@ export const OIDC_DISCOVERY = '/.well-known/openid-configuration';
 export const OAUTH_METADATA = '/.well-known/oauth-authorization-server';
 
 // Members oidc-provider advertises for features this profile leaves off or does not promise.
-const DROP = ['claims_supported', 'claims_parameter_supported', 'request_parameter_supported', 'request_uri_parameter_supported'];
+const DROP = [
+  'claims_supported',
+  'claims_parameter_supported',
+  'request_parameter_supported',
+  'request_uri_parameter_supported',
+];
 
 export function metadata(resources: ResourceRepository, issuer: string): Middleware {
   return async (ctx, next) => {

@@ -9,8 +9,12 @@ import { HttpError } from './errors.js';
 
 const BODY_LIMIT = 56 * 1024; // oidc-provider's own limit
 
-async function readBody(req: NodeJS.ReadableStream & { readableEncoding?: string | null }, declared: number | undefined): Promise<string> {
-  if (declared !== undefined && declared > BODY_LIMIT) throw new HttpError(413, 'invalid_request', 'request body is too large');
+async function readBody(
+  req: NodeJS.ReadableStream & { readableEncoding?: string | null },
+  declared: number | undefined,
+): Promise<string> {
+  if (declared !== undefined && declared > BODY_LIMIT)
+    throw new HttpError(413, 'invalid_request', 'request body is too large');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -40,7 +44,12 @@ function foldAll(params: URLSearchParams): boolean {
 async function refuseUngrantedResource(provider: Provider, params: URLSearchParams): Promise<void> {
   const asked = params.getAll('resource');
   const grantType = params.get('grant_type');
-  const value = grantType === 'authorization_code' ? params.get('code') : grantType === 'refresh_token' ? params.get('refresh_token') : null;
+  const value =
+    grantType === 'authorization_code'
+      ? params.get('code')
+      : grantType === 'refresh_token'
+        ? params.get('refresh_token')
+        : null;
   if (asked.length === 0 || !value) return;
   const token: { consumed?: unknown; clientId?: string; resource?: string | string[] } | undefined =
     grantType === 'authorization_code'
@@ -79,7 +88,11 @@ export function resourceParams(opts: {
       const changed = foldAll(params);
       const filled = fillDefaultScope(params);
       if (changed || filled) ctx.querystring = params.toString();
-    } else if ((isAuthorize || ctx.path === opts.tokenPath) && ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
+    } else if (
+      (isAuthorize || ctx.path === opts.tokenPath) &&
+      ctx.method === 'POST' &&
+      ctx.is('application/x-www-form-urlencoded')
+    ) {
       const body = await readBody(ctx.req, ctx.request.length);
       const params = new URLSearchParams(body);
       foldAll(params);

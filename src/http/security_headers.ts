@@ -11,7 +11,10 @@ export function securityHeaders(hsts: boolean): Middleware {
     if (ctx.response.is('html')) {
       ctx.set('X-Frame-Options', 'DENY');
       if (!ctx.response.get('Content-Security-Policy')) {
-        ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
+        ctx.set(
+          'Content-Security-Policy',
+          "default-src 'none'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        );
       }
     }
   };

@@ -62,7 +62,10 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   const body = ctx.request.body;
   const decision = formField(body, 'decision');
   if (decision !== 'allow') {
-    deps.log.info({ event: 'consent.denied', user_id: details.session?.accountId, client_id: details.params.client_id }, 'consent denied');
+    deps.log.info(
+      { event: 'consent.denied', user_id: details.session?.accountId, client_id: details.params.client_id },
+      'consent denied',
+    );
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user denied the request' });
   }
   const request = await consentRequest(provider, details);
@@ -74,7 +77,8 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   }
   const accountId = details.session?.accountId as string;
   const clientId = String(details.params.client_id);
-  const grant: Grant = (details.grantId && (await provider.Grant.find(details.grantId))) || new provider.Grant({ accountId, clientId });
+  const grant: Grant =
+    (details.grantId && (await provider.Grant.find(details.grantId))) || new provider.Grant({ accountId, clientId });
   const oidcMissing = (details.prompt.details as { missingOIDCScope?: string[] }).missingOIDCScope;
   if (oidcMissing?.length) grant.addOIDCScope(oidcMissing.join(' '));
   // Allowed now after being declined before: no longer declined (Grant has no API for that).
@@ -82,7 +86,17 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   if (allow.length) grant.addResourceScope(request.indicator, allow.join(' '));
   if (decline.length) grant.rejectResourceScope(request.indicator, decline.join(' '));
   const grantId = await grant.save();
-  deps.log.info({ event: 'consent.given', user_id: accountId, client_id: clientId, resource: request.indicator, scope: allow.join(' '), grant_id: grantId }, 'consent given');
+  deps.log.info(
+    {
+      event: 'consent.given',
+      user_id: accountId,
+      client_id: clientId,
+      resource: request.indicator,
+      scope: allow.join(' '),
+      grant_id: grantId,
+    },
+    'consent given',
+  );
   return finish(provider, ctx, { consent: { grantId } }, true);
 }
 

@@ -2,8 +2,8 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
-import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { HttpError } from '../http/errors.js';
+import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 
 export interface ClientView {
   id: string;
@@ -16,7 +16,8 @@ export interface ClientView {
 export async function loadInteraction(provider: Provider, ctx: Context): Promise<Interaction> {
   const details = await provider.interactionDetails(ctx.req, ctx.res);
   // The interaction cookie names one interaction; a URL naming another is refused.
-  if (details.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'this sign-in link does not belong to this browser');
+  if (details.uid !== ctx.params.uid)
+    throw new HttpError(400, 'invalid_request', 'this sign-in link does not belong to this browser');
   return details;
 }
 

@@ -1,8 +1,8 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
-import type { Logger } from '../http/logger.js';
 import type { Csrf } from '../http/csrf.js';
+import type { Logger } from '../http/logger.js';
 import type { Views } from '../http/views.js';
 import { authenticate } from '../provider/accounts.js';
 import type { UserRepository } from '../storage/users.js';
@@ -16,7 +16,12 @@ export interface LoginDeps {
   log: Logger;
 }
 
-export async function showLogin(deps: LoginDeps, ctx: Context, details: Interaction, extra: { error?: string; username?: string; status?: number } = {}) {
+export async function showLogin(
+  deps: LoginDeps,
+  ctx: Context,
+  details: Interaction,
+  extra: { error?: string; username?: string; status?: number } = {},
+) {
   const client = await describeClient(deps.provider(), details);
   deps.views.render(
     ctx,
@@ -47,7 +52,9 @@ export async function submitLogin(deps: LoginDeps, ctx: Context, details: Intera
     return showLogin(deps, ctx, details, { error: 'Wrong username or password.', username, status: 401 });
   }
   deps.log.info({ event: 'login.success', user_id: user.id, client_id: details.params.client_id }, 'login');
-  const to = await deps.provider().interactionResult(ctx.req, ctx.res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
+  const to = await deps
+    .provider()
+    .interactionResult(ctx.req, ctx.res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
   ctx.status = 303;
   ctx.redirect(to);
 }

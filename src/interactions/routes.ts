@@ -26,10 +26,15 @@ export function interactionRoutes(deps: ConsentDeps): Router {
   };
 
   const checkCsrf = async (ctx: Context, next: () => Promise<unknown>) => {
-    if (!ctx.is('application/x-www-form-urlencoded')) throw new HttpError(415, 'invalid_request', 'forms must be url-encoded');
+    if (!ctx.is('application/x-www-form-urlencoded'))
+      throw new HttpError(415, 'invalid_request', 'forms must be url-encoded');
     const token = (ctx.request.body as Record<string, unknown> | undefined)?.csrf;
     if (!deps.csrf.verify(ctx, String(ctx.params.uid), token)) {
-      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back to the agent and start again');
+      throw new HttpError(
+        403,
+        'invalid_request',
+        'the form expired or did not come from this site; go back to the agent and start again',
+      );
     }
     await next();
   };

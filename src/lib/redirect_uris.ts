@@ -40,7 +40,8 @@ export function classifyRedirectUri(uri: string): RedirectVerdict {
     if (LOOPBACK_HOSTS.has(url.hostname)) return { ok: true, kind: 'loopback', host: url.hostname };
     return { ok: false, reason: 'http redirect_uris are only allowed on loopback hosts (127.0.0.1, [::1], localhost)' };
   }
-  if (FORBIDDEN_SCHEMES.has(scheme)) return { ok: false, reason: `redirect_uri must not use the ${scheme.slice(0, -1)} scheme` };
+  if (FORBIDDEN_SCHEMES.has(scheme))
+    return { ok: false, reason: `redirect_uri must not use the ${scheme.slice(0, -1)} scheme` };
   // RFC 8252 §7.1: a private-use scheme; the scheme itself identifies the app on the device.
   return { ok: true, kind: 'private-use', host: url.host || scheme.slice(0, -1) };
 }

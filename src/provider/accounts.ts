@@ -16,7 +16,11 @@ export function findAccountFor(users: UserRepository) {
  * One answer for "no such user", "disabled" and "wrong password", and the same argon2 cost for
  * each (a dummy hash is verified when the user does not exist). Rehashes on parameter change.
  */
-export async function authenticate(users: UserRepository, username: string, password: string): Promise<User | undefined> {
+export async function authenticate(
+  users: UserRepository,
+  username: string,
+  password: string,
+): Promise<User | undefined> {
   const user = username.length <= 64 ? users.findByUsername(username) : undefined;
   const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
   if (!user || !ok || user.disabled) return undefined;

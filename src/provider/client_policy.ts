@@ -6,7 +6,15 @@ import { judgeRedirectUris } from '../lib/redirect_uris.js';
 export const EXTRA_CLIENT_PROPERTIES = ['software_id', 'software_version'] as const;
 
 const MAX_TEXT = 200;
-const TEXT_FIELDS = ['client_name', 'software_id', 'software_version', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri'] as const;
+const TEXT_FIELDS = [
+  'client_name',
+  'software_id',
+  'software_version',
+  'client_uri',
+  'logo_uri',
+  'policy_uri',
+  'tos_uri',
+] as const;
 
 type Metadata = Record<string, unknown>;
 

@@ -1,12 +1,13 @@
 // oidc-provider configured as the OAuth 2.1 profile of issue #2. Everything OAuth (PKCE, code
 // replay, rotation, registration) is the provider's; this file only chooses its settings.
-import Provider, { type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
+
 import type { JWK } from 'jose';
+import Provider, { type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { LOOPBACK_HOSTS } from '../lib/redirect_uris.js';
-import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
 import type { GrantIndex } from '../storage/grants.js';
+import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import type { UserRepository } from '../storage/users.js';
 import { findAccountFor } from './accounts.js';
@@ -130,7 +131,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       IdToken: 300,
       // Idle lifetime per token, never past the absolute lifetime of the first token in the chain.
       RefreshToken: (_ctx, token) => {
-        const started = (token as { iiat?: number; iat?: number }).iiat ?? (token as { iat?: number }).iat ?? epochSeconds();
+        const started =
+          (token as { iiat?: number; iat?: number }).iiat ?? (token as { iat?: number }).iat ?? epochSeconds();
         const remaining = started + config.refreshTokenAbsoluteTtl - epochSeconds();
         return Math.max(1, Math.min(config.refreshTokenIdleTtl, remaining));
       },

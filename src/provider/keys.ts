@@ -66,7 +66,9 @@ export function keyStatuses(keys: KeyRepository, now = epochSeconds()): KeyStatu
   const retired = (r: SigningKeyRow) => r.retired_at !== null && r.retired_at <= now;
   // The newest key that has activated and was not superseded (rows are newest first).
   const signing = rows.find((r) => r.activates_at <= now && !retired(r));
-  return rows.map((r) => describe(r, r === signing ? 'signing' : r.activates_at > now && !retired(r) ? 'pending' : 'retired'));
+  return rows.map((r) =>
+    describe(r, r === signing ? 'signing' : r.activates_at > now && !retired(r) ? 'pending' : 'retired'),
+  );
 }
 
 /**

@@ -21,7 +21,11 @@ export function resourceFunctions(resources: ResourceRepository, accessTokenTtl:
 
   return {
     /** When the agent names no resource and exactly one is registered, that one (issue #2). */
-    async defaultResource(_ctx: KoaContextWithOIDC, _client: unknown, oneOf?: readonly string[]): Promise<string | readonly string[]> {
+    async defaultResource(
+      _ctx: KoaContextWithOIDC,
+      _client: unknown,
+      oneOf?: readonly string[],
+    ): Promise<string | readonly string[]> {
       // At /token with several granted and none named: returned as is, the provider refuses (invalid_target).
       if (oneOf) return oneOf;
       const single = resources.single()?.uri;

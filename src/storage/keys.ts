@@ -14,7 +14,9 @@ export interface SigningKeyRow {
 export type KeyRepository = ReturnType<typeof createKeyRepository>;
 
 export function createKeyRepository(db: Db) {
-  const live = db.prepare('SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, rowid DESC');
+  const live = db.prepare(
+    'SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, rowid DESC',
+  );
   const insert = db.prepare(
     'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)',
   );

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './db.js';
 
-
 export class MigrationError extends Error {
   override name = 'MigrationError';
 }
@@ -19,7 +18,9 @@ interface MigrationFile {
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 export function readMigrations(dir: string = migrationsDir()): MigrationFile[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   return files.map((file) => {
     const match = FILE_NAME.exec(file);
     if (!match) throw new MigrationError(`migration file ${file} does not match NNNN_name.sql`);

@@ -28,11 +28,15 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
       client_id = excluded.client_id, uid = excluded.uid, user_code = excluded.user_code,
       expires_at = excluded.expires_at`);
   const find = db.prepare('SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND id = ?');
-  const findByUid = db.prepare("SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'Session' AND uid = ?");
+  const findByUid = db.prepare(
+    "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'Session' AND uid = ?",
+  );
   const findByUserCode = db.prepare(
     "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'DeviceCode' AND user_code = ?",
   );
-  const consume = db.prepare('UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL');
+  const consume = db.prepare(
+    'UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
+  );
   const destroy = db.prepare('DELETE FROM oidc_models WHERE model = ? AND id = ?');
   const revoke = db.prepare('DELETE FROM oidc_models WHERE grant_id = ?');
 

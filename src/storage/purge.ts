@@ -11,8 +11,12 @@ export interface PurgeResult {
  */
 export function purgeExpired(db: Db, now: number): PurgeResult {
   return db.transaction(() => {
-    const oidcRows = db.prepare('DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now).changes;
-    const signingKeys = db.prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?').run(now).changes;
+    const oidcRows = db
+      .prepare('DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ?')
+      .run(now).changes;
+    const signingKeys = db
+      .prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?')
+      .run(now).changes;
     return { oidcRows, signingKeys };
   })();
 }

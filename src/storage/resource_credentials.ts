@@ -15,7 +15,9 @@ const hash = (secret: string) => createHash('sha256').update(secret).digest();
 export type ResourceCredentialRepository = ReturnType<typeof createResourceCredentialRepository>;
 
 export function createResourceCredentialRepository(db: Db) {
-  const insert = db.prepare('INSERT INTO resource_credentials (id, resource_id, secret_hash, created_at) VALUES (?, ?, ?, ?)');
+  const insert = db.prepare(
+    'INSERT INTO resource_credentials (id, resource_id, secret_hash, created_at) VALUES (?, ?, ?, ?)',
+  );
   const byId = db.prepare(
     'SELECT c.id, c.secret_hash, r.uri FROM resource_credentials c JOIN resources r ON r.id = c.resource_id WHERE c.id = ?',
   );

@@ -67,7 +67,8 @@ export function createUserRepository(db: Db) {
       try {
         insert.run(id, username, passwordHash, isAdmin ? 1 : 0, now, now);
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UserExistsError(`user ${username} already exists`);
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
+          throw new UserExistsError(`user ${username} already exists`);
         throw err;
       }
       return toUser(byId.get(id) as UserRow);

@@ -61,7 +61,7 @@ describe('browser sanity', () => {
       await page.goto(`${baseUrl}/`);
       expect(await page.textContent('#status')).toBe('waiting');
       await page.click('#go');
-      await page.waitForFunction(() => document.getElementById('status')?.textContent !== 'waiting');
+      await page.locator('#status').filter({ hasNotText: 'waiting' }).waitFor();
       expect(await page.textContent('#status')).toBe('clicked: pong');
       expect(pings).toBe(1);
     } finally {

@@ -160,10 +160,14 @@ describe('resources credential', () => {
     expect(one.resource).toBe('https://mcp.example.com/mcp');
     expect(one.client_id).toMatch(/^rs_/);
     expect(one.client_secret.length).toBeGreaterThanOrEqual(43);
-    const stored = cli.withDb((db) => db.prepare('SELECT secret_hash FROM resource_credentials').all() as { secret_hash: string }[]);
+    const stored = cli.withDb(
+      (db) => db.prepare('SELECT secret_hash FROM resource_credentials').all() as { secret_hash: string }[],
+    );
     expect(stored).toHaveLength(1);
     expect(stored[0]?.secret_hash).not.toContain(one.client_secret);
-    const second = JSON.parse((await cli.run(['resources', 'credential', 'https://mcp.example.com/mcp', '--json'])).out) as typeof one;
+    const second = JSON.parse(
+      (await cli.run(['resources', 'credential', 'https://mcp.example.com/mcp', '--json'])).out,
+    ) as typeof one;
     expect(second.client_id).not.toBe(one.client_id);
     const ids = cli.withDb((db) => db.prepare('SELECT id FROM resource_credentials').all() as { id: string }[]);
     expect(ids.map((r) => r.id)).toEqual([second.client_id]);

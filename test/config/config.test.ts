@@ -7,7 +7,14 @@ import { ConfigError, loadConfig } from '../../src/config/index.js';
 describe('configuration from the environment', () => {
   it('defaults to a loopback server with a 5-minute access token', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 4000, issuer: 'http://127.0.0.1:4000', accessTokenTtl: 300, registration: 'open', trustProxy: false });
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 4000,
+      issuer: 'http://127.0.0.1:4000',
+      accessTokenTtl: 300,
+      registration: 'open',
+      trustProxy: false,
+    });
     expect(c.databaseFile.endsWith(path.join('data', 'mcp-oauth.sqlite'))).toBe(true);
     expect(Object.isFrozen(c)).toBe(true);
   });
@@ -23,7 +30,10 @@ describe('configuration from the environment', () => {
     [{ MCP_OAUTH_ISSUER: 'https://auth.example.com/' }, /must not end with a slash/],
     [{ MCP_OAUTH_ISSUER: 'https://auth.example.com?x=1' }, /must not have a query/],
     [{ MCP_OAUTH_ISSUER: 'not a url' }, /MCP_OAUTH_ISSUER must be an absolute/],
-    [{ MCP_OAUTH_TRUST_PROXY: 'true', MCP_OAUTH_HOST: '0.0.0.0', MCP_OAUTH_ISSUER: 'http://auth.example.com' }, /must be https when/],
+    [
+      { MCP_OAUTH_TRUST_PROXY: 'true', MCP_OAUTH_HOST: '0.0.0.0', MCP_OAUTH_ISSUER: 'http://auth.example.com' },
+      /must be https when/,
+    ],
     [{ MCP_OAUTH_REGISTRATION: 'token' }, /MCP_OAUTH_REGISTRATION_TOKEN/],
     [{ MCP_OAUTH_REGISTRATION: 'token', MCP_OAUTH_REGISTRATION_TOKEN: 'short' }, /at least 32 characters/],
     [{ MCP_OAUTH_REFRESH_TOKEN_IDLE_TTL: '100d', MCP_OAUTH_REFRESH_TOKEN_ABSOLUTE_TTL: '10d' }, /must not exceed/],
@@ -33,7 +43,11 @@ describe('configuration from the environment', () => {
   });
 
   it('accepts a public interface only behind a TLS-terminating proxy with an https issuer', () => {
-    const c = loadConfig({ MCP_OAUTH_HOST: '0.0.0.0', MCP_OAUTH_TRUST_PROXY: 'true', MCP_OAUTH_ISSUER: 'https://auth.example.com' });
+    const c = loadConfig({
+      MCP_OAUTH_HOST: '0.0.0.0',
+      MCP_OAUTH_TRUST_PROXY: 'true',
+      MCP_OAUTH_ISSUER: 'https://auth.example.com',
+    });
     expect(c).toMatchObject({ host: '0.0.0.0', trustProxy: true, issuer: 'https://auth.example.com' });
   });
 
@@ -43,7 +57,9 @@ describe('configuration from the environment', () => {
     writeFileSync(file, `${'x'.repeat(40)}\n`);
     const c = loadConfig({ MCP_OAUTH_REGISTRATION: 'token', MCP_OAUTH_REGISTRATION_TOKEN_FILE: file });
     expect(c.registrationToken).toBe('x'.repeat(40));
-    expect(() => loadConfig({ MCP_OAUTH_REGISTRATION_TOKEN: 'a'.repeat(40), MCP_OAUTH_REGISTRATION_TOKEN_FILE: file })).toThrow(/both set/);
+    expect(() =>
+      loadConfig({ MCP_OAUTH_REGISTRATION_TOKEN: 'a'.repeat(40), MCP_OAUTH_REGISTRATION_TOKEN_FILE: file }),
+    ).toThrow(/both set/);
     expect(() => loadConfig({ MCP_OAUTH_REGISTRATION_TOKEN_FILE: path.join(dir, 'missing') })).toThrow(/cannot read/);
   });
 

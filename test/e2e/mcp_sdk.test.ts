@@ -14,7 +14,6 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { createRemoteJWKSet, decodeProtectedHeader, type JWTPayload, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
-import { CookieBrowser } from '../support/oauth.js';
 import {
   actAsUser,
   InMemoryOAuthProvider,
@@ -23,6 +22,7 @@ import {
   startLoopbackReceiver,
   startResourceServer,
 } from '../support/mcp_agent.js';
+import { CookieBrowser } from '../support/oauth.js';
 
 const PASSWORD = 'correct horse battery staple';
 const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope', 'grant_id'];

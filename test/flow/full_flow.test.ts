@@ -16,7 +16,13 @@ describe('authorization code flow with PKCE, consent, JWT access token and refre
 
   it('issues an audience-bound RFC 9068 JWT verifiable with the published JWKS alone, and rotates refresh tokens', async () => {
     const client = await register(server.url, PUBLIC_CLIENT);
-    const got = await authorize(server.url, { client, username: 'alice', password: 'correct horse battery', resource: RESOURCE, scope: 'mcp:read mcp:write' });
+    const got = await authorize(server.url, {
+      client,
+      username: 'alice',
+      password: 'correct horse battery',
+      resource: RESOURCE,
+      scope: 'mcp:read mcp:write',
+    });
     expect(got.location.searchParams.get('error')).toBeNull();
     expect(got.location.searchParams.get('iss')).toBe(server.url);
     expect(got.location.searchParams.get('state')).toBe(got.state);
@@ -53,7 +59,11 @@ describe('authorization code flow with PKCE, consent, JWT access token and refre
     expect(refreshed.status).toBe(200);
     const body = (await refreshed.json()) as Record<string, string>;
     expect(body.refresh_token).not.toBe(token.body.refresh_token);
-    const again = await jwtVerify(body.access_token as string, jwks, { issuer: server.url, audience: RESOURCE, typ: 'at+jwt' });
+    const again = await jwtVerify(body.access_token as string, jwks, {
+      issuer: server.url,
+      audience: RESOURCE,
+      typ: 'at+jwt',
+    });
     expect(again.payload.grant_id).toBe(payload.grant_id);
 
     // The old refresh token was rotated away: reuse fails.

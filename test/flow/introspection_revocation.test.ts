@@ -28,13 +28,22 @@ describe('introspection (RFC 7662) for resource servers and revocation (RFC 7009
   const introspect = async (token: string, auth?: string) => {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     if (auth) headers.authorization = auth;
-    const res = await fetch(`${server.url}/introspect`, { method: 'POST', headers, body: new URLSearchParams({ token }) });
+    const res = await fetch(`${server.url}/introspect`, {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams({ token }),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
   };
 
   async function tokens() {
     const client = await register(server.url, PUBLIC_CLIENT);
-    const got = await authorize(server.url, { client, username: 'alice', password: 'correct horse battery', resource: RESOURCE });
+    const got = await authorize(server.url, {
+      client,
+      username: 'alice',
+      password: 'correct horse battery',
+      resource: RESOURCE,
+    });
     const { body } = await redeem(server.url, client, got);
     return { client, access: body.access_token as string, refresh: body.refresh_token as string };
   }
@@ -69,14 +78,21 @@ describe('introspection (RFC 7662) for resource servers and revocation (RFC 7009
       body: new URLSearchParams({ token: refresh, token_type_hint: 'refresh_token', client_id: client.client_id }),
     });
     expect(res.status).toBe(200);
-    const again = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: refresh, client_id: client.client_id });
+    const again = await tokenRequest(server.url, {
+      grant_type: 'refresh_token',
+      refresh_token: refresh,
+      client_id: client.client_id,
+    });
     expect(again.status).toBe(400);
     expect(((await again.json()) as { error: string }).error).toBe('invalid_grant');
     expect((await introspect(access, basic)).body).toEqual({ active: false });
   });
 
   it('advertises the introspection endpoint in the metadata', async () => {
-    const doc = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const doc = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(doc.introspection_endpoint).toBe(`${server.url}/introspect`);
   });
 });

@@ -20,7 +20,12 @@ describe('signing key rotation', () => {
 
   async function accessToken(): Promise<string> {
     const client = await register(server.url, PUBLIC_CLIENT);
-    const got = await authorize(server.url, { client, username: 'alice', password: 'correct horse battery', resource: RESOURCE });
+    const got = await authorize(server.url, {
+      client,
+      username: 'alice',
+      password: 'correct horse battery',
+      resource: RESOURCE,
+    });
     return (await redeem(server.url, client, got)).body.access_token as string;
   }
   const publishedKids = async () =>

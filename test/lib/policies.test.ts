@@ -15,12 +15,15 @@ describe('canonical resource indicators', () => {
     expect(canonicalResource(input)).toEqual({ ok: true, uri: expected });
   });
 
-  it.each(['https://mcp.example.com/mcp#frag', 'mcp.example.com', 'ftp://x.example.com', 'https://user:pw@x.example.com/mcp', ''])(
-    'refuses %s',
-    (input) => {
-      expect(canonicalResource(input).ok).toBe(false);
-    },
-  );
+  it.each([
+    'https://mcp.example.com/mcp#frag',
+    'mcp.example.com',
+    'ftp://x.example.com',
+    'https://user:pw@x.example.com/mcp',
+    '',
+  ])('refuses %s', (input) => {
+    expect(canonicalResource(input).ok).toBe(false);
+  });
 });
 
 describe('redirect URI policy', () => {
@@ -50,9 +53,17 @@ describe('redirect URI policy', () => {
   });
 
   it('makes a client native when any redirect is loopback or a private-use scheme', () => {
-    expect(judgeRedirectUris(['https://a.example.com/cb'])).toEqual({ ok: true, applicationType: 'web', allLocal: false });
+    expect(judgeRedirectUris(['https://a.example.com/cb'])).toEqual({
+      ok: true,
+      applicationType: 'web',
+      allLocal: false,
+    });
     expect(judgeRedirectUris(['http://127.0.0.1/cb'])).toEqual({ ok: true, applicationType: 'native', allLocal: true });
-    expect(judgeRedirectUris(['https://a.example.com/cb', 'cursor://x/cb'])).toMatchObject({ ok: true, applicationType: 'native', allLocal: false });
+    expect(judgeRedirectUris(['https://a.example.com/cb', 'cursor://x/cb'])).toMatchObject({
+      ok: true,
+      applicationType: 'native',
+      allLocal: false,
+    });
     expect(judgeRedirectUris([]).ok).toBe(false);
     expect(judgeRedirectUris('https://a.example.com/cb').ok).toBe(false);
   });

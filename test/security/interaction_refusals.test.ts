@@ -16,8 +16,8 @@ import {
 import {
   authorizeParams,
   countRows,
-  openInteraction,
   offeredScopes,
+  openInteraction,
   pageErrorCode,
   pageMessage,
   RESOURCE,
@@ -49,7 +49,12 @@ const consentPage = async () => signIn(server, await loginPage());
 
 const LOST = 'This sign-in link has expired or was opened in a different browser. Start again from the agent.';
 
-async function expectRefusalPage(res: Response, status: number, message: string, code = 'invalid_request'): Promise<void> {
+async function expectRefusalPage(
+  res: Response,
+  status: number,
+  message: string,
+  code = 'invalid_request',
+): Promise<void> {
   expect(res.status).toBe(status);
   expect(res.headers.get('location')).toBeNull();
   const html = await res.text();

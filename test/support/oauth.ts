@@ -39,7 +39,11 @@ export class CookieBrowser {
     const res = await fetch(url, {
       method: 'POST',
       redirect: 'manual',
-      headers: { cookie: this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      headers: {
+        cookie: this.cookieHeader(),
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'text/html',
+      },
       body,
     });
     this.store(res);
@@ -76,7 +80,11 @@ export interface RegisteredClient {
 }
 
 export async function register(base: string, body: Record<string, unknown>): Promise<RegisteredClient> {
-  const res = await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${base}/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as RegisteredClient;
 }
@@ -158,7 +166,12 @@ export async function tokenRequest(base: string, fields: Record<string, string>,
   return fetch(`${base}/token`, { method: 'POST', headers, body: new URLSearchParams(fields) });
 }
 
-export async function redeem(base: string, client: RegisteredClient, got: AuthorizeResult, extra: Record<string, string> = {}) {
+export async function redeem(
+  base: string,
+  client: RegisteredClient,
+  got: AuthorizeResult,
+  extra: Record<string, string> = {},
+) {
   const res = await tokenRequest(base, {
     grant_type: 'authorization_code',
     code: got.code ?? '',
