@@ -2,43 +2,41 @@
 // The provider is rebuilt when the signing-key set changes (a rotation made by the CLI).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
+import { accountRoutes } from '../account/routes.js';
+import { adminRoutes } from '../admin/routes.js';
+import { createAudit } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { epochSeconds } from '../lib/duration.js';
 import { buildProvider, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import type { Db } from '../storage/db.js';
-import { createGrantIndex } from '../storage/grants.js';
-import { createKeyRepository } from '../storage/keys.js';
-import { createOidcStore } from '../storage/oidc_adapter.js';
-import { createResourceCredentialRepository } from '../storage/resource_credentials.js';
-import { createResourceRepository } from '../storage/resources.js';
+import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
-import { createUserRepository } from '../storage/users.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler, providerErrorRenderer } from './errors.js';
 import { introspection } from './introspection.js';
 import type { Logger } from './logger.js';
 import { metadata } from './metadata.js';
+import { wireProviderEvents } from './provider_events.js';
 import { registrationCors } from './registration_cors.js';
 import { resourceParams } from './resource_params.js';
+import { revocationFeed } from './revocation_feed.js';
+import type { RouteDeps } from './route_deps.js';
 import { securityHeaders } from './security_headers.js';
 import { createViews } from './views.js';
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   provider: () => Provider;
+  stores: Stores;
   /** Rebuilds the provider if the published or signing keys changed; true when it did. */
   reloadKeysIfChanged: () => boolean;
 }
 
 export async function buildApp(config: Config, db: Db, log: Logger): Promise<App> {
-  const users = createUserRepository(db);
-  const resources = createResourceRepository(db);
-  const keys = createKeyRepository(db);
-  const store = createOidcStore(db);
-  const grants = createGrantIndex(db);
-  const credentials = createResourceCredentialRepository(db);
+  const stores = createStores(db, { accessTokenTtl: config.accessTokenTtl });
+  const { users, resources, keys, credentials } = stores;
   const views = createViews();
   const secure = config.issuer.startsWith('https:');
   const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure);
@@ -49,17 +47,28 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
   let callback: (req: IncomingMessage, res: ServerResponse) => void;
   let fingerprint = '';
 
-  const deps = { provider: () => current, users, resources, views, csrf, log };
+  const audit = createAudit(db, log);
+  const deps = {
+    provider: () => current,
+    users,
+    resources,
+    grantRecords: stores.grantRecords,
+    views,
+    csrf,
+    audit,
+    log,
+  };
   const routes = interactionRoutes(deps);
+  const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, provider: () => current };
 
   const build = () => {
     const jwks = providerJwks(keys, epochSeconds());
     const provider = buildProvider({
       config,
-      store,
+      store: stores.oidc,
       users,
       resources,
-      grants,
+      grants: stores.grants,
       jwks: jwks.keys,
       cookieKeys,
       renderError: providerErrorRenderer(views),
@@ -83,12 +92,12 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
       }),
     );
     provider.use(introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }));
+    provider.use(revocationFeed(routeDeps));
+    provider.use(accountRoutes(routeDeps));
+    provider.use(adminRoutes(routeDeps));
     provider.use(routes.routes());
     provider.use(routes.allowedMethods());
-    provider.on('server_error', (_ctx, err) => log.error({ err }, 'provider server_error'));
-    provider.on('grant.revoked', (_ctx, grantId) =>
-      log.warn({ event: 'grant.revoked', grant_id: grantId }, 'grant revoked'),
-    );
+    wireProviderEvents(provider, stores, log);
     current = provider;
     callback = provider.callback();
     fingerprint = jwks.fingerprint;
@@ -98,6 +107,7 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
   return {
     handler: (req, res) => callback(req, res),
     provider: () => current,
+    stores,
     reloadKeysIfChanged() {
       if (providerJwks(keys, epochSeconds()).fingerprint === fingerprint) return false;
       build();

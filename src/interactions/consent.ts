@@ -3,14 +3,17 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { HttpError } from '../http/errors.js';
+import { epochSeconds } from '../lib/duration.js';
 import { splitScope } from '../lib/scopes.js';
 import { forgetDeclined } from '../provider/grants.js';
+import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { ResourceRepository, ResourceScope } from '../storage/resources.js';
 import { describeClient, formField, formList } from './context.js';
 import type { LoginDeps } from './login.js';
 
 export interface ConsentDeps extends LoginDeps {
   resources: ResourceRepository;
+  grantRecords: GrantRecordRepository;
 }
 
 interface ConsentRequest {
@@ -86,6 +89,17 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   if (allow.length) grant.addResourceScope(request.indicator, allow.join(' '));
   if (decline.length) grant.rejectResourceScope(request.indicator, decline.join(' '));
   const grantId = await grant.save();
+  deps.grantRecords.saved(
+    {
+      id: grantId,
+      accountId,
+      clientId,
+      resource: request.indicator,
+      scopes: splitScope(grant.getResourceScope(request.indicator)),
+      obtainedVia: 'consent',
+    },
+    epochSeconds(),
+  );
   deps.log.info(
     {
       event: 'consent.given',

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
+import type { Audit } from '../audit/index.js';
 import type { Csrf } from '../http/csrf.js';
 import type { Logger } from '../http/logger.js';
 import type { Views } from '../http/views.js';
@@ -9,6 +10,7 @@ import type { UserRepository } from '../storage/users.js';
 import { describeClient, formField } from './context.js';
 
 export interface LoginDeps {
+  audit: Audit;
   provider: () => Provider;
   users: UserRepository;
   views: Views;

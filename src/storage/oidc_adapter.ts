@@ -28,6 +28,10 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
       client_id = excluded.client_id, uid = excluded.uid, user_code = excluded.user_code,
       expires_at = excluded.expires_at`);
   const find = db.prepare('SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND id = ?');
+  // A disabled agent does not exist as far as oidc-provider is concerned: no authorization, no token.
+  const findClient = db.prepare(`SELECT o.payload, o.expires_at, o.consumed_at FROM oidc_models o
+    LEFT JOIN client_state s ON s.client_id = o.id
+    WHERE o.model = 'Client' AND o.id = ? AND s.disabled_at IS NULL`);
   const findByUid = db.prepare(
     "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'Session' AND uid = ?",
   );
@@ -69,6 +73,7 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
       });
     },
     find(model, id) {
+      if (model === 'Client') return live(findClient.get(id) as Row | undefined);
       return live(find.get(model, id) as Row | undefined);
     },
     findBy(column, value) {

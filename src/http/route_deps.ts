@@ -1,0 +1,18 @@
+import type Provider from 'oidc-provider';
+import type { Audit } from '../audit/index.js';
+import type { Config } from '../config/index.js';
+import type { Stores } from '../storage/index.js';
+import type { Csrf } from './csrf.js';
+import type { Logger } from './logger.js';
+import type { Views } from './views.js';
+
+/** What every group of our own routes gets. */
+export interface RouteDeps {
+  config: Config;
+  stores: Stores;
+  views: Views;
+  csrf: Csrf;
+  audit: Audit;
+  log: Logger;
+  provider: () => Provider;
+}

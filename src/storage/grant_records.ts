@@ -1,0 +1,115 @@
+// Grants as users and admins see them: who, which agent, which MCP server, which scopes, since
+// when, last used, and whether and by whom revoked. oidc-provider's own Grant row is deleted on
+// revocation; this record stays.
+import type { Db } from './db.js';
+
+export interface GrantRecord {
+  id: string;
+  accountId: string;
+  clientId: string;
+  resource: string;
+  scopes: string[];
+  obtainedVia: string;
+  createdAt: number;
+  updatedAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  revokedBy: string | null;
+  revokeReason: string | null;
+}
+
+export interface GrantFilter {
+  accountId?: string | undefined;
+  clientId?: string | undefined;
+  resource?: string | undefined;
+  state?: 'active' | 'revoked' | 'all' | undefined;
+  limit?: number | undefined;
+}
+
+interface Row {
+  id: string;
+  account_id: string;
+  client_id: string;
+  resource: string;
+  scopes: string;
+  obtained_via: string;
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+  revoke_reason: string | null;
+}
+
+const toRecord = (r: Row): GrantRecord => ({
+  id: r.id,
+  accountId: r.account_id,
+  clientId: r.client_id,
+  resource: r.resource,
+  scopes: r.scopes ? r.scopes.split(' ') : [],
+  obtainedVia: r.obtained_via,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+  revokedBy: r.revoked_by,
+  revokeReason: r.revoke_reason,
+});
+
+export type GrantRecordRepository = ReturnType<typeof createGrantRecordRepository>;
+
+export function createGrantRecordRepository(db: Db) {
+  const upsert = db.prepare(`
+    INSERT INTO grant_records (id, account_id, client_id, resource, scopes, obtained_via, created_at, updated_at)
+    VALUES (@id, @account_id, @client_id, @resource, @scopes, @obtained_via, @now, @now)
+    ON CONFLICT (id) DO UPDATE SET scopes = excluded.scopes, resource = excluded.resource, updated_at = excluded.updated_at`);
+  const touch = db.prepare('UPDATE grant_records SET last_used_at = ? WHERE id = ? AND revoked_at IS NULL');
+  const byId = db.prepare('SELECT * FROM grant_records WHERE id = ?');
+
+  return {
+    /** Records a grant created or widened at consent. */
+    saved(
+      g: { id: string; accountId: string; clientId: string; resource: string; scopes: string[]; obtainedVia: string },
+      now: number,
+    ): void {
+      upsert.run({
+        id: g.id,
+        account_id: g.accountId,
+        client_id: g.clientId,
+        resource: g.resource,
+        scopes: g.scopes.join(' '),
+        obtained_via: g.obtainedVia,
+        now,
+      });
+    },
+    /** A token was issued from the grant. */
+    used(id: string, now: number): void {
+      touch.run(now, id);
+    },
+    find(id: string): GrantRecord | undefined {
+      const row = byId.get(id) as Row | undefined;
+      return row && toRecord(row);
+    },
+    list(filter: GrantFilter = {}): GrantRecord[] {
+      const where: string[] = [];
+      const args: Record<string, unknown> = {};
+      if (filter.accountId) {
+        where.push('account_id = @account');
+        args.account = filter.accountId;
+      }
+      if (filter.clientId) {
+        where.push('client_id = @client');
+        args.client = filter.clientId;
+      }
+      if (filter.resource) {
+        where.push('resource = @resource');
+        args.resource = filter.resource;
+      }
+      if (filter.state === 'active' || filter.state === undefined) where.push('revoked_at IS NULL');
+      if (filter.state === 'revoked') where.push('revoked_at IS NOT NULL');
+      args.limit = Math.min(Math.max(filter.limit ?? 500, 1), 5000);
+      const sql = `SELECT * FROM grant_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT @limit`;
+      return (db.prepare(sql).all(args) as Row[]).map(toRecord);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+// Every repository over one database, built once and passed to whoever needs it.
+import { createClientStateRepository } from './client_state.js';
+import { createClientRepository } from './clients.js';
+import type { Db } from './db.js';
+import { createGrantRecordRepository } from './grant_records.js';
+import { createGrantIndex } from './grants.js';
+import { createKeyRepository } from './keys.js';
+import { createOidcStore } from './oidc_adapter.js';
+import { createResourceCredentialRepository } from './resource_credentials.js';
+import { createResourceRepository } from './resources.js';
+import { createRevocationService } from './revocations.js';
+import { createUserRepository } from './users.js';
+
+export type Stores = ReturnType<typeof createStores>;
+
+export function createStores(db: Db, opts: { accessTokenTtl: number }) {
+  return {
+    db,
+    users: createUserRepository(db),
+    resources: createResourceRepository(db),
+    keys: createKeyRepository(db),
+    oidc: createOidcStore(db),
+    grants: createGrantIndex(db),
+    grantRecords: createGrantRecordRepository(db),
+    revocations: createRevocationService(db, opts),
+    clients: createClientRepository(db),
+    clientState: createClientStateRepository(db),
+    credentials: createResourceCredentialRepository(db),
+  };
+}

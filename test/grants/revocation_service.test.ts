@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { epochSeconds } from '../../src/lib/duration.js';
+import { startTestServer, type TestServer } from '../support/app.js';
+import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
+
+const RESOURCE = 'https://mcp.example.com/mcp';
+const PASSWORD = 'correct horse battery';
+
+describe('revoking grants, agents and users', () => {
+  let server: TestServer;
+  let aliceId: string;
+  let bobId: string;
+  beforeAll(async () => {
+    server = await startTestServer();
+    aliceId = (await server.addUser('alice', PASSWORD)).id;
+    bobId = (await server.addUser('bob', PASSWORD)).id;
+    server.addResource(RESOURCE, 'Orders DB');
+  });
+  afterAll(() => server.close());
+
+  async function connect(username: string, client?: RegisteredClient) {
+    const c = client ?? (await register(server.url, PUBLIC_CLIENT));
+    const got = await authorize(server.url, { client: c, username, password: PASSWORD, resource: RESOURCE });
+    const { body } = await redeem(server.url, c, got);
+    const grantId = JSON.parse(Buffer.from((body.access_token as string).split('.')[1] ?? '', 'base64url').toString())
+      .grant_id as string;
+    return { client: c, grantId, refresh: body.refresh_token as string };
+  }
+  const refresh = (client: RegisteredClient, token: string) =>
+    tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: token, client_id: client.client_id });
+
+  it('records each grant with its scopes and last use', async () => {
+    const { grantId, client } = await connect('alice');
+    const record = server.app.stores.grantRecords.find(grantId);
+    expect(record).toMatchObject({
+      accountId: aliceId,
+      clientId: client.client_id,
+      resource: RESOURCE,
+      scopes: ['mcp:read'],
+      obtainedVia: 'consent',
+      revokedAt: null,
+    });
+    expect(record?.lastUsedAt).toBeGreaterThan(0);
+    expect(server.app.stores.clientState.find(client.client_id)).toMatchObject({ registeredVia: 'dynamic' });
+    expect(server.app.stores.clientState.find(client.client_id)?.lastUsedAt).toBeGreaterThan(0);
+  });
+
+  it('revoking one grant kills its refresh token at once, leaves other grants alone, writes a feed entry, and asks consent again', async () => {
+    const a = await connect('alice');
+    const b = await connect('bob', a.client);
+    const { revocations, grantRecords } = server.app.stores;
+    const before = revocations.latestSeq();
+    expect(revocations.revokeGrant(a.grantId, `admin:${bobId}`, epochSeconds())).toBe(true);
+    expect((await refresh(a.client, a.refresh)).status).toBe(400);
+    expect((await refresh(b.client, b.refresh)).status).toBe(200);
+    expect(grantRecords.find(a.grantId)).toMatchObject({ revokedBy: `admin:${bobId}` });
+    const feed = revocations.feedAfter(before, epochSeconds());
+    expect(feed).toEqual([expect.objectContaining({ kind: 'grant', subject: a.grantId })]);
+    expect(feed[0]?.expiresAt).toBe((feed[0]?.before ?? 0) + server.config.accessTokenTtl + 60);
+    // Second revoke: nothing left to revoke, no new entry.
+    expect(revocations.revokeGrant(a.grantId, 'cli', epochSeconds())).toBe(false);
+    expect(revocations.latestSeq()).toBe(feed[0]?.seq);
+    const again = await authorize(server.url, {
+      client: a.client,
+      username: 'alice',
+      password: PASSWORD,
+      resource: RESOURCE,
+    });
+    expect(again.consentHtml).toContain('Read data and list tools');
+    expect(again.code).not.toBeNull();
+  });
+
+  it('a disabled agent gets no token and no authorization; enabling it lets it start over', async () => {
+    const a = await connect('alice');
+    const { revocations } = server.app.stores;
+    const ids = revocations.disableClient(a.client.client_id, 'cli', epochSeconds());
+    expect(ids).toContain(a.grantId);
+    const res = await refresh(a.client, a.refresh);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_client');
+    const blocked = await fetch(
+      `${server.url}/authorize?${new URLSearchParams({ client_id: a.client.client_id, response_type: 'code' })}`,
+      { redirect: 'manual' },
+    );
+    expect(blocked.status).toBe(400);
+    expect(blocked.headers.get('location')).toBeNull();
+    expect(revocations.feedAfter(0, epochSeconds()).at(-1)).toMatchObject({
+      kind: 'client',
+      subject: a.client.client_id,
+    });
+    expect(revocations.enableClient(a.client.client_id)).toBe(true);
+    expect((await connect('alice', a.client)).grantId).toBeTruthy();
+  });
+
+  it('disabling a user revokes all their grants and stops their refresh tokens', async () => {
+    const a = await connect('bob');
+    const { revocations, users } = server.app.stores;
+    revocations.disableUser(bobId, 'cli', epochSeconds());
+    expect(users.findById(bobId)?.disabled).toBe(true);
+    expect((await refresh(a.client, a.refresh)).status).toBe(400);
+    expect(revocations.feedAfter(0, epochSeconds()).at(-1)).toMatchObject({ kind: 'user', subject: bobId });
+    expect(server.app.stores.grantRecords.list({ accountId: bobId, state: 'active' })).toEqual([]);
+  });
+
+  it('a refresh-token replay revokes the grant and reaches the feed as a system revocation', async () => {
+    const a = await connect('alice');
+    expect((await refresh(a.client, a.refresh)).status).toBe(200);
+    expect((await refresh(a.client, a.refresh)).status).toBe(400);
+    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedBy).toBe('system:code or refresh token reused');
+    expect(server.app.stores.revocations.feedAfter(0, epochSeconds()).at(-1)).toMatchObject({
+      kind: 'grant',
+      subject: a.grantId,
+    });
+  });
+});
