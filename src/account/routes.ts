@@ -1,7 +1,53 @@
-import type { Middleware } from 'koa';
+// /account/*: sign-in for people (not agents) and the "Connected agents" page.
+import Router from '@koa/router';
+import type { Context, Middleware, Next } from 'koa';
+import { createOperations } from '../admin/operations.js';
 import type { RouteDeps } from '../http/route_deps.js';
+import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
+import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
+import { checkedForm, pageErrors } from './pages.js';
+import { createWebSessions, type SignedIn, safeNext, signedIn } from './session.js';
 
 /** The user's own pages: sign-in and "Connected agents". */
-export function accountRoutes(_deps: RouteDeps): Middleware {
-  return async (_ctx, next) => next();
+export function accountRoutes(deps: RouteDeps): Middleware {
+  const sessions = createWebSessions(deps);
+  const ops = createOperations(deps.stores, deps.audit);
+  const router = new Router();
+  const sessionForm = checkedForm(deps.csrf, (ctx) => (signedIn(ctx) as SignedIn).csrfScope);
+
+  // Not signed in: back to the sign-in page, coming back here afterwards (for a POST, to the page).
+  const requireSession = async (ctx: Context, next: Next) => {
+    if (signedIn(ctx)) return next();
+    ctx.status = 303;
+    ctx.redirect(`/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`);
+  };
+
+  router.get('/account/login', (ctx) => {
+    if (signedIn(ctx)) {
+      ctx.status = 303;
+      return ctx.redirect(safeNext(ctx.query.next));
+    }
+    showLogin(deps, ctx);
+  });
+  router.post(
+    '/account/login',
+    checkedForm(deps.csrf, () => LOGIN_CSRF_SCOPE),
+    (ctx) => submitLogin(deps, sessions, ctx),
+  );
+  router.post('/account/logout', requireSession, sessionForm, (ctx) => {
+    sessions.end(ctx);
+    ctx.status = 303;
+    ctx.redirect('/account/login');
+  });
+  router.get('/account', requireSession, (ctx) => showConnectedAgents(deps, ctx, signedIn(ctx) as SignedIn));
+  router.post('/account/grants/:id/revoke', requireSession, sessionForm, (ctx) =>
+    revokeOwnGrant(deps, ops, ctx, signedIn(ctx) as SignedIn),
+  );
+
+  const routes = router.routes() as Middleware;
+  const errors = pageErrors(deps.views, deps.csrf);
+  return async (ctx, next) => {
+    if (ctx.path !== '/account' && !ctx.path.startsWith('/account/')) return next();
+    await errors(ctx, () => sessions.load(ctx, () => routes(ctx, next)));
+  };
 }

@@ -4,8 +4,43 @@ import type { Logger } from '../http/logger.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Db } from '../storage/db.js';
 
+export { type AuditFilter, type AuditRow, parseSince, pruneAudit, queryAudit } from './query.js';
+
+/** The events this server records; the admin console offers them as a filter. */
+export const AUDIT_EVENTS = [
+  'login.success',
+  'login.failure',
+  'consent.given',
+  'consent.denied',
+  'client.registered',
+  'client.updated',
+  'client.deleted',
+  'client.disabled',
+  'client.enabled',
+  'token.issued',
+  'token.refreshed',
+  'refresh_token.reuse_detected',
+  'code.replay_detected',
+  'grant.revoked',
+  'user.created',
+  'user.disabled',
+  'user.enabled',
+  'user.password_changed',
+  'key.rotated',
+  'admin_token.created',
+  'admin_token.revoked',
+] as const;
+
+export type AuditEventName = (typeof AUDIT_EVENTS)[number];
+
+/** Who revoked a grant or changed a user or agent: recorded as `details.by`. */
+export type AuditActor = 'user' | 'admin' | 'system' | 'cli' | 'agent';
+
+export type AuditDetails = Record<string, string | number | boolean | null>;
+
 export interface AuditEvent {
-  event: string;
+  /** One of AUDIT_EVENTS; a string so a new event needs no change here. */
+  event: AuditEventName | (string & {});
   result: 'success' | 'failure';
   userId?: string | null | undefined;
   clientId?: string | null | undefined;
@@ -13,33 +48,56 @@ export interface AuditEvent {
   grantId?: string | null | undefined;
   ip?: string | null | undefined;
   userAgent?: string | null | undefined;
-  details?: Record<string, string | number | boolean | null> | undefined;
+  details?: AuditDetails | undefined;
 }
 
 export interface Audit {
   record(event: AuditEvent): void;
 }
 
-export function createAudit(db: Db, log: Logger): Audit {
+// Attacks in progress rather than routine events: logged one level up so an operator's alerting sees them.
+const WARN = new Set<string>(['refresh_token.reuse_detected', 'code.replay_detected']);
+
+const MAX_TEXT = 300;
+
+const clip = (value: string | null | undefined): string | null => (value == null ? null : value.slice(0, MAX_TEXT));
+
+function clipDetails(details: AuditDetails | undefined): AuditDetails | undefined {
+  if (!details) return undefined;
+  return Object.fromEntries(Object.entries(details).map(([k, v]) => [k, typeof v === 'string' ? clip(v) : v]));
+}
+
+export function createAudit(db: Db, log: Logger, opts: { now?: () => number } = {}): Audit {
+  const now = opts.now ?? (() => epochSeconds());
   const insert =
     db.prepare(`INSERT INTO audit_events (at, event, result, user_id, client_id, resource, grant_id, ip, user_agent, details)
     VALUES (@at, @event, @result, @user_id, @client_id, @resource, @grant_id, @ip, @user_agent, @details)`);
   return {
     record(e) {
+      const details = clipDetails(e.details);
       const row = {
-        at: epochSeconds(),
+        at: now(),
         event: e.event,
         result: e.result,
         user_id: e.userId ?? null,
-        client_id: e.clientId ?? null,
-        resource: e.resource ?? null,
+        client_id: clip(e.clientId),
+        resource: clip(e.resource),
         grant_id: e.grantId ?? null,
         ip: e.ip ?? null,
-        user_agent: e.userAgent?.slice(0, 300) ?? null,
-        details: e.details ? JSON.stringify(e.details) : null,
+        user_agent: clip(e.userAgent),
+        details: details ? JSON.stringify(details) : null,
       };
       insert.run(row);
-      log.info({ audit: true, ...row, details: e.details }, e.event);
+      log[WARN.has(e.event) ? 'warn' : 'info']({ audit: true, ...row, details }, e.event);
     },
   };
+}
+
+/** Where a request came from: ctx.ip honours MCP_OAUTH_TRUST_PROXY (Koa's app.proxy). */
+export function requestSource(ctx: { ip?: string; get(field: string): string } | undefined): {
+  ip: string | null;
+  userAgent: string | null;
+} {
+  if (!ctx) return { ip: null, userAgent: null };
+  return { ip: ctx.ip || null, userAgent: ctx.get('user-agent') || null };
 }

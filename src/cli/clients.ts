@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
+import { recordGrantRevocations } from '../audit/grant_revocations.js';
+import { epochSeconds } from '../lib/duration.js';
+import { redirectHosts } from '../lib/redirect_uris.js';
+import { createClientStateRepository } from '../storage/client_state.js';
 import { type ClientMetadata, createClientRepository, type RelatedCounts } from '../storage/clients.js';
+import { createGrantRecordRepository } from '../storage/grant_records.js';
+import { createRevocationService } from '../storage/revocations.js';
+import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 
@@ -7,7 +14,9 @@ import { CliError, type CliIo, formatTime, printJson, printLine, printTable, saf
 const HIDDEN = new Set(['client_secret', 'registration_access_token']);
 
 export function registerClientCommands(program: Command, io: CliIo): void {
-  const clients = program.command('clients').description('inspect and delete registered agents (OAuth clients)');
+  const clients = program
+    .command('clients')
+    .description('inspect, disable and delete registered agents (OAuth clients)');
   clients
     .command('list')
     .description('list registered clients')
@@ -24,30 +33,27 @@ export function registerClientCommands(program: Command, io: CliIo): void {
     .description('delete a client with all its grants, codes and tokens')
     .argument('<client_id>')
     .action((clientId: string) => deleteClient(io, clientId));
+  clients
+    .command('disable')
+    .description('stop an agent from getting grants or tokens, and revoke everything it holds')
+    .argument('<client_id>')
+    .action((clientId: string) => disableClient(io, clientId));
+  clients
+    .command('enable')
+    .description('allow a disabled agent again; every user must consent again')
+    .argument('<client_id>')
+    .action((clientId: string) => enableClient(io, clientId));
 }
 
-function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
-}
-
-/** Host names of the redirect URIs; the scheme for private-use schemes (RFC 8252 §7.1). */
-export function redirectHosts(metadata: ClientMetadata): string[] {
-  const hosts = strings(metadata.redirect_uris).map((uri) => {
-    const url = URL.parse(uri);
-    if (!url) return '?';
-    return url.protocol === 'http:' || url.protocol === 'https:' ? url.hostname : url.protocol;
-  });
-  return [...new Set(hosts)];
-}
-
-function summary(clientId: string, metadata: ClientMetadata, createdAt: number) {
+function summary(clientId: string, metadata: ClientMetadata, createdAt: number, disabled: boolean) {
   const issued = metadata.client_id_issued_at;
   return {
     clientId,
     name: typeof metadata.client_name === 'string' ? metadata.client_name : null,
-    redirectHosts: redirectHosts(metadata),
+    redirectHosts: redirectHosts(metadata.redirect_uris),
     issuedAt: typeof issued === 'number' ? issued : createdAt,
     applicationType: typeof metadata.application_type === 'string' ? metadata.application_type : 'web',
+    disabled,
   };
 }
 
@@ -66,20 +72,22 @@ function noClient(clientId: string): CliError {
 
 async function listClients(io: CliIo, opts: { json?: boolean }): Promise<void> {
   await withDatabase(io, ({ db }) => {
+    const states = createClientStateRepository(db).all();
     const clients = createClientRepository(db)
       .list()
-      .map((c) => summary(c.clientId, c.metadata, c.createdAt));
+      .map((c) => summary(c.clientId, c.metadata, c.createdAt, Boolean(states.get(c.clientId)?.disabledAt)));
     if (opts.json) return printJson(io, clients);
     if (clients.length === 0) return printLine(io, 'no registered clients');
     printTable(
       io,
-      ['CLIENT_ID', 'NAME', 'REDIRECT_HOSTS', 'ISSUED', 'TYPE'],
+      ['CLIENT_ID', 'NAME', 'REDIRECT_HOSTS', 'ISSUED', 'TYPE', 'STATUS'],
       clients.map((c) => [
         c.clientId,
         c.name ?? '-',
         c.redirectHosts.join(','),
         formatTime(c.issuedAt),
         c.applicationType,
+        c.disabled ? 'disabled' : 'active',
       ]),
     );
   });
@@ -105,9 +113,48 @@ async function showClient(io: CliIo, clientId: string, opts: { json?: boolean })
 }
 
 async function deleteClient(io: CliIo, clientId: string): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const deleted = createClientRepository(db).delete(clientId);
-    if (!deleted) throw noClient(clientId);
-    printLine(io, safe(`deleted client ${clientId}; also deleted: ${describeCounts(deleted)}`));
+  await withDatabase(io, ({ config, db }) => {
+    const repo = createClientRepository(db);
+    if (!repo.find(clientId)) throw noClient(clientId);
+    const counts = repo.related(clientId);
+    // Its grants first, through the revocation service: the records keep the history and the feed
+    // tells resource servers that the access tokens already out are dead too.
+    const ids = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).revokeClientGrants(
+      clientId,
+      'cli',
+      epochSeconds(),
+    );
+    if (!repo.delete(clientId)) throw noClient(clientId);
+    const audit = cliAudit(db);
+    recordGrantRevocations(audit, createGrantRecordRepository(db), ids, { by: 'cli', reason: 'agent deleted' });
+    audit.record({ event: 'client.deleted', result: 'success', clientId, details: { by: 'cli' } });
+    printLine(io, safe(`deleted client ${clientId}; also deleted: ${describeCounts(counts)}`));
+  });
+}
+
+async function disableClient(io: CliIo, clientId: string): Promise<void> {
+  await withDatabase(io, ({ config, db }) => {
+    if (!createClientRepository(db).find(clientId)) throw noClient(clientId);
+    if (createClientStateRepository(db).find(clientId)?.disabledAt) {
+      return printLine(io, safe(`client ${clientId} is already disabled`));
+    }
+    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
+    const ids = revocations.disableClient(clientId, 'cli', epochSeconds());
+    const audit = cliAudit(db);
+    audit.record({ event: 'client.disabled', result: 'success', clientId, details: { by: 'cli' } });
+    recordGrantRevocations(audit, createGrantRecordRepository(db), ids, { by: 'cli', reason: 'agent disabled' });
+    printLine(io, safe(`disabled client ${clientId}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`));
+  });
+}
+
+async function enableClient(io: CliIo, clientId: string): Promise<void> {
+  await withDatabase(io, ({ config, db }) => {
+    if (!createClientRepository(db).find(clientId)) throw noClient(clientId);
+    if (!createClientStateRepository(db).find(clientId)?.disabledAt) {
+      return printLine(io, safe(`client ${clientId} is not disabled`));
+    }
+    createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).enableClient(clientId);
+    cliAudit(db).record({ event: 'client.enabled', result: 'success', clientId, details: { by: 'cli' } });
+    printLine(io, safe(`enabled client ${clientId}; its users must consent again`));
   });
 }

@@ -1,7 +1,10 @@
 // The `mcp-oauth` command line. Builds a fresh commander program per call and never exits the
 // process: the exit code is returned, so tests run it in-process.
 import { Command, CommanderError } from 'commander';
+import { registerAdminCommands } from './admin.js';
+import { registerAuditCommand } from './audit.js';
 import { registerClientCommands } from './clients.js';
+import { registerGrantCommands } from './grants.js';
 import { type CliIo, safe } from './io.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMaintenanceCommands } from './maintenance.js';
@@ -38,7 +41,10 @@ function buildProgram(io: CliIo): Command {
   registerResourceCommands(program, io);
   registerClientCommands(program, io);
   registerKeyCommands(program, io);
+  registerGrantCommands(program, io);
+  registerAuditCommand(program, io);
   registerMaintenanceCommands(program, io);
+  registerAdminCommands(program, io);
   return program;
 }
 

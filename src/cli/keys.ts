@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { parseDuration } from '../lib/duration.js';
 import { ensureSigningKey, type KeyStatus, keyStatuses, rotateSigningKey } from '../provider/keys.js';
 import { createKeyRepository } from '../storage/keys.js';
+import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable } from './io.js';
 
@@ -63,6 +64,11 @@ async function rotateKey(io: CliIo, opts: { delay?: string; json?: boolean }): P
       ? keyStatuses(repo)[0]
       : await rotateSigningKey(repo, { delay, maxTokenLifetime: config.accessTokenTtl + CLOCK_SKEW });
     if (!key) throw new Error('no signing key after rotation');
+    cliAudit(db).record({
+      event: 'key.rotated',
+      result: 'success',
+      details: { by: 'cli', kid: key.kid, activates_at: key.activatesAt },
+    });
     if (opts.json) return printJson(io, key);
     printLine(io, `published key ${key.kid}; it signs from ${formatTime(key.activatesAt)}`);
     printKeys(io, keyStatuses(repo));

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
+import { pruneAudit } from '../audit/query.js';
 import { epochSeconds } from '../lib/duration.js';
 import { purgeExpired } from '../storage/purge.js';
+import { createRevocationService } from '../storage/revocations.js';
 import { withDatabase } from './database.js';
 import { type CliIo, printLine } from './io.js';
 
@@ -11,7 +13,9 @@ export function registerMaintenanceCommands(program: Command, io: CliIo): void {
     .action(() => runMigrate(io));
   program
     .command('purge')
-    .description('delete expired codes, tokens, sessions, grants and signing keys')
+    .description(
+      'delete expired codes, tokens, sessions, grants, signing keys and revocation-feed entries, and audit events past MCP_OAUTH_AUDIT_RETENTION',
+    )
     .action(() => runPurge(io));
 }
 
@@ -23,8 +27,20 @@ async function runMigrate(io: CliIo): Promise<void> {
 }
 
 async function runPurge(io: CliIo): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const { oidcRows, signingKeys } = purgeExpired(db, epochSeconds());
+  await withDatabase(io, ({ config, db }) => {
+    const now = epochSeconds();
+    const { oidcRows, signingKeys } = purgeExpired(db, now);
     printLine(io, `purged ${oidcRows} expired provider rows and ${signingKeys} expired signing keys`);
+    const feed = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).purgeExpired(now);
+    const audit = pruneAudit(db, now, config.auditRetention);
+    printLine(
+      io,
+      `purged ${feed} expired revocation-feed entries and ${audit} audit events older than ${days(config.auditRetention)}`,
+    );
   });
+}
+
+function days(seconds: number): string {
+  const d = seconds / 86400;
+  return Number.isInteger(d) ? `${d} day${d === 1 ? '' : 's'}` : `${seconds}s`;
 }

@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
+import { recordGrantRevocations } from '../audit/grant_revocations.js';
+import { epochSeconds } from '../lib/duration.js';
 import { hashPassword } from '../lib/passwords.js';
+import { createGrantRecordRepository } from '../storage/grant_records.js';
+import { createRevocationService } from '../storage/revocations.js';
 import { createUserRepository, type User, type UserRepository, usernameProblem } from '../storage/users.js';
+import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, readNewPassword, safe } from './io.js';
 
@@ -24,7 +29,7 @@ export function registerUserCommands(program: Command, io: CliIo): void {
     .action((opts: JsonOption) => listUsers(io, opts));
   users
     .command('disable')
-    .description('refuse logins and token refreshes for a user')
+    .description('refuse logins for a user and revoke every grant and token they hold')
     .argument('<username>')
     .action((username: string) => setDisabled(io, username, true));
   users
@@ -66,6 +71,12 @@ async function addUser(io: CliIo, username: string, opts: JsonOption & { admin?:
     if (repo.findByUsername(username)) throw new CliError(`user ${username} already exists`);
     const hash = await hashPassword(await readNewPassword(io));
     const user = repo.create(username, hash, opts.admin === true);
+    cliAudit(db).record({
+      event: 'user.created',
+      result: 'success',
+      userId: user.id,
+      details: { by: 'cli', admin: user.isAdmin },
+    });
     if (opts.json) printJson(io, userJson(user));
     else printLine(io, `added user ${user.username}${user.isAdmin ? ' (admin)' : ''}`);
   });
@@ -90,13 +101,28 @@ async function listUsers(io: CliIo, opts: JsonOption): Promise<void> {
 }
 
 async function setDisabled(io: CliIo, username: string, disabled: boolean): Promise<void> {
-  await withDatabase(io, ({ db }) => {
+  await withDatabase(io, ({ config, db }) => {
     const repo = createUserRepository(db);
     const user = requireUser(repo, username);
     const word = disabled ? 'disabled' : 'enabled';
     if (user.disabled === disabled) return printLine(io, `user ${user.username} is already ${word}`);
-    repo.setDisabled(user.id, disabled);
-    printLine(io, `${word} user ${user.username}`);
+    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
+    const audit = cliAudit(db);
+    const now = epochSeconds();
+    if (!disabled) {
+      revocations.enableUser(user.id, now);
+      audit.record({ event: 'user.enabled', result: 'success', userId: user.id, details: { by: 'cli' } });
+      return printLine(io, `enabled user ${user.username}`);
+    }
+    // One transaction: the flag, every grant, and a feed entry that kills tokens issued until now.
+    const ids = revocations.disableUser(user.id, 'cli', now);
+    audit.record({ event: 'user.disabled', result: 'success', userId: user.id, details: { by: 'cli' } });
+    recordGrantRevocations(audit, createGrantRecordRepository(db), ids, {
+      by: 'cli',
+      reason: 'user disabled',
+      userId: user.id,
+    });
+    printLine(io, `disabled user ${user.username}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`);
   });
 }
 
@@ -106,6 +132,7 @@ async function changePassword(io: CliIo, username: string): Promise<void> {
     const user = requireUser(repo, username);
     const hash = await hashPassword(await readNewPassword(io));
     repo.setPasswordHash(user.id, hash);
+    cliAudit(db).record({ event: 'user.password_changed', result: 'success', userId: user.id, details: { by: 'cli' } });
     printLine(io, `changed the password of ${user.username}`);
   });
 }

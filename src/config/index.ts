@@ -24,6 +24,7 @@ export interface Config {
   readonly registrationToken: string | undefined;
   readonly keyActivationDelay: number;
   readonly purgeInterval: number;
+  readonly auditRetention: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
 }
 
@@ -71,6 +72,7 @@ const schema = z.object({
   REGISTRATION: z.enum(['open', 'token', 'off']).default('open'),
   KEY_ACTIVATION_DELAY: durationSchema('KEY_ACTIVATION_DELAY', 0, 30 * DAY).default(900),
   PURGE_INTERVAL: durationSchema('PURGE_INTERVAL', 10, DAY).default(3600),
+  AUDIT_RETENTION: durationSchema('AUDIT_RETENTION', DAY, 3650 * DAY).default(90 * DAY),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
 });
 
@@ -163,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     registrationToken,
     keyActivationDelay: v.KEY_ACTIVATION_DELAY,
     purgeInterval: v.PURGE_INTERVAL,
+    auditRetention: v.AUDIT_RETENTION,
     logLevel: v.LOG_LEVEL,
   });
 }

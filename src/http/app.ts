@@ -97,7 +97,12 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     provider.use(adminRoutes(routeDeps));
     provider.use(routes.routes());
     provider.use(routes.allowedMethods());
-    wireProviderEvents(provider, stores, log);
+    wireProviderEvents(provider, stores, log, audit);
+    // Errors Koa itself reports (mostly clients that hung up mid-response): to the log, not stderr.
+    (provider as unknown as NodeJS.EventEmitter).on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') log.debug({ err }, 'client connection closed');
+      else log.error({ err }, 'unhandled application error');
+    });
     current = provider;
     callback = provider.callback();
     fingerprint = jwks.fingerprint;

@@ -11,22 +11,9 @@ import type { KeyRepository } from '../storage/keys.js';
 import type { ResourceCredentialRepository } from '../storage/resource_credentials.js';
 import type { UserRepository } from '../storage/users.js';
 import { HttpError } from './errors.js';
+import { basicCredentials } from './resource_auth.js';
 
 export const INTROSPECTION_PATH = '/introspect';
-
-function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
-  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
-  if (!match?.[1]) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  try {
-    // RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
-  } catch {
-    return undefined;
-  }
-}
 
 export function introspection(deps: {
   issuer: string;

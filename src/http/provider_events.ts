@@ -1,15 +1,64 @@
 // What the server records when oidc-provider reports something: agent registrations, token
-// issuance (last use of a grant and an agent), and revocations it carried out itself.
+// issuance (last use of a grant and an agent), and revocations it carried out itself. Each is also
+// an audit event. Token, code and registration-access-token values are on the entities but are
+// never read here: only ids (grant, client, account) and the resource and scope.
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { type Audit, type AuditDetails, type AuditEvent, requestSource } from '../audit/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Stores } from '../storage/index.js';
 import type { Logger } from './logger.js';
 
-export function wireProviderEvents(provider: Provider, stores: Stores, log: Logger): void {
+const REUSE_REASON = 'code or refresh token reused';
+const AGENT_REASON = 'refresh token revoked by the agent';
+
+export function wireProviderEvents(provider: Provider, stores: Stores, log: Logger, audit: Audit): void {
+  // The events fire after the provider has saved its state (a rotated refresh token, a new client):
+  // a failure to write the audit row is logged, not turned into an error the agent could not recover from.
+  const record = (ctx: KoaContextWithOIDC | undefined, event: AuditEvent) => {
+    try {
+      audit.record({ ...requestSource(ctx), ...event });
+    } catch (err) {
+      log.error({ err, event: event.event }, 'audit record failed');
+    }
+  };
+
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'provider server_error'));
 
-  provider.on('registration_create.success', (_ctx, client) => {
+  provider.on('registration_create.success', (ctx, client) => {
     stores.clientState.registered(client.clientId, 'dynamic');
+    record(ctx, {
+      event: 'client.registered',
+      result: 'success',
+      clientId: client.clientId,
+      details: { name: client.clientName ?? null, via: 'dynamic' },
+    });
+  });
+  // The event carries the client as it was; the new metadata is the response body (of which only
+  // the name is read: the body also holds the secret and the registration access token).
+  provider.on('registration_update.success', (ctx, client) => {
+    const name = (ctx.body as { client_name?: unknown } | undefined)?.client_name;
+    const details: AuditDetails = { name: typeof name === 'string' ? name : null };
+    if ((client.clientName ?? null) !== details.name) details.previous_name = client.clientName ?? null;
+    record(ctx, { event: 'client.updated', result: 'success', clientId: client.clientId, details });
+  });
+  // RFC 7592 §2.3: the agent deleted itself. Its grants are revoked through the service so the
+  // records keep the history and the feed tells resource servers its access tokens are dead.
+  provider.on('registration_delete.success', (ctx, client) => {
+    const ids = stores.revocations.revokeClientGrants(client.clientId, 'system:agent deleted', epochSeconds());
+    record(ctx, { event: 'client.deleted', result: 'success', clientId: client.clientId, details: { by: 'agent' } });
+    for (const grantId of ids) {
+      const owner = stores.grantRecords.find(grantId);
+      record(ctx, {
+        event: 'grant.revoked',
+        result: 'success',
+        userId: owner?.accountId,
+        clientId: client.clientId,
+        resource: owner?.resource,
+        grantId,
+        details: { by: 'system', reason: 'agent deleted' },
+      });
+    }
   });
 
   provider.on('access_token.issued', (token) => {
@@ -19,12 +68,45 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
     if (clientId) stores.clientState.used(clientId, now);
   });
 
+  provider.on('grant.success', (ctx) => {
+    const grantType = ctx.oidc.params?.grant_type;
+    const event = grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued';
+    const { AccessToken: at, Grant: grant } = ctx.oidc.entities;
+    record(ctx, {
+      event,
+      result: 'success',
+      userId: at?.accountId ?? grant?.accountId,
+      clientId: ctx.oidc.client?.clientId,
+      resource: at?.resourceServer?.identifier(),
+      grantId: at?.grantId ?? grant?.jti,
+      details: { grant_type: typeof grantType === 'string' ? grantType : null, scope: at?.scope ?? null },
+    });
+  });
+
   // Code replay, refresh-token reuse, or a refresh token revoked at /revoke: oidc-provider has
   // already deleted the grant's tokens; record it and tell resource servers through the feed.
   provider.on('grant.revoked', (ctx, grantId) => {
-    const reason =
-      ctx.oidc?.route === 'revocation' ? 'refresh token revoked by the agent' : 'code or refresh token reused';
+    const byAgent = ctx.oidc?.route === 'revocation';
+    const reason = byAgent ? AGENT_REASON : REUSE_REASON;
     stores.revocations.providerRevokedGrant(grantId, reason, epochSeconds());
-    log.warn({ event: 'grant.revoked', grant_id: grantId, reason }, 'grant revoked');
+    const owner = stores.grantRecords.find(grantId);
+    const who = {
+      userId: owner?.accountId,
+      clientId: ctx.oidc?.client?.clientId ?? owner?.clientId,
+      resource: owner?.resource,
+      grantId,
+    };
+    if (!byAgent) {
+      // RFC 9700 §4.14.2 (refresh token reuse), OAuth 2.1 §4.1.3 (code replay): either is a sign of theft.
+      const grantType = ctx.oidc?.params?.grant_type;
+      const detected = grantType === 'authorization_code' ? 'code.replay_detected' : 'refresh_token.reuse_detected';
+      record(ctx, { event: detected, result: 'failure', ...who, details: { action: 'grant revoked' } });
+    }
+    record(ctx, {
+      event: 'grant.revoked',
+      result: 'success',
+      ...who,
+      details: { by: byAgent ? 'agent' : 'system', reason },
+    });
   });
 }

@@ -1,7 +1,252 @@
-import type { Middleware } from 'koa';
+// The revocation feed resource servers follow, so a revoked grant is refused everywhere within a
+// second while access tokens stay locally verified JWTs. Pull: GET /revocations?after=SEQ&limit=N.
+// Push: GET /revocations/stream, server-sent events (WHATWG HTML §9.2) with resume by Last-Event-ID.
+// Rows are also written by other processes (the CLI opens the same SQLite file), so new entries
+// are found by reading MAX(seq), one index lookup, from one timer per server that runs only while
+// a stream is open, and fanned out to every open stream.
+import type { ServerResponse } from 'node:http';
+import type { Context, Middleware } from 'koa';
+import { epochSeconds } from '../lib/duration.js';
+import type { FeedEntry, RevocationService } from '../storage/revocations.js';
+import { HttpError } from './errors.js';
+import type { Logger } from './logger.js';
+import { authenticateResourceServer } from './resource_auth.js';
 import type { RouteDeps } from './route_deps.js';
 
+export const FEED_PATH = '/revocations';
+export const FEED_STREAM_PATH = '/revocations/stream';
+
+const REALM = 'revocations';
+const DEFAULT_LIMIT = 500;
+const MAX_LIMIT = 1000;
+/** What an EventSource waits before reconnecting (WHATWG HTML §9.2.4 `retry`). */
+const RETRY_MS = 1000;
+
+/** One entry as resource servers see it: only what they need to refuse tokens. */
+export type WireEntry =
+  | { seq: number; type: 'grant'; grant_id: string; before: number; expires_at: number }
+  | { seq: number; type: 'user'; sub: string; before: number; expires_at: number }
+  | { seq: number; type: 'client'; client_id: string; before: number; expires_at: number };
+
+export function toWire(e: FeedEntry): WireEntry {
+  const common = { seq: e.seq, before: e.before, expires_at: e.expiresAt };
+  switch (e.kind) {
+    case 'grant':
+      return { ...common, type: 'grant', grant_id: e.subject };
+    case 'user':
+      return { ...common, type: 'user', sub: e.subject };
+    case 'client':
+      return { ...common, type: 'client', client_id: e.subject };
+  }
+}
+
+const sseEvent = (e: FeedEntry) => `id: ${e.seq}\nevent: revocation\ndata: ${JSON.stringify(toWire(e))}\n\n`;
+
+/**
+ * Where to read from for a caller whose cursor is `after`. A cursor past the newest row means the
+ * database was replaced or every row has expired and been purged (rows expire in seq order, so a
+ * purge removes a prefix): replaying every live entry is then the only safe answer.
+ */
+function startFor(after: number, latest: number): number {
+  return after > latest ? 0 : after;
+}
+
+export interface FeedHubOptions {
+  /** How often MAX(seq) is read while a stream is open. */
+  pollMs?: number;
+  /** How often a `: ping` comment goes to every stream, so proxies and subscribers see it alive. */
+  heartbeatMs?: number;
+  /** Open streams beyond this get 503. */
+  maxStreams?: number;
+  /** A stream whose unsent output passes this is closed; its subscriber resumes from its cursor. */
+  maxBufferedBytes?: number;
+}
+
+interface Stream {
+  res: ServerResponse;
+  cursor: number;
+}
+
+export type FeedHub = ReturnType<typeof createFeedHub>;
+
+/** The open streams of one server and the single poller and heartbeat that serve them. */
+export function createFeedHub(revocations: RevocationService, log: Logger, opts: FeedHubOptions = {}) {
+  const pollMs = opts.pollMs ?? 100;
+  const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const maxStreams = opts.maxStreams ?? 100;
+  const maxBuffered = opts.maxBufferedBytes ?? 1024 * 1024;
+  const streams = new Set<Stream>();
+  let lastSeen = 0;
+  let poller: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+
+  const write = (s: Stream, text: string) => {
+    if (s.res.writableLength > maxBuffered) {
+      log.warn({ event: 'revocation_feed.slow_subscriber' }, 'revocation stream closed: subscriber not reading');
+      s.res.destroy();
+      return;
+    }
+    s.res.write(text);
+  };
+
+  const poll = () => {
+    try {
+      const latest = revocations.latestSeq();
+      if (latest < lastSeen) {
+        lastSeen = 0;
+        for (const s of streams) s.cursor = 0;
+      }
+      while (latest > lastSeen) {
+        const page = revocations.feedAfter(lastSeen, epochSeconds(), DEFAULT_LIMIT);
+        const last = page.at(-1);
+        if (!last) {
+          lastSeen = latest; // everything after lastSeen has already expired
+          break;
+        }
+        lastSeen = last.seq;
+        for (const s of streams) {
+          const fresh = page.filter((e) => e.seq > s.cursor);
+          if (fresh.length === 0) continue;
+          s.cursor = last.seq;
+          write(s, fresh.map(sseEvent).join(''));
+        }
+      }
+    } catch (err) {
+      log.error({ err, event: 'revocation_feed.poll_failed' }, 'revocation feed poll failed');
+    }
+  };
+
+  const ping = () => {
+    for (const s of streams) write(s, ': ping\n\n');
+  };
+
+  const stopTimers = () => {
+    clearInterval(poller);
+    clearInterval(heartbeat);
+    poller = undefined;
+    heartbeat = undefined;
+  };
+
+  return {
+    full: () => streams.size >= maxStreams,
+    /** Replays what the caller missed after `after`, then keeps `res` subscribed until it closes. */
+    add(res: ServerResponse, after: number): void {
+      if (!poller) {
+        lastSeen = revocations.latestSeq();
+        poller = setInterval(poll, pollMs).unref();
+        heartbeat = setInterval(ping, heartbeatMs).unref();
+      }
+      const s: Stream = { res, cursor: startFor(after, revocations.latestSeq()) };
+      let out = `retry: ${RETRY_MS}\n\n`;
+      for (;;) {
+        const page = revocations.feedAfter(s.cursor, epochSeconds(), DEFAULT_LIMIT);
+        out += page.map(sseEvent).join('');
+        s.cursor = page.at(-1)?.seq ?? s.cursor;
+        if (page.length < DEFAULT_LIMIT) break;
+      }
+      streams.add(s);
+      res.on('close', () => {
+        streams.delete(s);
+        if (streams.size === 0) stopTimers();
+      });
+      res.write(out);
+    },
+    /** For tests and health: open streams and whether the timers run. */
+    stats: () => ({ streams: streams.size, polling: poller !== undefined, heartbeat: heartbeat !== undefined }),
+  };
+}
+
+const hubs = new WeakMap<RevocationService, FeedHub>();
+
+/** The hub serving `revocations`, shared by every provider build of one server. */
+export function feedHubOf(revocations: RevocationService): FeedHub | undefined {
+  return hubs.get(revocations);
+}
+
+function sharedHub(revocations: RevocationService, log: Logger): FeedHub {
+  let hub = hubs.get(revocations);
+  if (!hub) {
+    hub = createFeedHub(revocations, log);
+    hubs.set(revocations, hub);
+  }
+  return hub;
+}
+
+function seqParam(name: string, raw: string | string[] | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
+    throw new HttpError(400, 'invalid_request', `${name} must be a non-negative integer`);
+  }
+  return Number(raw);
+}
+
+function limitParam(raw: string | string[] | undefined): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  if (typeof raw !== 'string' || !/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_LIMIT) {
+    throw new HttpError(400, 'invalid_request', `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return Number(raw);
+}
+
+function pull(ctx: Context, revocations: RevocationService): void {
+  const after = seqParam('after', ctx.query.after, 0);
+  const limit = limitParam(ctx.query.limit);
+  const latest = revocations.latestSeq();
+  const start = startFor(after, latest);
+  const entries = revocations.feedAfter(start, epochSeconds(), limit);
+  ctx.body = { entries: entries.map(toWire), cursor: entries.at(-1)?.seq ?? start, latest };
+}
+
+function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): void {
+  // EventSource sends Last-Event-ID on reconnect to the URL it first used, so the header wins.
+  const header = ctx.get('last-event-id');
+  const after = header ? seqParam('Last-Event-ID', header, 0) : seqParam('after', ctx.query.after, 0);
+  if (hub.full()) {
+    // Not an HttpError: the error handler turns every 5xx into a plain server_error.
+    ctx.status = 503;
+    ctx.set('Retry-After', '5');
+    ctx.body = { error: 'temporarily_unavailable', error_description: 'too many open revocation streams' };
+    return;
+  }
+  ctx.respond = false;
+  const { req, res } = ctx;
+  req.socket.setTimeout(0);
+  req.socket.setNoDelay(true);
+  req.socket.setKeepAlive(true);
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'X-Accel-Buffering': 'no',
+    Connection: 'keep-alive',
+  });
+  // A subscriber going away (a proxy restarting) resets the connection. That is how a stream
+  // normally ends, not an application error for Koa to print (it reports socket errors of the
+  // response to ctx.onerror); 'close' does the cleanup.
+  res.on('error', () => {});
+  ctx.onerror = (err) => {
+    if (err) log.debug({ event: 'revocation_feed.stream_reset', code: (err as NodeJS.ErrnoException).code }, 'reset');
+  };
+  hub.add(res, after);
+  log.debug({ event: 'revocation_feed.stream_opened', credential: caller, after }, 'revocation stream opened');
+  res.on('close', () =>
+    log.debug({ event: 'revocation_feed.stream_closed', credential: caller }, 'revocation stream closed'),
+  );
+}
+
 /** The revocation feed for resource servers (pull with ?after= and a server-sent-events stream). */
-export function revocationFeed(_deps: RouteDeps): Middleware {
-  return async (_ctx, next) => next();
+export function revocationFeed(deps: Pick<RouteDeps, 'stores' | 'log'>, hub?: FeedHub): Middleware {
+  const { revocations, credentials } = deps.stores;
+  const feedHub = hub ?? sharedHub(revocations, deps.log);
+
+  return async (ctx, next) => {
+    if (ctx.path !== FEED_PATH && ctx.path !== FEED_STREAM_PATH) return next();
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.method !== 'GET') {
+      ctx.set('Allow', 'GET');
+      throw new HttpError(405, 'invalid_request', 'use GET');
+    }
+    const caller = authenticateResourceServer(ctx, credentials, REALM);
+    if (ctx.path === FEED_PATH) pull(ctx, revocations);
+    else stream(ctx, feedHub, deps.log, caller.id);
+  };
 }

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pruneAudit } from '../audit/query.js';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { openDatabase } from '../storage/db.js';
@@ -33,8 +34,13 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
   const purge = () => {
     try {
-      const removed = purgeExpired(db, epochSeconds());
-      if (removed.oidcRows || removed.signingKeys) log.info({ event: 'purge', ...removed }, 'expired rows purged');
+      const now = epochSeconds();
+      const removed = {
+        ...purgeExpired(db, now),
+        auditEvents: pruneAudit(db, now, config.auditRetention),
+        feedEntries: app.stores.revocations.purgeExpired(now),
+      };
+      if (Object.values(removed).some((n) => n > 0)) log.info({ event: 'purge', ...removed }, 'expired rows purged');
     } catch (err) {
       log.error({ err }, 'purge failed');
     }

@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
+import { requestSource } from '../audit/index.js';
 import { HttpError } from '../http/errors.js';
 import { epochSeconds } from '../lib/duration.js';
 import { splitScope } from '../lib/scopes.js';
@@ -65,10 +66,15 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   const body = ctx.request.body;
   const decision = formField(body, 'decision');
   if (decision !== 'allow') {
-    deps.log.info(
-      { event: 'consent.denied', user_id: details.session?.accountId, client_id: details.params.client_id },
-      'consent denied',
-    );
+    deps.audit.record({
+      event: 'consent.denied',
+      result: 'failure',
+      userId: details.session?.accountId,
+      clientId: String(details.params.client_id),
+      resource: typeof details.params.resource === 'string' ? details.params.resource : null,
+      ...requestSource(ctx),
+      details: { reason: 'denied' },
+    });
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user denied the request' });
   }
   const request = await consentRequest(provider, details);
@@ -76,6 +82,15 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   const allow = request.missing.filter((s) => chosen.has(s));
   const decline = request.missing.filter((s) => !chosen.has(s));
   if (allow.length === 0 && request.granted.length === 0) {
+    deps.audit.record({
+      event: 'consent.denied',
+      result: 'failure',
+      userId: details.session?.accountId,
+      clientId: String(details.params.client_id),
+      resource: request.indicator,
+      ...requestSource(ctx),
+      details: { reason: 'nothing_allowed' },
+    });
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user allowed no permission' });
   }
   const accountId = details.session?.accountId as string;
@@ -100,17 +115,16 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     },
     epochSeconds(),
   );
-  deps.log.info(
-    {
-      event: 'consent.given',
-      user_id: accountId,
-      client_id: clientId,
-      resource: request.indicator,
-      scope: allow.join(' '),
-      grant_id: grantId,
-    },
-    'consent given',
-  );
+  deps.audit.record({
+    event: 'consent.given',
+    result: 'success',
+    userId: accountId,
+    clientId,
+    resource: request.indicator,
+    grantId,
+    ...requestSource(ctx),
+    details: { scopes: allow.join(' '), declined: decline.join(' ') },
+  });
   return finish(provider, ctx, { consent: { grantId } }, true);
 }
 

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
-import type { Audit } from '../audit/index.js';
+import { type Audit, requestSource } from '../audit/index.js';
+import { loginFailure } from '../audit/login_failure.js';
 import type { Csrf } from '../http/csrf.js';
 import type { Logger } from '../http/logger.js';
 import type { Views } from '../http/views.js';
@@ -49,11 +50,18 @@ export async function submitLogin(deps: LoginDeps, ctx: Context, details: Intera
     return showLogin(deps, ctx, details, { error: 'Enter your username and password.', username, status: 400 });
   }
   const user = await authenticate(deps.users, username, password);
+  const clientId = String(details.params.client_id ?? '') || null;
   if (!user) {
-    deps.log.info({ event: 'login.failure', client_id: details.params.client_id }, 'login failed');
+    deps.audit.record({
+      event: 'login.failure',
+      result: 'failure',
+      clientId,
+      ...loginFailure(deps.users, username),
+      ...requestSource(ctx),
+    });
     return showLogin(deps, ctx, details, { error: 'Wrong username or password.', username, status: 401 });
   }
-  deps.log.info({ event: 'login.success', user_id: user.id, client_id: details.params.client_id }, 'login');
+  deps.audit.record({ event: 'login.success', result: 'success', userId: user.id, clientId, ...requestSource(ctx) });
   const to = await deps
     .provider()
     .interactionResult(ctx.req, ctx.res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });

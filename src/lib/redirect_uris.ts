@@ -43,7 +43,8 @@ export function classifyRedirectUri(uri: string): RedirectVerdict {
   if (FORBIDDEN_SCHEMES.has(scheme))
     return { ok: false, reason: `redirect_uri must not use the ${scheme.slice(0, -1)} scheme` };
   // RFC 8252 §7.1: a private-use scheme; the scheme itself identifies the app on the device.
-  return { ok: true, kind: 'private-use', host: url.host || scheme.slice(0, -1) };
+  // Shown with its scheme: the scheme, not the host part, names the app that receives the code.
+  return { ok: true, kind: 'private-use', host: url.host ? `${scheme}//${url.host}` : scheme };
 }
 
 export type RedirectSetVerdict =
@@ -73,4 +74,10 @@ export function judgeRedirectUris(uris: unknown): RedirectSetVerdict {
 export function redirectHost(uri: string): string {
   const verdict = classifyRedirectUri(uri);
   return verdict.ok ? verdict.host : 'an invalid address';
+}
+
+/** The distinct hosts an agent's redirect URIs send the browser to (for agent lists). */
+export function redirectHosts(uris: unknown): string[] {
+  const list = Array.isArray(uris) ? uris.filter((u): u is string => typeof u === 'string') : [];
+  return [...new Set(list.map(redirectHost))];
 }

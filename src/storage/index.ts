@@ -1,4 +1,5 @@
 // Every repository over one database, built once and passed to whoever needs it.
+import { createAdminTokenRepository } from './admin_tokens.js';
 import { createClientStateRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
@@ -10,6 +11,7 @@ import { createResourceCredentialRepository } from './resource_credentials.js';
 import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
 import { createUserRepository } from './users.js';
+import { createWebSessionRepository } from './web_sessions.js';
 
 export type Stores = ReturnType<typeof createStores>;
 
@@ -26,5 +28,7 @@ export function createStores(db: Db, opts: { accessTokenTtl: number }) {
     clients: createClientRepository(db),
     clientState: createClientStateRepository(db),
     credentials: createResourceCredentialRepository(db),
+    webSessions: createWebSessionRepository(db),
+    adminTokens: createAdminTokenRepository(db),
   };
 }

@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 export interface PurgeResult {
   oidcRows: number;
   signingKeys: number;
+  webSessions: number;
 }
 
 /**
@@ -17,6 +18,7 @@ export function purgeExpired(db: Db, now: number): PurgeResult {
     const signingKeys = db
       .prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?')
       .run(now).changes;
-    return { oidcRows, signingKeys };
+    const webSessions = db.prepare('DELETE FROM web_sessions WHERE expires_at <= ?').run(now).changes;
+    return { oidcRows, signingKeys, webSessions };
   })();
 }

@@ -13,7 +13,7 @@ describe('command line', () => {
     expect(result.code).toBe(0);
     expect(result.err).toBe('');
     expect(result.out).toMatch(/^Usage: mcp-oauth \[options\] \[command\]\n/);
-    for (const command of ['serve', 'users', 'resources', 'clients', 'keys', 'migrate', 'purge']) {
+    for (const command of ['serve', 'users', 'resources', 'clients', 'keys', 'grants', 'audit', 'migrate', 'purge']) {
       expect(result.out).toMatch(new RegExp(`\\n  ${command} `));
     }
   });
@@ -105,7 +105,9 @@ describe('purge', () => {
     });
     expect(await cli.run(['purge'])).toEqual({
       code: 0,
-      out: 'purged 2 expired provider rows and 0 expired signing keys\n',
+      out:
+        'purged 2 expired provider rows and 0 expired signing keys\n' +
+        'purged 0 expired revocation-feed entries and 0 audit events older than 90 days\n',
       err: '',
     });
     const left = cli.withDb((db) => db.prepare('SELECT model FROM oidc_models ORDER BY model').all());

@@ -52,18 +52,21 @@ describe('clients', () => {
     const result = await cli.run(['clients', 'list']);
     expect(result.code).toBe(0);
     const lines = result.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^CLIENT_ID\s+NAME\s+REDIRECT_HOSTS\s+ISSUED\s+TYPE$/);
-    expect(lines[1]).toMatch(/^agent-1\s+Claude Code\s+127\.0\.0\.1,cursor:\s+2023-11-14T22:13:20Z\s+native$/);
-    expect(lines[2]).toMatch(/^agent-2\s+-\s+claude\.ai\s+\d{4}-\S+Z\s+web$/);
+    expect(lines[0]).toMatch(/^CLIENT_ID\s+NAME\s+REDIRECT_HOSTS\s+ISSUED\s+TYPE\s+STATUS$/);
+    expect(lines[1]).toMatch(
+      /^agent-1\s+Claude Code\s+127\.0\.0\.1,cursor:\/\/auth\s+2023-11-14T22:13:20Z\s+native\s+active$/,
+    );
+    expect(lines[2]).toMatch(/^agent-2\s+-\s+claude\.ai\s+\d{4}-\S+Z\s+web\s+active$/);
     expect(result.out).not.toContain(SECRET);
 
     const json = JSON.parse((await cli.run(['clients', 'list', '--json'])).out) as unknown[];
     expect(json[0]).toEqual({
       clientId: AGENT,
       name: 'Claude Code',
-      redirectHosts: ['127.0.0.1', 'cursor:'],
+      redirectHosts: ['127.0.0.1', 'cursor://auth'],
       issuedAt: 1_700_000_000,
       applicationType: 'native',
+      disabled: false,
     });
   });
 

@@ -137,7 +137,11 @@ describe('users list, disable, enable, passwd', () => {
 
   it('disables and enables a user', async () => {
     const cli = await withUsers();
-    expect(await cli.run(['users', 'disable', 'bob'])).toEqual({ code: 0, out: 'disabled user bob\n', err: '' });
+    expect(await cli.run(['users', 'disable', 'bob'])).toEqual({
+      code: 0,
+      out: 'disabled user bob; revoked 0 grants\n',
+      err: '',
+    });
     expect(userNamed(cli, 'bob')?.disabled).toBe(true);
     expect(userNamed(cli, 'alice')?.disabled).toBe(false);
     expect((await cli.run(['users', 'disable', 'bob'])).out).toBe('user bob is already disabled\n');

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { startTestServer, type TestServer } from '../support/app.js';
-import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
+import {
+  authorize,
+  CookieBrowser,
+  PUBLIC_CLIENT,
+  type RegisteredClient,
+  redeem,
+  register,
+  tokenRequest,
+} from '../support/oauth.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const PASSWORD = 'correct horse battery';
@@ -60,14 +68,25 @@ describe('revoking grants, agents and users', () => {
     // Second revoke: nothing left to revoke, no new entry.
     expect(revocations.revokeGrant(a.grantId, 'cli', epochSeconds())).toBe(false);
     expect(revocations.latestSeq()).toBe(feed[0]?.seq);
-    const again = await authorize(server.url, {
-      client: a.client,
-      username: 'alice',
-      password: PASSWORD,
-      resource: RESOURCE,
-    });
-    expect(again.consentHtml).toContain('Read data and list tools');
-    expect(again.code).not.toBeNull();
+  });
+
+  it('after a revoke, the next authorization of a web agent asks for consent again (and not before)', async () => {
+    // Native (loopback) agents are asked on every authorization; a web agent is not, once granted.
+    const web = await register(server.url, { ...PUBLIC_CLIENT, redirect_uris: ['https://agent.example.com/callback'] });
+    const browser = new CookieBrowser();
+    const opts = { client: web, username: 'alice', password: PASSWORD, resource: RESOURCE, browser };
+    const granted = await authorize(server.url, opts);
+    expect(granted.consentHtml).toContain('Read data and list tools');
+    const { body } = await redeem(server.url, web, granted);
+    const grantId = JSON.parse(Buffer.from((body.access_token as string).split('.')[1] ?? '', 'base64url').toString())
+      .grant_id as string;
+    const silent = await authorize(server.url, opts);
+    expect(silent.consentHtml).toBeUndefined();
+    expect(silent.code).not.toBeNull();
+    expect(server.app.stores.revocations.revokeGrant(grantId, 'cli', epochSeconds())).toBe(true);
+    const after = await authorize(server.url, opts);
+    expect(after.consentHtml).toContain('Read data and list tools');
+    expect(after.code).not.toBeNull();
   });
 
   it('a disabled agent gets no token and no authorization; enabling it lets it start over', async () => {

@@ -1,0 +1,75 @@
+// Grants as people read them: the agent's (self-declared) name, the MCP server's name, the scopes
+// in plain words, and dates. Shared by the Connected agents page, the admin console and its API.
+
+import type { GrantRecord } from '../storage/grant_records.js';
+import type { Stores } from '../storage/index.js';
+import type { Resource } from '../storage/resources.js';
+
+export interface ScopeView {
+  scope: string;
+  description: string;
+  isWrite: boolean;
+}
+
+export interface GrantView {
+  id: string;
+  user: { id: string; username: string | null };
+  /** name is what the agent registered itself as: anyone can choose any name. */
+  client: { id: string; name: string | null; registered: boolean };
+  resource: { uri: string; name: string | null };
+  scopes: ScopeView[];
+  obtainedVia: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  revokedBy: string | null;
+  revokeReason: string | null;
+}
+
+export function clientName(metadata: Record<string, unknown> | undefined): string | null {
+  const name = metadata?.client_name;
+  return typeof name === 'string' && name.trim() !== '' ? name : null;
+}
+
+/** Describes grants, looking each user, agent and MCP server up once. */
+export function describeGrants(stores: Stores, records: GrantRecord[]): GrantView[] {
+  const users = new Map<string, string | null>();
+  const clients = new Map<string, { name: string | null; registered: boolean }>();
+  const resources = new Map<string, Resource | undefined>();
+  const once = <K, V>(map: Map<K, V>, key: K, load: () => V): V => {
+    if (!map.has(key)) map.set(key, load());
+    return map.get(key) as V;
+  };
+  return records.map((g) => {
+    const username = once(users, g.accountId, () => stores.users.findById(g.accountId)?.username ?? null);
+    const client = once(clients, g.clientId, () => {
+      const found = stores.clients.find(g.clientId);
+      return { name: clientName(found?.metadata), registered: found !== undefined };
+    });
+    const resource = once(resources, g.resource, () => stores.resources.findByUri(g.resource));
+    return {
+      id: g.id,
+      user: { id: g.accountId, username },
+      client: { id: g.clientId, ...client },
+      resource: { uri: g.resource, name: resource?.name ?? null },
+      scopes: g.scopes.map((scope) => {
+        const known = resource?.scopes.find((s) => s.scope === scope);
+        return { scope, description: known?.description ?? scope, isWrite: known?.isWrite ?? false };
+      }),
+      obtainedVia: g.obtainedVia,
+      createdAt: g.createdAt,
+      lastUsedAt: g.lastUsedAt,
+      revokedAt: g.revokedAt,
+      revokedBy: g.revokedBy,
+      revokeReason: g.revokeReason,
+    };
+  });
+}
+
+/** "2026-03-01 14:05 UTC", or the fallback when there is no time. */
+export function formatWhen(epoch: number | null | undefined, fallback = 'never'): string {
+  if (typeof epoch !== 'number') return fallback;
+  const date = new Date(epoch * 1000);
+  if (Number.isNaN(date.getTime())) return fallback;
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

@@ -1,0 +1,59 @@
+// The audit trail in the console, with the filters of `mcp-oauth audit`.
+import type { Context } from 'koa';
+import { formatWhen } from '../account/grant_view.js';
+import type { SignedIn } from '../account/session.js';
+import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
+import type { RouteDeps } from '../http/route_deps.js';
+import { epochSeconds } from '../lib/duration.js';
+import { common } from './console_pages.js';
+
+const FIELDS = ['user', 'client', 'event', 'since', 'limit'] as const;
+type Values = Record<(typeof FIELDS)[number], string>;
+
+function read(ctx: Context): Values {
+  const v = {} as Values;
+  for (const f of FIELDS) {
+    const raw = ctx.query[f];
+    v[f] = typeof raw === 'string' ? raw.trim().slice(0, 200) : '';
+  }
+  return v;
+}
+
+function toFilter(deps: RouteDeps, v: Values): { filter: AuditFilter } | { problem: string } {
+  const filter: AuditFilter = { limit: 200 };
+  if (v.user) {
+    const user = deps.stores.users.findByUsername(v.user);
+    if (!user) return { problem: `There is no user named ${v.user}.` };
+    filter.userId = user.id;
+  }
+  if (v.client) filter.clientId = v.client;
+  if (v.event) filter.event = v.event;
+  if (v.since) {
+    const since = parseSince(v.since, epochSeconds());
+    if (since === undefined)
+      return { problem: 'Since takes an age (30m, 1h, 2d, 1w), epoch seconds or a date (2026-01-31).' };
+    filter.since = since;
+  }
+  if (v.limit) {
+    const n = Number(v.limit);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) return { problem: 'Limit is a whole number from 1 to 1000.' };
+    filter.limit = n;
+  }
+  return { filter };
+}
+
+export function auditPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+  const values = read(ctx);
+  const result = toFilter(deps, values);
+  const rows = 'filter' in result ? queryAudit(deps.stores.db, result.filter) : [];
+  deps.views.render(ctx, 'admin_audit.njk', {
+    ...common(deps, ctx, who, 'audit', 'Audit trail'),
+    filter: values,
+    problem: 'problem' in result ? result.problem : undefined,
+    events: rows.map((r) => ({
+      ...r,
+      when: formatWhen(r.at),
+      detailText: r.details ? JSON.stringify(r.details) : '',
+    })),
+  });
+}

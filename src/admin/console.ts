@@ -1,0 +1,114 @@
+// The admin console (/admin, server-rendered): every route is in CONSOLE_ROUTES, for admins only;
+// every POST carries the session's CSRF token and is audited (through operations.ts).
+import type { Context, Middleware, Next } from 'koa';
+import { checkedForm } from '../account/pages.js';
+import { type SignedIn, safeNext, signedIn } from '../account/session.js';
+import { HttpError } from '../http/errors.js';
+import type { RouteDeps } from '../http/route_deps.js';
+import { formField } from '../interactions/context.js';
+import type { User } from '../storage/users.js';
+import { findAgent } from './agents.js';
+import { auditPage } from './audit_page.js';
+import { agentsPage, grantsPage, usersPage } from './console_pages.js';
+import { actorOf, type Operations } from './operations.js';
+
+export const CONSOLE_ROUTES = [
+  'GET /admin',
+  'GET /admin/agents',
+  'GET /admin/users',
+  'GET /admin/audit',
+  'POST /admin/grants/:id/revoke',
+  'POST /admin/users/:id/revoke-grants',
+  'POST /admin/users/:id/disable',
+  'POST /admin/users/:id/enable',
+  'POST /admin/agents/:id/revoke-grants',
+  'POST /admin/agents/:id/disable',
+  'POST /admin/agents/:id/enable',
+] as const;
+
+export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Promise<void>>;
+
+const who = (ctx: Context) => signedIn(ctx) as SignedIn;
+const admin = (ctx: Context) => actorOf(ctx, 'admin', who(ctx).user.id);
+
+/** Signed-in admins only: others get 403; nobody signed in is sent to sign in first. */
+export function requireAdminPage(): Middleware {
+  return async (ctx: Context, next: Next) => {
+    const current = signedIn(ctx);
+    if (!current) {
+      ctx.status = 303;
+      return ctx.redirect(`/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.url : '/admin')}`);
+    }
+    if (!current.user.isAdmin) throw new HttpError(403, 'forbidden', 'Only administrators can use the admin console.');
+    await next();
+  };
+}
+
+/** Back to the page the form was on, with a notice. */
+function done(ctx: Context, notice: string, n?: number): void {
+  const url = new URL(safeNext(formField(ctx.request.body, 'back'), '/admin'), 'http://local.invalid');
+  url.searchParams.set('notice', notice);
+  if (n === undefined) url.searchParams.delete('n');
+  else url.searchParams.set('n', String(n));
+  ctx.status = 303;
+  ctx.redirect(url.pathname + url.search);
+}
+
+function targetUser(deps: RouteDeps, ctx: Context): User {
+  const user = deps.stores.users.findById(String(ctx.params.id));
+  if (!user) throw new HttpError(404, 'not_found', 'There is no such user.');
+  return user;
+}
+
+function targetAgent(deps: RouteDeps, ctx: Context): string {
+  const id = String(ctx.params.id);
+  if (!findAgent(deps.stores, id)) throw new HttpError(404, 'not_found', 'There is no such agent.');
+  return id;
+}
+
+export function consoleHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeof CONSOLE_ROUTES)[number]> {
+  return {
+    'GET /admin': (ctx) => grantsPage(deps, ctx, who(ctx)),
+    'GET /admin/agents': (ctx) => agentsPage(deps, ctx, who(ctx)),
+    'GET /admin/users': (ctx) => usersPage(deps, ctx, who(ctx)),
+    'GET /admin/audit': (ctx) => auditPage(deps, ctx, who(ctx)),
+    'POST /admin/grants/:id/revoke': (ctx) => {
+      const outcome = ops.revokeGrant(admin(ctx), String(ctx.params.id));
+      if (outcome === 'unknown') throw new HttpError(404, 'not_found', 'There is no such grant.');
+      done(ctx, outcome === 'revoked' ? 'grant-revoked' : 'grant-already-revoked');
+    },
+    'POST /admin/users/:id/revoke-grants': (ctx) => {
+      const user = targetUser(deps, ctx);
+      const client = formField(ctx.request.body, 'client') || null;
+      done(ctx, 'user-grants-revoked', ops.revokeUserGrants(admin(ctx), user, client).length);
+    },
+    'POST /admin/users/:id/disable': (ctx) => {
+      const user = targetUser(deps, ctx);
+      if (user.id === who(ctx).user.id) {
+        throw new HttpError(400, 'invalid_request', 'You cannot disable your own account. Ask another admin.');
+      }
+      const revoked = ops.disableUser(admin(ctx), user);
+      if (revoked) done(ctx, 'user-disabled', revoked.length);
+      else done(ctx, 'unchanged');
+    },
+    'POST /admin/users/:id/enable': (ctx) => {
+      done(ctx, ops.enableUser(admin(ctx), targetUser(deps, ctx)) ? 'user-enabled' : 'unchanged');
+    },
+    'POST /admin/agents/:id/revoke-grants': (ctx) => {
+      done(ctx, 'agent-grants-revoked', ops.revokeClientGrants(admin(ctx), targetAgent(deps, ctx)).length);
+    },
+    'POST /admin/agents/:id/disable': (ctx) => {
+      const revoked = ops.disableClient(admin(ctx), targetAgent(deps, ctx));
+      if (revoked) done(ctx, 'agent-disabled', revoked.length);
+      else done(ctx, 'unchanged');
+    },
+    'POST /admin/agents/:id/enable': (ctx) => {
+      done(ctx, ops.enableClient(admin(ctx), targetAgent(deps, ctx)) ? 'agent-enabled' : 'unchanged');
+    },
+  };
+}
+
+/** Form parsing and the CSRF check for every console POST. */
+export function consoleForm(deps: RouteDeps): Middleware {
+  return checkedForm(deps.csrf, (ctx) => who(ctx).csrfScope);
+}

@@ -1,0 +1,170 @@
+import { type Command, Option } from 'commander';
+import { recordGrantRevocations } from '../audit/grant_revocations.js';
+import { epochSeconds } from '../lib/duration.js';
+import { canonicalResource } from '../lib/resource_uri.js';
+import { createClientRepository } from '../storage/clients.js';
+import type { Db } from '../storage/db.js';
+import { createGrantRecordRepository, type GrantRecord } from '../storage/grant_records.js';
+import { createRevocationService } from '../storage/revocations.js';
+import { createUserRepository, type User } from '../storage/users.js';
+import { cliAudit } from './audit.js';
+import { withDatabase } from './database.js';
+import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
+
+interface ListOptions {
+  user?: string;
+  client?: string;
+  resource?: string;
+  all?: boolean;
+  revoked?: boolean;
+  json?: boolean;
+}
+
+interface RevokeOptions {
+  user?: string;
+  client?: string;
+}
+
+export function registerGrantCommands(program: Command, io: CliIo): void {
+  const grants = program
+    .command('grants')
+    .description('list and revoke grants: what a user allowed an agent on an MCP server');
+  grants
+    .command('list')
+    .description('list active grants (or all, or only revoked ones)')
+    .option('--user <username>', "only this user's grants")
+    .option('--client <client_id>', "only this agent's grants")
+    .option('--resource <uri>', 'only grants for this MCP server')
+    .addOption(new Option('--all', 'active and revoked grants').conflicts('revoked'))
+    .option('--revoked', 'only revoked grants')
+    .option('--json', 'print JSON')
+    .action((opts: ListOptions) => listGrants(io, opts));
+  grants
+    .command('revoke')
+    .description(
+      'revoke one grant, or every grant of a user (optionally only to one agent); its tokens stop working at once',
+    )
+    .argument('[grant_id]', 'the grant to revoke')
+    .option('--user <username>', 'revoke every grant of this user')
+    .option('--client <client_id>', 'with --user: only the grants to this agent')
+    .action((grantId: string | undefined, opts: RevokeOptions) => revokeGrants(io, grantId, opts));
+}
+
+function requireUser(db: Db, username: string): User {
+  const user = createUserRepository(db).findByUsername(username);
+  if (!user) throw new CliError(`no user named ${safe(username)}`);
+  return user;
+}
+
+/** Names of agents and users, looked up once per listing. */
+function namer(db: Db) {
+  const users = createUserRepository(db);
+  const clients = createClientRepository(db);
+  const usernames = new Map<string, string | null>();
+  const agentNames = new Map<string, string | null>();
+  return {
+    username(id: string): string | null {
+      if (!usernames.has(id)) usernames.set(id, users.findById(id)?.username ?? null);
+      return usernames.get(id) ?? null;
+    },
+    agentName(id: string): string | null {
+      if (!agentNames.has(id)) {
+        const name = clients.find(id)?.metadata.client_name;
+        agentNames.set(id, typeof name === 'string' ? name : null);
+      }
+      return agentNames.get(id) ?? null;
+    },
+  };
+}
+
+function grantJson(g: GrantRecord, names: ReturnType<typeof namer>) {
+  return {
+    id: g.id,
+    user: { id: g.accountId, username: names.username(g.accountId) },
+    agent: { id: g.clientId, name: names.agentName(g.clientId) },
+    resource: g.resource,
+    scopes: g.scopes,
+    obtainedVia: g.obtainedVia,
+    createdAt: g.createdAt,
+    lastUsedAt: g.lastUsedAt,
+    revokedAt: g.revokedAt,
+    revokedBy: g.revokedBy,
+    revokeReason: g.revokeReason,
+  };
+}
+
+async function listGrants(io: CliIo, opts: ListOptions): Promise<void> {
+  let resource: string | undefined;
+  if (opts.resource !== undefined) {
+    const canonical = canonicalResource(opts.resource);
+    if (!canonical.ok) throw new CliError(`--resource: ${canonical.reason}`);
+    resource = canonical.uri;
+  }
+  await withDatabase(io, ({ db }) => {
+    const accountId = opts.user === undefined ? undefined : requireUser(db, opts.user).id;
+    const state = opts.all ? 'all' : opts.revoked ? 'revoked' : 'active';
+    const records = createGrantRecordRepository(db).list({ accountId, clientId: opts.client, resource, state });
+    const names = namer(db);
+    const grants = records.map((g) => grantJson(g, names));
+    if (opts.json) return printJson(io, grants);
+    if (grants.length === 0) return printLine(io, state === 'active' ? 'no active grants' : 'no grants');
+    printTable(
+      io,
+      ['ID', 'USER', 'AGENT', 'RESOURCE', 'SCOPES', 'CREATED', 'LAST_USED', 'REVOKED'],
+      grants.map((g) => [
+        g.id,
+        g.user.username ?? g.user.id,
+        g.agent.name ? `${g.agent.name} (${g.agent.id})` : g.agent.id,
+        g.resource,
+        g.scopes.join(' ') || '-',
+        formatTime(g.createdAt),
+        formatTime(g.lastUsedAt),
+        g.revokedAt === null ? '-' : `${formatTime(g.revokedAt)} by ${g.revokedBy ?? '?'}`,
+      ]),
+    );
+  });
+}
+
+/** Exactly one form: GRANT_ID, or --user USERNAME [--client C]. */
+function revokeForm(grantId: string | undefined, opts: RevokeOptions): 'grant' | 'user' {
+  if (grantId !== undefined && (opts.user !== undefined || opts.client !== undefined)) {
+    throw new CliError('give either GRANT_ID or --user USERNAME [--client CLIENT_ID], not both');
+  }
+  if (grantId !== undefined) return 'grant';
+  if (opts.user !== undefined) return 'user';
+  if (opts.client !== undefined) {
+    throw new CliError(
+      '--client needs --user USERNAME; to cut an agent off everywhere: mcp-oauth clients disable CLIENT_ID',
+    );
+  }
+  throw new CliError('give a GRANT_ID, or --user USERNAME [--client CLIENT_ID]');
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+async function revokeGrants(io: CliIo, grantId: string | undefined, opts: RevokeOptions): Promise<void> {
+  const form = revokeForm(grantId, opts);
+  await withDatabase(io, ({ config, db }) => {
+    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
+    const grantRecords = createGrantRecordRepository(db);
+    const audit = cliAudit(db);
+    const now = epochSeconds();
+    if (form === 'grant') {
+      const id = grantId as string;
+      const before = grantRecords.find(id);
+      if (!revocations.revokeGrant(id, 'cli', now)) {
+        if (before?.revokedAt) {
+          return printLine(io, safe(`grant ${id} was already revoked at ${formatTime(before.revokedAt)}`));
+        }
+        throw new CliError(`no grant ${safe(JSON.stringify(id))}`);
+      }
+      recordGrantRevocations(audit, grantRecords, [id], { by: 'cli' });
+      return printLine(io, safe(`revoked grant ${id}`));
+    }
+    const user = requireUser(db, opts.user as string);
+    const ids = revocations.revokeUserGrants(user.id, opts.client ?? null, 'cli', now);
+    recordGrantRevocations(audit, grantRecords, ids, { by: 'cli', userId: user.id });
+    const to = opts.client === undefined ? '' : ` to client ${opts.client}`;
+    printLine(io, safe(`revoked ${plural(ids.length, 'grant')} of ${user.username}${to}`));
+  });
+}

@@ -1,0 +1,119 @@
+// The "Connected agents" page over HTTP: what it shows, and that a user can revoke only their own
+// grants, only with the page's CSRF token.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestServer } from '../support/app.js';
+import { PUBLIC_CLIENT, register } from '../support/oauth.js';
+import {
+  AGENT_NAME,
+  auditRows,
+  connect,
+  RESOURCE,
+  RESOURCE_NAME,
+  refresh,
+  serverWithUsers,
+  signedInClient,
+} from './helpers.js';
+
+describe('Connected agents page', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await serverWithUsers();
+  });
+  afterAll(() => server.close());
+
+  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
+
+  it("lists each of the user's agents: name (self-declared), client_id, MCP server, scopes in words, dates", async () => {
+    const mine = await connect(server, 'alice', undefined, 'mcp:read');
+    const theirs = await connect(server, 'bob');
+    const web = await signedInClient(server, 'alice');
+    const { res, html } = await web.page('/account');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(html).toContain(AGENT_NAME);
+    expect(html).toContain('self-declared name');
+    expect(html).toContain(mine.client.client_id);
+    expect(html).toContain(RESOURCE_NAME);
+    expect(html).toContain(RESOURCE);
+    expect(html).toContain('Read data and list tools');
+    expect(html).not.toContain('Change data and call tools that write');
+    expect(html).toMatch(/Since \d{4}-\d\d-\d\d \d\d:\d\d UTC · last used \d{4}-\d\d-\d\d \d\d:\d\d UTC/);
+    expect(html).toContain(`/account/grants/${mine.grantId}/revoke`);
+    expect(html).not.toContain(theirs.grantId);
+  });
+
+  it('escapes what an agent chose to call itself', async () => {
+    const agent = await register(server.url, { ...PUBLIC_CLIENT, client_name: '<script>alert(1)</script>' });
+    const evil = await connect(server, 'alice', agent);
+    const web = await signedInClient(server, 'alice');
+    const { html } = await web.page('/account');
+    expect(html).toContain(evil.grantId);
+    expect(html).not.toContain('<script>alert(1)</script>');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+
+  it('revokes an own grant with the CSRF token: audited, refresh token refused, gone from the page', async () => {
+    const c = await connect(server, 'alice');
+    const web = await signedInClient(server, 'alice');
+    const { csrf } = await web.page('/account');
+    const res = await web.post(`/account/grants/${c.grantId}/revoke`, { csrf });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/account?notice=revoked');
+    const after = await web.page('/account?notice=revoked');
+    expect(after.html).toContain('Access revoked.');
+    expect(after.html).not.toContain(c.grantId);
+    expect(server.app.stores.grantRecords.find(c.grantId)).toMatchObject({ revokedBy: `user:${userId('alice')}` });
+    expect((await refresh(server, c)).status).toBe(400);
+    expect(auditRows(server, 'grant.revoked').at(-1)).toMatchObject({
+      grant_id: c.grantId,
+      user_id: userId('alice'),
+      client_id: c.client.client_id,
+      details: JSON.stringify({ by: 'user', actor_id: userId('alice') }),
+    });
+  });
+
+  it.each([
+    ["another user's grant", async () => (await connect(server, 'bob')).grantId],
+    ['an unknown grant id', async () => 'no-such-grant'],
+  ])('answers 404 for %s and revokes nothing', async (_case, grantIdOf) => {
+    const grantId = await grantIdOf();
+    const web = await signedInClient(server, 'alice');
+    const { csrf } = await web.page('/account');
+    const before = server.app.stores.revocations.latestSeq();
+    const res = await web.post(`/account/grants/${encodeURIComponent(grantId)}/revoke`, { csrf });
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain('There is no such connected agent on your account.');
+    expect(server.app.stores.revocations.latestSeq()).toBe(before);
+    const record = server.app.stores.grantRecords.find(grantId);
+    if (record) expect(record.revokedAt).toBeNull();
+  });
+
+  it('refuses a revoke without the CSRF token (or with another session’s) and changes nothing', async () => {
+    const c = await connect(server, 'alice');
+    const web = await signedInClient(server, 'alice');
+    const other = await signedInClient(server, 'alice');
+    const { csrf: othersToken } = await other.page('/account');
+    await web.page('/account');
+    const forms: Record<string, string>[] = [{}, { csrf: 'x'.repeat(43) }, { csrf: othersToken }];
+    for (const form of forms) {
+      const res = await web.post(`/account/grants/${c.grantId}/revoke`, form);
+      expect(res.status).toBe(403);
+    }
+    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).toBeNull();
+    expect((await refresh(server, c)).status).toBe(200);
+  });
+
+  it('sends a revoke without a session to the sign-in page and revokes nothing', async () => {
+    const c = await connect(server, 'alice');
+    const res = await fetch(`${server.url}/account/grants/${c.grantId}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'csrf=x',
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/account/login?next=%2Faccount');
+    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).toBeNull();
+  });
+});

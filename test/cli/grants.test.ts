@@ -1,0 +1,315 @@
+import { describe, expect, it } from 'vitest';
+import { queryAudit } from '../../src/audit/query.js';
+import { epochSeconds } from '../../src/lib/duration.js';
+import type { Db } from '../../src/storage/db.js';
+import { createGrantRecordRepository } from '../../src/storage/grant_records.js';
+import { createOidcStore } from '../../src/storage/oidc_adapter.js';
+import { createRevocationService } from '../../src/storage/revocations.js';
+import { createUserRepository } from '../../src/storage/users.js';
+import { type Cli, cliFor } from './harness.js';
+
+const ORDERS = 'https://mcp.example.com/mcp';
+const FILES = 'https://files.example.com/mcp';
+const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+interface Seeded {
+  alice: string;
+  bob: string;
+}
+
+/** alice: g-a1 (agent-1, orders), g-a2 (agent-2, files); bob: g-b1 (agent-1, orders), g-old (revoked). */
+function seed(db: Db): Seeded {
+  const users = createUserRepository(db);
+  const alice = users.create('alice', 'not-a-real-hash', false).id;
+  const bob = users.create('bob', 'not-a-real-hash', false).id;
+  const store = createOidcStore(db);
+  store.upsert('Client', 'agent-1', { client_id: 'agent-1', client_name: 'Claude Code' }, undefined);
+  store.upsert('Client', 'agent-2', { client_id: 'agent-2' }, undefined);
+  const records = createGrantRecordRepository(db);
+  const grant = (id: string, accountId: string, clientId: string, resource: string, at: number) => {
+    store.upsert('Grant', id, { jti: id, accountId, clientId }, 3600);
+    store.upsert('RefreshToken', `rt-${id}`, { accountId, clientId, grantId: id }, 3600);
+    records.saved({ id, accountId, clientId, resource, scopes: ['mcp:read'], obtainedVia: 'consent' }, at);
+  };
+  grant('g-a1', alice, 'agent-1', ORDERS, T0);
+  grant('g-a2', alice, 'agent-2', FILES, T0 + 60);
+  grant('g-b1', bob, 'agent-1', ORDERS, T0 + 120);
+  grant('g-old', bob, 'agent-2', FILES, T0 - 3600);
+  records.used('g-a1', T0 + 30);
+  createRevocationService(db, { accessTokenTtl: 300 }).revokeGrant('g-old', 'admin:someone', T0 - 1800);
+  return { alice, bob };
+}
+
+function setup(): { cli: Cli; ids: Seeded } {
+  const cli = cliFor();
+  return { cli, ids: cli.withDb(seed) };
+}
+
+const activeIds = (cli: Cli) =>
+  cli.withDb((db) =>
+    createGrantRecordRepository(db)
+      .list()
+      .map((g) => g.id)
+      .sort(),
+  );
+const feed = (cli: Cli) =>
+  cli.withDb((db) => createRevocationService(db, { accessTokenTtl: 300 }).feedAfter(0, epochSeconds()));
+const providerRows = (cli: Cli, grantId: string) =>
+  cli.withDb((db) => db.prepare('SELECT model FROM oidc_models WHERE grant_id = ? OR id = ?').all(grantId, grantId));
+
+describe('grants list', () => {
+  it('shows active grants with user, agent, resource, scopes, creation and last use', async () => {
+    const { cli } = setup();
+    const result = await cli.run(['grants', 'list']);
+    expect(result.code).toBe(0);
+    const lines = result.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID\s+USER\s+AGENT\s+RESOURCE\s+SCOPES\s+CREATED\s+LAST_USED\s+REVOKED$/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(
+        /^g-b1\s+bob\s+Claude Code \(agent-1\)\s+https:\/\/mcp\.example\.com\/mcp\s+mcp:read\s+2026-01-01T00:02:00Z\s+-\s+-$/,
+      ),
+      expect.stringMatching(/^g-a2\s+alice\s+agent-2\s+https:\/\/files\.example\.com\/mcp\s+mcp:read\s+\S+\s+-\s+-$/),
+      expect.stringMatching(
+        /^g-a1\s+alice\s+Claude Code \(agent-1\)\s+\S+\s+mcp:read\s+\S+\s+2026-01-01T00:00:30Z\s+-$/,
+      ),
+    ]);
+  });
+
+  it.each([
+    [
+      ['--user', 'alice'],
+      ['g-a1', 'g-a2'],
+    ],
+    [
+      ['--user', 'ALICE'],
+      ['g-a1', 'g-a2'],
+    ],
+    [
+      ['--client', 'agent-1'],
+      ['g-a1', 'g-b1'],
+    ],
+    [['--resource', 'https://FILES.example.com/mcp/'], ['g-a2']],
+    [['--user', 'bob', '--client', 'agent-1'], ['g-b1']],
+    [['--revoked'], ['g-old']],
+    [['--all'], ['g-a1', 'g-a2', 'g-b1', 'g-old']],
+    [
+      ['--all', '--user', 'bob'],
+      ['g-b1', 'g-old'],
+    ],
+    [['--client', 'nobody'], []],
+  ])('filters with %j', async (args, ids) => {
+    const { cli } = setup();
+    const result = await cli.run(['grants', 'list', ...args, '--json']);
+    expect(result.code).toBe(0);
+    const grants = JSON.parse(result.out) as { id: string }[];
+    expect(grants.map((g) => g.id).sort()).toEqual(ids);
+  });
+
+  it('prints JSON with names, and who revoked', async () => {
+    const { cli, ids } = setup();
+    const grants = JSON.parse((await cli.run(['grants', 'list', '--revoked', '--json'])).out) as unknown[];
+    expect(grants).toEqual([
+      {
+        id: 'g-old',
+        user: { id: ids.bob, username: 'bob' },
+        agent: { id: 'agent-2', name: null },
+        resource: FILES,
+        scopes: ['mcp:read'],
+        obtainedVia: 'consent',
+        createdAt: T0 - 3600,
+        lastUsedAt: null,
+        revokedAt: T0 - 1800,
+        revokedBy: 'admin:someone',
+        revokeReason: 'revoked',
+      },
+    ]);
+    const table = await cli.run(['grants', 'list', '--revoked']);
+    expect(table.out.trimEnd().split('\n')[1]).toMatch(
+      /^g-old\s+bob\s+agent-2\s+\S+\s+mcp:read\s+\S+\s+-\s+2025-12-31T23:30:00Z by admin:someone$/,
+    );
+  });
+
+  it.each([
+    [['--all', '--revoked'], "option '--all' cannot be used with option '--revoked'"],
+    [['--user', 'carol'], 'no user named carol'],
+    [['--resource', 'not a uri'], '--resource: resource indicator must be an absolute URI'],
+  ])('refuses %j with one line', async (args, message) => {
+    const { cli } = setup();
+    expect(await cli.run(['grants', 'list', ...args])).toEqual({ code: 1, out: '', err: `mcp-oauth: ${message}\n` });
+  });
+
+  it('says when there are none', async () => {
+    const cli = cliFor();
+    expect((await cli.run(['grants', 'list'])).out).toBe('no active grants\n');
+    expect((await cli.run(['grants', 'list', '--all'])).out).toBe('no grants\n');
+  });
+});
+
+describe('grants revoke', () => {
+  it('revokes one grant: provider rows gone, record marked by cli, a feed entry, an audit row', async () => {
+    const { cli, ids } = setup();
+    expect(await cli.run(['grants', 'revoke', 'g-a1'])).toEqual({ code: 0, out: 'revoked grant g-a1\n', err: '' });
+    expect(providerRows(cli, 'g-a1')).toEqual([]);
+    expect(activeIds(cli)).toEqual(['g-a2', 'g-b1']);
+    const record = cli.withDb((db) => createGrantRecordRepository(db).find('g-a1'));
+    expect(record).toMatchObject({ revokedBy: 'cli' });
+    expect(feed(cli).at(-1)).toMatchObject({ kind: 'grant', subject: 'g-a1' });
+    const rows = cli.withDb((db) => queryAudit(db, { event: 'grant.revoked' }));
+    expect(rows).toEqual([
+      expect.objectContaining({
+        result: 'success',
+        userId: ids.alice,
+        username: 'alice',
+        clientId: 'agent-1',
+        resource: ORDERS,
+        grantId: 'g-a1',
+        details: { by: 'cli' },
+      }),
+    ]);
+  });
+
+  it('says so when the grant was already revoked, and refuses an unknown one', async () => {
+    const { cli } = setup();
+    expect(await cli.run(['grants', 'revoke', 'g-old'])).toEqual({
+      code: 0,
+      out: 'grant g-old was already revoked at 2025-12-31T23:30:00Z\n',
+      err: '',
+    });
+    expect(await cli.run(['grants', 'revoke', 'nope'])).toEqual({
+      code: 1,
+      out: '',
+      err: 'mcp-oauth: no grant "nope"\n',
+    });
+    expect(cli.withDb((db) => queryAudit(db))).toEqual([]);
+  });
+
+  it('revokes every grant of a user, with one user feed entry, and leaves others alone', async () => {
+    const { cli, ids } = setup();
+    expect(await cli.run(['grants', 'revoke', '--user', 'alice'])).toEqual({
+      code: 0,
+      out: 'revoked 2 grants of alice\n',
+      err: '',
+    });
+    expect(activeIds(cli)).toEqual(['g-b1']);
+    expect(providerRows(cli, 'g-a2')).toEqual([]);
+    expect(providerRows(cli, 'g-b1')).toHaveLength(2);
+    expect(feed(cli).at(-1)).toMatchObject({ kind: 'user', subject: ids.alice });
+    const rows = cli.withDb((db) => queryAudit(db, { event: 'grant.revoked' }));
+    expect(rows.map((r) => [r.grantId, r.username]).sort()).toEqual([
+      ['g-a1', 'alice'],
+      ['g-a2', 'alice'],
+    ]);
+  });
+
+  it("revokes only a user's grants to one agent", async () => {
+    const { cli } = setup();
+    expect(await cli.run(['grants', 'revoke', '--user', 'alice', '--client', 'agent-2'])).toEqual({
+      code: 0,
+      out: 'revoked 1 grant of alice to client agent-2\n',
+      err: '',
+    });
+    expect(activeIds(cli)).toEqual(['g-a1', 'g-b1']);
+    expect(feed(cli).at(-1)).toMatchObject({ kind: 'grant', subject: 'g-a2' });
+  });
+
+  it.each([
+    [[], 'give a GRANT_ID, or --user USERNAME [--client CLIENT_ID]'],
+    [['g-a1', '--user', 'alice'], 'give either GRANT_ID or --user USERNAME [--client CLIENT_ID], not both'],
+    [['g-a1', '--client', 'agent-1'], 'give either GRANT_ID or --user USERNAME [--client CLIENT_ID], not both'],
+    [
+      ['--client', 'agent-1'],
+      '--client needs --user USERNAME; to cut an agent off everywhere: mcp-oauth clients disable CLIENT_ID',
+    ],
+    [['--user', 'carol'], 'no user named carol'],
+  ])('refuses %j with one line and revokes nothing', async (args, message) => {
+    const { cli } = setup();
+    const before = feed(cli).length;
+    expect(await cli.run(['grants', 'revoke', ...args])).toEqual({ code: 1, out: '', err: `mcp-oauth: ${message}\n` });
+    expect(activeIds(cli)).toEqual(['g-a1', 'g-a2', 'g-b1']);
+    expect(feed(cli)).toHaveLength(before);
+    expect(cli.withDb((db) => queryAudit(db))).toEqual([]);
+  });
+});
+
+describe('clients disable and enable', () => {
+  it('disabling revokes everything the agent holds; enabling lets it start over', async () => {
+    const { cli } = setup();
+    expect(await cli.run(['clients', 'disable', 'agent-1'])).toEqual({
+      code: 0,
+      out: 'disabled client agent-1; revoked 2 grants\n',
+      err: '',
+    });
+    expect(activeIds(cli)).toEqual(['g-a2']);
+    expect(feed(cli).at(-1)).toMatchObject({ kind: 'client', subject: 'agent-1' });
+    expect((await cli.run(['clients', 'list'])).out).toMatch(/\nagent-1\s.*\sdisabled\n/);
+    expect((await cli.run(['clients', 'disable', 'agent-1'])).out).toBe('client agent-1 is already disabled\n');
+    const rows = cli.withDb((db) => queryAudit(db, { clientId: 'agent-1' }));
+    expect(rows.map((r) => r.event).sort()).toEqual(['client.disabled', 'grant.revoked', 'grant.revoked']);
+    expect(rows.find((r) => r.event === 'grant.revoked')?.details).toEqual({ by: 'cli', reason: 'agent disabled' });
+
+    expect(await cli.run(['clients', 'enable', 'agent-1'])).toEqual({
+      code: 0,
+      out: 'enabled client agent-1; its users must consent again\n',
+      err: '',
+    });
+    expect((await cli.run(['clients', 'list'])).out).toMatch(/\nagent-1\s.*\sactive\n/);
+    expect((await cli.run(['clients', 'enable', 'agent-1'])).out).toBe('client agent-1 is not disabled\n');
+    expect(cli.withDb((db) => queryAudit(db, { event: 'client.enabled' }))).toHaveLength(1);
+  });
+
+  it.each([['disable'], ['enable']])('%s refuses an unknown client', async (command) => {
+    const { cli } = setup();
+    expect(await cli.run(['clients', command, 'nope'])).toEqual({
+      code: 1,
+      out: '',
+      err: 'mcp-oauth: no client "nope"\n',
+    });
+  });
+
+  it('delete revokes the grants through the feed and records it', async () => {
+    const { cli } = setup();
+    expect((await cli.run(['clients', 'delete', 'agent-2'])).code).toBe(0);
+    expect(activeIds(cli)).toEqual(['g-a1', 'g-b1']);
+    expect(feed(cli).at(-1)).toMatchObject({ kind: 'client', subject: 'agent-2' });
+    const rows = cli.withDb((db) => queryAudit(db, { clientId: 'agent-2' }));
+    expect(rows.map((r) => r.event).sort()).toEqual(['client.deleted', 'grant.revoked']);
+  });
+});
+
+describe('users disable, enable, add, passwd and keys rotate are audited', () => {
+  it('disabling a user revokes their grants with a user feed entry', async () => {
+    const { cli, ids } = setup();
+    expect(await cli.run(['users', 'disable', 'alice'])).toEqual({
+      code: 0,
+      out: 'disabled user alice; revoked 2 grants\n',
+      err: '',
+    });
+    expect(activeIds(cli)).toEqual(['g-b1']);
+    expect(providerRows(cli, 'g-a1')).toEqual([]);
+    expect(feed(cli).at(-1)).toMatchObject({ kind: 'user', subject: ids.alice });
+    const rows = cli.withDb((db) => queryAudit(db, { userId: ids.alice }));
+    expect(rows.map((r) => r.event).sort()).toEqual(['grant.revoked', 'grant.revoked', 'user.disabled']);
+    expect(await cli.run(['users', 'enable', 'alice'])).toEqual({ code: 0, out: 'enabled user alice\n', err: '' });
+    expect(cli.withDb((db) => createUserRepository(db).findById(ids.alice)?.disabled)).toBe(false);
+    // Enabling gives nothing back: the grants stay revoked.
+    expect(activeIds(cli)).toEqual(['g-b1']);
+    expect(cli.withDb((db) => queryAudit(db, { event: 'user.enabled' }))[0]).toMatchObject({ username: 'alice' });
+  });
+
+  it('records user creation, password changes and key rotation, never the password', async () => {
+    const cli = cliFor();
+    const password = 'correct horse battery';
+    expect((await cli.run(['users', 'add', 'carol', '--admin'], { stdin: `${password}\n` })).code).toBe(0);
+    expect((await cli.run(['users', 'passwd', 'carol'], { stdin: `${password} 2\n` })).code).toBe(0);
+    expect((await cli.run(['keys', 'rotate', '--json'])).code).toBe(0);
+    const rows = cli.withDb((db) => queryAudit(db));
+    expect(rows.map((r) => r.event).sort()).toEqual(['key.rotated', 'user.created', 'user.password_changed']);
+    expect(rows.find((r) => r.event === 'user.created')).toMatchObject({
+      username: 'carol',
+      details: { by: 'cli', admin: true },
+    });
+    expect(rows.find((r) => r.event === 'key.rotated')?.details).toMatchObject({ by: 'cli', kid: expect.any(String) });
+    const raw = cli.withDb((db) => JSON.stringify(db.prepare('SELECT * FROM audit_events').all()));
+    expect(raw).not.toContain(password);
+  });
+});

@@ -1,0 +1,160 @@
+// Shared setup for the revocation feed tests: a real server with one resource credential, feed
+// entries of each kind, a second SQLite connection standing in for the CLI, and an SSE reader.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { createLogger } from '../../src/http/logger.js';
+import { createFeedHub, type FeedHubOptions, revocationFeed } from '../../src/http/revocation_feed.js';
+import { epochSeconds } from '../../src/lib/duration.js';
+import { type Db, openDatabase } from '../../src/storage/db.js';
+import { createGrantRecordRepository } from '../../src/storage/grant_records.js';
+import { createRevocationService, type RevocationService } from '../../src/storage/revocations.js';
+import { startTestServer, type TestServer } from '../support/app.js';
+
+export const RESOURCE = 'https://mcp.example.com/mcp';
+
+export interface FeedFixture {
+  server: TestServer;
+  creds: { id: string; secret: string };
+  basic: string;
+}
+
+export async function startFeedServer(): Promise<FeedFixture> {
+  const server = await startTestServer();
+  server.addResource(RESOURCE, 'Orders DB');
+  const resourceId = server.app.stores.resources.findByUri(RESOURCE)?.id ?? -1;
+  const creds = server.app.stores.credentials.create(resourceId, { replace: true });
+  return { server, creds, basic: basicAuth(creds.id, creds.secret) };
+}
+
+export const basicAuth = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+export const newId = (prefix: string) => `${prefix}_${randomBytes(6).toString('hex')}`;
+
+/** Records a grant and revokes it through `revocations`; returns the grant id. */
+export function revokeNewGrant(db: Db, revocations: RevocationService, now = epochSeconds()): string {
+  const id = newId('grant');
+  createGrantRecordRepository(db).saved(
+    { id, accountId: 'acct', clientId: 'agent', resource: RESOURCE, scopes: ['mcp:read'], obtainedVia: 'consent' },
+    now,
+  );
+  if (!revocations.revokeGrant(id, 'admin:feed-test-admin', now, 'feed-test-reason')) throw new Error('not revoked');
+  return id;
+}
+
+/** A second connection to the server's database file, as the CLI opens it. */
+export function cliConnection(server: TestServer): { db: Db; revocations: RevocationService } {
+  const db = openDatabase(server.config.databaseFile);
+  return { db, revocations: createRevocationService(db, { accessTokenTtl: server.config.accessTokenTtl }) };
+}
+
+/** Serves only the feed, over the test server's stores, with a hub built from `opts`. */
+export async function startFeedOnly(
+  server: TestServer,
+  opts: FeedHubOptions,
+): Promise<{ url: string; hub: ReturnType<typeof createFeedHub>; close(): Promise<void> }> {
+  const log = createLogger('silent');
+  const hub = createFeedHub(server.app.stores.revocations, log, opts);
+  const app = new Koa();
+  app.use(revocationFeed({ stores: server.app.stores, log }, hub));
+  const http = createServer(app.callback());
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    hub,
+    close: () => closeServer(http),
+  };
+}
+
+export function closeServer(http: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+  http.closeAllConnections();
+  return closed;
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes; returns the value or throws. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 2000, stepMs = 5): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data?: string;
+  retry?: string;
+  comment?: string;
+}
+
+/** Reads a text/event-stream response into blocks, parsed by hand so the test does not share the library's parser. */
+export class SseReader {
+  readonly events: SseEvent[] = [];
+  raw = '';
+  ended = false;
+  private buffer = '';
+
+  constructor(readonly response: Response) {
+    void this.pump();
+  }
+
+  private async pump() {
+    const reader = (this.response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const text = decoder.decode(value, { stream: true });
+        this.raw += text;
+        this.buffer += text;
+        let end = this.buffer.indexOf('\n\n');
+        while (end >= 0) {
+          this.events.push(parseBlock(this.buffer.slice(0, end)));
+          this.buffer = this.buffer.slice(end + 2);
+          end = this.buffer.indexOf('\n\n');
+        }
+      }
+    } catch {
+      // aborted by the test
+    } finally {
+      this.ended = true;
+    }
+  }
+
+  revocations(): Record<string, unknown>[] {
+    return this.events.filter((e) => e.event === 'revocation').map((e) => JSON.parse(e.data ?? 'null'));
+  }
+}
+
+function parseBlock(block: string): SseEvent {
+  const out: SseEvent = {};
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) out.comment = line.slice(1).trim();
+    else {
+      const colon = line.indexOf(':');
+      const field = line.slice(0, colon) as 'id' | 'event' | 'data' | 'retry';
+      out[field] = line.slice(colon + 1).replace(/^ /, '');
+    }
+  }
+  return out;
+}
+
+export async function openStream(
+  url: string,
+  auth: string,
+  opts: { lastEventId?: string; after?: string } = {},
+): Promise<{ res: Response; sse: SseReader; close(): void }> {
+  const ctrl = new AbortController();
+  const headers: Record<string, string> = { authorization: auth, accept: 'text/event-stream' };
+  if (opts.lastEventId !== undefined) headers['last-event-id'] = opts.lastEventId;
+  const query = opts.after === undefined ? '' : `?after=${opts.after}`;
+  const res = await fetch(`${url}/revocations/stream${query}`, { headers, signal: ctrl.signal });
+  if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${await res.text()}`);
+  return { res, sse: new SseReader(res), close: () => ctrl.abort() };
+}
