@@ -1,39 +1,29 @@
 // A user cuts an agent off from the Connected agents page in a real browser (Debian's Chromium
 // driven by playwright-core): sign in, see the agent and the MCP server, click Revoke, see it gone.
 // Afterwards the agent's refresh token is refused and its next authorization asks for consent again.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { TestServer } from '../support/app.js';
-import { browserAvailable, chromiumPath, launchBrowser } from '../support/browser.js';
+import { useChromium } from '../support/browser.js';
 import { authorize, PUBLIC_CLIENT, register } from '../support/oauth.js';
 import { AGENT_NAME, connect, PASSWORD, RESOURCE, RESOURCE_NAME, refresh, serverWithUsers } from './helpers.js';
 
 const ACCOUNT_SHOT = process.env.ACCOUNT_SCREENSHOT ?? '/tmp/account.png';
-const available = browserAvailable();
-const missing = `Chromium not found at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH)`;
 
 describe('Connected agents in a real browser', () => {
   let server: TestServer;
-  let browser: Browser | undefined;
+  const browser = useChromium();
   let context: BrowserContext | undefined;
   let page: Page;
 
   beforeAll(async () => {
     server = await serverWithUsers();
-    if (available) browser = await launchBrowser();
   });
   afterAll(async () => {
-    await browser?.close();
     await server?.close();
   });
-  beforeEach(async (ctx: TestContext) => {
-    if (browser === undefined) {
-      // In CI a missing browser is a broken install step, not a reason to skip.
-      if (process.env.CI) throw new Error(`${missing}; the CI setup should have installed it`);
-      ctx.skip(missing);
-      return;
-    }
-    context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+  beforeEach(async () => {
+    context = await browser().newContext({ viewport: { width: 900, height: 900 } });
     page = await context.newPage();
   });
   afterEach(async () => {

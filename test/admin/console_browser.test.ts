@@ -1,38 +1,29 @@
 // The admin console in a real browser: an admin signs in on the way to /admin, filters the grants
 // by user, revokes one with its button, and disables an agent from the agents page.
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AGENT_NAME, connect, PASSWORD, refresh, serverWithUsers } from '../account/helpers.js';
 import type { TestServer } from '../support/app.js';
-import { browserAvailable, chromiumPath, launchBrowser } from '../support/browser.js';
+import { useChromium } from '../support/browser.js';
 
 const ADMIN_SHOT = process.env.ADMIN_SCREENSHOT ?? '/tmp/admin.png';
 const AGENTS_SHOT = process.env.ADMIN_AGENTS_SCREENSHOT ?? '/tmp/admin-agents.png';
-const available = browserAvailable();
-const missing = `Chromium not found at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH)`;
 
 describe('admin console in a real browser', () => {
   let server: TestServer;
-  let browser: Browser | undefined;
+  const browser = useChromium();
   let context: BrowserContext | undefined;
   let page: Page;
 
   beforeAll(async () => {
     server = await serverWithUsers();
-    if (available) browser = await launchBrowser();
   });
   afterAll(async () => {
     await context?.close();
-    await browser?.close();
     await server?.close();
   });
-  beforeEach(async (ctx: TestContext) => {
-    if (browser === undefined) {
-      if (process.env.CI) throw new Error(`${missing}; the CI setup should have installed it`);
-      ctx.skip(missing);
-      return;
-    }
-    context ??= await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  beforeEach(async () => {
+    context ??= await browser().newContext({ viewport: { width: 1280, height: 800 } });
     page ??= await context.newPage();
   });
 

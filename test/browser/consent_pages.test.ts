@@ -2,10 +2,10 @@
 // what the user sees, what the controls are called, and what each decision sends back to the agent.
 import { createHash, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
-import { browserAvailable, chromiumPath, launchBrowser } from '../support/browser.js';
+import { useChromium } from '../support/browser.js';
 import { type LoopbackReceiver, startLoopbackReceiver } from '../support/mcp_agent.js';
 import { type RegisteredClient, register, tokenRequest } from '../support/oauth.js';
 
@@ -15,9 +15,6 @@ const AGENT_NAME = 'Browser Test Agent';
 const PASSWORD = 'correct horse battery staple';
 const LOGIN_SHOT = process.env.LOGIN_SCREENSHOT ?? '/tmp/login.png';
 const CONSENT_SHOT = process.env.CONSENT_SCREENSHOT ?? '/tmp/consent.png';
-
-const available = browserAvailable();
-const missing = `Chromium not found at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH)`;
 
 interface Started {
   url: string;
@@ -29,7 +26,7 @@ describe('login and consent pages in a real browser', () => {
   let server: TestServer;
   let receiver: LoopbackReceiver;
   let client: RegisteredClient;
-  let browser: Browser | undefined;
+  const browser = useChromium();
   let context: BrowserContext | undefined;
   let page: Page;
 
@@ -45,24 +42,16 @@ describe('login and consent pages in a real browser', () => {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
     });
-    if (available) browser = await launchBrowser();
   });
 
   afterAll(async () => {
-    await browser?.close();
     await receiver?.close();
     await server?.close();
   });
 
-  beforeEach(async (ctx: TestContext) => {
-    if (browser === undefined) {
-      // In CI a missing browser is a broken install step, not a reason to skip.
-      if (process.env.CI) throw new Error(`${missing}; the CI setup should have installed it`);
-      ctx.skip(missing);
-      return;
-    }
+  beforeEach(async () => {
     // A fresh profile per test: no session cookie carries over from another test.
-    context = await browser.newContext({ viewport: { width: 800, height: 900 } });
+    context = await browser().newContext({ viewport: { width: 800, height: 900 } });
     page = await context.newPage();
   });
 

@@ -2,6 +2,7 @@
 // .ci/run) driven by playwright-core. Playwright never downloads a browser here.
 import { accessSync, constants } from 'node:fs';
 import { type Browser, chromium, type LaunchOptions } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 export const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -50,4 +51,27 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
     headless: true,
     args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
   });
+}
+
+/**
+ * Registers the hooks a browser test suite needs and returns the shared browser: launched once
+ * before the suite, closed after it. Without Chromium every test fails under CI (a missing
+ * install step) and is skipped with the reason elsewhere. Call it first inside `describe`, so its
+ * beforeEach runs before the suite's own.
+ */
+export function useChromium(): () => Browser {
+  const missing = `Chromium not found at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH)`;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    if (browserAvailable()) browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  beforeEach((ctx) => {
+    if (browser) return;
+    if (process.env.CI) throw new Error(`${missing}; the CI setup should have installed it`);
+    ctx.skip(missing);
+  });
+  return () => browser as Browser;
 }
