@@ -26,6 +26,13 @@ const EXPECTED = new Set([
 
 const oneLine = (message: string) => safe(message.trim().replace(/\s*\n\s*/g, ' '));
 
+// Grant and client ids from oidc-provider may start with '-', which commander reads as an option.
+function withDashHint(message: string): string {
+  return /^unknown option '-[^-]/.test(message)
+    ? `${message.trim()} (an id that starts with '-' goes after --)`
+    : message;
+}
+
 function buildProgram(io: CliIo): Command {
   // Subcommands copy these settings when created, so they come first.
   const program = new Command('mcp-oauth')
@@ -34,7 +41,7 @@ function buildProgram(io: CliIo): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => write(`mcp-oauth: ${oneLine(s.replace(/^error: /, ''))}\n`),
+      outputError: (s, write) => write(`mcp-oauth: ${oneLine(withDashHint(s.replace(/^error: /, '')))}\n`),
     });
   registerServeCommand(program, io);
   registerUserCommands(program, io);

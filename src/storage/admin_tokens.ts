@@ -53,7 +53,7 @@ export function createAdminTokenRepository(db: Db) {
   return {
     /** Creates a token; the returned `token` is the only copy of the secret. */
     create(name: string, createdBy: string | null, now: number): { token: string; record: AdminToken } {
-      const id = randomBytes(9).toString('base64url');
+      const id = `adm_${randomBytes(9).toString('base64url')}`;
       const token = ADMIN_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       insert.run({ id, name, hash: sha256(token), by: createdBy, now });
       return { token, record: toToken(byId.get(id) as Row) };

@@ -114,3 +114,14 @@ describe('purge', () => {
     expect(left).toEqual([{ model: 'Client' }, { model: 'RefreshToken' }]);
   });
 });
+
+describe('ids that start with a dash', () => {
+  it('explains how to pass them, and they work after --', async () => {
+    const cli = cliFor();
+    const refused = await cli.run(['grants', 'revoke', '-Abc123']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe("mcp-oauth: unknown option '-Abc123' (an id that starts with '-' goes after --)\n");
+    const passed = await cli.run(['grants', 'revoke', '--', '-Abc123']);
+    expect(passed.err).toBe('mcp-oauth: no grant "-Abc123"\n');
+  });
+});
