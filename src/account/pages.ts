@@ -1,20 +1,15 @@
 // What every account and admin page shares: url-encoded forms with a CSRF token bound to the
 // session, and errors shown as a page with a way back.
-import { bodyParser } from '@koa/bodyparser';
+
 import type { Context, Middleware, Next } from 'koa';
 import type { Csrf } from '../http/csrf.js';
 import { HttpError } from '../http/errors.js';
+import { formBody } from '../http/form_body.js';
 import type { Views } from '../http/views.js';
 import { formField } from '../interactions/context.js';
 import { pageUser, signedIn } from './session.js';
 
-const parseForm = bodyParser({
-  enableTypes: ['form'],
-  formLimit: '16kb',
-  onError: () => {
-    throw new HttpError(400, 'invalid_request', 'the form could not be read');
-  },
-});
+const parseForm = formBody();
 
 export const CSRF_FAILED = 'the form expired or did not come from this site; reload the page and try again';
 

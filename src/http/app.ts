@@ -1,6 +1,7 @@
 // Assembles the authorization server: the oidc-provider Koa app with our middleware in front.
 // The provider is rebuilt when the signing-key set changes (a rotation made by the CLI).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { accountRoutes } from '../account/routes.js';
 import { adminRoutes } from '../admin/routes.js';
@@ -21,7 +22,7 @@ import { metadata } from './metadata.js';
 import { wireProviderEvents } from './provider_events.js';
 import { registrationCors } from './registration_cors.js';
 import { resourceParams } from './resource_params.js';
-import { revocationFeed } from './revocation_feed.js';
+import { createFeedHub, type FeedHub, revocationFeed } from './revocation_feed.js';
 import type { RouteDeps } from './route_deps.js';
 import { securityHeaders } from './security_headers.js';
 import { createViews } from './views.js';
@@ -30,6 +31,7 @@ export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   provider: () => Provider;
   stores: Stores;
+  feedHub: FeedHub;
   /** Rebuilds the provider if the published or signing keys changed; true when it did. */
   reloadKeysIfChanged: () => boolean;
 }
@@ -61,6 +63,35 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
   const routes = interactionRoutes(deps);
   const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, provider: () => current };
 
+  const feedHub = createFeedHub(stores.revocations, log);
+  // Built once: a provider rebuild (key rotation) puts the same middleware in front of the new
+  // provider, so state such as the feed hub's open streams carries over.
+  // (Router middleware types its context more narrowly than Koa's; both run on the provider's.)
+  const ours = [
+    securityHeaders(secure),
+    errorHandler(views, log),
+    async (ctx, next) => {
+      if (ctx.path !== '/static/app.css') return next();
+      ctx.type = 'text/css; charset=utf-8';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = views.css;
+    },
+    metadata(resources, config.issuer),
+    registrationCors(ROUTES.registration),
+    resourceParams({
+      resources,
+      authorizePath: ROUTES.authorization,
+      tokenPath: ROUTES.token,
+      provider: () => current,
+    }),
+    introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }),
+    revocationFeed(routeDeps, feedHub),
+    accountRoutes(routeDeps),
+    adminRoutes(routeDeps),
+    routes.routes(),
+    routes.allowedMethods(),
+  ] as Middleware[];
+
   const build = () => {
     const jwks = providerJwks(keys, epochSeconds());
     const provider = buildProvider({
@@ -73,30 +104,7 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
       cookieKeys,
       renderError: providerErrorRenderer(views),
     });
-    provider.use(securityHeaders(secure));
-    provider.use(errorHandler(views, log));
-    provider.use(async (ctx, next) => {
-      if (ctx.path !== '/static/app.css') return next();
-      ctx.type = 'text/css; charset=utf-8';
-      ctx.set('Cache-Control', 'public, max-age=3600');
-      ctx.body = views.css;
-    });
-    provider.use(metadata(resources, config.issuer));
-    provider.use(registrationCors(ROUTES.registration));
-    provider.use(
-      resourceParams({
-        resources,
-        authorizePath: ROUTES.authorization,
-        tokenPath: ROUTES.token,
-        provider: () => current,
-      }),
-    );
-    provider.use(introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }));
-    provider.use(revocationFeed(routeDeps));
-    provider.use(accountRoutes(routeDeps));
-    provider.use(adminRoutes(routeDeps));
-    provider.use(routes.routes());
-    provider.use(routes.allowedMethods());
+    for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);
     // Errors Koa itself reports (mostly clients that hung up mid-response): to the log, not stderr.
     (provider as unknown as NodeJS.EventEmitter).on('error', (err: NodeJS.ErrnoException) => {
@@ -113,6 +121,7 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     handler: (req, res) => callback(req, res),
     provider: () => current,
     stores,
+    feedHub,
     reloadKeysIfChanged() {
       if (providerJwks(keys, epochSeconds()).fingerprint === fingerprint) return false;
       build();

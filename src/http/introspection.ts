@@ -1,7 +1,6 @@
 // RFC 7662 introspection for resource servers. oidc-provider cannot introspect JWT access tokens
 // (it never stores them, PITFALLS item 7), so this endpoint verifies the JWT with jose against our
 // own keys and adds what a local check cannot know: whether its grant still exists.
-import { bodyParser } from '@koa/bodyparser';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
@@ -11,7 +10,8 @@ import type { KeyRepository } from '../storage/keys.js';
 import type { ResourceCredentialRepository } from '../storage/resource_credentials.js';
 import type { UserRepository } from '../storage/users.js';
 import { HttpError } from './errors.js';
-import { basicCredentials } from './resource_auth.js';
+import { formBody } from './form_body.js';
+import { authenticateResourceServer } from './resource_auth.js';
 
 export const INTROSPECTION_PATH = '/introspect';
 
@@ -22,13 +22,7 @@ export function introspection(deps: {
   users: UserRepository;
   provider: () => Provider;
 }): Middleware {
-  const form = bodyParser({
-    enableTypes: ['form'],
-    formLimit: '16kb',
-    onError: () => {
-      throw new HttpError(400, 'invalid_request', 'the request body could not be read');
-    },
-  });
+  const form = formBody('the request body could not be read');
 
   const inactive = { active: false };
 
@@ -39,12 +33,7 @@ export function introspection(deps: {
     if (!ctx.is('application/x-www-form-urlencoded'))
       throw new HttpError(400, 'invalid_request', 'the body must be form-urlencoded');
     await form(ctx, async () => {});
-    const creds = basicCredentials(ctx.get('authorization'));
-    const caller = creds && deps.credentials.verify(creds.id, creds.secret);
-    if (!caller) {
-      ctx.set('WWW-Authenticate', 'Basic realm="introspection"');
-      throw new HttpError(401, 'invalid_client', 'resource server authentication failed');
-    }
+    const caller = authenticateResourceServer(ctx, deps.credentials, 'introspection');
     const token = (ctx.request.body as Record<string, unknown>).token;
     if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
       throw new HttpError(400, 'invalid_request', 'token is required');

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { ResourceCredential, ResourceCredentialRepository } from '../storage/resource_credentials.js';
 import { HttpError } from './errors.js';
 
-export function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
+function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
   const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');
   if (!match?.[1]) return undefined;
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');

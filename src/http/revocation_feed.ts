@@ -156,22 +156,6 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
   };
 }
 
-const hubs = new WeakMap<RevocationService, FeedHub>();
-
-/** The hub serving `revocations`, shared by every provider build of one server. */
-export function feedHubOf(revocations: RevocationService): FeedHub | undefined {
-  return hubs.get(revocations);
-}
-
-function sharedHub(revocations: RevocationService, log: Logger): FeedHub {
-  let hub = hubs.get(revocations);
-  if (!hub) {
-    hub = createFeedHub(revocations, log);
-    hubs.set(revocations, hub);
-  }
-  return hub;
-}
-
 function seqParam(name: string, raw: string | string[] | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw)) {
@@ -234,9 +218,8 @@ function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): void {
 }
 
 /** The revocation feed for resource servers (pull with ?after= and a server-sent-events stream). */
-export function revocationFeed(deps: Pick<RouteDeps, 'stores' | 'log'>, hub?: FeedHub): Middleware {
+export function revocationFeed(deps: Pick<RouteDeps, 'stores' | 'log'>, feedHub: FeedHub): Middleware {
   const { revocations, credentials } = deps.stores;
-  const feedHub = hub ?? sharedHub(revocations, deps.log);
 
   return async (ctx, next) => {
     if (ctx.path !== FEED_PATH && ctx.path !== FEED_STREAM_PATH) return next();

@@ -1,8 +1,8 @@
 // /interaction/:uid — the login and consent steps oidc-provider hands to us.
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { HttpError } from '../http/errors.js';
+import { formBody } from '../http/form_body.js';
 import { INTERACTION_PREFIX } from '../provider/index.js';
 import { type ConsentDeps, showConsent, submitConsent } from './consent.js';
 import { loadInteraction } from './context.js';
@@ -12,13 +12,7 @@ const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function interactionRoutes(deps: ConsentDeps): Router {
   const router = new Router({ prefix: INTERACTION_PREFIX });
-  const form = bodyParser({
-    enableTypes: ['form'],
-    formLimit: '16kb',
-    onError: () => {
-      throw new HttpError(400, 'invalid_request', 'the form could not be read');
-    },
-  });
+  const form = formBody();
 
   const checkUid = async (ctx: Context, next: () => Promise<unknown>) => {
     if (!UID.test(String(ctx.params.uid))) throw new HttpError(400, 'invalid_request', 'malformed interaction id');

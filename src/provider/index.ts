@@ -6,6 +6,7 @@ import Provider, { type Configuration, type ErrorOut, type KoaContextWithOIDC } 
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { LOOPBACK_HOSTS } from '../lib/redirect_uris.js';
+import { OIDC_SCOPES } from '../lib/scopes.js';
 import type { GrantIndex } from '../storage/grants.js';
 import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
 import type { ResourceRepository } from '../storage/resources.js';
@@ -14,7 +15,7 @@ import { findAccountFor } from './accounts.js';
 import { clientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
-import { OIDC_SCOPES, resourceFunctions } from './resources.js';
+import { resourceFunctions } from './resources.js';
 
 export const ROUTES = {
   authorization: '/authorize',

@@ -6,8 +6,6 @@ import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { Resource, ResourceRepository } from '../storage/resources.js';
 import { SIGNING_ALG } from './keys.js';
 
-export { OIDC_SCOPES };
-
 export function resourceFunctions(resources: ResourceRepository, accessTokenTtl: number) {
   const lookup = (indicator: string): Resource => {
     const canonical = canonicalResource(indicator);

@@ -2,22 +2,13 @@
 // tokens, refresh, refresh-token reuse, code replay, revocation by the agent, a denied consent,
 // registration update and delete), then: every step left its audit row naming the right user,
 // agent and grant, and no row and no log line holds any secret that went over the wire.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditRow, queryAudit } from '../../src/audit/query.js';
-import { loadConfig } from '../../src/config/index.js';
-import { buildApp } from '../../src/http/app.js';
 import { createLogger } from '../../src/http/logger.js';
 import { hashPassword } from '../../src/lib/passwords.js';
-import { type Db, openDatabase } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
 import { createResourceRepository } from '../../src/storage/resources.js';
 import { createUserRepository } from '../../src/storage/users.js';
-import { DEFAULT_SCOPES } from '../support/app.js';
+import { DEFAULT_SCOPES, startTestServer, type TestServer } from '../support/app.js';
 import { authorize, type RegisteredClient, register } from '../support/oauth.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
@@ -27,37 +18,15 @@ const WRONG_PASSWORD = 'incorrect pony staple';
 const PASSWORD_AS_USERNAME = 'hunter2-but-longer-and-secret';
 const UA = 'audit-test-agent/1.0';
 
-interface Harness {
-  url: string;
-  db: Db;
+interface Harness extends TestServer {
   logs: string[];
-  close(): Promise<void>;
 }
 
-/** test/support/app.ts, with the logger writing into `logs` at debug level. */
+/** The test server with its logger writing into `logs` at debug level. */
 async function start(env: Record<string, string> = {}): Promise<Harness> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-audit-'));
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const config = loadConfig({ MCP_OAUTH_PORT: String(port), MCP_OAUTH_DATA_DIR: dataDir, ...env });
-  const db = openDatabase(config.databaseFile);
-  migrate(db);
   const logs: string[] = [];
-  const app = await buildApp(config, db, createLogger('debug', { write: (line: string) => void logs.push(line) }));
-  server.on('request', app.handler);
-  return {
-    url: `http://127.0.0.1:${port}`,
-    db,
-    logs,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-      db.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  const logger = createLogger('debug', { write: (line: string) => void logs.push(line) });
+  return Object.assign(await startTestServer(env, { logger }), { logs });
 }
 
 const basic = (client: RegisteredClient) =>

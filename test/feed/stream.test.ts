@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { feedHubOf } from '../../src/http/revocation_feed.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import type { TestServer } from '../support/app.js';
 import {
@@ -22,7 +21,7 @@ describe('revocation feed: server-sent events stream', () => {
   });
   afterAll(() => server.close());
 
-  const hubStats = () => feedHubOf(server.app.stores.revocations)?.stats();
+  const hubStats = () => server.app.feedHub.stats();
 
   it('sends event-stream headers and replays the entries after Last-Event-ID, then stays open', async () => {
     const { revocations } = server.app.stores;

@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { feedHubOf } from '../../src/http/revocation_feed.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import {
   createRevocationSubscriber,
@@ -39,7 +38,7 @@ describe('revocation feed subscriber', () => {
     running.push(s);
     return s;
   };
-  const hubStats = () => feedHubOf(server.app.stores.revocations)?.stats();
+  const hubStats = () => server.app.feedHub.stats();
 
   it('start() resolves once synced with every live entry; later revokes are seen within a second', async () => {
     const { revocations } = server.app.stores;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '../../src/config/index.js';
 import { type App, buildApp } from '../../src/http/app.js';
-import { createLogger } from '../../src/http/logger.js';
+import { createLogger, type Logger } from '../../src/http/logger.js';
 import { hashPassword } from '../../src/lib/passwords.js';
 import { type Db, openDatabase } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrate.js';
@@ -30,7 +30,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  opts: { logger?: Logger } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-test-'));
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -38,7 +41,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const config = loadConfig({ MCP_OAUTH_PORT: String(port), MCP_OAUTH_DATA_DIR: dataDir, ...env });
   const db = openDatabase(config.databaseFile);
   migrate(db);
-  const app = await buildApp(config, db, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const app = await buildApp(config, db, opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   server.on('request', app.handler);
   const users = createUserRepository(db);
   const resources = createResourceRepository(db);
