@@ -9,6 +9,8 @@ export interface ScopeView {
   scope: string;
   description: string;
   isWrite: boolean;
+  /** The admin's descriptions in other languages, when any (pages pick the reader's). */
+  descriptions?: Readonly<Record<string, string>>;
 }
 
 export interface GrantView {
@@ -54,7 +56,8 @@ export function describeGrants(stores: Stores, records: GrantRecord[]): GrantVie
       resource: { uri: g.resource, name: resource?.name ?? null },
       scopes: g.scopes.map((scope) => {
         const known = resource?.scopes.find((s) => s.scope === scope);
-        return { scope, description: known?.description ?? scope, isWrite: known?.isWrite ?? false };
+        const view: ScopeView = { scope, description: known?.description ?? scope, isWrite: known?.isWrite ?? false };
+        return known?.descriptions ? { ...view, descriptions: known.descriptions } : view;
       }),
       obtainedVia: g.obtainedVia,
       createdAt: g.createdAt,

@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import { requestSource } from '../audit/index.js';
 import { loginFailure } from '../audit/login_failure.js';
+import { clientAddress, throttledMessage } from '../http/rate_limit.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { formField } from '../interactions/context.js';
 import { authenticate } from '../provider/accounts.js';
@@ -37,10 +38,22 @@ export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: C
   if (!username || !password) {
     return showLogin(deps, ctx, { next, username, error: 'Enter your username and password.', status: 400 });
   }
+  // The same back-off as the agent sign-in page, sharing its counters (src/http/rate_limit.ts),
+  // checked before the password and alike for unknown and known usernames.
+  const address = clientAddress(ctx);
+  const attempt = await deps.loginThrottle.begin(username, address);
+  if (attempt.retryAfter > 0) return throttled(deps, ctx, next, username, attempt.retryAfter);
   // One answer for no such user, disabled user and wrong password (authenticate makes them alike);
   // the audit trail keeps the cause.
-  const user = await authenticate(deps.stores.users, username, password);
+  let user: Awaited<ReturnType<typeof authenticate>>;
+  try {
+    user = await authenticate(deps.stores.users, username, password);
+  } catch (err) {
+    attempt.release();
+    throw err;
+  }
   if (!user) {
+    const started = await attempt.failed();
     const failure = loginFailure(deps.stores.users, username);
     deps.audit.record({
       event: 'login.failure',
@@ -49,8 +62,26 @@ export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: C
       ...requestSource(ctx),
       details: { ...failure.details, page: 'account' },
     });
+    for (const block of started) {
+      deps.audit.record({
+        event: 'login.throttled',
+        result: 'failure',
+        userId: failure.userId,
+        ...requestSource(ctx),
+        details: {
+          ...failure.details,
+          page: 'account',
+          scope: block.scope,
+          failures: block.failures,
+          block_seconds: block.blockSeconds,
+        },
+      });
+    }
+    const blockedFor = Math.max(0, ...started.map((b) => b.blockSeconds));
+    if (blockedFor > 0) return throttled(deps, ctx, next, username, blockedFor);
     return showLogin(deps, ctx, { next, username, error: 'Wrong username or password.', status: 401 });
   }
+  await attempt.succeeded();
   sessions.start(ctx, user);
   deps.audit.record({
     event: 'login.success',
@@ -61,4 +92,9 @@ export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: C
   });
   ctx.status = 303;
   ctx.redirect(next);
+}
+
+function throttled(deps: RouteDeps, ctx: Context, next: string, username: string, seconds: number): void {
+  ctx.set('Retry-After', String(seconds));
+  showLogin(deps, ctx, { next, username, error: throttledMessage(seconds), status: 429 });
 }

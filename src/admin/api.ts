@@ -8,6 +8,7 @@ import { signedIn } from '../account/session.js';
 import { HttpError } from '../http/errors.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
+import { isDomainName, normaliseDomain } from '../storage/client_state.js';
 import type { User } from '../storage/users.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
@@ -24,6 +25,9 @@ export const API_ROUTES = [
   'POST /admin/api/clients/:id/revoke-grants',
   'POST /admin/api/clients/:id/disable',
   'POST /admin/api/clients/:id/enable',
+  'GET /admin/api/client-domains',
+  'POST /admin/api/client-domains/:domain/disable',
+  'POST /admin/api/client-domains/:domain/enable',
 ] as const;
 
 const REALM = 'Bearer realm="mcp-oauth admin"';
@@ -95,6 +99,12 @@ function agentId(deps: RouteDeps, ctx: Context): string {
   return id;
 }
 
+function domainParam(ctx: Context): string {
+  const domain = String(ctx.params.domain);
+  if (!isDomainName(domain)) throw new HttpError(400, 'invalid_request', 'not a domain name');
+  return normaliseDomain(domain);
+}
+
 type Caller = ReturnType<typeof apiCaller>;
 
 /** Authenticates every /admin/api request before routing, so an unknown path is 401 too. */
@@ -154,6 +164,19 @@ export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeo
     'POST /admin/api/clients/:id/enable': (ctx) => {
       const id = agentId(deps, ctx);
       ctx.body = { client_id: id, disabled: false, changed: ops.enableClient(caller(ctx), id) };
+    },
+    // Metadata-document agents by domain (issue #5): the domain and all its subdomains.
+    'GET /admin/api/client-domains': (ctx) => {
+      ctx.body = { domains: stores.clientState.blockedDomains() };
+    },
+    'POST /admin/api/client-domains/:domain/disable': (ctx) => {
+      const domain = domainParam(ctx);
+      const revoked = ops.disableDomain(caller(ctx), domain);
+      ctx.body = { domain, disabled: true, changed: revoked !== undefined, revoked: revoked ?? [] };
+    },
+    'POST /admin/api/client-domains/:domain/enable': (ctx) => {
+      const domain = domainParam(ctx);
+      ctx.body = { domain, disabled: false, changed: ops.enableDomain(caller(ctx), domain) };
     },
   };
 }

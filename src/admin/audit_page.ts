@@ -19,11 +19,15 @@ function read(ctx: Context): Values {
   return v;
 }
 
-function toFilter(deps: RouteDeps, v: Values): { filter: AuditFilter } | { problem: string } {
+/** The filter, or what is wrong and with which field (the page shows it next to that field). */
+function toFilter(
+  deps: RouteDeps,
+  v: Values,
+): { filter: AuditFilter } | { problem: string; field: (typeof FIELDS)[number] } {
   const filter: AuditFilter = { limit: 200 };
   if (v.user) {
     const user = deps.stores.users.findByUsername(v.user);
-    if (!user) return { problem: `There is no user named ${v.user}.` };
+    if (!user) return { problem: `There is no user named ${v.user}.`, field: 'user' };
     filter.userId = user.id;
   }
   if (v.client) filter.clientId = v.client;
@@ -31,12 +35,13 @@ function toFilter(deps: RouteDeps, v: Values): { filter: AuditFilter } | { probl
   if (v.since) {
     const since = parseSince(v.since, epochSeconds());
     if (since === undefined)
-      return { problem: 'Since takes an age (30m, 1h, 2d, 1w), epoch seconds or a date (2026-01-31).' };
+      return { problem: 'Since takes an age (30m, 1h, 2d, 1w), epoch seconds or a date (2026-01-31).', field: 'since' };
     filter.since = since;
   }
   if (v.limit) {
     const n = Number(v.limit);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) return { problem: 'Limit is a whole number from 1 to 1000.' };
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      return { problem: 'Limit is a whole number from 1 to 1000.', field: 'limit' };
     filter.limit = n;
   }
   return { filter };
@@ -50,6 +55,7 @@ export function auditPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     ...common(deps, ctx, who, 'audit', 'Audit trail'),
     filter: values,
     problem: 'problem' in result ? result.problem : undefined,
+    problemField: 'problem' in result ? result.field : undefined,
     events: rows.map((r) => ({
       ...r,
       when: formatWhen(r.at),

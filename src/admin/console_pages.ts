@@ -3,26 +3,24 @@ import type { Context } from 'koa';
 import { describeGrants, formatWhen } from '../account/grant_view.js';
 import { pageUser, type SignedIn } from '../account/session.js';
 import type { RouteDeps } from '../http/route_deps.js';
+import { type Message, msg } from '../i18n/translate.js';
 import { listAgents } from './agents.js';
 import { grantFilter, type Query } from './grant_filter.js';
 
-const NOTICES: Record<string, (n: number) => string> = {
-  'grant-revoked': () => 'Grant revoked. Its refresh tokens are dead and resource servers have been told.',
-  'grant-already-revoked': () => 'That grant was already revoked.',
-  'user-grants-revoked': (n) => `Revoked ${plural(n, 'grant')} of the user.`,
-  'agent-grants-revoked': (n) => `Revoked ${plural(n, 'grant')} of the agent.`,
-  'agent-disabled': (n) => `Agent disabled: it cannot get new grants or tokens. ${plural(n, 'grant')} revoked.`,
-  'agent-enabled': () => 'Agent enabled.',
-  'user-disabled': (n) => `User disabled: they cannot sign in. ${plural(n, 'grant')} revoked.`,
-  'user-enabled': () => 'User enabled.',
-  unchanged: () => 'Nothing to change.',
+// Catalogue keys (locales/*.json, admin.notice.*): the page shows them in the reader's language.
+const NOTICES: Record<string, (n: number) => Message> = {
+  'grant-revoked': () => msg('admin.notice.grantRevoked'),
+  'grant-already-revoked': () => msg('admin.notice.grantAlreadyRevoked'),
+  'user-grants-revoked': (n) => msg('admin.notice.userGrantsRevoked', { n }),
+  'agent-grants-revoked': (n) => msg('admin.notice.agentGrantsRevoked', { n }),
+  'agent-disabled': (n) => msg('admin.notice.agentDisabled', { n }),
+  'agent-enabled': () => msg('admin.notice.agentEnabled'),
+  'user-disabled': (n) => msg('admin.notice.userDisabled', { n }),
+  'user-enabled': () => msg('admin.notice.userEnabled'),
+  unchanged: () => msg('admin.notice.unchanged'),
 };
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-function notice(ctx: Context): string | undefined {
+function notice(ctx: Context): Message | undefined {
   const make = NOTICES[String(ctx.query.notice)];
   const n = Number(ctx.query.n);
   return make?.(Number.isSafeInteger(n) && n >= 0 ? n : 0);

@@ -4,6 +4,8 @@ import type { Context } from 'koa';
 import { recordGrantRevocations } from '../audit/grant_revocations.js';
 import { type Audit, type AuditDetails, requestSource } from '../audit/index.js';
 import { epochSeconds } from '../lib/duration.js';
+import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
+import { normaliseDomain } from '../storage/client_state.js';
 import type { Stores } from '../storage/index.js';
 import type { User } from '../storage/users.js';
 
@@ -80,6 +82,32 @@ export function createOperations(stores: Stores, audit: Audit) {
       if (stores.clientState.find(clientId)?.disabledAt == null) return false;
       revocations.enableClient(clientId);
       record(actor, 'client.enabled', { clientId });
+      return true;
+    },
+    /**
+     * Disables every metadata-document agent served from the domain or a subdomain of it, and
+     * revokes what they hold; undefined when the domain already was disabled.
+     */
+    disableDomain(actor: Actor, domain: string): string[] | undefined {
+      const d = normaliseDomain(domain);
+      if (!stores.clientState.blockDomain(d, actor.by, epochSeconds())) return undefined;
+      const onDomain = (id: string) => {
+        const host = isMetadataDocumentClientId(id) ? URL.parse(id)?.hostname.toLowerCase() : undefined;
+        return host !== undefined && (host === d || host.endsWith(`.${d}`));
+      };
+      const agents = new Set([...stores.clientState.all().keys()].filter(onDomain));
+      for (const g of grantRecords.list({ state: 'active', limit: 5000 }))
+        if (onDomain(g.clientId)) agents.add(g.clientId);
+      const ids = [...agents].flatMap((id) => revocations.revokeClientGrants(id, actor.by, epochSeconds()));
+      record(actor, 'client_domain.disabled', { details: { domain: d, grants_revoked: ids.length } });
+      revoked(actor, ids, { reason: 'agent domain disabled' });
+      return ids;
+    },
+    /** False when the domain was not disabled. */
+    enableDomain(actor: Actor, domain: string): boolean {
+      const d = normaliseDomain(domain);
+      if (!stores.clientState.unblockDomain(d)) return false;
+      record(actor, 'client_domain.enabled', { details: { domain: d } });
       return true;
     },
     /** Disables the user (no sign-in, no token) and revokes all their grants; undefined when already disabled. */

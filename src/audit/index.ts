@@ -10,6 +10,7 @@ export { type AuditFilter, type AuditRow, parseSince, pruneAudit, queryAudit } f
 export const AUDIT_EVENTS = [
   'login.success',
   'login.failure',
+  'login.throttled',
   'consent.given',
   'consent.denied',
   'client.registered',
@@ -20,6 +21,7 @@ export const AUDIT_EVENTS = [
   'token.issued',
   'token.refreshed',
   'refresh_token.reuse_detected',
+  'refresh_token.reused_in_grace',
   'code.replay_detected',
   'grant.revoked',
   'user.created',
@@ -56,7 +58,7 @@ export interface Audit {
 }
 
 // Attacks in progress rather than routine events: logged one level up so an operator's alerting sees them.
-const WARN = new Set<string>(['refresh_token.reuse_detected', 'code.replay_detected']);
+const WARN = new Set<string>(['refresh_token.reuse_detected', 'code.replay_detected', 'login.throttled']);
 
 const MAX_TEXT = 300;
 

@@ -27,7 +27,7 @@ export function registerAdminCommands(program: Command, io: CliIo): void {
   tokens
     .command('revoke')
     .description('revoke a token at once')
-    .argument('<id>')
+    .argument('<id>', 'the token id shown by admin-tokens list (not the token itself)')
     .action((id: string) => revokeToken(io, id));
 }
 

@@ -1,8 +1,15 @@
 import type { Command } from 'commander';
 import { recordGrantRevocations } from '../audit/grant_revocations.js';
-import { epochSeconds } from '../lib/duration.js';
+import { epochSeconds, parseDuration } from '../lib/duration.js';
 import { redirectHosts } from '../lib/redirect_uris.js';
-import { createClientStateRepository } from '../storage/client_state.js';
+import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
+import {
+  createClientStateRepository,
+  createRegistrationTokenRepository,
+  isDomainName,
+  METADATA_DOCUMENT,
+  normaliseDomain,
+} from '../storage/client_state.js';
 import { type ClientMetadata, createClientRepository, type RelatedCounts } from '../storage/clients.js';
 import { createGrantRecordRepository } from '../storage/grant_records.js';
 import { createRevocationService } from '../storage/revocations.js';
@@ -25,24 +32,46 @@ export function registerClientCommands(program: Command, io: CliIo): void {
   clients
     .command('show')
     .description("show a client's metadata and what was issued to it")
-    .argument('<client_id>')
+    .argument('<client_id>', "the agent's client_id, as shown by clients list")
     .option('--json', 'print JSON')
     .action((clientId: string, opts: { json?: boolean }) => showClient(io, clientId, opts));
   clients
     .command('delete')
     .description('delete a client with all its grants, codes and tokens')
-    .argument('<client_id>')
+    .argument('<client_id>', "the agent's client_id, as shown by clients list")
     .action((clientId: string) => deleteClient(io, clientId));
   clients
     .command('disable')
     .description('stop an agent from getting grants or tokens, and revoke everything it holds')
-    .argument('<client_id>')
-    .action((clientId: string) => disableClient(io, clientId));
+    .argument('[client_id]', "the agent's client_id, as shown by clients list")
+    .option('--domain <domain>', 'instead: disable every metadata-document agent on this domain and its subdomains')
+    .action((clientId: string | undefined, opts: { domain?: string }) => disableClient(io, clientId, opts));
   clients
     .command('enable')
     .description('allow a disabled agent again; every user must consent again')
-    .argument('<client_id>')
-    .action((clientId: string) => enableClient(io, clientId));
+    .argument('[client_id]', "the agent's client_id, as shown by clients list")
+    .option('--domain <domain>', 'instead: allow metadata documents from this domain again')
+    .action((clientId: string | undefined, opts: { domain?: string }) => enableClient(io, clientId, opts));
+  clients
+    .command('token')
+    .description(
+      'make an initial access token for MCP_OAUTH_REGISTRATION=token (RFC 7591 §3); it is printed once and never again',
+    )
+    .option('--label <text>', 'what the token is for (shown in lists)', 'registration')
+    .option('--ttl <duration>', 'how long it stays valid (e.g. 1h, 7d; at most 365d)', '7d')
+    .option('--uses <n>', 'how many registrations it allows (default: unlimited until it expires)')
+    .option('--json', 'print JSON')
+    .action((opts: TokenOptions) => createToken(io, opts));
+  clients
+    .command('tokens')
+    .description('list registration tokens (never the secrets)')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => listTokens(io, opts));
+  clients
+    .command('token-revoke')
+    .description('revoke a registration token at once')
+    .argument('<id>', 'the token id shown by clients tokens (not the token itself)')
+    .action((id: string) => revokeToken(io, id));
 }
 
 function summary(clientId: string, metadata: ClientMetadata, createdAt: number, disabled: boolean) {
@@ -76,6 +105,14 @@ async function listClients(io: CliIo, opts: { json?: boolean }): Promise<void> {
     const clients = createClientRepository(db)
       .list()
       .map((c) => summary(c.clientId, c.metadata, c.createdAt, Boolean(states.get(c.clientId)?.disabledAt)));
+    // Metadata-document agents have no registration: what their document said when last used.
+    for (const state of states.values()) {
+      if (!isMetadataDocumentClientId(state.clientId)) continue;
+      const metadata: ClientMetadata = { client_id: state.clientId, redirect_uris: state.redirectUris };
+      if (state.name !== null) metadata.client_name = state.name;
+      if (state.registeredVia === METADATA_DOCUMENT) metadata.application_type = 'document';
+      clients.push(summary(state.clientId, metadata, state.firstUsedAt ?? 0, Boolean(state.disabledAt)));
+    }
     if (opts.json) return printJson(io, clients);
     if (clients.length === 0) return printLine(io, 'no registered clients');
     printTable(
@@ -103,6 +140,21 @@ async function showClient(io: CliIo, clientId: string, opts: { json?: boolean })
   await withDatabase(io, ({ db }) => {
     const repo = createClientRepository(db);
     const client = repo.find(clientId);
+    const state = client ? undefined : createClientStateRepository(db).find(clientId);
+    if (!client && state && isMetadataDocumentClientId(clientId)) {
+      // A metadata-document agent: what its document said when last used, and its state.
+      const shown = {
+        client_id: clientId,
+        client_name: state.name,
+        redirect_uris: state.redirectUris,
+        first_used_at: state.firstUsedAt,
+        last_used_at: state.lastUsedAt,
+        disabled_at: state.disabledAt,
+      };
+      if (opts.json) return printJson(io, { client: shown, related: {} });
+      for (const [key, value] of Object.entries(shown)) printLine(io, safe(`${key}: ${formatValue(value)}`));
+      return;
+    }
     if (!client) throw noClient(clientId);
     const metadata = visible(client.metadata);
     const related = repo.related(clientId);
@@ -132,29 +184,159 @@ async function deleteClient(io: CliIo, clientId: string): Promise<void> {
   });
 }
 
-async function disableClient(io: CliIo, clientId: string): Promise<void> {
+function checkDomain(domain: string): string {
+  if (!isDomainName(domain)) throw new CliError(`not a domain name: ${safe(JSON.stringify(domain))}`);
+  return normaliseDomain(domain);
+}
+
+function onDomain(clientId: string, domain: string): boolean {
+  if (!isMetadataDocumentClientId(clientId)) return false;
+  const host = URL.parse(clientId)?.hostname.toLowerCase();
+  return host !== undefined && (host === domain || host.endsWith(`.${domain}`));
+}
+
+function oneTarget(clientId: string | undefined, opts: { domain?: string }): void {
+  if ((clientId === undefined) === (opts.domain === undefined)) {
+    throw new CliError('name either a client_id or --domain <domain>');
+  }
+}
+
+async function disableClient(io: CliIo, clientId: string | undefined, opts: { domain?: string }): Promise<void> {
+  oneTarget(clientId, opts);
+  if (opts.domain !== undefined) return disableDomain(io, checkDomain(opts.domain));
+  const id = clientId as string;
   await withDatabase(io, ({ config, db }) => {
-    if (!createClientRepository(db).find(clientId)) throw noClient(clientId);
-    if (createClientStateRepository(db).find(clientId)?.disabledAt) {
-      return printLine(io, safe(`client ${clientId} is already disabled`));
+    // A metadata-document URL may be disabled before it is ever used; other ids must exist.
+    if (!createClientRepository(db).find(id) && !isMetadataDocumentClientId(id)) throw noClient(id);
+    if (createClientStateRepository(db).find(id)?.disabledAt) {
+      return printLine(io, safe(`client ${id} is already disabled`));
     }
     const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
-    const ids = revocations.disableClient(clientId, 'cli', epochSeconds());
+    const ids = revocations.disableClient(id, 'cli', epochSeconds());
     const audit = cliAudit(db);
-    audit.record({ event: 'client.disabled', result: 'success', clientId, details: { by: 'cli' } });
+    audit.record({ event: 'client.disabled', result: 'success', clientId: id, details: { by: 'cli' } });
     recordGrantRevocations(audit, createGrantRecordRepository(db), ids, { by: 'cli', reason: 'agent disabled' });
-    printLine(io, safe(`disabled client ${clientId}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`));
+    printLine(io, safe(`disabled client ${id}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`));
   });
 }
 
-async function enableClient(io: CliIo, clientId: string): Promise<void> {
+async function disableDomain(io: CliIo, domain: string): Promise<void> {
   await withDatabase(io, ({ config, db }) => {
-    if (!createClientRepository(db).find(clientId)) throw noClient(clientId);
-    if (!createClientStateRepository(db).find(clientId)?.disabledAt) {
-      return printLine(io, safe(`client ${clientId} is not disabled`));
+    const states = createClientStateRepository(db);
+    if (!states.blockDomain(domain, 'cli', epochSeconds())) {
+      return printLine(io, safe(`domain ${domain} is already disabled`));
     }
-    createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).enableClient(clientId);
-    cliAudit(db).record({ event: 'client.enabled', result: 'success', clientId, details: { by: 'cli' } });
-    printLine(io, safe(`enabled client ${clientId}; its users must consent again`));
+    // Every grant held by a metadata-document agent on the domain is revoked now; the block keeps
+    // documents from being fetched, and cached ones from being used.
+    const grants = createGrantRecordRepository(db);
+    const agents = new Set<string>();
+    for (const id of states.all().keys()) if (onDomain(id, domain)) agents.add(id);
+    for (const g of grants.list({ state: 'active', limit: 5000 }))
+      if (onDomain(g.clientId, domain)) agents.add(g.clientId);
+    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
+    const ids = [...agents].flatMap((id) => revocations.revokeClientGrants(id, 'cli', epochSeconds()));
+    const audit = cliAudit(db);
+    audit.record({ event: 'client_domain.disabled', result: 'success', details: { by: 'cli', domain } });
+    recordGrantRevocations(audit, grants, ids, { by: 'cli', reason: 'agent domain disabled' });
+    printLine(io, safe(`disabled domain ${domain}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`));
+  });
+}
+
+async function enableClient(io: CliIo, clientId: string | undefined, opts: { domain?: string }): Promise<void> {
+  oneTarget(clientId, opts);
+  if (opts.domain !== undefined) {
+    const domain = checkDomain(opts.domain);
+    return withDatabase(io, ({ db }) => {
+      if (!createClientStateRepository(db).unblockDomain(domain)) {
+        return printLine(io, safe(`domain ${domain} is not disabled`));
+      }
+      cliAudit(db).record({ event: 'client_domain.enabled', result: 'success', details: { by: 'cli', domain } });
+      printLine(io, safe(`enabled domain ${domain}`));
+    });
+  }
+  const id = clientId as string;
+  await withDatabase(io, ({ config, db }) => {
+    if (!createClientRepository(db).find(id) && !isMetadataDocumentClientId(id)) throw noClient(id);
+    if (!createClientStateRepository(db).find(id)?.disabledAt) {
+      return printLine(io, safe(`client ${id} is not disabled`));
+    }
+    createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).enableClient(id);
+    cliAudit(db).record({ event: 'client.enabled', result: 'success', clientId: id, details: { by: 'cli' } });
+    printLine(io, safe(`enabled client ${id}; its users must consent again`));
+  });
+}
+
+interface TokenOptions {
+  label: string;
+  ttl: string;
+  uses?: string;
+  json?: boolean;
+}
+
+async function createToken(io: CliIo, opts: TokenOptions): Promise<void> {
+  const ttl = parseDuration(opts.ttl);
+  if (ttl === undefined || ttl < 60 || ttl > 365 * 86400) {
+    throw new CliError('--ttl must be a duration from 60s to 365d, like 1h or 7d');
+  }
+  let uses: number | null = null;
+  if (opts.uses !== undefined) {
+    if (!/^\d{1,6}$/.test(opts.uses) || Number(opts.uses) < 1)
+      throw new CliError('--uses must be a whole number from 1');
+    uses = Number(opts.uses);
+  }
+  const label = opts.label.trim();
+  if (label === '' || label.length > 100 || /[\u0000-\u001f\u007f]/.test(label)) {
+    throw new CliError('--label must be 1 to 100 printable characters');
+  }
+  await withDatabase(io, ({ config, db }) => {
+    const { token, record } = createRegistrationTokenRepository(db).create(label, ttl, uses, epochSeconds());
+    cliAudit(db).record({
+      event: 'registration_token.created',
+      result: 'success',
+      details: { by: 'cli', token_id: record.id, label, uses },
+    });
+    if (config.registration !== 'token') {
+      io.stderr.write(
+        `Note: MCP_OAUTH_REGISTRATION is ${config.registration}; the token is only asked for when it is "token".\n`,
+      );
+    }
+    if (opts.json) return printJson(io, { id: record.id, label, expiresAt: record.expiresAt, usesLeft: uses, token });
+    io.stderr.write('This is the only time the token is shown. Give it to the agent as its initial access token.\n');
+    printLine(io, `id:      ${record.id}`);
+    printLine(io, `expires: ${formatTime(record.expiresAt)}`);
+    printLine(io, `token:   ${token}`);
+  });
+}
+
+async function listTokens(io: CliIo, opts: { json?: boolean }): Promise<void> {
+  await withDatabase(io, ({ db }) => {
+    const tokens = createRegistrationTokenRepository(db).list();
+    if (opts.json) return printJson(io, tokens);
+    if (tokens.length === 0) return printLine(io, 'no registration tokens');
+    printTable(
+      io,
+      ['ID', 'LABEL', 'EXPIRES', 'USES_LEFT', 'LAST_USED'],
+      tokens.map((t) => [
+        t.id,
+        safe(t.label),
+        formatTime(t.expiresAt),
+        t.usesLeft === null ? 'unlimited' : String(t.usesLeft),
+        formatTime(t.lastUsedAt),
+      ]),
+    );
+  });
+}
+
+async function revokeToken(io: CliIo, id: string): Promise<void> {
+  await withDatabase(io, ({ db }) => {
+    if (!createRegistrationTokenRepository(db).revoke(id)) {
+      throw new CliError(`no registration token ${safe(JSON.stringify(id))}`);
+    }
+    cliAudit(db).record({
+      event: 'registration_token.revoked',
+      result: 'success',
+      details: { by: 'cli', token_id: id },
+    });
+    printLine(io, safe(`revoked registration token ${id}`));
   });
 }

@@ -1,11 +1,13 @@
 // The `mcp-oauth` command line. Builds a fresh commander program per call and never exits the
 // process: the exit code is returned, so tests run it in-process.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { registerAdminCommands } from './admin.js';
 import { registerAuditCommand } from './audit.js';
+import { registerBackupCommand } from './backup.js';
 import { registerClientCommands } from './clients.js';
 import { registerGrantCommands } from './grants.js';
-import { type CliIo, safe } from './io.js';
+import { ROOT_HELP } from './help_text.js';
+import { CliError, type CliIo, safe } from './io.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMaintenanceCommands } from './maintenance.js';
 import { registerResourceCommands } from './resources.js';
@@ -24,6 +26,14 @@ const EXPECTED = new Set([
   'SqliteError',
 ]);
 
+// Repeatable options start from an empty list; "(default: [])" in their help says nothing.
+// (A plain object: commander copies its own properties onto the Help of every subcommand.)
+const helpConfig = {
+  optionDescription(this: Help, option: Parameters<Help['optionDescription']>[0]): string {
+    return Help.prototype.optionDescription.call(this, option).replace(' (default: [])', '');
+  },
+};
+
 const oneLine = (message: string) => safe(message.trim().replace(/\s*\n\s*/g, ' '));
 
 // Grant and client ids from oidc-provider may start with '-', which commander reads as an option.
@@ -38,6 +48,7 @@ function buildProgram(io: CliIo): Command {
   const program = new Command('mcp-oauth')
     .description('OAuth 2.1 authorization server for MCP agents')
     .exitOverride()
+    .configureHelp(helpConfig)
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -51,7 +62,17 @@ function buildProgram(io: CliIo): Command {
   registerGrantCommands(program, io);
   registerAuditCommand(program, io);
   registerMaintenanceCommands(program, io);
+  registerBackupCommand(program, io);
   registerAdminCommands(program, io);
+  // `mcp-oauth proxy` is dispatched by src/main.ts before this CLI (and the storage code) loads;
+  // it is listed here so that --help shows it.
+  program
+    .command('proxy')
+    .description('run the resource proxy in front of an MCP server (configured only by MCP_PROXY_* variables)')
+    .action(() => {
+      throw new CliError('start the resource proxy as its own process: mcp-oauth proxy');
+    });
+  program.addHelpText('after', ROOT_HELP);
   return program;
 }
 

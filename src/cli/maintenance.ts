@@ -29,8 +29,11 @@ async function runMigrate(io: CliIo): Promise<void> {
 async function runPurge(io: CliIo): Promise<void> {
   await withDatabase(io, ({ config, db }) => {
     const now = epochSeconds();
-    const { oidcRows, signingKeys } = purgeExpired(db, now);
+    const { oidcRows, signingKeys, unusedClients } = purgeExpired(db, now, { unusedClientTtl: config.unusedClientTtl });
     printLine(io, `purged ${oidcRows} expired provider rows and ${signingKeys} expired signing keys`);
+    if (unusedClients > 0) {
+      printLine(io, `purged ${unusedClients} agent registrations never used within MCP_OAUTH_UNUSED_CLIENT_TTL`);
+    }
     const feed = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).purgeExpired(now);
     const audit = pruneAudit(db, now, config.auditRetention);
     printLine(

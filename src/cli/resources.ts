@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
+import { DEFAULT_LOCALE, LOCALES } from '../i18n/catalogue.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { DEFAULT_READ_SCOPE, DEFAULT_WRITE_SCOPE, isScopeToken, OIDC_SCOPES } from '../lib/scopes.js';
 import { createResourceCredentialRepository } from '../storage/resource_credentials.js';
-import { createResourceRepository, type Resource, type ResourceScope } from '../storage/resources.js';
+import {
+  createResourceRepository,
+  type Resource,
+  type ResourceScope,
+  UnknownScopeError,
+} from '../storage/resources.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 
@@ -12,7 +18,11 @@ export interface ScopeOptions {
   writeScope: string[];
 }
 
-type AddOptions = ScopeOptions & { name: string; json?: boolean };
+type AddOptions = ScopeOptions & { name: string; json?: boolean } & Record<string, unknown>;
+
+/** The page languages besides English: each gets a --description-<lang> option. */
+const OTHER_LANGS = LOCALES.filter((l) => l !== DEFAULT_LOCALE);
+const descriptionKey = (lang: string) => `description${lang.charAt(0).toUpperCase()}${lang.slice(1)}`;
 
 const DEFAULT_SCOPES = [
   { scope: DEFAULT_READ_SCOPE, description: 'Read data and list tools' },
@@ -27,10 +37,10 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 export function registerResourceCommands(program: Command, io: CliIo): void {
   const resources = program.command('resources').description('manage the MCP servers that may receive tokens');
-  resources
+  const add = resources
     .command('add')
     .description('register an MCP server by its resource URI (RFC 8707); stored in canonical form')
-    .argument('<uri>')
+    .argument('<uri>', 'the URL agents connect to, e.g. https://mcp.example.com/mcp (the token audience)')
     .requiredOption('--name <name>', 'name shown to users on the consent page')
     .option(
       '--scope <scope=description>',
@@ -50,8 +60,28 @@ export function registerResourceCommands(program: Command, io: CliIo): void {
       collect,
       [],
     )
-    .option('--json', 'print the resource as JSON')
-    .action((uri: string, opts: AddOptions) => addResource(io, uri, opts));
+    .option('--json', 'print the resource as JSON');
+  for (const lang of OTHER_LANGS) {
+    add.option(
+      `--description-${lang} <scope=description>`,
+      `a scope's description in ${lang}, shown to readers of that language (repeatable)`,
+      collect,
+      [],
+    );
+  }
+  add.action((uri: string, opts: AddOptions) => addResource(io, uri, opts));
+  resources
+    .command('describe')
+    .description("set scope descriptions in another language for a registered MCP server's consent page")
+    .argument('<uri>', 'the resource URI given to resources add')
+    .requiredOption('--lang <lang>', `the language: ${OTHER_LANGS.join(', ')}`)
+    .requiredOption(
+      '--scope <scope=description>',
+      'a scope and its description in that language (repeatable)',
+      collect,
+      [],
+    )
+    .action((uri: string, opts: { lang: string; scope: string[] }) => describeResource(io, uri, opts));
   resources
     .command('list')
     .description('list registered MCP servers and their scopes')
@@ -60,12 +90,14 @@ export function registerResourceCommands(program: Command, io: CliIo): void {
   resources
     .command('remove')
     .description('unregister an MCP server; agents can no longer get tokens for it')
-    .argument('<uri>')
+    .argument('<uri>', 'the resource URI given to resources add')
     .action((uri: string) => removeResource(io, uri));
   resources
     .command('credential')
-    .description('create the credential a resource server uses for /introspect (replaces any earlier one)')
-    .argument('<uri>')
+    .description(
+      'create the credential a resource server (such as mcp-oauth proxy) uses for /introspect and the revocation feed; replaces any earlier one',
+    )
+    .argument('<uri>', 'the resource URI given to resources add')
     .option('--json', 'print JSON')
     .action((uri: string, opts: { json?: boolean }) => createCredential(io, uri, opts));
 }
@@ -90,6 +122,42 @@ function parseScope(spec: string): { scope: string; description: string } {
   return { scope, description };
 }
 
+/** --description-<lang> options: per scope, its descriptions by language; each scope must be one offered. */
+function translatedDescriptions(
+  opts: Record<string, unknown>,
+  names: ReadonlySet<string>,
+): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const lang of OTHER_LANGS) {
+    const given = opts[descriptionKey(lang)];
+    if (!Array.isArray(given)) continue;
+    for (const spec of given as string[]) {
+      const { scope, description } = parseDescription(`--description-${lang}`, spec);
+      if (!names.has(scope))
+        throw new CliError(`--description-${lang} ${quoted(scope)} is not one of the resource's scopes`);
+      const entry = out.get(scope) ?? {};
+      if (entry[lang] !== undefined) throw new CliError(`--description-${lang} gives scope ${scope} twice`);
+      entry[lang] = description;
+      out.set(scope, entry);
+    }
+  }
+  return out;
+}
+
+/** "scope=text" for a description in another language: both parts required, text 1-500 characters. */
+function parseDescription(flag: string, spec: string): { scope: string; description: string } {
+  const at = spec.indexOf('=');
+  const scope = at < 0 ? spec : spec.slice(0, at);
+  const description = at < 0 ? '' : spec.slice(at + 1).trim();
+  if (!isScopeToken(scope)) throw new CliError(`${flag} ${quoted(scope)} is not a valid scope name (RFC 6749 §3.3)`);
+  if (description === '' || description.length > 500 || CONTROL.test(description)) {
+    throw new CliError(
+      `${flag} needs 1-500 characters without control characters after the scope: ${flag} "${scope}=…"`,
+    );
+  }
+  return { scope, description };
+}
+
 /** The scopes a new resource offers, from the command-line options. */
 export function buildScopes(opts: ScopeOptions): ResourceScope[] {
   const given = opts.scope.length > 0 ? opts.scope.map(parseScope) : DEFAULT_SCOPES;
@@ -105,10 +173,14 @@ export function buildScopes(opts: ScopeOptions): ResourceScope[] {
     const unknown = list.find((s) => !names.has(s));
     if (unknown !== undefined) throw new CliError(`${flag} ${quoted(unknown)} is not one of the resource's scopes`);
   }
-  const scopes = given.map(({ scope, description }) => {
+  const translated = translatedDescriptions(opts as ScopeOptions & Record<string, unknown>, names);
+  const scopes = given.map(({ scope, description }): ResourceScope => {
     const isWrite = scope.endsWith(':write') || opts.writeScope.includes(scope);
     const isDefault = opts.defaultScope.length > 0 ? opts.defaultScope.includes(scope) : !isWrite;
-    return { scope, description, isDefault, isWrite };
+    const descriptions = translated.get(scope);
+    return descriptions
+      ? { scope, description, isDefault, isWrite, descriptions }
+      : { scope, description, isDefault, isWrite };
   });
   // PITFALLS item 4: an agent that asks for no scope must still get one.
   if (!scopes.some((s) => s.isDefault))
@@ -122,10 +194,18 @@ function resourceJson(resource: Resource) {
 
 function printScopes(io: CliIo, scopes: ResourceScope[]): void {
   const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+  // A column per other language only when some scope has a description in it.
+  const langs = OTHER_LANGS.filter((l) => scopes.some((s) => s.descriptions?.[l] !== undefined));
   printTable(
     io,
-    ['SCOPE', 'DEFAULT', 'WRITE', 'DESCRIPTION'],
-    scopes.map((s) => [s.scope, yesNo(s.isDefault), yesNo(s.isWrite), s.description]),
+    ['SCOPE', 'DEFAULT', 'WRITE', 'DESCRIPTION', ...langs.map((l) => `DESCRIPTION (${l.toUpperCase()})`)],
+    scopes.map((s) => [
+      s.scope,
+      yesNo(s.isDefault),
+      yesNo(s.isWrite),
+      s.description,
+      ...langs.map((l) => s.descriptions?.[l] ?? ''),
+    ]),
   );
 }
 
@@ -160,6 +240,36 @@ async function listResources(io: CliIo, opts: { json?: boolean }): Promise<void>
       ['URI', 'NAME', 'SCOPES', 'CREATED'],
       resources.map((r) => [r.uri, r.name, r.scopes.map(label).join(' '), formatTime(r.createdAt)]),
     );
+  });
+}
+
+async function describeResource(io: CliIo, input: string, opts: { lang: string; scope: string[] }): Promise<void> {
+  const uri = canonical(input);
+  const lang = opts.lang.trim().toLowerCase();
+  if (!(OTHER_LANGS as readonly string[]).includes(lang)) {
+    throw new CliError(
+      `--lang must be one of ${OTHER_LANGS.join(', ')} (the English description is the one given with --scope)`,
+    );
+  }
+  const seen = new Set<string>();
+  const entries = opts.scope.map((spec) => {
+    const entry = parseDescription('--scope', spec);
+    if (seen.has(entry.scope)) throw new CliError(`scope ${entry.scope} is given twice`);
+    seen.add(entry.scope);
+    return entry;
+  });
+  if (entries.length === 0) throw new CliError('give at least one --scope "scope=description"');
+  await withDatabase(io, ({ db }) => {
+    let resource: Resource | undefined;
+    try {
+      resource = createResourceRepository(db).describe(uri, lang, entries);
+    } catch (err) {
+      if (err instanceof UnknownScopeError) throw new CliError(err.message);
+      throw err;
+    }
+    if (!resource) throw new CliError(`no resource ${uri}`);
+    printLine(io, `updated ${lang} descriptions of ${resource.uri}`);
+    printScopes(io, resource.scopes);
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
+import { SERVE_HELP } from './help_text.js';
 import type { CliIo } from './io.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -8,6 +9,7 @@ export function registerServeCommand(program: Command, io: CliIo): void {
   program
     .command('serve')
     .description('run the authorization server until SIGINT or SIGTERM')
+    .addHelpText('after', SERVE_HELP)
     .action(() => serve(io));
 }
 
@@ -30,6 +32,9 @@ async function serve(io: CliIo): Promise<void> {
   const { startServer } = await import('../http/server.js');
   const server = await startServer(config, { logger });
   // startServer opens and migrates the database and logs where it listens.
+  // Then, if no admin or no MCP server exists yet, the next steps (nothing when it is set up).
+  const { announceFirstStart } = await import('../ops/first_start.js');
+  announceFirstStart(io.stdout, logger, config);
   const signal = await nextSignal();
   logger.info({ signal }, 'shutting down');
   await server.close();

@@ -18,29 +18,29 @@ export function registerUserCommands(program: Command, io: CliIo): void {
   users
     .command('add')
     .description('add a user; the password is prompted for (or read from the first line of stdin)')
-    .argument('<username>')
+    .argument('<username>', 'the name they sign in with (letters, digits, . _ @ -)')
     .option('--admin', 'may use the admin console')
     .option('--json', 'print the user as JSON')
     .action((username: string, opts: JsonOption & { admin?: boolean }) => addUser(io, username, opts));
   users
     .command('list')
-    .description('list users')
+    .description('list users with their role (admin or user), status and creation time')
     .option('--json', 'print JSON')
     .action((opts: JsonOption) => listUsers(io, opts));
   users
     .command('disable')
     .description('refuse logins for a user and revoke every grant and token they hold')
-    .argument('<username>')
+    .argument('<username>', 'the user to disable')
     .action((username: string) => setDisabled(io, username, true));
   users
     .command('enable')
     .description('allow a disabled user again')
-    .argument('<username>')
+    .argument('<username>', 'the user to enable')
     .action((username: string) => setDisabled(io, username, false));
   users
     .command('passwd')
     .description("set a user's password (prompted for, or read from the first line of stdin)")
-    .argument('<username>')
+    .argument('<username>', 'the user whose password changes')
     .action((username: string) => changePassword(io, username));
 }
 

@@ -5,24 +5,30 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { accountRoutes } from '../account/routes.js';
 import { adminRoutes } from '../admin/routes.js';
-import { createAudit } from '../audit/index.js';
+import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { epochSeconds } from '../lib/duration.js';
+import { createReadiness, healthRoutes } from '../ops/health.js';
+import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.js';
+import { requestContext } from '../ops/request_id.js';
+import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
 import { buildProvider, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
+import { registrationGuard } from '../provider/registration_guard.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler, providerErrorRenderer } from './errors.js';
-import { introspection } from './introspection.js';
+import { INTROSPECTION_PATH, introspection } from './introspection.js';
 import type { Logger } from './logger.js';
 import { metadata } from './metadata.js';
 import { wireProviderEvents } from './provider_events.js';
+import { createLoginThrottle, defaultRules, rateLimit } from './rate_limit.js';
 import { registrationCors } from './registration_cors.js';
 import { resourceParams } from './resource_params.js';
-import { createFeedHub, type FeedHub, revocationFeed } from './revocation_feed.js';
+import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
 import type { RouteDeps } from './route_deps.js';
 import { securityHeaders } from './security_headers.js';
 import { createViews } from './views.js';
@@ -32,12 +38,19 @@ export interface App {
   provider: () => Provider;
   stores: Stores;
   feedHub: FeedHub;
+  /** This app's Prometheus registry and counters (served at /metrics only with a token). */
+  metrics: Metrics;
   /** Rebuilds the provider if the published or signing keys changed; true when it did. */
   reloadKeysIfChanged: () => boolean;
 }
 
-export async function buildApp(config: Config, db: Db, log: Logger): Promise<App> {
-  const stores = createStores(db, { accessTokenTtl: config.accessTokenTtl });
+export interface BuildOptions {
+  /** The clock (ms since the epoch) of the token store and the refresh grace window; tests inject one. */
+  now?: () => number;
+}
+
+export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildOptions = {}): Promise<App> {
+  const stores = createStores(db, { accessTokenTtl: config.accessTokenTtl, now: opts.now });
   const { users, resources, keys, credentials } = stores;
   const views = createViews();
   const secure = config.issuer.startsWith('https:');
@@ -48,9 +61,19 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
   let current: Provider;
   let callback: (req: IncomingMessage, res: ServerResponse) => void;
   let fingerprint = '';
+  let canSign = false;
 
-  const audit = createAudit(db, log);
+  const metrics = createMetrics({
+    token: config.metricsToken,
+    activeGrants: activeGrantCounter(db),
+    log,
+  });
+  const audit = metrics.meterAudit(createAudit(db, log));
+  // One throttle for both sign-in forms, so alternating between them gains nothing.
+  const loginThrottle = createLoginThrottle(config.loginThrottle);
   const deps = {
+    config,
+    loginThrottle,
     provider: () => current,
     users,
     resources,
@@ -61,14 +84,20 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     log,
   };
   const routes = interactionRoutes(deps);
-  const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, provider: () => current };
+  const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, loginThrottle, provider: () => current };
 
   const feedHub = createFeedHub(stores.revocations, log);
   // Built once: a provider rebuild (key rotation) puts the same middleware in front of the new
   // provider, so state such as the feed hub's open streams carries over.
   // (Router middleware types its context more narrowly than Koa's; both run on the provider's.)
   const ours = [
+    // Operations first: request id and metrics see every response; probes and scrapes are
+    // answered before anything that could refuse them (security headers only add headers).
+    requestContext(log),
+    metrics.observeRequests,
     securityHeaders(secure),
+    healthRoutes(createReadiness({ db, log, signingKeyLoaded: () => canSign })),
+    metrics.endpoint,
     errorHandler(views, log),
     async (ctx, next) => {
       if (ctx.path !== '/static/app.css') return next();
@@ -78,6 +107,21 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     },
     metadata(resources, config.issuer),
     registrationCors(ROUTES.registration),
+    // After CORS, so a browser-based agent can read its 429.
+    rateLimit(
+      defaultRules(config.rateLimits, {
+        ...ROUTES,
+        introspection: INTROSPECTION_PATH,
+        feed: FEED_PATH,
+      }),
+      log,
+    ),
+    registrationGuard({
+      path: ROUTES.registration,
+      config,
+      clients: stores.clients,
+      registrationTokens: stores.registrationTokens,
+    }),
     resourceParams({
       resources,
       authorizePath: ROUTES.authorization,
@@ -92,8 +136,35 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     routes.allowedMethods(),
   ] as Middleware[];
 
+  // Built once: its guarded connection pool outlives provider rebuilds.
+  const clientDocuments = createMetadataDocumentPolicy(
+    config.clientMetadataDocuments,
+    stores.clientState,
+    (ctx, clientId, name) =>
+      audit.record({
+        ...requestSource(ctx as Parameters<typeof requestSource>[0]),
+        event: 'client.registered',
+        result: 'success',
+        clientId,
+        details: { name, via: 'metadata_document' },
+      }),
+  );
+
+  // When this process first published each signing key (src/provider/keys.ts PublicationTimes).
+  // Keys already there at start were published by the previous run.
+  const published = new Map<string, number>();
+  const notePublished = (now: number) => {
+    const first = published.size === 0;
+    for (const k of keys.live(now)) if (!published.has(k.kid)) published.set(k.kid, first ? k.created_at : now);
+  };
+  const currentJwks = () => {
+    const now = epochSeconds();
+    notePublished(now);
+    return providerJwks(keys, now, published);
+  };
+
   const build = () => {
-    const jwks = providerJwks(keys, epochSeconds());
+    const jwks = currentJwks();
     const provider = buildProvider({
       config,
       store: stores.oidc,
@@ -103,6 +174,9 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
       jwks: jwks.keys,
       cookieKeys,
       renderError: providerErrorRenderer(views),
+      clientDocuments,
+      now: opts.now,
+      audit,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);
@@ -114,6 +188,8 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     current = provider;
     callback = provider.callback();
     fingerprint = jwks.fingerprint;
+    // providerJwks puts the signing key first and marks every other key verify-only.
+    canSign = jwks.keys.some((k) => k.key_ops === undefined && typeof k.d === 'string');
   };
   build();
 
@@ -122,8 +198,9 @@ export async function buildApp(config: Config, db: Db, log: Logger): Promise<App
     provider: () => current,
     stores,
     feedHub,
+    metrics,
     reloadKeysIfChanged() {
-      if (providerJwks(keys, epochSeconds()).fingerprint === fingerprint) return false;
+      if (currentJwks().fingerprint === fingerprint) return false;
       build();
       log.info({ event: 'keys.reloaded' }, 'signing keys changed; provider rebuilt');
       return true;

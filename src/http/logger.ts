@@ -1,3 +1,8 @@
+// Structured JSON logs (pino), human-readable when a person is watching (stdout is a terminal).
+// Every line written while a request is being handled carries its request id (`reqId`), taken
+// from async context, so callers need not thread a child logger through every function.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createRequire } from 'node:module';
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -17,6 +22,48 @@ const REDACT = [
   '*.registration_access_token',
 ];
 
-export function createLogger(level: string = 'info', destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: undefined, redact: { paths: REDACT, censor: '[redacted]' } }, destination);
+interface RequestScope {
+  requestId: string;
+}
+
+const scope = new AsyncLocalStorage<RequestScope>();
+
+/** Runs `fn` (and everything it awaits) as part of the request with this id. */
+export function withRequestId<T>(requestId: string, fn: () => T): T {
+  return scope.run({ requestId }, fn);
+}
+
+/** The id of the request being handled, if any. */
+export function currentRequestId(): string | undefined {
+  return scope.getStore()?.requestId;
+}
+
+type Destination = pino.DestinationStream & { isTTY?: boolean };
+
+// Loaded only for a terminal: servers in containers and the CLI never pay for it.
+function prettyStream(out: Destination): pino.DestinationStream {
+  const require = createRequire(import.meta.url);
+  const build = require('pino-pretty') as typeof import('pino-pretty').build;
+  return build({ destination: out, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+}
+
+/**
+ * `destination` defaults to stdout. When it is a terminal, lines are pretty-printed (same fields,
+ * same redaction: redaction happens before formatting).
+ */
+export function createLogger(level: string = 'info', destination?: Destination): Logger {
+  const out: Destination | undefined = destination ?? (process.stdout.isTTY ? process.stdout : undefined);
+  const stream = out?.isTTY === true && level !== 'silent' ? prettyStream(out) : out;
+  return pino(
+    {
+      level,
+      base: undefined,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      mixin: () => {
+        const requestId = scope.getStore()?.requestId;
+        return requestId === undefined ? {} : { reqId: requestId };
+      },
+    },
+    stream,
+  );
 }

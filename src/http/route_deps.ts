@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import type { Stores } from '../storage/index.js';
 import type { Csrf } from './csrf.js';
 import type { Logger } from './logger.js';
+import type { LoginThrottle } from './rate_limit.js';
 import type { Views } from './views.js';
 
 /** What every group of our own routes gets. */
@@ -15,4 +16,6 @@ export interface RouteDeps {
   audit: Audit;
   log: Logger;
   provider: () => Provider;
+  /** Sign-in back-off shared by every password form. */
+  loginThrottle: LoginThrottle;
 }

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pruneAudit } from '../audit/query.js';
 import type { Config } from '../config/index.js';
@@ -11,19 +11,55 @@ import { createLogger, type Logger } from './logger.js';
 
 export interface RunningServer {
   url: string;
+  /**
+   * Graceful stop: refuses new connections, ends revocation streams, lets requests in flight finish
+   * (up to `drainTimeoutMs`, then cuts them), stops the timers and closes the database.
+   */
   close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  logger?: Logger;
+  /** How long close() waits for requests in flight; default MCP_OAUTH_SHUTDOWN_TIMEOUT. */
+  drainTimeoutMs?: number;
+  /** How often the signing-key set is checked for a rotation made by the CLI. */
+  keyCheckIntervalMs?: number;
 }
 
 const KEY_CHECK_INTERVAL_MS = 30_000;
 
-export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+/** Server-sent-event streams never finish on their own: they are ended, not waited for, at shutdown. */
+const isStream = (res: ServerResponse) => String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+
+export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(config.logLevel);
   const db = openDatabase(config.databaseFile);
   const { applied } = migrate(db);
   if (applied.length) log.info({ applied }, 'migrations applied');
   const app = await buildApp(config, db, log);
 
-  const server = createServer(app.handler);
+  // Requests whose response has not finished, so shutdown can wait for exactly those.
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  let drained: (() => void) | undefined;
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (draining) {
+      // A request that arrived on a kept-alive connection after shutdown began.
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1', Connection: 'close' });
+      res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'the server is restarting' }));
+      return;
+    }
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (draining) {
+        server.closeIdleConnections();
+        if (inFlight.size === 0) drained?.();
+      }
+    });
+    app.handler(req, res);
+  };
+  const server = createServer(handle);
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -36,7 +72,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     try {
       const now = epochSeconds();
       const removed = {
-        ...purgeExpired(db, now),
+        ...purgeExpired(db, now, { unusedClientTtl: config.unusedClientTtl }),
         auditEvents: pruneAudit(db, now, config.auditRetention),
         feedEntries: app.stores.revocations.purgeExpired(now),
       };
@@ -54,7 +90,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       } catch (err) {
         log.error({ err }, 'key reload failed');
       }
-    }, KEY_CHECK_INTERVAL_MS),
+    }, opts.keyCheckIntervalMs ?? KEY_CHECK_INTERVAL_MS),
   ];
   for (const t of timers) t.unref();
 
@@ -65,10 +101,35 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     url,
     async close() {
       for (const t of timers) clearInterval(t);
+      draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      let streams = 0;
+      for (const res of inFlight) {
+        if (isStream(res)) {
+          res.end(); // the subscriber reconnects (to us after a restart, or to a peer)
+          streams += 1;
+        } else if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+      server.closeIdleConnections();
+      if (inFlight.size > 0) {
+        const requests = inFlight.size - streams;
+        log.info({ event: 'shutdown.draining', requests, streams }, 'waiting for requests in flight');
+        let timer: NodeJS.Timeout | undefined;
+        const finished = await Promise.race([
+          new Promise<boolean>((resolve) => {
+            drained = () => resolve(true);
+          }),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), opts.drainTimeoutMs ?? config.shutdownTimeout * 1000);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!finished) log.warn({ event: 'shutdown.drain_timeout', requests: inFlight.size }, 'requests cut off');
+      }
       server.closeAllConnections();
       await closed;
       db.close();
+      log.info({ event: 'shutdown.complete' }, 'database closed');
     },
   };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'koa';
 import nunjucks from 'nunjucks';
+import { createI18n, type I18n } from '../i18n/index.js';
 
 export function viewsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -16,7 +17,8 @@ export function viewsDir(): string {
 
 export type Views = ReturnType<typeof createViews>;
 
-export function createViews(dir: string = viewsDir()) {
+/** Renders views/*.njk in the reader's language (src/i18n): templates get t(), tm(), tx(), sd() and the switcher's links. */
+export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n()) {
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(dir, { noCache: false }), {
     autoescape: true,
     throwOnUndefined: false,
@@ -26,10 +28,15 @@ export function createViews(dir: string = viewsDir()) {
     render(ctx: Context, template: string, vars: Record<string, unknown>, status = 200): void {
       ctx.status = status;
       ctx.type = 'text/html; charset=utf-8';
-      ctx.body = env.render(template, vars);
+      const page = i18n.pageVars(ctx, vars);
+      ctx.body = env.render(template, page);
       pageHeaders(ctx);
+      ctx.set('Content-Language', String(page.locale));
+      ctx.vary('Accept-Language');
+      ctx.vary('Cookie');
     },
     css,
+    i18n,
   };
 }
 
@@ -41,9 +48,13 @@ export function createViews(dir: string = viewsDir()) {
 export function pageHeaders(ctx: Context): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
-  ctx.set(
-    'Content-Security-Policy',
-    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
-  );
+  // A handler may have set a narrower-purpose policy first (the consent page allows the verified
+  // agent's logo origin); anything else gets this one.
+  if (!ctx.response.get('Content-Security-Policy')) {
+    ctx.set(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+  }
   ctx.set('X-Frame-Options', 'DENY');
 }

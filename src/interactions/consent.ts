@@ -3,18 +3,39 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { requestSource } from '../audit/index.js';
+import type { Config } from '../config/index.js';
 import { HttpError } from '../http/errors.js';
+import { durationMessage } from '../i18n/duration.js';
 import { epochSeconds } from '../lib/duration.js';
+import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { splitScope } from '../lib/scopes.js';
+import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
+import { agentGroupKey } from '../provider/client_policy.js';
 import { forgetDeclined } from '../provider/grants.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { ResourceRepository, ResourceScope } from '../storage/resources.js';
-import { describeClient, formField, formList } from './context.js';
+import { formField, formList } from './context.js';
 import type { LoginDeps } from './login.js';
 
 export interface ConsentDeps extends LoginDeps {
   resources: ResourceRepository;
   grantRecords: GrantRecordRepository;
+  /** For telling the user how long access lasts and where to take it back (omitted when absent). */
+  config?: Pick<Config, 'issuer' | 'refreshTokenIdleTtl' | 'refreshTokenAbsoluteTtl'>;
+}
+
+/**
+ * How long what the user allows lasts, in words: the grant (and so the agent's refresh token) ends
+ * after the absolute lifetime at the latest, and sooner when the refresh token goes unused for the
+ * idle lifetime; and the page where it can be taken back earlier.
+ */
+function lifetime(config: ConsentDeps['config']) {
+  if (!config) return undefined;
+  return {
+    max: durationMessage(config.refreshTokenAbsoluteTtl),
+    idle: durationMessage(config.refreshTokenIdleTtl),
+    accountUrl: new URL('/account', config.issuer).href,
+  };
 }
 
 interface ConsentRequest {
@@ -42,22 +63,126 @@ function scopeViews(all: ResourceScope[], names: string[]): ResourceScope[] {
   return names.map((n) => all.find((s) => s.scope === n)).filter((s): s is ResourceScope => s !== undefined);
 }
 
+/** Who is really asking, as the consent page tells it (issue #5, "Honest consent"). */
+export interface ConsentClientView {
+  id: string;
+  name: string;
+  /** Metadata-document client: the domain serving its client_id document, which it controls. */
+  verified: boolean;
+  verifiedDomain: string | null;
+  /** Where the browser goes after the decision, and whether that is off the verified site. */
+  redirectHost: string;
+  redirectOffSite: boolean;
+  /** Every redirect URI is loopback (or a private-use scheme): a program on the user's computer. */
+  local: boolean;
+  /** Shown only for verified clients: an unverified logo would lend a fake name credibility. */
+  logoUri: string | null;
+  /** This user has allowed this agent (or an identical registration of it) before. */
+  known: boolean;
+  /** Already allowed here and now asking for more. */
+  askingForMore: boolean;
+}
+
+type ClientLike = {
+  clientId: string;
+  clientName?: string;
+  redirectUris?: string[];
+  logoUri?: string;
+  metadata(): Record<string, unknown>;
+};
+
+/**
+ * The site of a host, approximated without the Public Suffix List: its last two labels, or three
+ * when the second-to-last is a short second-level label under a country code (example.co.uk).
+ */
+export function siteOf(host: string): string {
+  const labels = host.toLowerCase().replace(/\.$/, '').split('.');
+  if (labels.length <= 2) return labels.join('.');
+  const tld = labels[labels.length - 1] ?? '';
+  const second = labels[labels.length - 2] ?? '';
+  const take = tld.length === 2 && second.length <= 3 ? 3 : 2;
+  return labels.slice(-take).join('.');
+}
+
+function hostOf(uri: string): string | undefined {
+  return URL.parse(uri)?.hostname.toLowerCase() || undefined;
+}
+
+/** Whether the user has a grant (active or not) from this agent or an identical registration of it. */
+async function knownToUser(deps: ConsentDeps, provider: Provider, accountId: string, client: ClientLike) {
+  const records = deps.grantRecords.list({ accountId, state: 'all', limit: 500 });
+  if (records.some((r) => r.clientId === client.clientId)) return true;
+  // Metadata-document clients are identified by their URL; only registrations are grouped.
+  if (isMetadataDocumentClientId(client.clientId)) return false;
+  const key = agentGroupKey(client.metadata());
+  const others = [...new Set(records.map((r) => r.clientId))].filter((id) => !isMetadataDocumentClientId(id));
+  for (const id of others) {
+    const other = await provider.Client.find(id).catch(() => undefined);
+    if (other && agentGroupKey(other.metadata()) === key) return true;
+  }
+  return false;
+}
+
+export async function describeConsentClient(
+  deps: ConsentDeps,
+  provider: Provider,
+  details: Interaction,
+  askingForMore: boolean,
+): Promise<ConsentClientView> {
+  const clientId = String(details.params.client_id ?? '');
+  const client = (await provider.Client.find(clientId)) as ClientLike | undefined;
+  if (!client) throw new HttpError(400, 'invalid_client', 'the agent is no longer registered');
+  const domain = verifiedDomain(clientId) ?? null;
+  const redirectUri = String(details.params.redirect_uri ?? client.redirectUris?.[0] ?? '');
+  const back = hostOf(redirectUri);
+  const kinds = (client.redirectUris ?? []).map((u) => classifyRedirectUri(u));
+  const local = kinds.length > 0 && kinds.every((k) => k.ok && k.kind !== 'https');
+  const thisOne = classifyRedirectUri(redirectUri);
+  // A local program's loopback callback is expected; for a web callback, compare sites.
+  const offSite =
+    domain !== null && thisOne.ok && thisOne.kind === 'https' && (!back || siteOf(back) !== siteOf(domain));
+  const logo =
+    domain !== null && client.logoUri && URL.parse(client.logoUri)?.protocol === 'https:' ? client.logoUri : null;
+  const accountId = details.session?.accountId ?? '';
+  return {
+    id: clientId,
+    name: client.clientName?.trim() || clientId,
+    verified: domain !== null,
+    verifiedDomain: domain,
+    redirectHost: redirectHost(redirectUri),
+    redirectOffSite: offSite,
+    local,
+    logoUri: logo,
+    known: askingForMore || (accountId !== '' && (await knownToUser(deps, provider, accountId, client))),
+    askingForMore,
+  };
+}
+
 export async function showConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
   const provider = deps.provider();
   const request = await consentRequest(provider, details);
   const resource = deps.resources.findByUri(request.indicator);
   if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
-  const client = await describeClient(provider, details);
+  const client = await describeConsentClient(deps, provider, details, request.granted.length > 0);
   const accountId = details.session?.accountId ?? '';
+  if (client.logoUri) {
+    // The site-wide policy allows no images; this page may load the verified agent's logo only.
+    const origin = (URL.parse(client.logoUri) as URL).origin;
+    ctx.set(
+      'Content-Security-Policy',
+      `default-src 'none'; style-src 'self' 'unsafe-inline'; img-src ${origin}; frame-ancestors 'none'; base-uri 'none'`,
+    );
+  }
   deps.views.render(ctx, 'consent.njk', {
     title: 'Allow access?',
     uid: details.uid,
     csrf: deps.csrf.issue(ctx, details.uid),
-    client: { ...client, known: request.granted.length > 0 },
+    client,
     username: deps.users.findById(accountId)?.username ?? '',
     resource: { name: resource.name, uri: resource.uri },
     scopes: scopeViews(resource.scopes, request.missing),
     granted: scopeViews(resource.scopes, request.granted),
+    lifetime: lifetime(deps.config),
   });
 }
 

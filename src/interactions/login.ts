@@ -5,6 +5,7 @@ import { type Audit, requestSource } from '../audit/index.js';
 import { loginFailure } from '../audit/login_failure.js';
 import type { Csrf } from '../http/csrf.js';
 import type { Logger } from '../http/logger.js';
+import { clientAddress, type LoginThrottle, throttledMessage } from '../http/rate_limit.js';
 import type { Views } from '../http/views.js';
 import { authenticate } from '../provider/accounts.js';
 import type { UserRepository } from '../storage/users.js';
@@ -17,6 +18,7 @@ export interface LoginDeps {
   views: Views;
   csrf: Csrf;
   log: Logger;
+  loginThrottle: LoginThrottle;
 }
 
 export async function showLogin(
@@ -49,22 +51,51 @@ export async function submitLogin(deps: LoginDeps, ctx: Context, details: Intera
   if (!username || !password) {
     return showLogin(deps, ctx, details, { error: 'Enter your username and password.', username, status: 400 });
   }
-  const user = await authenticate(deps.users, username, password);
   const clientId = String(details.params.client_id ?? '') || null;
+  const address = clientAddress(ctx);
+  // Checked before the password, and alike for unknown and known usernames.
+  const attempt = await deps.loginThrottle.begin(username, address);
+  if (attempt.retryAfter > 0) return throttled(deps, ctx, details, username, attempt.retryAfter);
+  let user: Awaited<ReturnType<typeof authenticate>>;
+  try {
+    user = await authenticate(deps.users, username, password);
+  } catch (err) {
+    attempt.release();
+    throw err;
+  }
   if (!user) {
-    deps.audit.record({
-      event: 'login.failure',
-      result: 'failure',
-      clientId,
-      ...loginFailure(deps.users, username),
-      ...requestSource(ctx),
-    });
+    const started = await attempt.failed();
+    const failure = loginFailure(deps.users, username);
+    deps.audit.record({ event: 'login.failure', result: 'failure', clientId, ...failure, ...requestSource(ctx) });
+    for (const block of started) {
+      deps.audit.record({
+        event: 'login.throttled',
+        result: 'failure',
+        clientId,
+        userId: failure.userId,
+        ...requestSource(ctx),
+        details: {
+          ...failure.details,
+          scope: block.scope,
+          failures: block.failures,
+          block_seconds: block.blockSeconds,
+        },
+      });
+    }
+    const blockedFor = Math.max(0, ...started.map((b) => b.blockSeconds));
+    if (blockedFor > 0) return throttled(deps, ctx, details, username, blockedFor);
     return showLogin(deps, ctx, details, { error: 'Wrong username or password.', username, status: 401 });
   }
+  await attempt.succeeded();
   deps.audit.record({ event: 'login.success', result: 'success', userId: user.id, clientId, ...requestSource(ctx) });
   const to = await deps
     .provider()
     .interactionResult(ctx.req, ctx.res, { login: { accountId: user.id } }, { mergeWithLastSubmission: false });
   ctx.status = 303;
   ctx.redirect(to);
+}
+
+function throttled(deps: LoginDeps, ctx: Context, details: Interaction, username: string, seconds: number) {
+  ctx.set('Retry-After', String(seconds));
+  return showLogin(deps, ctx, details, { error: throttledMessage(seconds), username, status: 429 });
 }

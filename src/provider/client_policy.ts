@@ -1,25 +1,89 @@
-// What a dynamically registered (or otherwise supplied) client may say about itself. The validator
-// runs before oidc-provider's own schema checks, so it can normalise as well as refuse.
+// What a dynamically registered client, or a client ID metadata document, may say about itself.
+// The validator runs before oidc-provider's own schema checks, so it can normalise as well as refuse.
+import { createHash } from 'node:crypto';
 import { errors } from 'oidc-provider';
 import { judgeRedirectUris } from '../lib/redirect_uris.js';
+import { checkMetadataDocument, isMetadataDocumentClientId } from './client_metadata_document.js';
 
 export const EXTRA_CLIENT_PROPERTIES = ['software_id', 'software_version'] as const;
 
 const MAX_TEXT = 200;
-const TEXT_FIELDS = [
-  'client_name',
-  'software_id',
-  'software_version',
+const MAX_URI = 2000;
+/** The whole metadata, serialised: a registration is a few hundred bytes; 16 KiB is generous. */
+const MAX_TOTAL = 16 * 1024;
+const MAX_ARRAY = 20;
+
+/** Per-field limits. Fields oidc-provider knows but not listed here get the generic limits. */
+const TEXT_LIMITS: Record<string, number> = {
+  client_name: MAX_TEXT,
+  software_id: MAX_TEXT,
+  software_version: MAX_TEXT,
+  client_uri: MAX_URI,
+  logo_uri: MAX_URI,
+  policy_uri: MAX_URI,
+  tos_uri: MAX_URI,
+  jwks_uri: MAX_URI,
+  sector_identifier_uri: MAX_URI,
+  initiate_login_uri: MAX_URI,
+};
+const ARRAY_LIMITS: Record<string, number> = {
+  redirect_uris: 20,
+  post_logout_redirect_uris: 20,
+  contacts: 5,
+  grant_types: 5,
+  response_types: 5,
+  request_uris: 5,
+  default_acr_values: 5,
+};
+
+/** oidc-provider itself refuses anything but http(s) in these (with "must be a web uri"). */
+const WEB_URI_FIELDS = new Set([
   'client_uri',
+  'initiate_login_uri',
+  'jwks_uri',
   'logo_uri',
   'policy_uri',
+  'sector_identifier_uri',
   'tos_uri',
-] as const;
+  'backchannel_logout_uri',
+  'backchannel_client_notification_endpoint',
+]);
+
+/** Schemes that can run code or read local files wherever a URI ends up: refused in every field. */
+const DANGEROUS_SCHEME = /^[\s\u0000-\u001f]*(javascript|data|file|vbscript|blob|filesystem):/i;
 
 type Metadata = Record<string, unknown>;
 
 function fail(message: string): never {
   throw new errors.InvalidClientMetadata(message);
+}
+
+function checkString(field: string, value: string, max: number): void {
+  if (value.length > max) fail(`${field} must be a string of at most ${max} characters`);
+  if (!WEB_URI_FIELDS.has(field) && DANGEROUS_SCHEME.test(value))
+    fail(`${field} must not use a javascript:, data: or file: URI`);
+}
+
+/** Every member of the metadata: strings bounded and free of dangerous URIs, arrays bounded. */
+function checkLimits(metadata: Metadata): void {
+  for (const [field, value] of Object.entries(metadata)) {
+    if (typeof value === 'string') {
+      checkString(field, value, TEXT_LIMITS[field] ?? MAX_URI);
+    } else if (Array.isArray(value)) {
+      const max = ARRAY_LIMITS[field] ?? MAX_ARRAY;
+      if (value.length > max) fail(`${field} must not have more than ${max} members`);
+      for (const member of value) {
+        if (typeof member === 'string') checkString(field, member, MAX_URI);
+      }
+    }
+  }
+  let size = 0;
+  try {
+    size = JSON.stringify(metadata).length;
+  } catch {
+    fail('client metadata must be JSON');
+  }
+  if (size > MAX_TOTAL) fail(`client metadata must not exceed ${MAX_TOTAL} bytes`);
 }
 
 /**
@@ -36,10 +100,10 @@ export function clientMetadataValidator(_ctx: unknown, key: string, value: unkno
   if (value !== undefined && (typeof value !== 'string' || value.length > MAX_TEXT)) {
     fail(`${key} must be a string of at most ${MAX_TEXT} characters`);
   }
-  for (const field of TEXT_FIELDS) {
+  for (const field of Object.keys(TEXT_LIMITS)) {
     const v = metadata[field];
-    if (v !== undefined && (typeof v !== 'string' || v.length > (field === 'client_name' ? MAX_TEXT : 2000))) {
-      fail(`${field} must be a string of at most ${field === 'client_name' ? MAX_TEXT : 2000} characters`);
+    if (v !== undefined && typeof v !== 'string') {
+      fail(`${field} must be a string of at most ${TEXT_LIMITS[field] ?? MAX_URI} characters`);
     }
   }
   if (typeof metadata.client_name === 'string' && /[\u0000-\u001f\u007f]/.test(metadata.client_name)) {
@@ -48,6 +112,10 @@ export function clientMetadataValidator(_ctx: unknown, key: string, value: unkno
   // PITFALLS item 5: a registered `scope` would become the client's allow-list and break step-up
   // (and `scope: ""` from MCP Inspector would fail registration). Scopes are governed per resource.
   delete metadata.scope;
+
+  if (typeof metadata.client_id === 'string' && isMetadataDocumentClientId(metadata.client_id)) {
+    checkMetadataDocument(metadata);
+  }
 
   if (metadata.redirect_uris !== undefined) {
     const verdict = judgeRedirectUris(metadata.redirect_uris);
@@ -58,4 +126,21 @@ export function clientMetadataValidator(_ctx: unknown, key: string, value: unkno
     // PITFALLS item 2: loopback redirects on any port and private-use schemes need `native`.
     if (verdict.applicationType === 'native') metadata.application_type = 'native';
   }
+  checkLimits(metadata);
+}
+
+/**
+ * Agents that register anew on every connection leave many registrations of one agent. Those with
+ * the same name, redirect URIs and software id are one agent to the people looking at lists.
+ */
+export function agentGroupKey(metadata: Record<string, unknown> | undefined): string {
+  const name = typeof metadata?.client_name === 'string' ? metadata.client_name : '';
+  const uris = Array.isArray(metadata?.redirect_uris)
+    ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string').sort()
+    : [];
+  const software = typeof metadata?.software_id === 'string' ? metadata.software_id : '';
+  return createHash('sha256')
+    .update(JSON.stringify([name, uris, software]))
+    .digest('base64url')
+    .slice(0, 22);
 }

@@ -3,6 +3,7 @@
 
 import type { JWK } from 'jose';
 import Provider, { type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Audit } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { LOOPBACK_HOSTS } from '../lib/redirect_uris.js';
@@ -12,9 +13,11 @@ import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import type { UserRepository } from '../storage/users.js';
 import { findAccountFor } from './accounts.js';
+import type { MetadataDocumentPolicy } from './client_metadata_document.js';
 import { clientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
+import { refreshGraceHook } from './refresh_grace.js';
 import { resourceFunctions } from './resources.js';
 
 export const ROUTES = {
@@ -36,6 +39,11 @@ export interface ProviderDeps {
   jwks: JWK[];
   cookieKeys: string[];
   renderError: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Promise<void>;
+  /** Client ID Metadata Documents: fetch guard and allow hooks (feature off without it). */
+  clientDocuments?: MetadataDocumentPolicy;
+  /** The clock (ms) of the adapter's store, for the refresh-token reuse grace window. */
+  now?: () => number;
+  audit?: Audit;
 }
 
 function registrationFeature(config: Config) {
@@ -43,7 +51,8 @@ function registrationFeature(config: Config) {
     case 'off':
       return { enabled: false };
     case 'token':
-      return { enabled: true, initialAccessToken: config.registrationToken as string };
+      // The initial access token is checked in front of the provider (registration_guard.ts).
+      return { enabled: true, initialAccessToken: false };
     default:
       return { enabled: true, initialAccessToken: false };
   }
@@ -63,19 +72,40 @@ function clientBasedCORS(_ctx: KoaContextWithOIDC, origin: string, client: { red
   });
 }
 
+// PITFALLS item 16: experimental in oidc-provider 9.13, acknowledged at the version it implements.
+function clientDocumentsFeature(config: Config, policy: MetadataDocumentPolicy | undefined) {
+  if (!policy || !config.clientMetadataDocuments.enabled) return { enabled: false };
+  return {
+    enabled: true,
+    ack: 'draft-02',
+    allowFetch: policy.allowFetch,
+    allowClient: policy.allowClient,
+    cacheDuration: policy.cacheDuration,
+  };
+}
+
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl);
   const secureCookies = config.issuer.startsWith('https:');
 
   const configuration: Configuration = {
-    adapter: adapterClass(deps.store),
+    adapter: adapterClass(
+      deps.store,
+      refreshGraceHook({ graceSeconds: config.refreshReuseGrace, now: deps.now ?? Date.now, audit: deps.audit }),
+    ),
     clients: [],
     findAccount: findAccountFor(deps.users),
     jwks: { keys: deps.jwks as never },
     cookies: {
       keys: deps.cookieKeys,
-      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
+      // Over https the browser enforces Secure and the host binding through the name prefix. The
+      // session cookie (Path=/) gets __Host-; the interaction cookies are scoped to one
+      // interaction's path, which __Host- forbids, so they get __Secure-.
+      names: secureCookies
+        ? { session: '__Host-session', interaction: '__Secure-interaction', resume: '__Secure-interaction_resume' }
+        : { session: '_session', interaction: '_interaction', resume: '_interaction_resume' },
+      long: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/' },
       short: { signed: true, httpOnly: true, sameSite: 'lax', secure: secureCookies },
     },
     routes: ROUTES,
@@ -95,9 +125,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       validator: clientMetadataValidator as never,
     },
     clientBasedCORS: clientBasedCORS as never,
+    // Every fetch oidc-provider makes (metadata documents) goes through the guarded connection.
+    ...(deps.clientDocuments ? { fetch: deps.clientDocuments.fetch as never } : {}),
+    fetchResponseBodyLimits: { 'client_id metadata document': config.clientMetadataDocuments.maxBytes } as never,
     features: {
       devInteractions: { enabled: false },
       registration: registrationFeature(config),
+      clientIdMetadataDocument: clientDocumentsFeature(config, deps.clientDocuments),
       registrationManagement: { enabled: config.registration !== 'off', rotateRegistrationAccessToken: true },
       resourceIndicators: {
         enabled: true,
@@ -147,5 +181,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  // Behind the one trusted proxy, the client address is the X-Forwarded-For entry that proxy
+  // appended (the last); earlier entries are whatever the client sent and must not key rate limits.
+  provider.maxIpsCount = 1;
   return provider;
 }

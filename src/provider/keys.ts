@@ -61,13 +61,27 @@ function describe(row: SigningKeyRow, state: KeyStatus['state']): KeyStatus {
   };
 }
 
-export function keyStatuses(keys: KeyRepository, now = epochSeconds()): KeyStatus[] {
+/**
+ * When this server first published each key (unix seconds). A key created by another process (the
+ * CLI) is published only at the server's next key check, which can come after its activation time;
+ * measured from publication, a key still waits its full delay before it signs, so resource servers
+ * that fetched the key set just before publication can refetch (jose allows one refetch per 30 s,
+ * the server's check interval) before they meet it.
+ */
+export type PublicationTimes = ReadonlyMap<string, number>;
+
+function activation(r: SigningKeyRow, published?: PublicationTimes): number {
+  const since = published?.get(r.kid);
+  return since === undefined ? r.activates_at : Math.max(r.activates_at, since + (r.activates_at - r.created_at));
+}
+
+export function keyStatuses(keys: KeyRepository, now = epochSeconds(), published?: PublicationTimes): KeyStatus[] {
   const rows = keys.live(now);
-  const retired = (r: SigningKeyRow) => r.retired_at !== null && r.retired_at <= now;
-  // The newest key that has activated and was not superseded (rows are newest first).
-  const signing = rows.find((r) => r.activates_at <= now && !retired(r));
-  return rows.map((r) =>
-    describe(r, r === signing ? 'signing' : r.activates_at > now && !retired(r) ? 'pending' : 'retired'),
+  // The newest key that has activated signs (rows are newest first); newer ones are pending and
+  // older ones retired (each was superseded when a newer key activated).
+  const signingAt = rows.findIndex((r) => activation(r, published) <= now);
+  return rows.map((r, i) =>
+    describe(r, i === signingAt ? 'signing' : signingAt < 0 || i < signingAt ? 'pending' : 'retired'),
   );
 }
 
@@ -76,8 +90,12 @@ export function keyStatuses(keys: KeyRepository, now = epochSeconds()): KeyStatu
  * published key marked verify-only so the provider never signs with it (its key selection honours
  * `key_ops`). `fingerprint` changes whenever the set or the signing key changes.
  */
-export function providerJwks(keys: KeyRepository, now = epochSeconds()): { keys: JWK[]; fingerprint: string } {
-  const statuses = keyStatuses(keys, now);
+export function providerJwks(
+  keys: KeyRepository,
+  now = epochSeconds(),
+  published?: PublicationTimes,
+): { keys: JWK[]; fingerprint: string } {
+  const statuses = keyStatuses(keys, now, published);
   const rows = keys.live(now);
   const ordered = [...rows].sort((a, b) => {
     const sa = statuses.find((s) => s.kid === a.kid)?.state === 'signing' ? 0 : 1;

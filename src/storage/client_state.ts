@@ -1,5 +1,7 @@
 // What we know of each agent besides its oidc-provider metadata: how it registered, first and last
-// use, and whether an admin disabled it.
+// use, and whether an admin disabled it; for metadata-document agents also their last-seen name and
+// redirect URIs; domains an admin disabled; and initial access tokens for registration.
+import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from './db.js';
 
 export interface ClientState {
@@ -9,7 +11,12 @@ export interface ClientState {
   lastUsedAt: number | null;
   disabledAt: number | null;
   disabledBy: string | null;
+  /** Metadata-document agents: the client_name and redirect URIs of the document last used. */
+  name: string | null;
+  redirectUris: string[];
 }
+
+export const METADATA_DOCUMENT = 'metadata_document';
 
 interface Row {
   client_id: string;
@@ -18,6 +25,18 @@ interface Row {
   last_used_at: number | null;
   disabled_at: number | null;
   disabled_by: string | null;
+  name: string | null;
+  redirect_uris: string | null;
+}
+
+function parseUris(raw: string | null): string[] {
+  if (!raw) return [];
+  try {
+    const list = JSON.parse(raw) as unknown;
+    return Array.isArray(list) ? list.filter((u): u is string => typeof u === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 export type ClientStateRepository = ReturnType<typeof createClientStateRepository>;
@@ -38,7 +57,22 @@ export function createClientStateRepository(db: Db) {
     lastUsedAt: r.last_used_at,
     disabledAt: r.disabled_at,
     disabledBy: r.disabled_by,
+    name: r.name,
+    redirectUris: parseUris(r.redirect_uris),
   });
+  const seen = db.prepare(`
+    INSERT INTO client_state (client_id, registered_via, name, redirect_uris) VALUES (@id, '${METADATA_DOCUMENT}', @name, @uris)
+    ON CONFLICT (client_id) DO UPDATE SET registered_via = '${METADATA_DOCUMENT}', name = @name, redirect_uris = @uris
+    WHERE name IS NOT @name OR redirect_uris IS NOT @uris OR registered_via <> '${METADATA_DOCUMENT}'`);
+  const blockDomain = db.prepare(
+    'INSERT INTO client_domain_blocks (domain, blocked_at, blocked_by) VALUES (?, ?, ?) ON CONFLICT (domain) DO NOTHING',
+  );
+  const unblockDomain = db.prepare('DELETE FROM client_domain_blocks WHERE domain = ?');
+  const blockedDomains = db.prepare('SELECT domain, blocked_at, blocked_by FROM client_domain_blocks ORDER BY domain');
+  const domainBlocked = db.prepare(
+    'SELECT 1 FROM client_domain_blocks WHERE domain IN (SELECT value FROM json_each(?))',
+  );
+  const isDisabled = db.prepare('SELECT 1 FROM client_state WHERE client_id = ? AND disabled_at IS NOT NULL');
   return {
     registered(clientId: string, via: string): void {
       registered.run(clientId, via);
@@ -52,6 +86,130 @@ export function createClientStateRepository(db: Db) {
     },
     all(): Map<string, ClientState> {
       return new Map((all.all() as Row[]).map((r) => [r.client_id, toState(r)]));
+    },
+    isDisabled(clientId: string): boolean {
+      return isDisabled.get(clientId) !== undefined;
+    },
+    /**
+     * A metadata-document agent was used: remember what its document says (written only on
+     * change). True the first time this agent is seen.
+     */
+    seen(clientId: string, name: string | null, redirectUris: readonly string[]): boolean {
+      const before = byId.get(clientId) as Row | undefined;
+      seen.run({ id: clientId, name, uris: JSON.stringify(redirectUris.slice(0, 20)) });
+      return before?.registered_via !== METADATA_DOCUMENT;
+    },
+    /** Disables fetching documents from the domain and every subdomain of it. */
+    blockDomain(domain: string, by: string, now: number): boolean {
+      return blockDomain.run(normaliseDomain(domain), now, by).changes > 0;
+    },
+    unblockDomain(domain: string): boolean {
+      return unblockDomain.run(normaliseDomain(domain)).changes > 0;
+    },
+    blockedDomains(): { domain: string; blockedAt: number; blockedBy: string }[] {
+      return (blockedDomains.all() as { domain: string; blocked_at: number; blocked_by: string }[]).map((r) => ({
+        domain: r.domain,
+        blockedAt: r.blocked_at,
+        blockedBy: r.blocked_by,
+      }));
+    },
+    /** Whether the host or any parent domain of it is blocked. */
+    isDomainBlocked(host: string): boolean {
+      const labels = normaliseDomain(host).split('.');
+      const candidates = labels.map((_, i) => labels.slice(i).join('.'));
+      return domainBlocked.get(JSON.stringify(candidates)) !== undefined;
+    },
+  };
+}
+
+export function normaliseDomain(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/** A well-formed DNS name (what `clients disable --domain` accepts). */
+export function isDomainName(domain: string): boolean {
+  const d = normaliseDomain(domain);
+  return d.length <= 253 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d);
+}
+
+export interface RegistrationToken {
+  id: string;
+  label: string;
+  createdAt: number;
+  expiresAt: number;
+  usesLeft: number | null;
+  lastUsedAt: number | null;
+}
+
+interface TokenRow {
+  id: string;
+  label: string;
+  created_at: number;
+  expires_at: number;
+  uses_left: number | null;
+  last_used_at: number | null;
+}
+
+/** A prefix lets secret scanners recognise a leaked token. */
+export const REGISTRATION_TOKEN_PREFIX = 'mcpreg_';
+const TOKEN_SHAPE = /^mcpreg_[A-Za-z0-9_-]{43}$/;
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+export type RegistrationTokenRepository = ReturnType<typeof createRegistrationTokenRepository>;
+
+/** Initial access tokens (RFC 7591 §3) for MCP_OAUTH_REGISTRATION=token. */
+export function createRegistrationTokenRepository(db: Db) {
+  const insert = db.prepare(
+    'INSERT INTO registration_tokens (id, token_hash, label, created_at, expires_at, uses_left) VALUES (@id, @hash, @label, @now, @exp, @uses)',
+  );
+  // One statement: a token with one use left cannot be spent twice by concurrent registrations.
+  const spend = db.prepare(`UPDATE registration_tokens
+    SET uses_left = CASE WHEN uses_left IS NULL THEN NULL ELSE uses_left - 1 END, last_used_at = @now
+    WHERE token_hash = @hash AND expires_at > @now AND (uses_left IS NULL OR uses_left > 0)`);
+  const refund = db.prepare(
+    'UPDATE registration_tokens SET uses_left = uses_left + 1 WHERE token_hash = ? AND uses_left IS NOT NULL',
+  );
+  const all = db.prepare(
+    'SELECT id, label, created_at, expires_at, uses_left, last_used_at FROM registration_tokens ORDER BY created_at, id',
+  );
+  const remove = db.prepare('DELETE FROM registration_tokens WHERE id = ?');
+  const purge = db.prepare('DELETE FROM registration_tokens WHERE expires_at <= ? OR uses_left = 0');
+  const toToken = (r: TokenRow): RegistrationToken => ({
+    id: r.id,
+    label: r.label,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    usesLeft: r.uses_left,
+    lastUsedAt: r.last_used_at,
+  });
+  return {
+    /** The returned `token` is the only copy of the secret. */
+    create(label: string, ttl: number, uses: number | null, now: number): { token: string; record: RegistrationToken } {
+      const id = `reg_${randomBytes(9).toString('base64url')}`;
+      const token = REGISTRATION_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      insert.run({ id, hash: sha256(token), label, now, exp: now + ttl, uses });
+      return {
+        token,
+        record: { id, label, createdAt: now, expiresAt: now + ttl, usesLeft: uses, lastUsedAt: null },
+      };
+    },
+    /** Uses the token once if it is valid; false for anything else. */
+    spend(token: string, now: number): boolean {
+      if (!TOKEN_SHAPE.test(token)) return false;
+      return spend.run({ hash: sha256(token), now }).changes === 1;
+    },
+    /** Gives back a use spent on a registration that was then refused. */
+    refund(token: string): void {
+      refund.run(sha256(token));
+    },
+    list(): RegistrationToken[] {
+      return (all.all() as TokenRow[]).map(toToken);
+    },
+    revoke(id: string): boolean {
+      return remove.run(id).changes > 0;
+    },
+    purge(now: number): number {
+      return purge.run(now).changes;
     },
   };
 }

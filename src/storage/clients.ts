@@ -33,7 +33,8 @@ export type ClientRepository = ReturnType<typeof createClientRepository>;
 
 export function createClientRepository(db: Db) {
   const all = db.prepare(
-    "SELECT id, payload, created_at FROM oidc_models WHERE model = 'Client' ORDER BY created_at, id",
+    // Oldest first; rowid keeps registrations made in the same second in the order they were made.
+    "SELECT id, payload, created_at FROM oidc_models WHERE model = 'Client' ORDER BY created_at, rowid",
   );
   const byId = db.prepare("SELECT id, payload, created_at FROM oidc_models WHERE model = 'Client' AND id = ?");
   const related = db.prepare(
@@ -41,6 +42,14 @@ export function createClientRepository(db: Db) {
   );
   const removeClient = db.prepare("DELETE FROM oidc_models WHERE model = 'Client' AND id = ?");
   const removeRelated = db.prepare("DELETE FROM oidc_models WHERE client_id = ? AND model <> 'Client'");
+
+  // Never completed an authorization: no grant was ever recorded for it and no token issued to it.
+  const UNUSED = `o.model = 'Client'
+    AND NOT EXISTS (SELECT 1 FROM grant_records g WHERE g.client_id = o.id)
+    AND NOT EXISTS (SELECT 1 FROM client_state s WHERE s.client_id = o.id AND (s.first_used_at IS NOT NULL OR s.disabled_at IS NOT NULL))`;
+  const countUnused = db.prepare(`SELECT count(*) AS n FROM oidc_models o WHERE ${UNUSED}`);
+  const staleUnused = db.prepare(`SELECT o.id FROM oidc_models o WHERE ${UNUSED} AND o.created_at <= ?`);
+  const forgetState = db.prepare('DELETE FROM client_state WHERE client_id = ? AND disabled_at IS NULL');
 
   const countRelated = (clientId: string): RelatedCounts =>
     Object.fromEntries((related.all(clientId) as CountRow[]).map((r) => [r.model, r.n]));
@@ -54,6 +63,25 @@ export function createClientRepository(db: Db) {
       return row && toClient(row);
     },
     related: countRelated,
+    /** Registrations that never completed an authorization (the cap on these stops floods). */
+    countUnused(): number {
+      return (countUnused.get() as { n: number }).n;
+    },
+    /**
+     * Deletes registrations that never completed an authorization and are older than `ttl` seconds,
+     * with whatever is attached to them (interactions, sessions' references). Returns how many.
+     */
+    purgeUnused(now: number, ttl: number): number {
+      return db.transaction(() => {
+        const ids = (staleUnused.all(now - ttl) as { id: string }[]).map((r) => r.id);
+        for (const id of ids) {
+          removeClient.run(id);
+          removeRelated.run(id);
+          forgetState.run(id);
+        }
+        return ids.length;
+      })();
+    },
     /**
      * Deletes the client and every grant, code and token issued to it, all or nothing. Returns what
      * was deleted besides the client, or undefined when there is no such client.

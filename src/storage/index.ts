@@ -1,6 +1,6 @@
 // Every repository over one database, built once and passed to whoever needs it.
 import { createAdminTokenRepository } from './admin_tokens.js';
-import { createClientStateRepository } from './client_state.js';
+import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
 import { createGrantRecordRepository } from './grant_records.js';
@@ -15,18 +15,20 @@ import { createWebSessionRepository } from './web_sessions.js';
 
 export type Stores = ReturnType<typeof createStores>;
 
-export function createStores(db: Db, opts: { accessTokenTtl: number }) {
+/** `now` (ms since the epoch) is the oidc-provider store's clock; tests inject one. */
+export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () => number }) {
   return {
     db,
     users: createUserRepository(db),
     resources: createResourceRepository(db),
     keys: createKeyRepository(db),
-    oidc: createOidcStore(db),
+    oidc: createOidcStore(db, opts.now),
     grants: createGrantIndex(db),
     grantRecords: createGrantRecordRepository(db),
     revocations: createRevocationService(db, opts),
     clients: createClientRepository(db),
     clientState: createClientStateRepository(db),
+    registrationTokens: createRegistrationTokenRepository(db),
     credentials: createResourceCredentialRepository(db),
     webSessions: createWebSessionRepository(db),
     adminTokens: createAdminTokenRepository(db),

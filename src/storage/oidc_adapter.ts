@@ -92,15 +92,22 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
   };
 }
 
+/**
+ * Lets the provider layer adjust a record `find` returns (the refresh-token reuse grace window of
+ * src/provider/refresh_grace.ts) without this module knowing about requests.
+ */
+export type FindHook = (model: string, payload: AdapterPayload) => AdapterPayload;
+
 /** The class oidc-provider instantiates once per model name. */
-export function adapterClass(store: OidcStore): new (name: string) => Adapter {
+export function adapterClass(store: OidcStore, onFind?: FindHook): new (name: string) => Adapter {
   return class SqliteAdapter implements Adapter {
     constructor(private readonly model: string) {}
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       store.upsert(this.model, id, payload, expiresIn);
     }
     async find(id: string): Promise<AdapterPayload | undefined> {
-      return store.find(this.model, id);
+      const found = store.find(this.model, id);
+      return found && onFind ? onFind(this.model, found) : found;
     }
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
       return store.findBy('user_code', userCode);

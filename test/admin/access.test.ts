@@ -33,7 +33,8 @@ describe('admin access control', () => {
       .replace(/\/grants\/:id/, `/grants/${bob.grantId}`)
       .replace(/\/users\/:id/, `/users/${bobId()}`)
       .replace(/\/users\/:username/, '/users/bob')
-      .replace(/\/(agents|clients)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`);
+      .replace(/\/(agents|clients)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`)
+      .replace(/\/client-domains\/:domain/, '/client-domains/agents.example.com');
     expect(path).not.toContain(':');
     return { method, path };
   }

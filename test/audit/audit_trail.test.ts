@@ -85,7 +85,8 @@ describe('audit trail of a whole agent story', () => {
     });
 
   beforeAll(async () => {
-    h = await start();
+    // Reuse right after rotation must count as theft here: no grace window (test/hardening/refresh_grace.test.ts).
+    h = await start({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     aliceId = createUserRepository(h.db).create('alice', await hashPassword(PASSWORD), false).id;
     createResourceRepository(h.db).create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
 

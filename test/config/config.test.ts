@@ -27,6 +27,9 @@ describe('configuration from the environment', () => {
     [{ MCP_OAUTH_REGISTRATION: 'maybe' }, /MCP_OAUTH_REGISTRATION/],
     [{ MCP_OAUTH_HOST: '0.0.0.0' }, /MCP_OAUTH_HOST=0.0.0.0 is not a loopback address/],
     [{ MCP_OAUTH_ISSUER: 'http://auth.example.com' }, /MCP_OAUTH_ISSUER must be https/],
+    // Secure cookies need the forwarded scheme: an https issuer without a trusted proxy would
+    // answer 500 on every page that sets a cookie.
+    [{ MCP_OAUTH_ISSUER: 'https://auth.example.com' }, /set MCP_OAUTH_TRUST_PROXY=true/],
     [{ MCP_OAUTH_ISSUER: 'https://auth.example.com/' }, /must not end with a slash/],
     [{ MCP_OAUTH_ISSUER: 'https://auth.example.com?x=1' }, /must not have a query/],
     [{ MCP_OAUTH_ISSUER: 'not a url' }, /MCP_OAUTH_ISSUER must be an absolute/],
@@ -34,7 +37,22 @@ describe('configuration from the environment', () => {
       { MCP_OAUTH_TRUST_PROXY: 'true', MCP_OAUTH_HOST: '0.0.0.0', MCP_OAUTH_ISSUER: 'http://auth.example.com' },
       /must be https when/,
     ],
-    [{ MCP_OAUTH_REGISTRATION: 'token' }, /MCP_OAUTH_REGISTRATION_TOKEN/],
+    // Token mode no longer needs a fixed token (tokens come from `mcp-oauth clients token`), but
+    // one that is set must be long enough.
+    [{ MCP_OAUTH_REGISTRATION_TOKEN: 'short' }, /MCP_OAUTH_REGISTRATION_TOKEN/],
+    [
+      {
+        MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS: 'localhost',
+        MCP_OAUTH_ISSUER: 'https://auth.example.com',
+        MCP_OAUTH_TRUST_PROXY: 'true',
+      },
+      /development only/,
+    ],
+    [{ MCP_OAUTH_CIMD_DENY_DOMAINS: 'exa mple.com' }, /MCP_OAUTH_CIMD_DENY_DOMAINS/],
+    [{ MCP_OAUTH_CIMD_CACHE_MIN: '2h', MCP_OAUTH_CIMD_CACHE_MAX: '1h' }, /MCP_OAUTH_CIMD_CACHE_MIN must not exceed/],
+    [{ MCP_OAUTH_CIMD_DEV_CA_FILE: '/nonexistent/ca.pem' }, /MCP_OAUTH_CIMD_DEV_CA_FILE/],
+    [{ MCP_OAUTH_MAX_UNUSED_CLIENTS: '0' }, /MCP_OAUTH_MAX_UNUSED_CLIENTS/],
+    [{ MCP_OAUTH_UNUSED_CLIENT_TTL: '5s' }, /MCP_OAUTH_UNUSED_CLIENT_TTL/],
     [{ MCP_OAUTH_REGISTRATION: 'token', MCP_OAUTH_REGISTRATION_TOKEN: 'short' }, /at least 32 characters/],
     [{ MCP_OAUTH_REFRESH_TOKEN_IDLE_TTL: '100d', MCP_OAUTH_REFRESH_TOKEN_ABSOLUTE_TTL: '10d' }, /must not exceed/],
   ])('refuses %o with a message naming the variable', (env, message) => {

@@ -53,7 +53,8 @@ describe('MCP TypeScript SDK as the agent', () => {
   let jwks: ReturnType<typeof createRemoteJWKSet>;
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // A replayed refresh token must revoke at once here: no grace window (test/hardening/refresh_grace.test.ts).
+    server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     aliceId = (await server.addUser('alice', PASSWORD)).id;
     rs = await startResourceServer({ authorizationServer: server.url });
     server.addResource(rs.resource, 'SDK Test MCP');

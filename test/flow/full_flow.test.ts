@@ -8,7 +8,8 @@ const RESOURCE = 'https://mcp.example.com/mcp';
 describe('authorization code flow with PKCE, consent, JWT access token and refresh rotation', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    // Immediate reuse must be refused here: no grace window (test/hardening/refresh_grace.test.ts).
+    server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     await server.addUser('alice', 'correct horse battery');
     server.addResource(RESOURCE, 'Orders DB');
   });

@@ -19,7 +19,8 @@ describe('revoking grants, agents and users', () => {
   let aliceId: string;
   let bobId: string;
   beforeAll(async () => {
-    server = await startTestServer();
+    // Immediate reuse must be refused here: no grace window (test/hardening/refresh_grace.test.ts).
+    server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     aliceId = (await server.addUser('alice', PASSWORD)).id;
     bobId = (await server.addUser('bob', PASSWORD)).id;
     server.addResource(RESOURCE, 'Orders DB');

@@ -32,7 +32,7 @@ export interface TestServer {
 
 export async function startTestServer(
   env: Record<string, string> = {},
-  opts: { logger?: Logger } = {},
+  opts: { logger?: Logger; now?: () => number } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-test-'));
   const server: Server = createServer();
@@ -41,7 +41,9 @@ export async function startTestServer(
   const config = loadConfig({ MCP_OAUTH_PORT: String(port), MCP_OAUTH_DATA_DIR: dataDir, ...env });
   const db = openDatabase(config.databaseFile);
   migrate(db);
-  const app = await buildApp(config, db, opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const app = await buildApp(config, db, opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), {
+    now: opts.now,
+  });
   server.on('request', app.handler);
   const users = createUserRepository(db);
   const resources = createResourceRepository(db);

@@ -1,0 +1,114 @@
+// Authorization-server instances for the scenarios: a temp data dir prepared through the server's
+// own repositories (user, MCP servers, admin token, resource credential), then the server in its
+// own process, then an agent registered over HTTP like any other.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { asEnv } from './env.mjs';
+import { registerClient } from './oauth.mjs';
+import { distImport, freePort, startChild } from './proc.mjs';
+
+/** Data dirs of running instances, removed by removeDataDirs() if the run is interrupted. */
+const dataDirs = new Set();
+
+export function removeDataDirs() {
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  dataDirs.clear();
+}
+
+export const USERNAME = 'bench';
+export const PASSWORD = 'bench-password-1';
+
+export const SCOPES = [
+  { scope: 'mcp:read', description: 'Read data and list tools', isDefault: true, isWrite: false },
+  { scope: 'mcp:write', description: 'Change data and call tools that write', isDefault: false, isWrite: true },
+];
+
+/** Opens the instance's database with the server's own code; the caller closes it. */
+export async function openDb(dataDir) {
+  const { openDatabase } = await distImport('src/storage/db.js');
+  const { migrate } = await distImport('src/storage/migrate.js');
+  const db = openDatabase(path.join(dataDir, 'mcp-oauth.sqlite'));
+  migrate(db);
+  return db;
+}
+
+async function prepare(dataDir, resources) {
+  const { hashPassword } = await distImport('src/lib/passwords.js');
+  const { createUserRepository } = await distImport('src/storage/users.js');
+  const { createResourceRepository } = await distImport('src/storage/resources.js');
+  const { createResourceCredentialRepository } = await distImport('src/storage/resource_credentials.js');
+  const { createAdminTokenRepository } = await distImport('src/storage/admin_tokens.js');
+  const db = await openDb(dataDir);
+  try {
+    createUserRepository(db).create(USERNAME, await hashPassword(PASSWORD), true);
+    const repo = createResourceRepository(db);
+    for (const uri of resources) repo.create(uri, `Bench ${uri}`, SCOPES);
+    const first = repo.findByUri(resources[0]);
+    const credential = createResourceCredentialRepository(db).create(first.id, { replace: true });
+    const { token: adminToken } = createAdminTokenRepository(db).create('bench', null, Math.floor(Date.now() / 1000));
+    return { credential, adminToken };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Starts our authorization server on a fresh data dir. opts: { resources, execArgv, env }.
+ * The instance can be stopped and started again on the same data (restart()).
+ */
+export async function startAs(opts = {}) {
+  const resources = opts.resources ?? ['http://127.0.0.1:9/mcp'];
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-bench-'));
+  dataDirs.add(dataDir);
+  const port = await freePort();
+  const secrets = await prepare(dataDir, resources);
+  const spawn = () =>
+    startChild('as_server.mjs', { env: { ...asEnv({ port, dataDir }), ...opts.env }, execArgv: opts.execArgv ?? [] });
+  let child = await spawn();
+  const url = child.info.url;
+  const client = await registerClient(url);
+  return {
+    url,
+    port,
+    dataDir,
+    resource: resources[0],
+    resources,
+    clientId: client.client_id,
+    ...secrets,
+    get pid() {
+      return child.pid;
+    },
+    rss: () => child.rss(),
+    /** Stops the server process, keeping its data (for work on the database alone). */
+    async pause() {
+      await child.stop();
+    },
+    /** Starts the server again on the same data and port. */
+    async resume() {
+      child = await spawn();
+    },
+    async stop() {
+      await child.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+      dataDirs.delete(dataDir);
+    },
+  };
+}
+
+/** The bare oidc-provider baseline on its own port. */
+export async function startBaselineProvider({ resource = 'http://127.0.0.1:9/mcp', execArgv = [] } = {}) {
+  const port = await freePort();
+  const child = await startChild('baseline_provider.mjs', {
+    env: { BENCH_PORT: String(port), BENCH_RESOURCE: resource, BENCH_CLIENT_ID: 'bench-agent' },
+    execArgv,
+  });
+  return {
+    url: child.info.url,
+    pid: child.pid,
+    resource,
+    clientId: 'bench-agent',
+    rss: () => child.rss(),
+    stop: () => child.stop(),
+  };
+}

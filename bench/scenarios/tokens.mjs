@@ -1,0 +1,95 @@
+// Scenarios 1 (token refresh) and 2 (authorization code flow of a returning agent): our server on
+// its SQLite store vs a bare oidc-provider with the same grant configuration in memory.
+import { alternate, cpuRatio, ratio, ratioOfMedians } from '../lib/measure.mjs';
+import { consentedSessions, mintTokens, REDIRECT_URI, SCOPE } from '../lib/oauth.mjs';
+
+/**
+ * Everything the load of one server needs: signed-in, consented sessions (one per connection) and
+ * a token minter. `freshGrants` (the in-memory baseline): new sessions, hence new grants, for every
+ * run. oidc-provider's memory adapter keeps each grant's token ids in one map that it scans on every
+ * token it stores, so a grant that has seen thousands of refreshes slows it down; real grants see a
+ * few. Our server keeps one grant per user and agent whatever the session, and has no such cost.
+ */
+export async function tokenTarget(inst, connections, login = {}, { freshGrants = false } = {}) {
+  const where = { clientId: inst.clientId, resource: inst.resource, ...login };
+  const initial = await consentedSessions(inst.url, where, connections);
+  const sessionsForRun = async () => (freshGrants ? consentedSessions(inst.url, where, connections) : initial);
+  const mint = async (sessions, count) =>
+    (
+      await mintTokens(
+        inst.url,
+        { jars: sessions.slice(0, 4).map((s) => s.jar), clientId: inst.clientId, resource: inst.resource },
+        count,
+      )
+    ).map((t) => t.refresh_token);
+  return {
+    inst,
+    refreshJob: async (duration) => ({
+      kind: 'refresh',
+      url: inst.url,
+      pid: inst.pid,
+      connections,
+      duration,
+      // Twice the connections: a request in flight when a run stops burns its token.
+      data: { tokens: await mint(await sessionsForRun(), connections * 2), clientId: inst.clientId },
+    }),
+    codeJob: async (duration) => ({
+      kind: 'code',
+      url: inst.url,
+      pid: inst.pid,
+      connections,
+      duration,
+      data: {
+        cookies: (await sessionsForRun()).map((s) => s.jar.header()),
+        clientId: inst.clientId,
+        redirectUri: REDIRECT_URI,
+        scope: SCOPE,
+        resource: inst.resource,
+      },
+    }),
+  };
+}
+
+export async function refreshScenario(settings, ours, base, log) {
+  log('scenario 1: token refresh');
+  const m = await alternate(
+    settings,
+    [
+      { key: 'subject', label: 'mcp-oauth-server (SQLite)', job: ours.refreshJob },
+      { key: 'baseline', label: 'bare oidc-provider (memory)', job: base.refreshJob },
+    ],
+    log,
+  );
+  return {
+    id: 'refresh',
+    title: 'Token refresh (refresh_token grant, JWT access token, rotation)',
+    unit: 'refreshes/s',
+    ...m,
+    ratio: ratio(m.subject, m.baseline),
+    ratioOfMedians: ratioOfMedians(m.subject, m.baseline),
+    cpuRatio: cpuRatio(m.subject, m.baseline),
+    target: { ratio: 0.8 },
+  };
+}
+
+export async function codeFlowScenario(settings, ours, base, log) {
+  log('scenario 2: authorization code flow, returning agent');
+  const m = await alternate(
+    settings,
+    [
+      { key: 'subject', label: 'mcp-oauth-server (SQLite)', job: ours.codeJob },
+      { key: 'baseline', label: 'bare oidc-provider (memory)', job: base.codeJob },
+    ],
+    log,
+  );
+  return {
+    id: 'code_flow',
+    title: 'Authorization code flow, already consented (session → /authorize → code → /token)',
+    unit: 'flows/s',
+    ...m,
+    ratio: ratio(m.subject, m.baseline),
+    ratioOfMedians: ratioOfMedians(m.subject, m.baseline),
+    cpuRatio: cpuRatio(m.subject, m.baseline),
+    target: { ratio: 0.8 },
+  };
+}

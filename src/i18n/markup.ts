@@ -1,0 +1,45 @@
+// Sentences with emphasis inside them ("<strong>Agent X</strong> wants to act as <strong>alice</strong>"):
+// the word order differs between languages, so the whole sentence is one catalogue text and the
+// emphasised parts are placeholders. Everything is escaped here: the catalogue text and every value.
+// Only an element from the fixed list below, with an optional class name, can wrap a value; a
+// catalogue can never inject markup.
+
+const TAGS = new Set(['strong', 'em', 'code', 'span', 'a']);
+const CLASS = /^[a-z][a-z0-9 -]{0,60}$/;
+/** Links may only point to a path on this server. */
+const LOCAL_HREF = /^\/[A-Za-z0-9/_-]*$/;
+
+/** A placeholder value: plain text, or text wrapped in one allowed element. */
+export type Part = string | number | { text: string | number; tag?: string; cls?: string; href?: string };
+
+export function escapeHtml(value: string): string {
+  return value
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+function renderPart(part: Part | undefined): string | undefined {
+  if (part === undefined || part === null) return undefined;
+  if (typeof part !== 'object') return escapeHtml(String(part));
+  const text = escapeHtml(String(part.text ?? ''));
+  const tag = part.tag && TAGS.has(part.tag) ? part.tag : undefined;
+  if (!tag) return text;
+  if (tag === 'a' && !(part.href && LOCAL_HREF.test(part.href))) return text;
+  const href = tag === 'a' ? ` href="${part.href}"` : '';
+  const cls = part.cls && CLASS.test(part.cls) ? ` class="${part.cls}"` : '';
+  return `<${tag}${href}${cls}>${text}</${tag}>`;
+}
+
+/** The catalogue text with every {name} replaced by its escaped (and possibly wrapped) part. */
+export function fillHtml(text: string, parts: Readonly<Record<string, Part>>): string {
+  return text
+    .split(/\{([A-Za-z0-9_]+)\}/)
+    .map((piece, i) => {
+      if (i % 2 === 0) return escapeHtml(piece);
+      return renderPart(parts[piece]) ?? escapeHtml(`{${piece}}`);
+    })
+    .join('');
+}

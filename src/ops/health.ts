@@ -1,0 +1,108 @@
+// GET /healthz: the process is up and answering (cheap; for liveness probes).
+// GET /readyz: this instance can do its job (for readiness probes and the Docker healthcheck):
+//   - the database accepts a real, committed write (one row rewritten in place: no growth),
+//   - the provider holds a private key it can sign access tokens with,
+//   - the database schema is exactly the one this build's migrations describe.
+// Answers are tiny JSON documents with no detail an outsider could use: the cause of a failure
+// goes to the log.
+import type { Middleware } from 'koa';
+import type { Logger } from '../http/logger.js';
+import { epochSeconds } from '../lib/duration.js';
+import type { Db } from '../storage/db.js';
+import { readMigrations } from '../storage/migrate.js';
+
+export const HEALTH_PATH = '/healthz';
+export const READY_PATH = '/readyz';
+
+// A probe must not stall the server for the full busy timeout of ordinary writes: a lock held this
+// long already means the instance is not ready.
+const PROBE_BUSY_TIMEOUT_MS = 1000;
+
+export type CheckName = 'database' | 'signing_key' | 'migrations';
+export type CheckResult = 'ok' | 'fail';
+
+export interface HealthDeps {
+  db: Db;
+  log: Logger;
+  /** True when the running provider was built with a key it can sign with. */
+  signingKeyLoaded: () => boolean;
+  /** Where the migrations this build expects are read from (tests); default: the bundled ones. */
+  migrationsDir?: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<CheckName, CheckResult>;
+}
+
+/** Builds the readiness checker; the expected migrations are read once, at start. */
+export function createReadiness(deps: HealthDeps): () => Readiness {
+  const { db, log } = deps;
+  const expected = new Map(readMigrations(deps.migrationsDir).map((m) => [m.version, m.checksum]));
+
+  const checkDatabase = (): void => {
+    const previous = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma(`busy_timeout = ${PROBE_BUSY_TIMEOUT_MS}`);
+    try {
+      db.prepare(
+        `INSERT INTO health_check (id, checked_at) VALUES (1, ?)
+         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
+      ).run(epochSeconds());
+    } finally {
+      db.pragma(`busy_timeout = ${Number(previous) || 5000}`);
+    }
+  };
+
+  const checkMigrations = (): void => {
+    const rows = db.prepare('SELECT version, checksum FROM schema_migrations').all() as {
+      version: number;
+      checksum: string;
+    }[];
+    const current = rows.length === expected.size && rows.every((r) => expected.get(r.version) === r.checksum);
+    if (!current) throw new Error(`schema has ${rows.length} migrations, this build expects ${expected.size}`);
+  };
+
+  const checkKey = (): void => {
+    if (!deps.signingKeyLoaded()) throw new Error('no signing key loaded');
+  };
+
+  const run = (name: CheckName, check: () => void): CheckResult => {
+    try {
+      check();
+      return 'ok';
+    } catch (err) {
+      log.warn({ err, check: name }, 'readiness check failed');
+      return 'fail';
+    }
+  };
+
+  return () => {
+    const checks = {
+      database: run('database', checkDatabase),
+      signing_key: run('signing_key', checkKey),
+      migrations: run('migrations', checkMigrations),
+    };
+    return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+  };
+}
+
+/** Answers /healthz and /readyz; placed first so no later middleware (throttling, CSRF) can refuse a probe. */
+export function healthRoutes(readiness: () => Readiness): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== HEALTH_PATH && ctx.path !== READY_PATH) return next();
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.set('Allow', 'GET, HEAD');
+      ctx.status = 405;
+      ctx.body = { error: 'method_not_allowed' };
+      return;
+    }
+    if (ctx.path === HEALTH_PATH) {
+      ctx.body = { status: 'ok' };
+      return;
+    }
+    const { ready, checks } = readiness();
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ok' : 'unavailable', checks };
+  };
+}

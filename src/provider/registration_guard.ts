@@ -1,0 +1,67 @@
+// In front of POST /register (RFC 7591): the overall cap on registrations that never completed an
+// authorization (a flood from many addresses still ends there; per-address limits are in
+// src/http/rate_limit.ts), and, in MCP_OAUTH_REGISTRATION=token mode, the initial access token:
+// one made with `mcp-oauth clients token`, or the optional fixed MCP_OAUTH_REGISTRATION_TOKEN.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Config } from '../config/index.js';
+import { epochSeconds } from '../lib/duration.js';
+import type { RegistrationTokenRepository } from '../storage/client_state.js';
+import type { ClientRepository } from '../storage/clients.js';
+
+export interface RegistrationGuardDeps {
+  path: string;
+  config: Pick<Config, 'registration' | 'registrationToken' | 'maxUnusedClients'>;
+  clients: Pick<ClientRepository, 'countUnused'>;
+  registrationTokens: Pick<RegistrationTokenRepository, 'spend' | 'refund'>;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+function bearer(header: string | undefined): string | undefined {
+  const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header ?? '');
+  return match?.[1];
+}
+
+export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
+  const { config } = deps;
+  const fixed = config.registrationToken ? digest(config.registrationToken) : undefined;
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || ctx.path !== deps.path || config.registration === 'off') return next();
+
+    let spent: string | undefined;
+    if (config.registration === 'token') {
+      const token = bearer(ctx.get('authorization'));
+      const isFixed = token !== undefined && fixed !== undefined && timingSafeEqual(digest(token), fixed);
+      if (token !== undefined && !isFixed && deps.registrationTokens.spend(token, epochSeconds())) spent = token;
+      if (!isFixed && spent === undefined) {
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = {
+          error: 'invalid_token',
+          error_description: 'registration needs a valid initial access token (mcp-oauth clients token)',
+        };
+        return;
+      }
+    }
+    // Checked after the token, so a caller without one learns nothing about the server's state.
+    if (deps.clients.countUnused() >= config.maxUnusedClients) {
+      if (spent !== undefined) deps.registrationTokens.refund(spent);
+      ctx.status = 429;
+      ctx.set('Retry-After', '3600');
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = {
+        error: 'temporarily_unavailable',
+        error_description: 'too many registrations have not been used yet; try again later',
+      };
+      return;
+    }
+    try {
+      await next();
+    } finally {
+      // A use is spent only on a registration that was made (a refused body gives it back).
+      if (spent !== undefined && ctx.status !== 201) deps.registrationTokens.refund(spent);
+    }
+  };
+}

@@ -1,0 +1,226 @@
+// The shapes real agents send (shared/PITFALLS.md, "Real agents"), one table row each: every row
+// registers (or publishes a metadata document), authorizes as a user, and redeems the code.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestServer } from '../support/app.js';
+import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register } from '../support/oauth.js';
+import { type DocumentServer, documentFor, startCimdServer, startDocumentServer } from './support.js';
+
+const MCP = 'http://127.0.0.1:9/mcp';
+const PASSWORD = 'correct horse battery staple';
+let docs: DocumentServer;
+let server: TestServer;
+
+beforeAll(async () => {
+  docs = await startDocumentServer();
+  server = await startCimdServer(docs);
+  server.addResource(MCP, 'Orders DB');
+  await server.addUser('alice', PASSWORD);
+});
+afterAll(async () => {
+  await server?.close();
+  await docs?.close();
+});
+
+interface Row {
+  /** Returns the client as the agent knows it, and the redirect URI it will use this time. */
+  client: () => Promise<{ client: RegisteredClient; redirectUri: string }>;
+  scope?: string;
+}
+
+let n = 0;
+/** A metadata document published on the local document server. */
+function published(extra: Record<string, unknown>, redirectUri: string) {
+  return async () => {
+    n += 1;
+    const path = `/agents/${n}.json`;
+    const url = docs.serve(path, { body: documentFor(`${docs.origin}${path}`, extra) });
+    return { client: { client_id: url, redirect_uris: [redirectUri] }, redirectUri };
+  };
+}
+function registered(body: Record<string, unknown>, redirectUri?: string) {
+  return async () => {
+    const client = await register(server.url, body);
+    return { client, redirectUri: redirectUri ?? (client.redirect_uris[0] as string) };
+  };
+}
+
+const ROWS: [string, Row][] = [
+  [
+    'metadata document, port-less loopback redirect, agent uses a random port (Claude Code)',
+    { client: published({ redirect_uris: ['http://127.0.0.1/callback'] }, 'http://127.0.0.1:49152/callback') },
+  ],
+  [
+    'metadata document, fixed-port loopback redirect, agent uses another port (Copilot CLI)',
+    {
+      client: published({ redirect_uris: ['http://127.0.0.1:8080/callback'] }, 'http://127.0.0.1:61000/callback'),
+    },
+  ],
+  [
+    'metadata document, localhost redirect without a port',
+    { client: published({ redirect_uris: ['http://localhost/cb'] }, 'http://localhost:50001/cb') },
+  ],
+  [
+    "metadata document, web agent's https callback on its own domain",
+    {
+      client: async () => {
+        const cb = `${docs.origin}/api/mcp/auth_callback`;
+        return published({ redirect_uris: [cb] }, cb)();
+      },
+    },
+  ],
+  [
+    'metadata document with application_type native',
+    {
+      client: published(
+        { application_type: 'native', redirect_uris: ['http://127.0.0.1/cb'] },
+        'http://127.0.0.1:40000/cb',
+      ),
+    },
+  ],
+  [
+    'registration, loopback redirect, agent comes back on another port',
+    { client: registered(PUBLIC_CLIENT, 'http://127.0.0.1:55555/callback') },
+  ],
+  [
+    "registration, web agent's https callback (claude.ai)",
+    { client: registered({ ...PUBLIC_CLIENT, redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] }) },
+  ],
+  ['registration with a resource member in the body', { client: registered({ ...PUBLIC_CLIENT, resource: MCP }) }],
+  ['registration with scope "" (MCP Inspector)', { client: registered({ ...PUBLIC_CLIENT, scope: '' }) }],
+  [
+    'registration without application_type, loopback redirect',
+    {
+      client: registered({
+        client_name: 'Minimal',
+        redirect_uris: ['http://localhost:3000/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
+    },
+  ],
+  [
+    'registration with application_type native',
+    { client: registered({ ...PUBLIC_CLIENT, application_type: 'native' }, 'http://127.0.0.1:1/callback') },
+  ],
+  [
+    'registration with a private-use scheme (Cursor)',
+    { client: registered({ ...PUBLIC_CLIENT, redirect_uris: ['cursor://anysphere.cursor-retrieval/oauth/cb'] }) },
+  ],
+  ['registration, no scope asked for', { client: registered(PUBLIC_CLIENT), scope: undefined }],
+  ['registration, one scope asked for', { client: registered(PUBLIC_CLIENT), scope: 'mcp:read' }],
+];
+
+describe('known agents: each shape gets a code and tokens', () => {
+  it.each(ROWS)('%s', async (_name, row) => {
+    const { client, redirectUri } = await row.client();
+    const got = await authorize(server.url, {
+      client,
+      username: 'alice',
+      password: PASSWORD,
+      resource: MCP,
+      scope: row.scope,
+      redirectUri,
+    });
+    expect(got.code, `redirected to ${got.location.href}`).toBeTruthy();
+    expect(got.location.href.split('?')[0]).toBe(redirectUri);
+    // RFC 9207: the issuer in the response, the same string as the metadata issuer.
+    expect(got.location.searchParams.get('iss')).toBe(server.url);
+    const tokens = await redeem(server.url, client, got, { resource: MCP, redirect_uri: redirectUri });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body.token_type).toBe('Bearer');
+    expect(typeof tokens.body.access_token).toBe('string');
+    expect(typeof tokens.body.refresh_token).toBe('string');
+  });
+});
+
+describe('browser-based agents', () => {
+  const ORIGIN = 'http://localhost:6274';
+
+  it('CORS preflight on registration and token is answered for another origin', async () => {
+    for (const path of ['/register', '/token']) {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: ORIGIN,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type',
+        },
+      });
+      expect(res.status, path).toBe(204);
+      expect(res.headers.get('access-control-allow-origin'), path).toBeTruthy();
+      expect(res.headers.get('access-control-allow-methods') ?? '', path).toMatch(/POST/);
+    }
+  });
+
+  it('registration and token exchange from the page origin carry CORS headers', async () => {
+    const res = await fetch(`${server.url}/register`, {
+      method: 'POST',
+      headers: { origin: ORIGIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...PUBLIC_CLIENT, redirect_uris: [`${ORIGIN}/oauth/callback`] }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('access-control-allow-origin')).toBeTruthy();
+    const client = (await res.json()) as RegisteredClient;
+    const got = await authorize(server.url, { client, username: 'alice', password: PASSWORD, resource: MCP });
+    const token = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: got.code ?? '',
+        redirect_uri: `${ORIGIN}/oauth/callback`,
+        code_verifier: got.verifier,
+        client_id: client.client_id,
+        resource: MCP,
+      }),
+    });
+    expect(token.status).toBe(200);
+    expect(token.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+  });
+});
+
+describe('an SDK v2-style client', () => {
+  it('finds issuer equal to the URL it derived, and iss in the authorization response equal to it', async () => {
+    // SDK v2 derives the metadata URL from the issuer and refuses a document naming another issuer.
+    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(meta.issuer).toBe(server.url);
+    expect(meta.authorization_response_iss_parameter_supported).toBe(true);
+    expect(meta.code_challenge_methods_supported).toContain('S256');
+    expect(meta.client_id_metadata_document_supported).toBe(true);
+
+    const path = '/agents/sdk-v2.json';
+    const url = docs.serve(path, {
+      body: documentFor(`${docs.origin}${path}`, { client_name: 'SDK v2 agent', application_type: 'native' }),
+    });
+    const client = { client_id: url, redirect_uris: ['http://127.0.0.1:43210/callback'] };
+    const got = await authorize(server.url, { client, username: 'alice', password: PASSWORD, resource: MCP });
+    expect(got.location.searchParams.get('iss')).toBe(meta.issuer);
+    expect(got.location.searchParams.get('state')).toBe(got.state);
+    const tokens = await redeem(server.url, client, got, { resource: MCP });
+    expect(tokens.status).toBe(200);
+    // The access token names the same issuer (RFC 9068 §2.2).
+    const payload = JSON.parse(
+      Buffer.from(String(tokens.body.access_token).split('.')[1] ?? '', 'base64url').toString(),
+    ) as Record<string, unknown>;
+    expect(payload.iss).toBe(meta.issuer);
+    expect(payload.client_id).toBe(url);
+    expect(payload.aud).toBe(MCP);
+  });
+});
+
+// Keeps the PKCE helper honest: a wrong verifier is refused for a metadata-document client too.
+describe('a metadata-document client is still held to PKCE', () => {
+  it('a wrong code_verifier → invalid_grant', async () => {
+    const path = '/agents/pkce.json';
+    const url = docs.serve(path, { body: documentFor(`${docs.origin}${path}`) });
+    const client = { client_id: url, redirect_uris: ['http://127.0.0.1:1234/callback'] };
+    const got = await authorize(server.url, { client, username: 'alice', password: PASSWORD, resource: MCP });
+    const wrong = createHash('sha256').update(randomBytes(8)).digest('base64url');
+    const tokens = await redeem(server.url, client, got, { resource: MCP, code_verifier: wrong });
+    expect(tokens.status).toBe(400);
+    expect(tokens.body.error).toBe('invalid_grant');
+  });
+});

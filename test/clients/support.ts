@@ -1,0 +1,105 @@
+// A local HTTPS server serving client ID metadata documents, with a self-signed certificate for
+// `localhost` that the authorization server trusts through MCP_OAUTH_CIMD_DEV_CA_FILE, and the
+// authorization server configured to allow `localhost` as a development document host.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generate } from 'selfsigned';
+import { startTestServer, type TestServer } from '../support/app.js';
+
+export interface Served {
+  status?: number;
+  body: string | Record<string, unknown>;
+  headers?: Record<string, string>;
+  /** Never answer (the fetch must time out). */
+  hang?: boolean;
+}
+
+export interface DocumentServer {
+  /** https://localhost:PORT */
+  origin: string;
+  caFile: string;
+  serve(pathname: string, doc: Served): string;
+  /** How many times each path was fetched. */
+  hits: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startDocumentServer(): Promise<DocumentServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-cimd-'));
+  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  } as never);
+  const caFile = path.join(dir, 'ca.pem');
+  writeFileSync(caFile, pems.cert);
+  const docs = new Map<string, Served>();
+  const hits = new Map<string, number>();
+  const server: Server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+    const pathname = new URL(req.url ?? '/', 'https://localhost').pathname;
+    hits.set(pathname, (hits.get(pathname) ?? 0) + 1);
+    const doc = docs.get(pathname);
+    if (!doc) {
+      res.writeHead(404).end();
+      return;
+    }
+    if (doc.hang) return;
+    const body = typeof doc.body === 'string' ? doc.body : JSON.stringify(doc.body);
+    res.writeHead(doc.status ?? 200, { 'content-type': 'application/json', ...doc.headers });
+    res.end(body);
+  });
+  // Both loopback addresses: `localhost` may resolve to either.
+  await new Promise<void>((resolve) => server.listen(0, 'localhost', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `https://localhost:${port}`;
+  return {
+    origin,
+    caFile,
+    hits,
+    serve(pathname, doc) {
+      docs.set(pathname, doc);
+      return `${origin}${pathname}`;
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The authorization server, trusting the document server (development settings). */
+export function startCimdServer(docs: DocumentServer, env: Record<string, string> = {}): Promise<TestServer> {
+  return startTestServer({
+    MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS: 'localhost',
+    MCP_OAUTH_CIMD_DEV_CA_FILE: docs.caFile,
+    ...env,
+  });
+}
+
+/** A metadata document as an agent would publish it at `url`. */
+export function documentFor(url: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    client_id: url,
+    client_name: 'Document Agent',
+    redirect_uris: ['http://127.0.0.1/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    ...extra,
+  };
+}

@@ -1,0 +1,45 @@
+// Prepares a data directory the way an operator would before the first `serve`: the schema, a user
+// (an admin, so the admin API can be driven by a session as well), an MCP server, a resource-server
+// credential for the revocation feed, and an admin API token.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../../src/config/index.js';
+import { epochSeconds } from '../../../src/lib/duration.js';
+import { hashPassword } from '../../../src/lib/passwords.js';
+import { createAdminTokenRepository } from '../../../src/storage/admin_tokens.js';
+import { openDatabase } from '../../../src/storage/db.js';
+import { migrate } from '../../../src/storage/migrate.js';
+import { createResourceCredentialRepository } from '../../../src/storage/resource_credentials.js';
+import { createResourceRepository } from '../../../src/storage/resources.js';
+import { createUserRepository } from '../../../src/storage/users.js';
+import { DEFAULT_SCOPES } from '../../support/app.js';
+
+export const RESOURCE = 'https://mcp.example.com/mcp';
+export const USER = { username: 'alice', password: 'correct horse battery' } as const;
+
+export interface Seeded {
+  dataDir: string;
+  databaseFile: string;
+  feed: { id: string; secret: string };
+  adminToken: string;
+}
+
+export async function seedDataDir(): Promise<Seeded> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-hardening-'));
+  const { databaseFile } = loadConfig({ MCP_OAUTH_DATA_DIR: dataDir });
+  const db = openDatabase(databaseFile);
+  try {
+    migrate(db);
+    const user = createUserRepository(db).create(USER.username, await hashPassword(USER.password), true);
+    const resource = createResourceRepository(db).create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
+    const feed = createResourceCredentialRepository(db).create(resource.id, { replace: false });
+    const adminToken = createAdminTokenRepository(db).create('hardening', user.id, epochSeconds()).token;
+    return { dataDir, databaseFile, feed, adminToken };
+  } finally {
+    db.close();
+  }
+}
+
+export const basic = (c: { id: string; secret: string }) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(c.id)}:${encodeURIComponent(c.secret)}`).toString('base64')}`;
