@@ -11,7 +11,7 @@ import type { ClientRepository } from '../storage/clients.js';
 
 export interface RegistrationGuardDeps {
   path: string;
-  config: Pick<Config, 'registration' | 'registrationToken' | 'maxUnusedClients'>;
+  config: Pick<Config, 'registration' | 'registrationToken' | 'maxUnusedClients' | 'unusedClientTtl'>;
   clients: Pick<ClientRepository, 'countUnused'>;
   registrationTokens: Pick<RegistrationTokenRepository, 'spend' | 'refund'>;
 }
@@ -46,7 +46,8 @@ export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
       }
     }
     // Checked after the token, so a caller without one learns nothing about the server's state.
-    if (deps.clients.countUnused() >= config.maxUnusedClients) {
+    const since = epochSeconds() - config.unusedClientTtl;
+    if (deps.clients.countUnused(since, config.maxUnusedClients) >= config.maxUnusedClients) {
       if (spent !== undefined) deps.registrationTokens.refund(spent);
       ctx.status = 429;
       ctx.set('Retry-After', '3600');

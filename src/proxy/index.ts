@@ -8,5 +8,5 @@ export {
   ProxyConfigError,
   proxyConfig,
   type RouteConfig,
-} from './config.js';
+} from '../config/proxy.js';
 export { type ProxyOptions, type RunningProxy, startProxy } from './server.js';

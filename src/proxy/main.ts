@@ -1,7 +1,7 @@
 // Entry point of `mcp-oauth proxy` (and the `mcp-oauth-proxy` bin): reads MCP_PROXY_* and runs
 // the resource proxy until SIGTERM/SIGINT. Loads none of the authorization server's code.
 import pino from 'pino';
-import { loadProxyConfig, ProxyConfigError } from './config.js';
+import { loadProxyConfig, ProxyConfigError } from '../config/proxy.js';
 import { startProxy } from './server.js';
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.secret'];

@@ -2,7 +2,7 @@
 // read scope; tools/call needs the read scope for a read-only tool and the write scope otherwise.
 // Read-only comes from the route's configuration, else from the upstream's own `readOnlyHint` seen
 // in tools/list, else the tool is treated as writing. Unknown methods also need the write scope.
-import type { RouteConfig } from './config.js';
+import type { RouteConfig } from '../config/proxy.js';
 
 /** Methods that only read (or negotiate the protocol). */
 const READ_METHODS = new Set([

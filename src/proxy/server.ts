@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { Pool } from 'undici';
-import type { ProxyConfig, RouteConfig } from './config.js';
+import type { ProxyConfig, RouteConfig } from '../config/proxy.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import { observeJsonBody, sseObserver } from './observe.js';
 import { type Call, createToolPolicy, type ToolPolicy } from './policy.js';

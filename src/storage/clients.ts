@@ -47,7 +47,11 @@ export function createClientRepository(db: Db) {
   const UNUSED = `o.model = 'Client'
     AND NOT EXISTS (SELECT 1 FROM grant_records g WHERE g.client_id = o.id)
     AND NOT EXISTS (SELECT 1 FROM client_state s WHERE s.client_id = o.id AND (s.first_used_at IS NOT NULL OR s.disabled_at IS NOT NULL))`;
-  const countUnused = db.prepare(`SELECT count(*) AS n FROM oidc_models o WHERE ${UNUSED}`);
+  // Newest first and stopping at the cap: a registration costs a walk over the clients registered
+  // since the cleanup cut-off, and no more than `limit` unused ones, however many agents exist.
+  const countUnused = db.prepare(
+    `SELECT count(*) AS n FROM (SELECT 1 FROM oidc_models o WHERE ${UNUSED} AND o.created_at > ? ORDER BY o.created_at DESC LIMIT ?)`,
+  );
   const staleUnused = db.prepare(`SELECT o.id FROM oidc_models o WHERE ${UNUSED} AND o.created_at <= ?`);
   const forgetState = db.prepare('DELETE FROM client_state WHERE client_id = ? AND disabled_at IS NULL');
 
@@ -63,9 +67,12 @@ export function createClientRepository(db: Db) {
       return row && toClient(row);
     },
     related: countRelated,
-    /** Registrations that never completed an authorization (the cap on these stops floods). */
-    countUnused(): number {
-      return (countUnused.get() as { n: number }).n;
+    /**
+     * Registrations made after `since` (unix seconds) that never completed an authorization, counted
+     * up to `limit` (the cap on these stops floods; older ones are the cleanup's).
+     */
+    countUnused(since: number, limit: number): number {
+      return (countUnused.get(since, limit) as { n: number }).n;
     },
     /**
      * Deletes registrations that never completed an authorization and are older than `ttl` seconds,

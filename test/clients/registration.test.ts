@@ -47,6 +47,16 @@ describe('the cap on registrations never used', () => {
 
     await connect(server, 'alice', first);
     expect((await postRegister(server, PUBLIC_CLIENT)).status).toBe(201);
+    expect((await postRegister(server, PUBLIC_CLIENT)).status).toBe(429);
+  });
+
+  it('counts only registrations younger than the cleanup age (older ones are left to the cleanup)', async () => {
+    expect((await postRegister(server, PUBLIC_CLIENT)).status).toBe(429);
+    const before = clientCount(server);
+    // Every registration made so far now looks older than MCP_OAUTH_UNUSED_CLIENT_TTL (24 h).
+    server.db.prepare("UPDATE oidc_models SET created_at = created_at - 2 * 86400 WHERE model = 'Client'").run();
+    expect((await postRegister(server, PUBLIC_CLIENT)).status).toBe(201);
+    expect(clientCount(server)).toBe(before + 1);
   });
 });
 
