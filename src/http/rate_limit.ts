@@ -175,6 +175,15 @@ export function createLoginThrottle(cfg: LoginThrottleConfig): LoginThrottle {
   const known = new RateLimiterMemory({ keyPrefix: 'login-known', points: 1, duration: KNOWN_ADDRESS_SECONDS });
   // Password checks in progress per key (argon2 takes a while); entries go when they reach 0.
   const inFlight = new Map<string, number>();
+  // The counters are read, then written, across awaits (the limiter's API is promise-based): two
+  // failures ending together would both read n and both write n + 1. Every read-modify-write of the
+  // throttle's state runs one at a time (memory operations only; the password check is outside).
+  let tail: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
   const userHash = (username: string) => createHash('sha256').update(username.trim().toLowerCase()).digest('base64url');
 
   // The memory store keeps an expired record until its timer fires: a record counts only while
@@ -202,37 +211,53 @@ export function createLoginThrottle(cfg: LoginThrottleConfig): LoginThrottle {
   });
 
   return {
-    async begin(username, address) {
-      const user = userHash(username);
-      const keys = await keysFor(user, address);
-      let wait = 0;
-      // How many more checks each key may have running: its remaining free failures, and once
-      // those are used up (between blocks), one at a time.
-      const room: number[] = [];
-      for (const [, key, free] of keys) {
+    begin(username, address) {
+      return exclusive(() => beginAttempt(username, address));
+    },
+  };
+
+  async function beginAttempt(username: string, address: string): Promise<LoginAttempt> {
+    const user = userHash(username);
+    const keys = await keysFor(user, address);
+    // Runs exclusively (as do failed/succeeded), so the counts read here include every check that
+    // has ended and `ahead` every check still running.
+    const ahead = keys.map(([, key]) => inFlight.get(key) ?? 0);
+    for (const [, key] of keys) inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+
+    let open = true;
+    const release = () => {
+      if (!open) return;
+      open = false;
+      for (const [, key] of keys) {
+        const left = (inFlight.get(key) ?? 1) - 1;
+        if (left > 0) inFlight.set(key, left);
+        else inFlight.delete(key);
+      }
+    };
+    let wait = 0;
+    let full = false;
+    try {
+      for (const [i, [, key, free]] of keys.entries()) {
         const block = await live(blocks, key);
         if (block && block.consumedPoints > 1) wait = Math.max(wait, retryAfterSeconds(block.msBeforeNext));
-        room.push(Math.max(1, free - ((await live(failures, key))?.consumedPoints ?? 0)));
+        // How many checks may run at once: the key's remaining free failures, and once those are
+        // used up (between blocks), one at a time.
+        const room = Math.max(1, free - ((await live(failures, key))?.consumedPoints ?? 0));
+        if ((ahead[i] ?? 0) >= room) full = true;
       }
-      if (wait > 0) return refused(wait);
-      // From here to the increment nothing awaits, so parallel attempts cannot all pass the check.
-      if (keys.some(([, key], i) => (inFlight.get(key) ?? 0) >= (room[i] ?? 1))) return refused(1);
-      for (const [, key] of keys) inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
-
-      let open = true;
-      const release = () => {
-        if (!open) return;
-        open = false;
-        for (const [, key] of keys) {
-          const left = (inFlight.get(key) ?? 1) - 1;
-          if (left > 0) inFlight.set(key, left);
-          else inFlight.delete(key);
-        }
-      };
-      return {
-        retryAfter: 0,
-        release,
-        async failed() {
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (wait > 0 || full) {
+      release();
+      return refused(wait > 0 ? wait : 1);
+    }
+    return {
+      retryAfter: 0,
+      release,
+      failed: () =>
+        exclusive(async () => {
           const started: ThrottleStarted[] = [];
           try {
             for (const [scope, key, free] of keys) {
@@ -249,8 +274,9 @@ export function createLoginThrottle(cfg: LoginThrottleConfig): LoginThrottle {
             release();
           }
           return started;
-        },
-        async succeeded() {
+        }),
+      succeeded: () =>
+        exclusive(async () => {
           const here = `${user}@${address}`;
           try {
             await Promise.all([failures.delete(`ua:${here}`), blocks.delete(`ua:${here}`)]);
@@ -258,10 +284,9 @@ export function createLoginThrottle(cfg: LoginThrottleConfig): LoginThrottle {
           } finally {
             release();
           }
-        },
-      };
-    },
-  };
+        }),
+    };
+  }
 }
 
 /** What a sign-in form says while blocked: the same words whether or not the account exists. */

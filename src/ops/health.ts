@@ -10,6 +10,7 @@ import type { Logger } from '../http/logger.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Db } from '../storage/db.js';
 import { readMigrations } from '../storage/migrate.js';
+import { startReadOnly } from './read_only.js';
 
 export const HEALTH_PATH = '/healthz';
 export const READY_PATH = '/readyz';
@@ -90,13 +91,7 @@ export function createReadiness(deps: HealthDeps): () => Readiness {
 export function healthRoutes(readiness: () => Readiness): Middleware {
   return async (ctx, next) => {
     if (ctx.path !== HEALTH_PATH && ctx.path !== READY_PATH) return next();
-    ctx.set('Cache-Control', 'no-store');
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.set('Allow', 'GET, HEAD');
-      ctx.status = 405;
-      ctx.body = { error: 'method_not_allowed' };
-      return;
-    }
+    if (!startReadOnly(ctx)) return;
     if (ctx.path === HEALTH_PATH) {
       ctx.body = { status: 'ok' };
       return;

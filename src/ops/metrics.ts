@@ -13,6 +13,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../audit/index.js';
 import type { Logger } from '../http/logger.js';
 import type { Db } from '../storage/db.js';
+import { startReadOnly } from './read_only.js';
 import { routeLabel } from './route_label.js';
 
 export const METRICS_PATH = '/metrics';
@@ -66,13 +67,16 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   // observers that live as long as the process.
   if (opts.token !== undefined) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  // Every counter lives in this app's registry; L keeps the label names' literal types (as `as const`
+  // did), so inc() is checked against them.
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
 
-  const requests = new Counter({
-    name: 'mcp_oauth_http_requests_total',
-    help: 'HTTP requests answered, by route template, method and status code',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers,
-  });
+  const requests = counter(
+    'mcp_oauth_http_requests_total',
+    'HTTP requests answered, by route template, method and status code',
+    ['route', 'method', 'status'],
+  );
   const duration = new Histogram({
     name: 'mcp_oauth_http_request_duration_seconds',
     help: 'Time from receiving a request to finishing its response, by route template and method (event streams excluded)',
@@ -80,48 +84,41 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
-  const throttled = new Counter({
-    name: 'mcp_oauth_throttled_requests_total',
-    help: 'Requests refused with 429 Too Many Requests, by route template',
-    labelNames: ['route'] as const,
-    registers,
-  });
-  const logins = new Counter({
-    name: 'mcp_oauth_logins_total',
-    help: 'Sign-in attempts on the login and account pages, by result (success, failure, throttled) and failure reason',
-    labelNames: ['result', 'reason'] as const,
-    registers,
-  });
-  const tokens = new Counter({
-    name: 'mcp_oauth_tokens_issued_total',
-    help: 'Token responses issued at the token endpoint, by grant type',
-    labelNames: ['grant_type'] as const,
-    registers,
-  });
-  const revocations = new Counter({
-    name: 'mcp_oauth_grant_revocations_total',
-    help: 'Grants revoked, by who revoked them (user, admin, system, cli, agent)',
-    labelNames: ['by'] as const,
-    registers,
-  });
-  const registrations = new Counter({
-    name: 'mcp_oauth_client_registrations_total',
-    help: 'Agents (OAuth clients) registered, by how they registered',
-    labelNames: ['via'] as const,
-    registers,
-  });
-  const theft = new Counter({
-    name: 'mcp_oauth_token_replay_detected_total',
-    help: 'Reused refresh tokens and replayed authorization codes (each revokes its grant)',
-    labelNames: ['kind'] as const,
-    registers,
-  });
-  const events = new Counter({
-    name: 'mcp_oauth_audit_events_total',
-    help: 'Audit events recorded by this process, by event name and result',
-    labelNames: ['event', 'result'] as const,
-    registers,
-  });
+  const throttled = counter(
+    'mcp_oauth_throttled_requests_total',
+    'Requests refused with 429 Too Many Requests, by route template',
+    ['route'],
+  );
+  const logins = counter(
+    'mcp_oauth_logins_total',
+    'Sign-in attempts on the login and account pages, by result (success, failure, throttled) and failure reason',
+    ['result', 'reason'],
+  );
+  const tokens = counter(
+    'mcp_oauth_tokens_issued_total',
+    'Token responses issued at the token endpoint, by grant type',
+    ['grant_type'],
+  );
+  const revocations = counter(
+    'mcp_oauth_grant_revocations_total',
+    'Grants revoked, by who revoked them (user, admin, system, cli, agent)',
+    ['by'],
+  );
+  const registrations = counter(
+    'mcp_oauth_client_registrations_total',
+    'Agents (OAuth clients) registered, by how they registered',
+    ['via'],
+  );
+  const theft = counter(
+    'mcp_oauth_token_replay_detected_total',
+    'Reused refresh tokens and replayed authorization codes (each revokes its grant)',
+    ['kind'],
+  );
+  const events = counter(
+    'mcp_oauth_audit_events_total',
+    'Audit events recorded by this process, by event name and result',
+    ['event', 'result'],
+  );
   new Gauge({
     name: 'mcp_oauth_grants_active',
     help: 'Grants that are not revoked (computed when scraped)',
@@ -204,13 +201,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const expected = opts.token === undefined ? undefined : digest(opts.token);
   const endpoint: Middleware = async (ctx, next) => {
     if (ctx.path !== METRICS_PATH || expected === undefined) return next();
-    ctx.set('Cache-Control', 'no-store');
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.set('Allow', 'GET, HEAD');
-      ctx.status = 405;
-      ctx.body = { error: 'method_not_allowed' };
-      return;
-    }
+    if (!startReadOnly(ctx)) return;
     if (!bearerMatches(ctx.get('authorization') || undefined, expected)) {
       ctx.status = 401;
       ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');

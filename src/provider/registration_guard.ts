@@ -3,7 +3,7 @@
 // src/http/rate_limit.ts), and, in MCP_OAUTH_REGISTRATION=token mode, the initial access token:
 // one made with `mcp-oauth clients token`, or the optional fixed MCP_OAUTH_REGISTRATION_TOKEN.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { RegistrationTokenRepository } from '../storage/client_state.js';
@@ -23,6 +23,13 @@ function bearer(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** A JSON OAuth error answer, never cached; `headers` carry the status's own (WWW-Authenticate, Retry-After). */
+function refuse(ctx: Context, status: number, error: string, description: string, headers: Record<string, string>) {
+  ctx.status = status;
+  ctx.set({ ...headers, 'Cache-Control': 'no-store' });
+  ctx.body = { error, error_description: description };
+}
+
 export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
   const { config } = deps;
   const fixed = config.registrationToken ? digest(config.registrationToken) : undefined;
@@ -35,13 +42,9 @@ export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
       const isFixed = token !== undefined && fixed !== undefined && timingSafeEqual(digest(token), fixed);
       if (token !== undefined && !isFixed && deps.registrationTokens.spend(token, epochSeconds())) spent = token;
       if (!isFixed && spent === undefined) {
-        ctx.status = 401;
-        ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
-        ctx.set('Cache-Control', 'no-store');
-        ctx.body = {
-          error: 'invalid_token',
-          error_description: 'registration needs a valid initial access token (mcp-oauth clients token)',
-        };
+        refuse(ctx, 401, 'invalid_token', 'registration needs a valid initial access token (mcp-oauth clients token)', {
+          'WWW-Authenticate': 'Bearer error="invalid_token"',
+        });
         return;
       }
     }
@@ -49,13 +52,9 @@ export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
     const since = epochSeconds() - config.unusedClientTtl;
     if (deps.clients.countUnused(since, config.maxUnusedClients) >= config.maxUnusedClients) {
       if (spent !== undefined) deps.registrationTokens.refund(spent);
-      ctx.status = 429;
-      ctx.set('Retry-After', '3600');
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = {
-        error: 'temporarily_unavailable',
-        error_description: 'too many registrations have not been used yet; try again later',
-      };
+      refuse(ctx, 429, 'temporarily_unavailable', 'too many registrations have not been used yet; try again later', {
+        'Retry-After': '3600',
+      });
       return;
     }
     try {

@@ -1,13 +1,13 @@
 // The login and consent pages in a real browser (Debian's Chromium driven by playwright-core):
 // what the user sees, what the controls are called, and what each decision sends back to the agent.
-import { createHash, randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../support/app.js';
+import type { TestServer } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
-import { type LoopbackReceiver, startLoopbackReceiver } from '../support/mcp_agent.js';
-import { type RegisteredClient, register, tokenRequest } from '../support/oauth.js';
+import { authorizationUrl, type BrowserAgent, landedAtAgent, startBrowserAgent } from '../support/browser_agent.js';
+import type { LoopbackReceiver } from '../support/mcp_agent.js';
+import { type RegisteredClient, tokenRequest } from '../support/oauth.js';
 
 const RESOURCE = 'https://orders.example.com/mcp';
 const RESOURCE_NAME = 'Orders DB';
@@ -16,13 +16,8 @@ const PASSWORD = 'correct horse battery staple';
 const LOGIN_SHOT = process.env.LOGIN_SCREENSHOT ?? '/tmp/login.png';
 const CONSENT_SHOT = process.env.CONSENT_SCREENSHOT ?? '/tmp/consent.png';
 
-interface Started {
-  url: string;
-  state: string;
-  verifier: string;
-}
-
 describe('login and consent pages in a real browser', () => {
+  let agent: BrowserAgent;
   let server: TestServer;
   let receiver: LoopbackReceiver;
   let client: RegisteredClient;
@@ -31,22 +26,17 @@ describe('login and consent pages in a real browser', () => {
   let page: Page;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    await server.addUser('alice', PASSWORD);
-    server.addResource(RESOURCE, RESOURCE_NAME);
-    receiver = await startLoopbackReceiver();
-    client = await register(server.url, {
-      client_name: AGENT_NAME,
-      redirect_uris: [receiver.redirectUrl],
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
+    agent = await startBrowserAgent({
+      agentName: AGENT_NAME,
+      resource: RESOURCE,
+      resourceName: RESOURCE_NAME,
+      password: PASSWORD,
     });
+    ({ server, receiver, client } = agent);
   });
 
   afterAll(async () => {
-    await receiver?.close();
-    await server?.close();
+    await agent?.close();
   });
 
   beforeEach(async () => {
@@ -60,54 +50,14 @@ describe('login and consent pages in a real browser', () => {
     context = undefined;
   });
 
-  function authorizationUrl(scope = 'mcp:read mcp:write'): Started {
-    const verifier = randomBytes(32).toString('base64url');
-    const state = randomBytes(12).toString('base64url');
-    const params = new URLSearchParams({
-      response_type: 'code',
-      client_id: client.client_id,
-      redirect_uri: receiver.redirectUrl,
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-      resource: RESOURCE,
-      scope,
-      state,
-    });
-    return { url: `${server.url}/authorize?${params}`, state, verifier };
-  }
-
   async function signIn(password = PASSWORD): Promise<void> {
     await page.getByLabel('Username', { exact: true }).fill('alice');
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
-  /** Waits for the browser to land on the agent's loopback redirect URI and returns that URL. */
-  async function landedAtAgent(): Promise<URL> {
-    try {
-      await page.waitForURL((url) => url.href.startsWith(`${receiver.redirectUrl}?`), { timeout: 10_000 });
-    } catch (err) {
-      const heading = await page
-        .locator('h1')
-        .first()
-        .textContent()
-        .catch(() => '(none)');
-      const scopes = await page
-        .locator('input[name=scope]')
-        .evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value))
-        .catch(() => []);
-      throw new Error(
-        `the browser never reached the agent's redirect URI; it is at ${page.url()} showing "${heading}" (scope boxes: ${scopes.join(', ') || 'none'})`,
-        {
-          cause: err,
-        },
-      );
-    }
-    return new URL(page.url());
-  }
-
   it('shows who asks for what, lets the user untick the write scope, and the token carries only mcp:read', async () => {
-    const started = authorizationUrl();
+    const started = authorizationUrl(agent);
     await page.goto(started.url);
 
     // Login page.
@@ -160,7 +110,7 @@ describe('login and consent pages in a real browser', () => {
     expect(await write.isChecked()).toBe(false);
     await allow.click();
 
-    const back = await landedAtAgent();
+    const back = await landedAtAgent(page, agent);
     expect(back.searchParams.get('error')).toBeNull();
     expect(back.searchParams.get('state')).toBe(started.state);
     expect(back.searchParams.get('iss')).toBe(server.url);
@@ -192,13 +142,13 @@ describe('login and consent pages in a real browser', () => {
   });
 
   it('Deny sends the browser back to the agent with error=access_denied and no code', async () => {
-    const started = authorizationUrl();
+    const started = authorizationUrl(agent);
     await page.goto(started.url);
     await signIn();
     await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
     await page.getByRole('button', { name: 'Deny', exact: true }).click();
 
-    const back = await landedAtAgent();
+    const back = await landedAtAgent(page, agent);
     expect(back.searchParams.get('error')).toBe('access_denied');
     expect(back.searchParams.get('code')).toBeNull();
     expect(back.searchParams.get('state')).toBe(started.state);
@@ -206,7 +156,7 @@ describe('login and consent pages in a real browser', () => {
   });
 
   it('a wrong password keeps the user on the login page with "Wrong username or password"', async () => {
-    const started = authorizationUrl();
+    const started = authorizationUrl(agent);
     await page.goto(started.url);
     await signIn('not the password');
 

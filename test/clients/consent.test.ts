@@ -4,23 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { siteOf } from '../../src/interactions/consent.js';
 import type { TestServer } from '../support/app.js';
 import { authorize, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
-import { type DocumentServer, documentFor, startCimdServer, startDocumentServer } from './support.js';
+import { type DocumentServer, documentFor, MCP, PASSWORD, startCimdSetup } from './support.js';
 
-const MCP = 'http://127.0.0.1:9/mcp';
-const PASSWORD = 'correct horse battery staple';
 let docs: DocumentServer;
 let server: TestServer;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  docs = await startDocumentServer();
-  server = await startCimdServer(docs);
-  server.addResource(MCP, 'Orders DB');
-  await server.addUser('alice', PASSWORD);
-  await server.addUser('bob', PASSWORD);
+  ({ docs, server, close } = await startCimdSetup(['alice', 'bob']));
 });
 afterAll(async () => {
-  await server?.close();
-  await docs?.close();
+  await close?.();
 });
 
 /** The consent page the user sees (then denied, so nothing is granted unless `allow`). */

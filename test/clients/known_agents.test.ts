@@ -4,22 +4,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../support/app.js';
 import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register } from '../support/oauth.js';
-import { type DocumentServer, documentFor, startCimdServer, startDocumentServer } from './support.js';
+import { type DocumentServer, documentFor, MCP, PASSWORD, startCimdSetup } from './support.js';
 
-const MCP = 'http://127.0.0.1:9/mcp';
-const PASSWORD = 'correct horse battery staple';
 let docs: DocumentServer;
 let server: TestServer;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  docs = await startDocumentServer();
-  server = await startCimdServer(docs);
-  server.addResource(MCP, 'Orders DB');
-  await server.addUser('alice', PASSWORD);
+  ({ docs, server, close } = await startCimdSetup());
 });
 afterAll(async () => {
-  await server?.close();
-  await docs?.close();
+  await close?.();
 });
 
 interface Row {

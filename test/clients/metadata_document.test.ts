@@ -6,21 +6,17 @@ import { domainMatches, guardedLookup, isSpecialUseAddress } from '../../src/pro
 import { cliFor } from '../cli/harness.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { authorize, type RegisteredClient, redeem } from '../support/oauth.js';
-import { type DocumentServer, documentFor, startCimdServer, startDocumentServer } from './support.js';
+import { type DocumentServer, documentFor, MCP, PASSWORD, startCimdServer, startCimdSetup } from './support.js';
 
-const MCP = 'http://127.0.0.1:9/mcp';
 let docs: DocumentServer;
 let server: TestServer;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  docs = await startDocumentServer();
-  server = await startCimdServer(docs);
-  server.addResource(MCP, 'Orders DB');
-  await server.addUser('alice', 'correct horse battery staple');
+  ({ docs, server, close } = await startCimdSetup());
 });
 afterAll(async () => {
-  await server?.close();
-  await docs?.close();
+  await close?.();
 });
 
 function asClient(url: string, redirect: string): RegisteredClient {
@@ -41,7 +37,7 @@ describe('metadata document clients', () => {
     const got = await authorize(server.url, {
       client: asClient(url, 'http://127.0.0.1:51234/callback'),
       username: 'alice',
-      password: 'correct horse battery staple',
+      password: PASSWORD,
       resource: MCP,
     });
     expect(got.code).toBeTruthy();

@@ -103,3 +103,35 @@ export function documentFor(url: string, extra: Record<string, unknown> = {}): R
     ...extra,
   };
 }
+
+/** The MCP resource the client tests authorize for (registered as "Orders DB"; nothing listens there). */
+export const MCP = 'http://127.0.0.1:9/mcp';
+export const PASSWORD = 'correct horse battery staple';
+
+export interface CimdSetup {
+  docs: DocumentServer;
+  server: TestServer;
+  close(): Promise<void>;
+}
+
+/** A document server and an authorization server trusting it, with the MCP resource and `users` (password PASSWORD). */
+export async function startCimdSetup(users: string[] = ['alice']): Promise<CimdSetup> {
+  const docs = await startDocumentServer();
+  let server: TestServer;
+  try {
+    server = await startCimdServer(docs);
+  } catch (err) {
+    await docs.close();
+    throw err;
+  }
+  server.addResource(MCP, 'Orders DB');
+  for (const user of users) await server.addUser(user, PASSWORD);
+  return {
+    docs,
+    server,
+    async close() {
+      await server.close();
+      await docs.close();
+    },
+  };
+}

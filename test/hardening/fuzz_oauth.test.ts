@@ -10,18 +10,15 @@ import { startTestServer, type TestServer } from '../support/app.js';
 import { authorize, PUBLIC_CLIENT, pkcePair, type RegisteredClient, redeem, register } from '../support/oauth.js';
 import {
   accept,
-  assemble,
+  attack,
   authorization,
   body,
-  cookie,
+  formRequest,
   method,
   mutatedPairs,
   type Pairs,
   printStatuses,
-  probe,
-  RUNS,
   rawQuery,
-  stillServing,
   value,
 } from './support/fuzz.js';
 
@@ -78,24 +75,6 @@ afterAll(async () => {
   await server.close();
 });
 
-type Parts = Parameters<typeof assemble>[0];
-
-/** Runs the property, then proves the server still answers. */
-async function attack(
-  arb: fc.Arbitrary<Parts>,
-  after?: (status: number, text: string) => void,
-  mayChange: (parts: Parts) => string[] = () => [],
-) {
-  await fc.assert(
-    fc.asyncProperty(arb, async (parts) => {
-      const res = await probe(server.url, server.db, assemble(parts), mayChange(parts));
-      after?.(res.status, res.text);
-    }),
-    RUNS,
-  );
-  await stillServing(server.url);
-}
-
 describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
   it('/authorize (GET query and POST form)', async () => {
     const valid: Pairs = [
@@ -128,21 +107,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
       'request_uri',
       'request',
     ];
-    await attack(
-      fc
-        .record({ m: method('GET'), pairs: mutatedPairs(valid, known), c: cookie(session), a: accept, raw: rawQuery })
-        .chain(({ m, pairs, c, a, raw }) =>
-          body(pairs).map((shape) => ({
-            method: m,
-            path: '/authorize',
-            query: m === 'GET' || m === 'HEAD' ? pairs : [],
-            rawQuery: raw,
-            shape,
-            cookie: c,
-            accept: a,
-          })),
-        ),
-    );
+    await attack(server, formRequest('/authorize', valid, session, known, 'GET'));
   });
 
   it('/token with every grant type, client authentication and body encoding', async () => {
@@ -185,6 +150,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
     };
     const known = [...grantTypes, live.access, conf.client_id, 'https://mcp.example.com/mcp/', `${RESOURCE}#x`];
     await attack(
+      server,
       fc
         .record({
           m: method('POST'),
@@ -243,6 +209,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
       managed.client_id,
     ];
     await attack(
+      server,
       fc
         .record({
           extra: mutatedPairs(
@@ -314,6 +281,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
       })
       .map(({ keep, set }) => ({ ...Object.fromEntries(keep.map((k) => [k, validMeta[k]])), ...set }));
     await attack(
+      server,
       fc
         .record({
           m: method('POST'),
@@ -350,6 +318,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
     };
     const owner: Record<string, string> = { '@managed@': managed.client_id, '@pub@': pub.client_id };
     await attack(
+      server,
       fc
         .record({
           m: fc.constantFrom('GET', 'PUT', 'DELETE', 'POST', 'PATCH', 'OPTIONS'),
@@ -394,6 +363,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
       ['client_id', pub.client_id],
     ];
     await attack(
+      server,
       fc
         .record({ path: fc.constantFrom('/revoke', '/introspect'), m: method('POST'), a: accept })
         .chain(({ path, m, a }) =>
@@ -421,6 +391,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
       '/.well-known/oauth-protected-resource/mcp',
     ];
     await attack(
+      server,
       fc
         .record({
           path: fc.constantFrom(...paths),
@@ -487,6 +458,7 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
       'login',
     ];
     await attack(
+      server,
       fc
         .record({
           prefix: fc.constantFrom(...prefixes),

@@ -11,18 +11,14 @@ import type { TestServer } from '../support/app.js';
 import { csrfOf, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
 import {
   accept,
-  assemble,
+  attack,
   authorization,
-  body,
   cookie,
+  formRequest,
   method,
   mutatedPairs,
-  type Pairs,
   printStatuses,
-  probe,
-  RUNS,
   rawQuery,
-  stillServing,
   value,
 } from './support/fuzz.js';
 
@@ -57,41 +53,11 @@ afterAll(async () => {
   await server.close();
 });
 
-type Parts = Parameters<typeof assemble>[0];
-
-async function attack(arb: fc.Arbitrary<Parts>): Promise<void> {
-  await fc.assert(
-    fc.asyncProperty(arb, async (parts) => {
-      await probe(server.url, server.db, assemble(parts));
-    }),
-    RUNS,
-  );
-  await stillServing(server.url);
-}
-
-/** A form post built from a valid one: mutated fields, any encoding, good or broken cookies. */
-function formAttack(path: string | fc.Arbitrary<string>, valid: Pairs, validCookie: string, known: string[] = []) {
-  const paths = typeof path === 'string' ? fc.constant(path) : path;
+/** Paths from route templates under `prefix`, ':id' filled with a live id or a hostile value. */
+function pathsWithIds(prefix: string, routes: string[]): fc.Arbitrary<string> {
   return fc
-    .record({
-      path: paths,
-      m: method('POST'),
-      pairs: mutatedPairs(valid, known),
-      c: cookie(validCookie),
-      a: accept,
-      raw: rawQuery,
-    })
-    .chain(({ path: p, m, pairs, c, a, raw }) =>
-      body(pairs).map((shape) => ({
-        method: m,
-        path: p,
-        query: m === 'GET' ? pairs : [],
-        rawQuery: raw,
-        shape,
-        cookie: c,
-        accept: a,
-      })),
-    );
+    .record({ route: fc.constantFrom(...routes), id: value(ids) })
+    .map(({ route, id }) => `${prefix}${route.replace(':id', encodeURIComponent(Buffer.from(id).toString()))}`);
 }
 
 describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
@@ -117,7 +83,7 @@ describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
     const known = ['alice', 'bob', 'root', PASSWORD, 'allow', 'deny', 'mcp:read', 'mcp:write', 'mcp:admin', 'openid'];
     const arb = fc
       .oneof(
-        formAttack(
+        formRequest(
           fc.constantFrom(
             'ZZloginZZ/login',
             'ZZloginZZ/login',
@@ -134,7 +100,7 @@ describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
           'ZZloginZZ',
           known,
         ),
-        formAttack(
+        formRequest(
           fc.constantFrom('ZZconsentZZ/consent', 'ZZconsentZZ/consent', 'ZZconsentZZ/abort', 'ZZconsentZZ'),
           [
             ['csrf', 'ZZconsentZZ'],
@@ -155,14 +121,9 @@ describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
           ? {}
           : { shape: { ...parts.shape, body: fill(parts.shape.body, 'csrf') } }),
       }));
-    await fc.assert(
-      fc.asyncProperty(arb, async (parts) => {
-        const res = await probe(server.url, server.db, assemble(parts));
-        if (res.status === 303) live = await fresh(); // that interaction is finished
-      }),
-      RUNS,
-    );
-    await stillServing(server.url);
+    await attack(server, arb, async (status) => {
+      if (status === 303) live = await fresh(); // that interaction is finished
+    });
   });
 
   it('/account sign-in, pages, logout and grant revocation', async () => {
@@ -175,8 +136,9 @@ describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
     const { csrf } = await bob.page('/account');
     const grantIds = ids.slice(0, 2);
     await attack(
+      server,
       fc.oneof(
-        formAttack(
+        formRequest(
           '/account/login',
           [
             ['csrf', loginCsrf],
@@ -187,7 +149,7 @@ describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
           loginCookie,
           ['//evil.example', 'https://evil.example/', '/\\evil.example', '/account/../admin', PASSWORD],
         ),
-        formAttack(
+        formRequest(
           fc.constantFrom(
             ...grantIds.map((g) => `/account/grants/${g}/revoke`),
             '/account/grants/%ZZ/revoke',
@@ -206,26 +168,22 @@ describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
 
   it('admin console forms and pages', async () => {
     const { csrf } = await root.page('/admin');
-    const targets = fc
-      .record({
-        action: fc.constantFrom(
-          'grants/:id/revoke',
-          'users/:id/revoke-grants',
-          'users/:id/disable',
-          'users/:id/enable',
-          'agents/:id/revoke-grants',
-          'agents/:id/disable',
-          'agents/:id/enable',
-          '',
-          'agents',
-          'users',
-          'audit',
-        ),
-        id: value(ids),
-      })
-      .map(({ action, id }) => `/admin/${action.replace(':id', encodeURIComponent(Buffer.from(id).toString()))}`);
+    const targets = pathsWithIds('/admin/', [
+      'grants/:id/revoke',
+      'users/:id/revoke-grants',
+      'users/:id/disable',
+      'users/:id/enable',
+      'agents/:id/revoke-grants',
+      'agents/:id/disable',
+      'agents/:id/enable',
+      '',
+      'agents',
+      'users',
+      'audit',
+    ]);
     await attack(
-      formAttack(
+      server,
+      formRequest(
         targets,
         [
           ['csrf', `${csrf.slice(0, -2)}xx`],
@@ -239,24 +197,20 @@ describe('fuzzing the forms and the admin API', { timeout: 240_000 }, () => {
 
   it('/admin/api with tokens, sessions and CSRF headers', async () => {
     const { csrf } = await root.page('/admin');
-    const paths = fc
-      .record({
-        route: fc.constantFrom(
-          'grants',
-          'grants/:id/revoke',
-          'users/:id/revoke-grants',
-          'users/:id/disable',
-          'users/:id/enable',
-          'clients',
-          'clients/:id/revoke-grants',
-          'clients/:id/disable',
-          'clients/:id/enable',
-          'nope',
-        ),
-        id: value(ids),
-      })
-      .map(({ route, id }) => `/admin/api/${route.replace(':id', encodeURIComponent(Buffer.from(id).toString()))}`);
+    const paths = pathsWithIds('/admin/api/', [
+      'grants',
+      'grants/:id/revoke',
+      'users/:id/revoke-grants',
+      'users/:id/disable',
+      'users/:id/enable',
+      'clients',
+      'clients/:id/revoke-grants',
+      'clients/:id/disable',
+      'clients/:id/enable',
+      'nope',
+    ]);
     await attack(
+      server,
       fc
         .record({
           path: paths,

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/http/logger.js';
 import { epochSeconds } from '../../src/lib/duration.js';
+import { authorizeParams } from '../security/helpers.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf, pkcePair, type RegisteredClient, register } from '../support/oauth.js';
 
@@ -93,12 +94,8 @@ describe('no secret reaches the logs or an error response', () => {
     const browser = new CookieBrowser();
     const { verifier, challenge } = pkcePair();
     keep('code verifier', verifier);
-    const params = new URLSearchParams({
-      response_type: 'code',
-      client_id: client.client_id,
-      redirect_uri: client.redirect_uris[0] ?? '',
+    const params = authorizeParams(client, {
       code_challenge: challenge,
-      code_challenge_method: 'S256',
       state: 'state-1234',
       resource: RESOURCE,
       scope: 'mcp:read mcp:write',
@@ -143,36 +140,31 @@ describe('no secret reaches the logs or an error response', () => {
     }
 
     // Tokens: code → tokens, a refresh, a wrong client secret, introspection, revocation.
-    const issued = await send(
-      '/token',
-      form(
-        {
-          grant_type: 'authorization_code',
-          code: code ?? '',
-          redirect_uri: client.redirect_uris[0] ?? '',
-          code_verifier: verifier,
-          resource: RESOURCE,
-        },
-        auth,
-      ),
-    );
+    const redeemCode = (extra: Record<string, string> = {}) =>
+      send(
+        '/token',
+        form(
+          {
+            grant_type: 'authorization_code',
+            code: code ?? '',
+            redirect_uri: client.redirect_uris[0] ?? '',
+            code_verifier: verifier,
+            ...extra,
+          },
+          auth,
+        ),
+      );
+    const refresh = (token: string | undefined, clientAuth = auth) =>
+      send('/token', form({ grant_type: 'refresh_token', refresh_token: token ?? '' }, clientAuth));
+    const issued = await redeemCode({ resource: RESOURCE });
     expect(issued.status).toBe(200);
     keep('access token', issued.json().access_token);
     keep('refresh token', issued.json().refresh_token);
-    const refreshed = await send(
-      '/token',
-      form({ grant_type: 'refresh_token', refresh_token: issued.json().refresh_token ?? '' }, auth),
-    );
+    const refreshed = await refresh(issued.json().refresh_token);
     expect(refreshed.status).toBe(200);
     keep('refreshed access token', refreshed.json().access_token);
     keep('refreshed refresh token', refreshed.json().refresh_token);
-    const badSecret = await send(
-      '/token',
-      form(
-        { grant_type: 'refresh_token', refresh_token: refreshed.json().refresh_token ?? '' },
-        basic(client.client_id, WRONG_SECRET),
-      ),
-    );
+    const badSecret = await refresh(refreshed.json().refresh_token, basic(client.client_id, WRONG_SECRET));
     expect(badSecret.status).toBe(401);
 
     const resourceId = server.app.stores.resources.findByUri(RESOURCE)?.id ?? -1;
@@ -195,24 +187,10 @@ describe('no secret reaches the logs or an error response', () => {
       form({ token: refreshed.json().refresh_token ?? '', token_type_hint: 'refresh_token' }, auth),
     );
     expect(revoked.status).toBe(200);
-    const afterRevoke = await send(
-      '/token',
-      form({ grant_type: 'refresh_token', refresh_token: refreshed.json().refresh_token ?? '' }, auth),
-    );
+    const afterRevoke = await refresh(refreshed.json().refresh_token);
     expect(afterRevoke.status).toBe(400);
     // A replayed code (which also revokes the grant, so it comes last).
-    const replayedCode = await send(
-      '/token',
-      form(
-        {
-          grant_type: 'authorization_code',
-          code: code ?? '',
-          redirect_uri: client.redirect_uris[0] ?? '',
-          code_verifier: verifier,
-        },
-        auth,
-      ),
-    );
+    const replayedCode = await redeemCode();
     expect(replayedCode.status).toBe(400);
 
     // The admin API with an admin token, and with a wrong one.
@@ -232,20 +210,12 @@ describe('no secret reaches the logs or an error response', () => {
     const page = await account.get(`${server.url}/account/login`);
     const accountCsrf = csrfOf(await page.text());
     keep('account login csrf', accountCsrf);
-    const wrong = await account.post(`${server.url}/account/login`, {
-      csrf: accountCsrf,
-      username: 'root',
-      password: WRONG_PASSWORD,
-      next: '/account',
-    });
+    const accountLogin = (password: string) =>
+      account.post(`${server.url}/account/login`, { csrf: accountCsrf, username: 'root', password, next: '/account' });
+    const wrong = await accountLogin(WRONG_PASSWORD);
     expect(wrong.status).toBe(401);
     errorBodies.push(withoutFormToken(await wrong.text()));
-    const signedIn = await account.post(`${server.url}/account/login`, {
-      csrf: accountCsrf,
-      username: 'root',
-      password: PASSWORD,
-      next: '/account',
-    });
+    const signedIn = await accountLogin(PASSWORD);
     expect(signedIn.status).toBe(303);
     const home = await account.get(`${server.url}/account`);
     expect(home.status).toBe(200);

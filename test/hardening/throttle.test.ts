@@ -209,13 +209,15 @@ describe('sign-in back-off per account', () => {
     const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => attempt(page, 'erin', `guess number ${i}`)));
     const wrong = burst.filter((r) => r.status === 401).length;
     expect(burst.filter((r) => r.status === 429).length).toBe(12 - wrong);
-    // Every password check that ran left a login.failure row; the one that starts a block answers
-    // 429 rather than 401, so the rows, not the 401s, count the checks.
+    expect(wrong).toBeLessThanOrEqual(3);
+    // Every password check that ran left a login.failure row. Three failures are free; the check
+    // after them may run (one at a time) and starts the block, answering 429 rather than 401. So at
+    // most 3 + 1 checks, however the 12 requests interleave.
     const checked = server.db
       .prepare("SELECT COUNT(*) AS n FROM audit_events WHERE event = 'login.failure' AND user_id = ?")
       .get(erinId) as { n: number };
     expect(checked.n).toBeGreaterThanOrEqual(1);
-    expect(checked.n).toBeLessThanOrEqual(3);
+    expect(checked.n).toBeLessThanOrEqual(4);
     expect(wrong).toBeLessThanOrEqual(checked.n);
   });
 

@@ -13,9 +13,9 @@ import {
   signedInClient,
   WebClient,
 } from '../account/helpers.js';
-import { openInteraction } from '../security/helpers.js';
+import { authorizeParams, openInteraction } from '../security/helpers.js';
 import type { TestServer } from '../support/app.js';
-import { CookieBrowser, csrfOf, PUBLIC_CLIENT, pkcePair, register } from '../support/oauth.js';
+import { CookieBrowser, csrfOf, PUBLIC_CLIENT, register } from '../support/oauth.js';
 
 const htmlLang = (html: string) => /<html lang="([^"]+)">/.exec(html)?.[1];
 const h1 = (html: string) => /<h1>([^<]*)<\/h1>/.exec(html)?.[1];
@@ -113,17 +113,7 @@ describe('pages in the reader’s language', () => {
 
   it('keeps the chosen language through sign-in and consent, with the scopes described in it', async () => {
     const agent = await register(server.url, { ...PUBLIC_CLIENT, client_name: AGENT_NAME });
-    const { challenge } = pkcePair();
-    const params = new URLSearchParams({
-      response_type: 'code',
-      client_id: agent.client_id,
-      redirect_uri: agent.redirect_uris[0] ?? '',
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-      resource: RESOURCE,
-      scope: 'mcp:read mcp:write',
-      state: 'st',
-    });
+    const params = authorizeParams(agent, { resource: RESOURCE, scope: 'mcp:read mcp:write' });
     const step = await openInteraction(server, params, new CookieBrowser());
     expect(htmlLang(step.html)).toBe('en');
     const switched = await step.browser.get(`${step.url}?lang=ja`);

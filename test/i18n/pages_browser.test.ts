@@ -3,17 +3,15 @@
 // $I18N_SCREENSHOT_DIR or the system temp dir), nothing wider than the screen, the language switcher
 // and Accept-Language, labels on every field, keyboard use with a visible focus ring, and a write
 // scope marked by text rather than colour alone.
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalogues } from '../../src/i18n/catalogue.js';
-import { startTestServer, type TestServer } from '../support/app.js';
+import type { TestServer } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
-import { type LoopbackReceiver, startLoopbackReceiver } from '../support/mcp_agent.js';
-import { type RegisteredClient, register } from '../support/oauth.js';
+import { authorizationUrl, type BrowserAgent, landedAtAgent, startBrowserAgent } from '../support/browser_agent.js';
 
 const RESOURCE = 'https://orders.example.com/mcp';
 const PASSWORD = 'correct horse battery staple';
@@ -64,17 +62,20 @@ interface Overflow {
 }
 
 describe('pages in three languages on a phone', () => {
+  let agent: BrowserAgent;
   let server: TestServer;
-  let receiver: LoopbackReceiver;
-  let client: RegisteredClient;
   const browser = useChromium();
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    server = await startTestServer();
-    await server.addUser('alice', PASSWORD);
-    server.addResource(RESOURCE, RESOURCE_NAME);
+    agent = await startBrowserAgent({
+      agentName: AGENT_NAME,
+      resource: RESOURCE,
+      resourceName: RESOURCE_NAME,
+      password: PASSWORD,
+    });
+    server = agent.server;
     server.app.stores.resources.describe(RESOURCE, 'ja', [
       { scope: 'mcp:read', description: 'データの読み取りとツール一覧の表示' },
       { scope: 'mcp:write', description: 'データの変更と、書き込みを行うツールの実行' },
@@ -83,19 +84,10 @@ describe('pages in three languages on a phone', () => {
       { scope: 'mcp:read', description: '데이터 읽기 및 도구 목록 보기' },
       { scope: 'mcp:write', description: '데이터 변경 및 쓰기 도구 실행' },
     ]);
-    receiver = await startLoopbackReceiver();
-    client = await register(server.url, {
-      client_name: AGENT_NAME,
-      redirect_uris: [receiver.redirectUrl],
-      token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-    });
   });
 
   afterAll(async () => {
-    await receiver?.close();
-    await server?.close();
+    await agent?.close();
   });
 
   afterEach(async () => {
@@ -106,21 +98,6 @@ describe('pages in three languages on a phone', () => {
   async function phone(options: BrowserContextOptions = {}): Promise<Page> {
     context = await browser().newContext({ viewport: PHONE, ...options });
     return context.newPage();
-  }
-
-  function authorizationUrl(): string {
-    const verifier = randomBytes(32).toString('base64url');
-    const params = new URLSearchParams({
-      response_type: 'code',
-      client_id: client.client_id,
-      redirect_uri: receiver.redirectUrl,
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-      code_challenge_method: 'S256',
-      resource: RESOURCE,
-      scope: 'mcp:read mcp:write',
-      state: randomBytes(8).toString('hex'),
-    });
-    return `${server.url}/authorize?${params}`;
   }
 
   /** Signs in through the labels of `lang`: the fields must be labelled in that language. */
@@ -142,7 +119,7 @@ describe('pages in three languages on a phone', () => {
     'the %s consent page fits a 375-pixel screen, has a label on every field and marks the write scope in words',
     async (lang) => {
       const page = await phone();
-      await page.goto(authorizationUrl());
+      await page.goto(authorizationUrl(agent).url);
       await page.getByRole('link', { name: { en: 'English', ja: '日本語', ko: '한국어' }[lang], exact: true }).click();
       await page.waitForURL((url) => url.searchParams.get('lang') === lang);
       await page.getByRole('heading', { level: 1, name: text[lang]['login.heading'] }).waitFor();
@@ -175,7 +152,7 @@ describe('pages in three languages on a phone', () => {
 
   it('is used with the keyboard alone: logical tab order, a visible focus ring, Space and Enter', async () => {
     const page = await phone();
-    await page.goto(authorizationUrl());
+    await page.goto(authorizationUrl(agent).url);
     // The username field has autofocus; type, Tab to the password, Enter submits.
     await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('username');
     await page.keyboard.type('alice');
@@ -210,7 +187,7 @@ describe('pages in three languages on a phone', () => {
     for (let i = 0; i < 3; i++) await page.keyboard.press('Tab');
     expect(await page.evaluate(FOCUSED)).toMatchObject({ value: 'allow' });
     await page.keyboard.press('Enter');
-    await page.waitForURL((url) => url.href.startsWith(`${receiver.redirectUrl}?`), { timeout: 10_000 });
+    await landedAtAgent(page, agent);
     expect(new URL(page.url()).searchParams.get('code')).toBeTruthy();
   });
 
@@ -220,7 +197,7 @@ describe('pages in three languages on a phone', () => {
     ['fr-FR', 'en'],
   ] as const)('a browser set to %s gets %s without choosing', async (locale, lang) => {
     const page = await phone({ locale });
-    await page.goto(authorizationUrl());
+    await page.goto(authorizationUrl(agent).url);
     expect(await page.locator('html').getAttribute('lang')).toBe(lang);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(text[lang]['login.heading']);
     await signIn(page, lang);
@@ -229,14 +206,14 @@ describe('pages in three languages on a phone', () => {
 
   it('keeps a choice made with the switcher over the browser language, across sign-in and later pages', async () => {
     const page = await phone({ locale: 'ja-JP' });
-    await page.goto(authorizationUrl());
+    await page.goto(authorizationUrl(agent).url);
     expect(await page.locator('html').getAttribute('lang')).toBe('ja');
     await page.getByRole('link', { name: '한국어', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: text.ko['login.heading'] }).waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe('ko');
     await signIn(page, 'ko');
     await page.getByRole('button', { name: text.ko['consent.allow'], exact: true }).click();
-    await page.waitForURL((url) => url.href.startsWith(`${receiver.redirectUrl}?`), { timeout: 10_000 });
+    await landedAtAgent(page, agent);
 
     // The account pages, reached later in the same browser, are in Korean too and fit the phone.
     await page.goto(`${server.url}/account`);

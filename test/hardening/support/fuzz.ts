@@ -430,3 +430,60 @@ export async function stillServing(base: string): Promise<void> {
   expect(res.status).toBe(200);
   await res.text();
 }
+
+/** A request's parts, as assemble() takes them. */
+export type Parts = Parameters<typeof assemble>[0];
+
+/**
+ * Runs the property over `arb`, each run one probe() (never a 5xx; a refusal changes nothing but
+ * the tables `mayChange` names for it), then proves the server still answers. `after` sees each
+ * answer, to carry on with what an accepted request rotated or finished.
+ */
+export async function attack(
+  server: { url: string; db: Db },
+  arb: fc.Arbitrary<Parts>,
+  after?: (status: number, text: string) => void | Promise<void>,
+  mayChange: (parts: Parts) => string[] = () => [],
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(arb, async (parts) => {
+      const res = await probe(server.url, server.db, assemble(parts), mayChange(parts));
+      await after?.(res.status, res.text);
+    }),
+    RUNS,
+  );
+  await stillServing(server.url);
+}
+
+/**
+ * A form request built from a valid one: mutated fields in any body encoding (and in the query when
+ * the method is GET or HEAD), mostly the usual method, good or broken cookies, any Accept.
+ */
+export function formRequest(
+  path: string | fc.Arbitrary<string>,
+  valid: Pairs,
+  validCookie: string,
+  known: string[] = [],
+  usualMethod = 'POST',
+): fc.Arbitrary<Parts> {
+  return fc
+    .record({
+      path: typeof path === 'string' ? fc.constant(path) : path,
+      m: method(usualMethod),
+      pairs: mutatedPairs(valid, known),
+      c: cookie(validCookie),
+      a: accept,
+      raw: rawQuery,
+    })
+    .chain(({ path: p, m, pairs, c, a, raw }) =>
+      body(pairs).map((shape) => ({
+        method: m,
+        path: p,
+        query: m === 'GET' || m === 'HEAD' ? pairs : [],
+        rawQuery: raw,
+        shape,
+        cookie: c,
+        accept: a,
+      })),
+    );
+}
