@@ -1,3 +1,4 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_LOCALE, LOCALES } from '../i18n/catalogue.js';
 import { canonicalResource } from '../lib/resource_uri.js';
@@ -98,8 +99,12 @@ export function registerResourceCommands(program: Command, io: CliIo): void {
       'create the credential a resource server (such as mcp-oauth proxy) uses for /introspect and the revocation feed; replaces any earlier one',
     )
     .argument('<uri>', 'the resource URI given to resources add')
+    .option(
+      '--secret-file <path>',
+      'write the secret to this new file (mode 0600) instead of printing it, for MCP_PROXY_FEED_CLIENT_SECRET_FILE',
+    )
     .option('--json', 'print JSON')
-    .action((uri: string, opts: { json?: boolean }) => createCredential(io, uri, opts));
+    .action((uri: string, opts: { json?: boolean; secretFile?: string }) => createCredential(io, uri, opts));
 }
 
 function canonical(input: string): string {
@@ -281,13 +286,40 @@ async function removeResource(io: CliIo, input: string): Promise<void> {
   });
 }
 
-async function createCredential(io: CliIo, input: string, opts: { json?: boolean }): Promise<void> {
+async function createCredential(
+  io: CliIo,
+  input: string,
+  opts: { json?: boolean; secretFile?: string },
+): Promise<void> {
   const uri = canonical(input);
   await withDatabase(io, ({ db }) => {
     const resource = createResourceRepository(db).findByUri(uri);
     if (!resource) throw new CliError(`no resource ${uri}`);
-    // Shown once: only a hash is stored.
+    // The file is created (never overwritten) before the credential, so a bad path changes nothing.
+    let fd: number | undefined;
+    if (opts.secretFile !== undefined) {
+      try {
+        fd = openSync(opts.secretFile, 'wx', 0o600);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new CliError(
+          code === 'EEXIST'
+            ? `${opts.secretFile} already exists; choose a new file`
+            : `cannot create ${opts.secretFile} (${code ?? 'error'})`,
+        );
+      }
+    }
+    // Shown once (or written once): only a hash is stored.
     const { id, secret } = createResourceCredentialRepository(db).create(resource.id, { replace: true });
+    if (fd !== undefined) {
+      writeSync(fd, secret);
+      closeSync(fd);
+      if (opts.json) return printJson(io, { resource: uri, client_id: id, client_secret_file: opts.secretFile });
+      printLine(io, `credential for ${uri} (any earlier credential no longer works)`);
+      printLine(io, `client_id:     ${id}`);
+      printLine(io, `client_secret: written to ${opts.secretFile}`);
+      return;
+    }
     if (opts.json) return printJson(io, { resource: uri, client_id: id, client_secret: secret });
     printLine(io, `credential for ${uri} (shown once; any earlier credential no longer works)`);
     printLine(io, `client_id:     ${id}`);

@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createResourceCredentialRepository } from '../../src/storage/resource_credentials.js';
 import { createResourceRepository } from '../../src/storage/resources.js';
 import { cliFor } from './harness.js';
 
@@ -171,6 +175,33 @@ describe('resources credential', () => {
     expect(second.client_id).not.toBe(one.client_id);
     const ids = cli.withDb((db) => db.prepare('SELECT id FROM resource_credentials').all() as { id: string }[]);
     expect(ids.map((r) => r.id)).toEqual([second.client_id]);
+  });
+
+  it('writes the secret to a new 0600 file instead of printing it, and never overwrites a file', async () => {
+    const cli = cliFor();
+    expect((await cli.run(['resources', 'add', 'https://mcp.example.com/mcp', '--name', 'Example'])).code).toBe(0);
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-secret-'));
+    try {
+      const file = path.join(dir, 'feed.secret');
+      const made = await cli.run(['resources', 'credential', 'https://mcp.example.com/mcp', '--secret-file', file]);
+      expect(made.code).toBe(0);
+      const secret = readFileSync(file, 'utf8');
+      expect(secret.length).toBeGreaterThanOrEqual(43);
+      expect(made.out).not.toContain(secret);
+      expect(made.out).toContain(`client_secret: written to ${file}`);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const id = /client_id: +(\S+)/.exec(made.out)?.[1] ?? '';
+      expect(cli.withDb((db) => createResourceCredentialRepository(db).verify(id, secret))).toBeDefined();
+
+      const again = await cli.run(['resources', 'credential', 'https://mcp.example.com/mcp', '--secret-file', file]);
+      expect(again.code).toBe(1);
+      expect(again.err).toContain('already exists');
+      expect(readFileSync(file, 'utf8')).toBe(secret);
+      // The refused run created no credential: the one in the file still works.
+      expect(cli.withDb((db) => createResourceCredentialRepository(db).verify(id, secret))).toBeDefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown resource', async () => {
