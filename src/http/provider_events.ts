@@ -61,11 +61,14 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
     }
   });
 
-  provider.on('access_token.issued', (token) => {
-    const now = epochSeconds();
-    const { grantId, clientId } = token as { grantId?: string; clientId?: string };
+  // Both "last used" updates commit in one transaction: one WAL commit per token instead of two.
+  const markUsed = stores.db.transaction((grantId: string | undefined, clientId: string | undefined, now: number) => {
     if (grantId) stores.grantRecords.used(grantId, now);
     if (clientId) stores.clientState.used(clientId, now);
+  });
+  provider.on('access_token.issued', (token) => {
+    const { grantId, clientId } = token as { grantId?: string; clientId?: string };
+    if (grantId || clientId) markUsed(grantId, clientId, epochSeconds());
   });
 
   provider.on('grant.success', (ctx) => {

@@ -39,15 +39,23 @@ function parseUris(raw: string | null): string[] {
   }
 }
 
+/** Seconds within which a stored "last used" time counts as current (also for grant records). */
+export const LAST_USED_RESOLUTION = 60;
+
 export type ClientStateRepository = ReturnType<typeof createClientStateRepository>;
 
 export function createClientStateRepository(db: Db) {
   const registered = db.prepare(
     'INSERT INTO client_state (client_id, registered_via) VALUES (?, ?) ON CONFLICT (client_id) DO NOTHING',
   );
+  // "Last used" is kept to the minute: a value already within the last LAST_USED_RESOLUTION
+  // seconds is left as it is, so an agent busy refreshing tokens does not rewrite its row (a
+  // write transaction and WAL frames) on every request. The first use is always recorded.
   const used = db.prepare(`
     INSERT INTO client_state (client_id, registered_via, first_used_at, last_used_at) VALUES (@id, 'unknown', @now, @now)
-    ON CONFLICT (client_id) DO UPDATE SET first_used_at = COALESCE(first_used_at, @now), last_used_at = @now`);
+    ON CONFLICT (client_id) DO UPDATE SET first_used_at = COALESCE(first_used_at, @now), last_used_at = @now
+    WHERE first_used_at IS NULL OR last_used_at IS NULL
+      OR last_used_at NOT BETWEEN @now - ${LAST_USED_RESOLUTION} AND @now`);
   const byId = db.prepare('SELECT * FROM client_state WHERE client_id = ?');
   const all = db.prepare('SELECT * FROM client_state');
   const toState = (r: Row): ClientState => ({

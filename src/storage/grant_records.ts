@@ -1,6 +1,7 @@
 // Grants as users and admins see them: who, which agent, which MCP server, which scopes, since
 // when, last used, and whether and by whom revoked. oidc-provider's own Grant row is deleted on
 // revocation; this record stays.
+import { LAST_USED_RESOLUTION } from './client_state.js';
 import type { Db } from './db.js';
 
 export interface GrantRecord {
@@ -63,7 +64,11 @@ export function createGrantRecordRepository(db: Db) {
     INSERT INTO grant_records (id, account_id, client_id, resource, scopes, obtained_via, created_at, updated_at)
     VALUES (@id, @account_id, @client_id, @resource, @scopes, @obtained_via, @now, @now)
     ON CONFLICT (id) DO UPDATE SET scopes = excluded.scopes, resource = excluded.resource, updated_at = excluded.updated_at`);
-  const touch = db.prepare('UPDATE grant_records SET last_used_at = ? WHERE id = ? AND revoked_at IS NULL');
+  // Kept to the minute, like an agent's (client_state.ts): a value already within the last
+  // LAST_USED_RESOLUTION seconds is not rewritten on every refresh.
+  const touch = db.prepare(`UPDATE grant_records SET last_used_at = @now
+    WHERE id = @id AND revoked_at IS NULL
+      AND (last_used_at IS NULL OR last_used_at NOT BETWEEN @now - ${LAST_USED_RESOLUTION} AND @now)`);
   const byId = db.prepare('SELECT * FROM grant_records WHERE id = ?');
 
   return {
@@ -82,9 +87,9 @@ export function createGrantRecordRepository(db: Db) {
         now,
       });
     },
-    /** A token was issued from the grant. */
+    /** A token was issued from the grant (recorded to within LAST_USED_RESOLUTION seconds). */
     used(id: string, now: number): void {
-      touch.run(now, id);
+      touch.run({ now, id });
     },
     find(id: string): GrantRecord | undefined {
       const row = byId.get(id) as Row | undefined;
