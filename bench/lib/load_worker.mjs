@@ -2,16 +2,11 @@
 // request sequence of one scenario. It counts an operation as done only when the answer is the
 // right one (a new refresh token, a code, a 303 after sign-in, a JSON-RPC result), so a broken
 // server shows up as failures, never as speed.
-import { createHash, randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
+import { pkcePair } from './oauth.mjs';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
 
 /** Request sequences per kind; `tally` counts finished operations and failures. */
 const kinds = {
@@ -60,7 +55,7 @@ const kinds = {
       {
         method: 'GET',
         setupRequest(req, context) {
-          const { verifier, challenge } = pkce();
+          const { verifier, challenge } = pkcePair();
           context.verifier = verifier;
           const query = new URLSearchParams({
             response_type: 'code',

@@ -103,3 +103,12 @@ export function ratioOfMedians(subject, baseline) {
   if (!subject?.opsPerSec || !baseline?.opsPerSec) return null;
   return round3(subject.opsPerSec / baseline.opsPerSec);
 }
+
+/** The three comparisons every subject-vs-baseline scenario reports. */
+export function ratios(subject, baseline) {
+  return {
+    ratio: ratio(subject, baseline),
+    ratioOfMedians: ratioOfMedians(subject, baseline),
+    cpuRatio: cpuRatio(subject, baseline),
+  };
+}

@@ -2,7 +2,7 @@
 // argon2id verify, new session row, audit row, cookie, 303) vs raw argon2id verifies per second
 // with the same parameters behind a bare HTTP server in its own process.
 import { PASSWORD, USERNAME } from '../lib/instances.mjs';
-import { alternate, cpuRatio, ratio, ratioOfMedians } from '../lib/measure.mjs';
+import { alternate, ratios } from '../lib/measure.mjs';
 import { CookieJar, csrfOf } from '../lib/oauth.mjs';
 import { freePort, startChild } from '../lib/proc.mjs';
 
@@ -52,9 +52,7 @@ export async function loginScenario(settings, inst, log) {
       title: 'Password login (argon2id m=19 MiB, t=2, p=1)',
       unit: 'logins/s',
       ...m,
-      ratio: ratio(m.subject, m.baseline),
-      ratioOfMedians: ratioOfMedians(m.subject, m.baseline),
-      cpuRatio: cpuRatio(m.subject, m.baseline),
+      ...ratios(m.subject, m.baseline),
       target: { ratio: 0.9 },
     };
   } finally {

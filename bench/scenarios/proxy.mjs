@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PASSWORD, startAs, USERNAME } from '../lib/instances.mjs';
 import { runLoad } from '../lib/load.mjs';
-import { alternate, cpuRatio, median, percentile, ratio, ratioOfMedians } from '../lib/measure.mjs';
+import { alternate, median, percentile, ratios } from '../lib/measure.mjs';
 import { nginxAvailable, startNginx } from '../lib/nginx.mjs';
 import { authorize, CookieJar, redeem } from '../lib/oauth.mjs';
 import { DIST, distImport, freePort, startChild } from '../lib/proc.mjs';
@@ -121,9 +121,7 @@ async function overhead(settings, t, log) {
     subject: { ...m.subject, failed: m.subject.failed + failedProbes },
     baseline: m.baseline,
     references: [m.direct, m.nginx].filter(Boolean),
-    ratio: ratio(m.subject, m.baseline),
-    ratioOfMedians: ratioOfMedians(m.subject, m.baseline),
-    cpuRatio: cpuRatio(m.subject, m.baseline),
+    ...ratios(m.subject, m.baseline),
     probe,
     p99OverheadMs: probe.on.p99 !== null && probe.off.p99 !== null ? round3(probe.on.p99 - probe.off.p99) : null,
     p99OverheadUnderLoadMs: m.subject.p99 - m.baseline.p99,

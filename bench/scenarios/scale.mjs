@@ -2,7 +2,7 @@
 // our server; the full database is seeded with direct SQL (bench/lib/seed.mjs) and the server is
 // restarted on it, as after a deployment.
 import { PASSWORD, startAs, USERNAME } from '../lib/instances.mjs';
-import { alternate, cpuRatio, ratio, ratioOfMedians } from '../lib/measure.mjs';
+import { alternate, ratios } from '../lib/measure.mjs';
 import { seedDatabase } from '../lib/seed.mjs';
 import { tokenTarget } from './tokens.mjs';
 
@@ -33,9 +33,7 @@ export async function scaleScenario(settings, log, profileArgs = () => []) {
       unit: 'refreshes/s',
       seeded,
       ...m,
-      ratio: ratio(m.subject, m.baseline),
-      ratioOfMedians: ratioOfMedians(m.subject, m.baseline),
-      cpuRatio: cpuRatio(m.subject, m.baseline),
+      ...ratios(m.subject, m.baseline),
       target: { ratio: 0.9 },
     };
   } finally {

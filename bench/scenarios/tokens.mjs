@@ -1,6 +1,6 @@
 // Scenarios 1 (token refresh) and 2 (authorization code flow of a returning agent): our server on
 // its SQLite store vs a bare oidc-provider with the same grant configuration in memory.
-import { alternate, cpuRatio, ratio, ratioOfMedians } from '../lib/measure.mjs';
+import { alternate, ratios } from '../lib/measure.mjs';
 import { consentedSessions, mintTokens, REDIRECT_URI, SCOPE } from '../lib/oauth.mjs';
 
 /**
@@ -50,46 +50,35 @@ export async function tokenTarget(inst, connections, login = {}, { freshGrants =
   };
 }
 
-export async function refreshScenario(settings, ours, base, log) {
-  log('scenario 1: token refresh');
+/** Our server against the bare provider on one job of `tokenTarget` (same rounds, same order). */
+async function againstBaseline(settings, ours, base, log, { id, title, unit, job }) {
   const m = await alternate(
     settings,
     [
-      { key: 'subject', label: 'mcp-oauth-server (SQLite)', job: ours.refreshJob },
-      { key: 'baseline', label: 'bare oidc-provider (memory)', job: base.refreshJob },
+      { key: 'subject', label: 'mcp-oauth-server (SQLite)', job: ours[job] },
+      { key: 'baseline', label: 'bare oidc-provider (memory)', job: base[job] },
     ],
     log,
   );
-  return {
+  return { id, title, unit, ...m, ...ratios(m.subject, m.baseline), target: { ratio: 0.8 } };
+}
+
+export function refreshScenario(settings, ours, base, log) {
+  log('scenario 1: token refresh');
+  return againstBaseline(settings, ours, base, log, {
     id: 'refresh',
     title: 'Token refresh (refresh_token grant, JWT access token, rotation)',
     unit: 'refreshes/s',
-    ...m,
-    ratio: ratio(m.subject, m.baseline),
-    ratioOfMedians: ratioOfMedians(m.subject, m.baseline),
-    cpuRatio: cpuRatio(m.subject, m.baseline),
-    target: { ratio: 0.8 },
-  };
+    job: 'refreshJob',
+  });
 }
 
-export async function codeFlowScenario(settings, ours, base, log) {
+export function codeFlowScenario(settings, ours, base, log) {
   log('scenario 2: authorization code flow, returning agent');
-  const m = await alternate(
-    settings,
-    [
-      { key: 'subject', label: 'mcp-oauth-server (SQLite)', job: ours.codeJob },
-      { key: 'baseline', label: 'bare oidc-provider (memory)', job: base.codeJob },
-    ],
-    log,
-  );
-  return {
+  return againstBaseline(settings, ours, base, log, {
     id: 'code_flow',
     title: 'Authorization code flow, already consented (session → /authorize → code → /token)',
     unit: 'flows/s',
-    ...m,
-    ratio: ratio(m.subject, m.baseline),
-    ratioOfMedians: ratioOfMedians(m.subject, m.baseline),
-    cpuRatio: cpuRatio(m.subject, m.baseline),
-    target: { ratio: 0.8 },
-  };
+    job: 'codeJob',
+  });
 }

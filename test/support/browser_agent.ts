@@ -2,11 +2,11 @@
 // alice and one named resource, a public agent registered with a loopback redirect URI (as a
 // desktop agent registers), the authorization URL it opens, and the wait for the browser to come
 // back to it.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import { startTestServer, type TestServer } from './app.js';
 import { type LoopbackReceiver, startLoopbackReceiver } from './mcp_agent.js';
-import { type RegisteredClient, register } from './oauth.js';
+import { pkcePair, type RegisteredClient, register } from './oauth.js';
 
 export interface BrowserAgent {
   server: TestServer;
@@ -54,13 +54,13 @@ export interface AuthorizationStart {
 
 /** The /authorize URL the agent opens in the browser (PKCE S256, resource indicator), with its state and verifier. */
 export function authorizationUrl(agent: BrowserAgent, scope = 'mcp:read mcp:write'): AuthorizationStart {
-  const verifier = randomBytes(32).toString('base64url');
+  const { verifier, challenge } = pkcePair();
   const state = randomBytes(12).toString('base64url');
   const params = new URLSearchParams({
     response_type: 'code',
     client_id: agent.client.client_id,
     redirect_uri: agent.receiver.redirectUrl,
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge: challenge,
     code_challenge_method: 'S256',
     resource: agent.resource,
     scope,
