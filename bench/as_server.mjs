@@ -4,8 +4,8 @@ import { childFailed, childReady, distImport } from './lib/proc.mjs';
 
 try {
   const { loadConfig } = await distImport('src/config/index.js');
-  const { createLogger } = await distImport('src/http/logger.js');
-  const { startServer } = await distImport('src/http/server.js');
+  const { createLogger } = await distImport('src/log/logger.js');
+  const { startServer } = await distImport('src/app/server.js');
   const config = loadConfig(process.env);
   const server = await startServer(config, { logger: createLogger(config.logLevel) });
   childReady({ url: server.url }, () => server.close());

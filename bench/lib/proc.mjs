@@ -11,7 +11,7 @@ export const ROOT = path.resolve(BENCH_DIR, '..');
 /** The compiled server. BENCH_DIST lets a development run use another build of the same tree. */
 export const DIST = path.resolve(ROOT, process.env.BENCH_DIST ?? 'dist');
 
-/** Imports a compiled module of the server, e.g. distImport('src/http/server.js'). */
+/** Imports a compiled module of the server, e.g. distImport('src/app/server.js'). */
 export function distImport(rel) {
   return import(path.join(DIST, rel));
 }

@@ -1,8 +1,8 @@
 // /account: the agents the signed-in user has let act for them, and a Revoke button for each.
 import type { Context } from 'koa';
 import { actorOf, type Operations } from '../admin/operations.js';
-import { HttpError } from '../http/errors.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import { HttpError } from '../web/errors.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import type { GrantRecord } from '../storage/grant_records.js';

@@ -2,8 +2,8 @@
 import type { Context } from 'koa';
 import { requestSource } from '../audit/index.js';
 import { loginFailure } from '../audit/login_failure.js';
-import { clientAddress, throttledMessage } from '../http/rate_limit.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import { clientAddress, throttledMessage } from '../web/rate_limit.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { formField } from '../interactions/context.js';
 import { authenticate } from '../provider/accounts.js';
 import { safeNext, type WebSessions } from './session.js';
@@ -38,7 +38,7 @@ export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: C
   if (!username || !password) {
     return showLogin(deps, ctx, { next, username, error: 'Enter your username and password.', status: 400 });
   }
-  // The same back-off as the agent sign-in page, sharing its counters (src/http/rate_limit.ts),
+  // The same back-off as the agent sign-in page, sharing its counters (src/web/rate_limit.ts),
   // checked before the password and alike for unknown and known usernames.
   const address = clientAddress(ctx);
   const attempt = await deps.loginThrottle.begin(username, address);

@@ -2,10 +2,10 @@
 // session, and errors shown as a page with a way back.
 
 import type { Context, Middleware, Next } from 'koa';
-import type { Csrf } from '../http/csrf.js';
-import { HttpError } from '../http/errors.js';
-import { formBody } from '../http/form_body.js';
-import type { Views } from '../http/views.js';
+import type { Csrf } from '../web/csrf.js';
+import { HttpError } from '../web/errors.js';
+import { formBody } from '../web/form_body.js';
+import type { Views } from '../web/views.js';
 import { formField } from '../interactions/context.js';
 import { pageUser, signedIn } from './session.js';
 

@@ -2,7 +2,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { createOperations } from '../admin/operations.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
 import { checkedForm, pageErrors } from './pages.js';

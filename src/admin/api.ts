@@ -5,8 +5,8 @@
 import type { Context, Middleware, Next } from 'koa';
 import { describeGrants } from '../account/grant_view.js';
 import { signedIn } from '../account/session.js';
-import { HttpError } from '../http/errors.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import { HttpError } from '../web/errors.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
 import { isDomainName, normaliseDomain } from '../storage/client_state.js';
 import type { User } from '../storage/users.js';

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { formatWhen } from '../account/grant_view.js';
 import type { SignedIn } from '../account/session.js';
 import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
 import { common } from './console_pages.js';
 

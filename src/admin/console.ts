@@ -3,8 +3,8 @@
 import type { Context, Middleware, Next } from 'koa';
 import { checkedForm } from '../account/pages.js';
 import { type SignedIn, safeNext, signedIn } from '../account/session.js';
-import { HttpError } from '../http/errors.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import { HttpError } from '../web/errors.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { formField } from '../interactions/context.js';
 import type { User } from '../storage/users.js';
 import { findAgent } from './agents.js';

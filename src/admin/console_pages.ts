@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import { describeGrants, formatWhen } from '../account/grant_view.js';
 import { pageUser, type SignedIn } from '../account/session.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { type Message, msg } from '../i18n/translate.js';
 import { listAgents } from './agents.js';
 import { grantFilter, type Query } from './grant_filter.js';

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { pageErrors } from '../account/pages.js';
 import { createWebSessions } from '../account/session.js';
-import type { RouteDeps } from '../http/route_deps.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { apiEnvelope, apiHandlers, requireApiCaller } from './api.js';
 import { consoleForm, consoleHandlers, type RouteTable, requireAdminPage } from './console.js';
 import { createOperations } from './operations.js';

@@ -27,9 +27,9 @@ function nextSignal(): Promise<NodeJS.Signals> {
 async function serve(io: CliIo): Promise<void> {
   const config = loadConfig(io.env);
   // Loaded here, not at the top, so the other commands never load the HTTP stack.
-  const { createLogger } = await import('../http/logger.js');
+  const { createLogger } = await import('../log/logger.js');
   const logger = createLogger(config.logLevel, io.stdout);
-  const { startServer } = await import('../http/server.js');
+  const { startServer } = await import('../app/server.js');
   const server = await startServer(config, { logger });
   // startServer opens and migrates the database and logs where it listens.
   // Then, if no admin or no MCP server exists yet, the next steps (nothing when it is set up).

@@ -24,7 +24,7 @@ export interface Config {
   readonly registrationToken: string | undefined;
   readonly keyActivationDelay: number;
   readonly purgeInterval: number;
-  /** Seconds a SIGTERM waits for requests in flight before cutting them (src/http/server.ts). */
+  /** Seconds a SIGTERM waits for requests in flight before cutting them (src/app/server.ts). */
   readonly shutdownTimeout: number;
   readonly auditRetention: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';

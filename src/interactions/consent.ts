@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import { HttpError } from '../http/errors.js';
+import { HttpError } from '../web/errors.js';
 import { durationMessage } from '../i18n/duration.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';

@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
-import { HttpError } from '../http/errors.js';
+import { HttpError } from '../web/errors.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 
 export interface ClientView {

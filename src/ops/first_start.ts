@@ -2,7 +2,7 @@
 // commands to run next and where the pages are. Printed once at start, on stdout: plain text for a
 // person at a terminal, one structured log line for a log collector.
 import Database from 'better-sqlite3';
-import type { Logger } from '../http/logger.js';
+import type { Logger } from '../log/logger.js';
 
 export interface FirstStartState {
   hasAdmin: boolean;

@@ -6,7 +6,7 @@
 // Answers are tiny JSON documents with no detail an outsider could use: the cause of a failure
 // goes to the log.
 import type { Middleware } from 'koa';
-import type { Logger } from '../http/logger.js';
+import type { Logger } from '../log/logger.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Db } from '../storage/db.js';
 import { readMigrations } from '../storage/migrate.js';

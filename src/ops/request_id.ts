@@ -3,7 +3,7 @@
 // load balancer) is kept so one id follows the request across services; anything else is replaced.
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
-import { type Logger, withRequestId } from '../http/logger.js';
+import { type Logger, withRequestId } from '../log/logger.js';
 import { routeLabel } from './route_label.js';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';

@@ -4,7 +4,7 @@
 // may present it again: the token endpoint is shown the record without its `consumed` mark, so
 // oidc-provider rotates it once more (a new refresh token and access token for that process) with
 // all its own checks (client, expiry, grant, scope). After the window, reuse keeps oidc-provider's
-// answer: the grant is revoked, which src/http/provider_events.ts records and publishes on the feed.
+// answer: the grant is revoked, which src/app/provider_events.ts records and publishes on the feed.
 //
 // The hook sits on the adapter's `find` (PITFALLS item 11: `consumed` is what reuse detection reads)
 // and applies only inside a refresh_token grant at the token endpoint, so revocation and everything

@@ -1,6 +1,6 @@
 // In front of POST /register (RFC 7591): the overall cap on registrations that never completed an
 // authorization (a flood from many addresses still ends there; per-address limits are in
-// src/http/rate_limit.ts), and, in MCP_OAUTH_REGISTRATION=token mode, the initial access token:
+// src/web/rate_limit.ts), and, in MCP_OAUTH_REGISTRATION=token mode, the initial access token:
 // one made with `mcp-oauth clients token`, or the optional fixed MCP_OAUTH_REGISTRATION_TOKEN.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';

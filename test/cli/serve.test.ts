@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/index.js';
-import type { Logger } from '../../src/http/logger.js';
+import type { Logger } from '../../src/log/logger.js';
 import { cliFor } from './harness.js';
 
 const server = vi.hoisted(() => ({
@@ -8,7 +8,7 @@ const server = vi.hoisted(() => ({
   closed: 0,
 }));
 
-vi.mock('../../src/http/server.js', () => ({
+vi.mock('../../src/app/server.js', () => ({
   async startServer(config: Config, opts: { logger?: Logger } = {}) {
     server.started.push({ config, logger: opts.logger });
     return {

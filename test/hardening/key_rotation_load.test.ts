@@ -1,7 +1,7 @@
 // Signing-key rotation while tokens are issued and verified. Resource servers use jose's
 // createRemoteJWKSet with its defaults (key set cached 10 minutes, refetched on an unknown kid at
 // most once per 30 s cooldown); some start just before the new key is published, the moment that
-// used to fail. The server checks its key set every 30 s, as its timer does (src/http/server.ts).
+// used to fail. The server checks its key set every 30 s, as its timer does (src/app/server.ts).
 // Time is simulated (Date only, so real HTTP still runs): two minutes in one-second steps, a token
 // issued every step; every token must verify at every resource server that is running.
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';

@@ -3,7 +3,7 @@
 // logger at its most verbose level (trace) and every console call captured; then every secret the
 // story handled is searched for in that output, and in the error responses the server sent.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../src/http/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { authorizeParams } from '../security/helpers.js';
 import { startTestServer, type TestServer } from '../support/app.js';

@@ -8,8 +8,8 @@ import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { createLogger } from '../../src/http/logger.js';
-import { startServer } from '../../src/http/server.js';
+import { createLogger } from '../../src/log/logger.js';
+import { startServer } from '../../src/app/server.js';
 import { freePort, spawnServer } from './support/child_server.js';
 import { basic, seedDataDir, USER } from './support/seed.js';
 

@@ -4,7 +4,7 @@
 // The back-off is driven with a faked Date (the limiter's clock), never with sleeps.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
-import { addressKey, backoffSeconds } from '../../src/http/rate_limit.js';
+import { addressKey, backoffSeconds } from '../../src/web/rate_limit.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf, PUBLIC_CLIENT, pkcePair, register } from '../support/oauth.js';
 

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { throttledMessage } from '../../src/http/rate_limit.js';
+import { throttledMessage } from '../../src/web/rate_limit.js';
 import { DEFAULT_LOCALE, LOCALES, loadCatalogues } from '../../src/i18n/catalogue.js';
 import { durationMessage } from '../../src/i18n/duration.js';
 import { createTranslator, SERVER_PREFIX } from '../../src/i18n/translate.js';
@@ -117,7 +117,7 @@ describe('key usage', () => {
       'src/admin/console_pages.ts',
       'src/admin/audit_page.ts',
       'src/admin/grant_filter.ts',
-      'src/http/errors.ts',
+      'src/web/errors.ts',
     ];
     const texts = new Set<string>();
     for (const source of sources) {

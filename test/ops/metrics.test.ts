@@ -11,7 +11,7 @@ import path from 'node:path';
 import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { createLogger } from '../../src/http/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { authorize, CookieBrowser, csrfOf, PUBLIC_CLIENT, redeem, register, tokenRequest } from '../support/oauth.js';

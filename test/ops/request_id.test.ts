@@ -2,7 +2,7 @@
 // line written for the request (access line and audit line alike), with no query string, token or
 // password anywhere in those lines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/http/logger.js';
+import { createLogger } from '../../src/log/logger.js';
 import { acceptedRequestId } from '../../src/ops/request_id.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf } from '../support/oauth.js';

@@ -9,8 +9,8 @@ import { SIGNING_ALG } from '../provider/keys.js';
 import type { KeyRepository } from '../storage/keys.js';
 import type { ResourceCredentialRepository } from '../storage/resource_credentials.js';
 import type { UserRepository } from '../storage/users.js';
-import { HttpError } from './errors.js';
-import { formBody } from './form_body.js';
+import { HttpError } from '../web/errors.js';
+import { formBody } from '../web/form_body.js';
 import { authenticateResourceServer } from './resource_auth.js';
 
 export const INTROSPECTION_PATH = '/introspect';

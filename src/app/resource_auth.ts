@@ -2,7 +2,7 @@
 // feed): HTTP Basic with a per-resource credential id and secret.
 import type { Context } from 'koa';
 import type { ResourceCredential, ResourceCredentialRepository } from '../storage/resource_credentials.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../web/errors.js';
 
 function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
   const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header ?? '');

@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import { foldResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { ResourceRepository } from '../storage/resources.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../web/errors.js';
 
 const BODY_LIMIT = 56 * 1024; // oidc-provider's own limit
 

@@ -2,7 +2,7 @@
 // browser), with no-store; anything unexpected becomes a plain server_error, logged with its cause.
 import type { Context, Middleware } from 'koa';
 import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log/logger.js';
 import type { Views } from './views.js';
 
 export class HttpError extends Error {

@@ -19,19 +19,19 @@ import { registrationGuard } from '../provider/registration_guard.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
-import { createCsrf } from './csrf.js';
-import { errorHandler, providerErrorRenderer } from './errors.js';
+import { createCsrf } from '../web/csrf.js';
+import { errorHandler, providerErrorRenderer } from '../web/errors.js';
 import { INTROSPECTION_PATH, introspection } from './introspection.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log/logger.js';
 import { metadata } from './metadata.js';
 import { wireProviderEvents } from './provider_events.js';
-import { createLoginThrottle, defaultRules, rateLimit } from './rate_limit.js';
+import { createLoginThrottle, defaultRules, rateLimit } from '../web/rate_limit.js';
 import { registrationCors } from './registration_cors.js';
 import { resourceParams } from './resource_params.js';
 import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
-import type { RouteDeps } from './route_deps.js';
-import { securityHeaders } from './security_headers.js';
-import { createViews } from './views.js';
+import type { RouteDeps } from '../web/route_deps.js';
+import { securityHeaders } from '../web/security_headers.js';
+import { createViews } from '../web/views.js';
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import type { Context, Middleware } from 'koa';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { LoginThrottleConfig, RateLimitConfig } from '../config/index.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log/logger.js';
 
 /**
  * The client's address. Koa's ctx.ip reads X-Forwarded-For only when the app trusts the proxy

@@ -7,7 +7,7 @@ import { openDatabase } from '../storage/db.js';
 import { migrate } from '../storage/migrate.js';
 import { purgeExpired } from '../storage/purge.js';
 import { buildApp } from './app.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 
 export interface RunningServer {
   url: string;
