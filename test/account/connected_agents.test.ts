@@ -12,7 +12,7 @@ import {
   refresh,
   serverWithUsers,
   signedInClient,
-} from './helpers.js';
+} from '../support/account.js';
 
 describe('Connected agents page', () => {
   let server: TestServer;

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { TestServer } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
 import { authorize, PUBLIC_CLIENT, register } from '../support/oauth.js';
-import { AGENT_NAME, connect, PASSWORD, RESOURCE, RESOURCE_NAME, refresh, serverWithUsers } from './helpers.js';
+import { AGENT_NAME, connect, PASSWORD, RESOURCE, RESOURCE_NAME, refresh, serverWithUsers } from '../support/account.js';
 
 const ACCOUNT_SHOT = process.env.ACCOUNT_SCREENSHOT ?? '/tmp/account.png';
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { safeNext } from '../../src/account/session.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import type { TestServer } from '../support/app.js';
-import { auditRows, PASSWORD, serverWithUsers, WebClient } from './helpers.js';
+import { auditRows, PASSWORD, serverWithUsers, WebClient } from '../support/account.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 

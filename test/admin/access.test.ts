@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../src/admin/api.js';
 import { CONSOLE_ROUTES } from '../../src/admin/console.js';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { type Connection, connect, serverWithUsers, signedInClient, type WebClient } from '../account/helpers.js';
+import { type Connection, connect, serverWithUsers, signedInClient, type WebClient } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 
 const POSTS = (routes: readonly string[]) => routes.filter((r) => r.startsWith('POST '));

@@ -4,8 +4,8 @@
 // input is 400/404, never 5xx; every answer is JSON with no-store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { auditRows, connect, RESOURCE, refresh, serverWithUsers, signedInClient } from '../account/helpers.js';
-import { cliFor } from '../cli/harness.js';
+import { auditRows, connect, RESOURCE, refresh, serverWithUsers, signedInClient } from '../support/account.js';
+import { cliFor } from '../support/cli.js';
 import type { TestServer } from '../support/app.js';
 
 interface Json {

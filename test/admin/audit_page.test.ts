@@ -1,6 +1,6 @@
 // The audit trail in the console: the same filters as `mcp-oauth audit`, escaped output, admins only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, serverWithUsers, signedInClient, type WebClient } from '../account/helpers.js';
+import { connect, serverWithUsers, signedInClient, type WebClient } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 
 describe('admin audit page', () => {

@@ -11,7 +11,7 @@ import {
   serverWithUsers,
   signedInClient,
   WebClient,
-} from '../account/helpers.js';
+} from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 
 describe('admin console', () => {

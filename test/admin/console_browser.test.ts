@@ -2,7 +2,7 @@
 // by user, revokes one with its button, and disables an agent from the agents page.
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AGENT_NAME, connect, PASSWORD, refresh, serverWithUsers } from '../account/helpers.js';
+import { AGENT_NAME, connect, PASSWORD, refresh, serverWithUsers } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
 

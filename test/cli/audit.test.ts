@@ -6,7 +6,7 @@ import { epochSeconds } from '../../src/lib/duration.js';
 import type { Db } from '../../src/storage/db.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
 import { createUserRepository } from '../../src/storage/users.js';
-import { type Cli, cliFor } from './harness.js';
+import { type Cli, cliFor } from '../support/cli.js';
 
 const HOUR = 3600;
 

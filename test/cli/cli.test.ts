@@ -5,7 +5,7 @@ import { epochSeconds } from '../../src/lib/duration.js';
 import { openDatabase } from '../../src/storage/db.js';
 import { migrate, migrationsDir, readMigrations } from '../../src/storage/migrate.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
-import { cliFor, databaseFile, tempDataDir } from './harness.js';
+import { cliFor, databaseFile, tempDataDir } from '../support/cli.js';
 
 describe('command line', () => {
   it('prints help on stdout with exit 0', async () => {

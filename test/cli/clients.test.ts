@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/storage/db.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
-import { cliFor } from './harness.js';
+import { cliFor } from '../support/cli.js';
 
 const AGENT = 'agent-1';
 const OTHER = 'agent-2';

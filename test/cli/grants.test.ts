@@ -6,7 +6,7 @@ import { createGrantRecordRepository } from '../../src/storage/grant_records.js'
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
 import { createRevocationService } from '../../src/storage/revocations.js';
 import { createUserRepository } from '../../src/storage/users.js';
-import { type Cli, cliFor } from './harness.js';
+import { type Cli, cliFor } from '../support/cli.js';
 
 const ORDERS = 'https://mcp.example.com/mcp';
 const FILES = 'https://files.example.com/mcp';

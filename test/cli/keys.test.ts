@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { ensureSigningKey, type KeyStatus, keyStatuses } from '../../src/provider/keys.js';
 import { createKeyRepository } from '../../src/storage/keys.js';
-import { type Cli, cliFor } from './harness.js';
+import { type Cli, cliFor } from '../support/cli.js';
 
 // Default MCP_OAUTH_ACCESS_TOKEN_TTL (300) plus the 300s clock allowance.
 const MAX_TOKEN_LIFETIME = 600;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createResourceCredentialRepository } from '../../src/storage/resource_credentials.js';
 import { createResourceRepository } from '../../src/storage/resources.js';
-import { cliFor } from './harness.js';
+import { cliFor } from '../support/cli.js';
 
 const DEFAULT_SCOPES = [
   { scope: 'mcp:read', description: 'Read data and list tools', isDefault: true, isWrite: false },

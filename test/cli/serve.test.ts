@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import type { Logger } from '../../src/log/logger.js';
-import { cliFor } from './harness.js';
+import { cliFor } from '../support/cli.js';
 
 const server = vi.hoisted(() => ({
   started: [] as { config: Config; logger: Logger | undefined }[],

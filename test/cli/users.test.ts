@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/lib/passwords.js';
 import { createUserRepository, type User } from '../../src/storage/users.js';
-import { type Cli, cliFor } from './harness.js';
+import { type Cli, cliFor } from '../support/cli.js';
 
 const PASSWORD = 'correct horse battery';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import type { TestServer } from '../support/app.js';
-import { basicAuth, type FeedFixture, newId, revokeNewGrant, startFeedServer } from './helpers.js';
+import { basicAuth, type FeedFixture, newId, revokeNewGrant, startFeedServer } from '../support/feed.js';
 
 interface Page {
   entries: Record<string, unknown>[];

@@ -10,7 +10,7 @@ import {
   revokeNewGrant,
   startFeedOnly,
   startFeedServer,
-} from './helpers.js';
+} from '../support/feed.js';
 
 describe('revocation feed: server-sent events stream', () => {
   let fx: FeedFixture;

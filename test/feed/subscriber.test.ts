@@ -18,7 +18,7 @@ import {
   revokeNewGrant,
   startFeedOnly,
   startFeedServer,
-} from './helpers.js';
+} from '../support/feed.js';
 
 describe('revocation feed subscriber', () => {
   let fx: FeedFixture;

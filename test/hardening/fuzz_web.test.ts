@@ -5,8 +5,8 @@
 // stored (failed sign-ins are audited by design: support/fuzz.ts AUDITED_REJECTIONS).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { connect, PASSWORD, RESOURCE, serverWithUsers, signedInClient, type WebClient } from '../account/helpers.js';
-import { authorizeParams, openInteraction, type Step, signIn } from '../security/helpers.js';
+import { connect, PASSWORD, RESOURCE, serverWithUsers, signedInClient, type WebClient } from '../support/account.js';
+import { authorizeParams, openInteraction, type Step, signIn } from '../support/security.js';
 import type { TestServer } from '../support/app.js';
 import { csrfOf, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
 import {

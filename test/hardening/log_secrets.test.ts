@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { authorizeParams } from '../security/helpers.js';
+import { authorizeParams } from '../support/security.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf, pkcePair, type RegisteredClient, register } from '../support/oauth.js';
 

@@ -12,8 +12,8 @@ import {
   serverWithUsers,
   signedInClient,
   WebClient,
-} from '../account/helpers.js';
-import { authorizeParams, openInteraction } from '../security/helpers.js';
+} from '../support/account.js';
+import { authorizeParams, openInteraction } from '../support/security.js';
 import type { TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf, PUBLIC_CLIENT, register } from '../support/oauth.js';
 

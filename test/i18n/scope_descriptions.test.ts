@@ -3,7 +3,7 @@
 // with their resource; bad input is refused and changes nothing.
 import { describe, expect, it } from 'vitest';
 import { createResourceRepository } from '../../src/storage/resources.js';
-import { cliFor } from '../cli/harness.js';
+import { cliFor } from '../support/cli.js';
 
 const URI = 'https://files.example.com/mcp';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliFor } from '../cli/harness.js';
+import { cliFor } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { PUBLIC_CLIENT, register } from '../support/oauth.js';
 

@@ -2,7 +2,7 @@
 // each command has a description, each option and argument says what it is for, and the top-level
 // help says how to get started.
 import { describe, expect, it } from 'vitest';
-import { cliFor } from '../cli/harness.js';
+import { cliFor } from '../support/cli.js';
 
 const cli = cliFor();
 

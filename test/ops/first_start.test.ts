@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { firstStartSteps, firstStartText } from '../../src/ops/first_start.js';
-import { cliFor } from '../cli/harness.js';
+import { cliFor } from '../support/cli.js';
 
 const ISSUER = 'http://127.0.0.1:4000';
 

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../feed/helpers.js';
+import { eventually } from '../support/feed.js';
 import { type Chain, freePort, INIT, MCP_HEADERS, obtainToken, PASSWORD, startChain } from './helpers.js';
 
 const SERVER = path.resolve(import.meta.dirname, '../../examples/mcp-server/server.mjs');

@@ -9,7 +9,7 @@ import { generate } from 'selfsigned';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy/index.js';
-import { eventually } from '../feed/helpers.js';
+import { eventually } from '../support/feed.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import {
   type Chain,

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../feed/helpers.js';
+import { eventually } from '../support/feed.js';
 import {
   type Chain,
   expectNoAuthorization,

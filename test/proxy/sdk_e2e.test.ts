@@ -6,7 +6,7 @@ import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.j
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../feed/helpers.js';
+import { eventually } from '../support/feed.js';
 import {
   actAsUser,
   InMemoryOAuthProvider,

@@ -16,7 +16,7 @@ import {
   RESOURCE,
   signIn,
   USER,
-} from './helpers.js';
+} from '../support/security.js';
 
 const REDIRECT = PUBLIC_CLIENT.redirect_uris[0] as string; // http://127.0.0.1:33418/callback
 

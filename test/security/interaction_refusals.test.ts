@@ -25,7 +25,7 @@ import {
   type Step,
   signIn,
   USER,
-} from './helpers.js';
+} from '../support/security.js';
 
 const REDIRECT = PUBLIC_CLIENT.redirect_uris[0] as string;
 

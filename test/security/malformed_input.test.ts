@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { type CookieBrowser, csrfOf, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
-import { authorizeParams, openInteraction, RESOURCE, signIn, USER } from './helpers.js';
+import { authorizeParams, openInteraction, RESOURCE, signIn, USER } from '../support/security.js';
 
 let server: TestServer;
 let client: RegisteredClient;

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { PUBLIC_CLIENT, register } from '../support/oauth.js';
-import { countRows } from './helpers.js';
+import { countRows } from '../support/security.js';
 
 let server: TestServer;
 beforeAll(async () => {

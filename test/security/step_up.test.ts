@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { authorize, CookieBrowser, PUBLIC_CLIENT, redeem, register } from '../support/oauth.js';
-import { offeredScopes, RESOURCE, USER } from './helpers.js';
+import { offeredScopes, RESOURCE, USER } from '../support/security.js';
 
 let server: TestServer;
 beforeAll(async () => {

@@ -13,7 +13,7 @@ import {
   register,
   tokenRequest,
 } from '../support/oauth.js';
-import { isConsumed, OTHER_RESOURCE, RESOURCE, rowExists, USER } from './helpers.js';
+import { isConsumed, OTHER_RESOURCE, RESOURCE, rowExists, USER } from '../support/security.js';
 
 const REDIRECT = PUBLIC_CLIENT.redirect_uris[0] as string;
 
