@@ -165,7 +165,8 @@ export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeo
       const id = agentId(deps, ctx);
       ctx.body = { client_id: id, disabled: false, changed: ops.enableClient(caller(ctx), id) };
     },
-    // Metadata-document agents by domain (issue #5): the domain and all its subdomains.
+    // Metadata-document agents by domain (docs/design.md#consent-that-tells-the-truth): the domain and all its
+    // subdomains.
     'GET /admin/api/client-domains': (ctx) => {
       ctx.body = { domains: stores.clientState.blockedDomains() };
     },

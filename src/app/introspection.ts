@@ -1,6 +1,7 @@
 // RFC 7662 introspection for resource servers. oidc-provider cannot introspect JWT access tokens
-// (it never stores them, PITFALLS item 7), so this endpoint verifies the JWT with jose against our
-// own keys and adds what a local check cannot know: whether its grant still exists.
+// (it never stores them: docs/pitfalls.md#jwt-access-tokens-are-never-stored), so this endpoint
+// verifies the JWT with jose against our own keys and adds what a local check cannot know: whether
+// its grant still exists.
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';

@@ -1,4 +1,4 @@
-// PITFALLS item 13: oidc-provider answers no CORS on the registration endpoint and 404s its
+// docs/pitfalls.md#no-cors-on-registration: oidc-provider answers no CORS on the registration endpoint and 404s its
 // preflight; browser-based agents (MCP Inspector) register from another origin. Registration is
 // not credentialed by cookies, so any origin may call it.
 import cors from '@koa/cors';

@@ -1,5 +1,6 @@
 // Folds resource indicators to their canonical spelling before oidc-provider sees them, and fills
-// in a resource's default scopes when an agent asks for none (PITFALLS items 4 and 6).
+// in a resource's default scopes when an agent asks for none (docs/pitfalls.md#resource-indicators-compared-as-strings,
+// docs/pitfalls.md#requests-with-no-scope).
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { foldResource } from '../lib/resource_uri.js';
@@ -37,9 +38,10 @@ function foldAll(params: URLSearchParams): boolean {
 }
 
 /**
- * PITFALLS item 6: oidc-provider consumes the code or refresh token before it compares `resource`,
- * and the retry then revokes the grant. Compare first; unknown, consumed or another client's
- * tokens are left to the provider (invalid_grant, replay detection).
+ * oidc-provider consumes the code or refresh token before it compares `resource`, and the retry
+ * then revokes the grant (docs/pitfalls.md#resource-indicators-compared-as-strings). Compare first;
+ * unknown, consumed or another client's tokens are left to the provider (invalid_grant, replay
+ * detection).
  */
 async function refuseUngrantedResource(provider: Provider, params: URLSearchParams): Promise<void> {
   const asked = params.getAll('resource');
@@ -98,7 +100,7 @@ export function resourceParams(opts: {
       foldAll(params);
       if (isAuthorize) fillDefaultScope(params);
       else await refuseUngrantedResource(opts.provider(), params);
-      // oidc-provider reads an already consumed body from req.body (shared/selective_body.js).
+      // oidc-provider reads an already consumed body from req.body (its lib/shared/selective_body.js).
       (ctx.req as unknown as { body: string }).body = params.toString();
     }
     await next();

@@ -187,7 +187,7 @@ export function buildScopes(opts: ScopeOptions): ResourceScope[] {
       ? { scope, description, isDefault, isWrite, descriptions }
       : { scope, description, isDefault, isWrite };
   });
-  // PITFALLS item 4: an agent that asks for no scope must still get one.
+  // An agent that asks for no scope must still get one (docs/pitfalls.md#requests-with-no-scope).
   if (!scopes.some((s) => s.isDefault))
     throw new CliError('the resource needs a default scope: name one with --default-scope');
   return scopes;

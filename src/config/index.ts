@@ -35,7 +35,7 @@ export interface Config {
   readonly rateLimits: RateLimitConfig;
   /** Bearer token that unlocks GET /metrics; metrics are not served without one (deny by default). */
   readonly metricsToken: string | undefined;
-  /** OAuth Client ID Metadata Documents: agents whose client_id is an https URL (issue #5). */
+  /** OAuth Client ID Metadata Documents: agents whose client_id is an https URL (docs/pitfalls.md). */
   readonly clientMetadataDocuments: MetadataDocumentConfig;
   /** Registrations that never completed an authorization are deleted after this many seconds. */
   readonly unusedClientTtl: number;

@@ -63,7 +63,7 @@ function scopeViews(all: ResourceScope[], names: string[]): ResourceScope[] {
   return names.map((n) => all.find((s) => s.scope === n)).filter((s): s is ResourceScope => s !== undefined);
 }
 
-/** Who is really asking, as the consent page tells it (issue #5, "Honest consent"). */
+/** Who is really asking, as the consent page tells it (docs/design.md#consent-that-tells-the-truth). */
 export interface ConsentClientView {
   id: string;
   name: string;

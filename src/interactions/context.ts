@@ -29,7 +29,8 @@ export async function describeClient(provider: Provider, details: Interaction): 
   const kind = classifyRedirectUri(redirectUri);
   return {
     id: clientId,
-    // Dynamically registered names are self-chosen: shown, but never as verified (issue #5 adds verification).
+    // Dynamically registered names are self-chosen: shown, but never as verified (only a metadata document's
+    // domain is: docs/design.md#consent-that-tells-the-truth).
     name: client.clientName || clientId,
     verified: false,
     redirectHost: redirectHost(redirectUri),

@@ -54,7 +54,7 @@ export type RedirectSetVerdict =
 /**
  * Judges a client's whole redirect_uris list. A client with any loopback or private-use redirect is
  * a native app: oidc-provider matches loopback ports loosely and accepts custom schemes only for
- * `application_type: native` (shared/PITFALLS.md item 2).
+ * `application_type: native` (docs/pitfalls.md#loopback-redirects-on-any-port).
  */
 export function judgeRedirectUris(uris: unknown): RedirectSetVerdict {
   if (!Array.isArray(uris) || uris.length === 0) return { ok: false, reason: 'redirect_uris must contain members' };

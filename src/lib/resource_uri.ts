@@ -1,8 +1,8 @@
 // Canonical form of a resource indicator (RFC 8707 §2; MCP authorization "Canonical Server URI").
 // oidc-provider compares indicators as exact strings and consumes the code or refresh token before
-// it compares (shared/PITFALLS.md item 6), so every indicator is folded to one spelling before it
-// reaches the provider: lower-case scheme and host (URL does that), default port dropped, no
-// trailing slash on the path, no fragment, no userinfo.
+// it compares (docs/pitfalls.md#resource-indicators-compared-as-strings), so every indicator is
+// folded to one spelling before it reaches the provider: lower-case scheme and host (URL does
+// that), default port dropped, no trailing slash on the path, no fragment, no userinfo.
 
 export type CanonicalResult = { ok: true; uri: string } | { ok: false; reason: string };
 

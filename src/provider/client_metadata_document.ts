@@ -1,8 +1,8 @@
-// OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP 2026-07-28):
-// the agent's client_id is an https URL serving its metadata. oidc-provider fetches and validates
-// the document (PITFALLS item 16); this module decides which documents may be fetched at all, does
-// the fetching through a guarded connection, and records each agent seen so admins can list and
-// disable it.
+// OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP
+// 2026-07-28): the agent's client_id is an https URL serving its metadata. oidc-provider fetches
+// and validates the document (docs/pitfalls.md#client-id-metadata-documents); this module decides
+// which documents may be fetched at all, does the fetching through a guarded connection, and
+// records each agent seen so admins can list and disable it.
 //
 // The fetch guard: https only (oidc-provider refuses other client_id URLs), domain allow and deny
 // patterns, no IP literals outside public unicast, every address the name resolves to checked

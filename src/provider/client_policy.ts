@@ -109,8 +109,9 @@ export function clientMetadataValidator(_ctx: unknown, key: string, value: unkno
   if (typeof metadata.client_name === 'string' && /[\u0000-\u001f\u007f]/.test(metadata.client_name)) {
     fail('client_name must not contain control characters');
   }
-  // PITFALLS item 5: a registered `scope` would become the client's allow-list and break step-up
-  // (and `scope: ""` from MCP Inspector would fail registration). Scopes are governed per resource.
+  // A registered `scope` would become the client's allow-list and break step-up (and `scope: ""` from
+  // MCP Inspector would fail registration). Scopes are governed per resource.
+  // docs/pitfalls.md#a-registered-scope-becomes-an-allow-list
   delete metadata.scope;
 
   if (typeof metadata.client_id === 'string' && isMetadataDocumentClientId(metadata.client_id)) {
@@ -123,7 +124,8 @@ export function clientMetadataValidator(_ctx: unknown, key: string, value: unkno
       // A description starting with "redirect_uris" makes the error code invalid_redirect_uri (RFC 7591 §3.2.2).
       fail(`redirect_uris: ${verdict.reason}`);
     }
-    // PITFALLS item 2: loopback redirects on any port and private-use schemes need `native`.
+    // Loopback redirects on any port and private-use schemes need `native`
+    // (docs/pitfalls.md#loopback-redirects-on-any-port).
     if (verdict.applicationType === 'native') metadata.application_type = 'native';
   }
   checkLimits(metadata);

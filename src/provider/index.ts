@@ -1,5 +1,5 @@
-// oidc-provider configured as the OAuth 2.1 profile of issue #2. Everything OAuth (PKCE, code
-// replay, rotation, registration) is the provider's; this file only chooses its settings.
+// oidc-provider configured as the OAuth 2.1 profile of docs/design.md#standards-in-play. Everything OAuth
+// (PKCE, code replay, rotation, registration) is the provider's; this file only chooses its settings.
 
 import type { JWK } from 'jose';
 import Provider, { type Configuration, type ErrorOut, type KoaContextWithOIDC } from 'oidc-provider';
@@ -72,7 +72,8 @@ function clientBasedCORS(_ctx: KoaContextWithOIDC, origin: string, client: { red
   });
 }
 
-// PITFALLS item 16: experimental in oidc-provider 9.13, acknowledged at the version it implements.
+// Experimental in oidc-provider 9.13, acknowledged at the draft it implements
+// (docs/pitfalls.md#client-id-metadata-documents).
 function clientDocumentsFeature(config: Config, policy: MetadataDocumentPolicy | undefined) {
   if (!policy || !config.clientMetadataDocuments.enabled) return { enabled: false };
   return {
@@ -117,7 +118,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      // PITFALLS item 12: the key set is EC only.
+      // The key set is EC only (docs/pitfalls.md#an-ec-only-key-set-and-registration).
       id_token_signed_response_alg: SIGNING_ALG,
     },
     extraClientMetadata: {
@@ -144,12 +145,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
-      // PITFALLS item 15: a DPoP-bound token would need a DPoP-checking resource server.
+      // A DPoP-bound token would need a DPoP-checking resource server (docs/pitfalls.md#dpop-is-on-by-default).
       dPoP: { enabled: false },
     },
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}` },
     loadExistingGrant: loadExistingGrantFor(deps.grants),
-    // PITFALLS item 3: agents need refresh tokens without offline_access, bound to the grant.
+    // Agents need refresh tokens without offline_access, bound to the grant
+    // (docs/pitfalls.md#refresh-tokens-for-agents).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     rotateRefreshToken: true,

@@ -1,14 +1,14 @@
-// Refresh-token reuse grace window (PITFALLS item 9). Several processes of one agent often refresh
-// with the same refresh token milliseconds apart; oidc-provider treats the second use of a rotated
+// Refresh-token reuse grace window (docs/pitfalls.md#refresh-token-reuse-and-racing-agents).
+// Several processes of one agent often refresh with the same refresh token milliseconds apart; oidc-provider treats the second use of a rotated
 // token as theft and revokes the whole grant. Within the grace window the client that owns the token
 // may present it again: the token endpoint is shown the record without its `consumed` mark, so
 // oidc-provider rotates it once more (a new refresh token and access token for that process) with
 // all its own checks (client, expiry, grant, scope). After the window, reuse keeps oidc-provider's
 // answer: the grant is revoked, which src/app/provider_events.ts records and publishes on the feed.
 //
-// The hook sits on the adapter's `find` (PITFALLS item 11: `consumed` is what reuse detection reads)
-// and applies only inside a refresh_token grant at the token endpoint, so revocation and everything
-// else still see the token as consumed.
+// The hook sits on the adapter's `find` (`consumed` is what reuse detection reads:
+// docs/pitfalls.md#consumed-records-must-stay-findable) and applies only inside a refresh_token
+// grant at the token endpoint, so revocation and everything else still see the token as consumed.
 import Provider, { type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { type Audit, requestSource } from '../audit/index.js';
 import { epochSeconds } from '../lib/duration.js';

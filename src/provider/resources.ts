@@ -18,7 +18,10 @@ export function resourceFunctions(resources: ResourceRepository, accessTokenTtl:
   };
 
   return {
-    /** When the agent names no resource and exactly one is registered, that one (issue #2). */
+    /**
+     * When the agent names no resource and exactly one is registered, that one
+     * (docs/requirements.md#rfc-8707-resource-indicators).
+     */
     async defaultResource(
       _ctx: KoaContextWithOIDC,
       _client: unknown,
@@ -52,7 +55,8 @@ export function resourceFunctions(resources: ResourceRepository, accessTokenTtl:
       };
     },
 
-    // PITFALLS item 6: a token request without `resource` uses what was granted.
+    // A token request without `resource` uses what was granted
+    // (docs/pitfalls.md#resource-indicators-compared-as-strings).
     async useGrantedResource(): Promise<boolean> {
       return true;
     },

@@ -1,5 +1,6 @@
 // oidc-provider's storage adapter over one SQLite table. Grant id, account and client are lifted
-// into indexed columns so grants can be listed and revoked by user or agent (PITFALLS item 8).
+// into indexed columns so grants can be listed and revoked by user or agent
+// (docs/pitfalls.md#revoking-a-grant-outside-a-request).
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { epochSeconds } from '../lib/duration.js';
 import type { Db } from './db.js';
@@ -48,7 +49,8 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
     if (!row) return undefined;
     if (row.expires_at !== null && row.expires_at <= epochSeconds(now())) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;
-    // PITFALLS item 11: after consume, find still returns the record, with `consumed` set.
+    // After consume, find still returns the record, with `consumed` set
+    // (docs/pitfalls.md#consumed-records-must-stay-findable).
     if (row.consumed_at !== null) payload.consumed = row.consumed_at;
     return payload;
   };
@@ -56,7 +58,8 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
   return {
     upsert(model, id, payload, expiresIn) {
       const t = epochSeconds(now());
-      // PITFALLS item 10: no expiresIn (dynamically registered clients) means no expiry, not a cap.
+      // No expiresIn (dynamically registered clients) means no expiry, not a cap
+      // (docs/pitfalls.md#registrations-that-never-expire).
       const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? t + expiresIn : null;
       const p = payload as AdapterPayload & { client_id?: string; userCode?: string };
       upsert.run({

@@ -27,8 +27,9 @@ export function purgeExpired(db: Db, now: number, opts: { unusedClientTtl?: numb
       .prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?')
       .run(now).changes;
     const webSessions = db.prepare('DELETE FROM web_sessions WHERE expires_at <= ?').run(now).changes;
-    // PITFALLS item 10: dynamically registered clients never expire on their own. Agents that
-    // register anew on every connection leave dead ones; those never used are deleted here.
+    // Dynamically registered clients never expire on their own. Agents that register anew on every
+    // connection leave dead ones; those never used are deleted here
+    // (docs/pitfalls.md#registrations-that-never-expire).
     const unusedClients = createClientRepository(db).purgeUnused(now, opts.unusedClientTtl ?? DAY);
     const registrationTokens = createRegistrationTokenRepository(db).purge(now);
     return { oidcRows, signingKeys, webSessions, unusedClients, registrationTokens };

@@ -1,4 +1,4 @@
-// The shapes real agents send (shared/PITFALLS.md, "Real agents"), one table row each: every row
+// The shapes real agents send (docs/pitfalls.md#real-agents), one table row each: every row
 // registers (or publishes a metadata document), authorizes as a user, and redeems the code.
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

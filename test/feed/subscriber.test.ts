@@ -9,10 +9,11 @@ import {
   type RevocationSubscriberOptions,
 } from '../../src/proxy/revocation_feed.js';
 import type { TestServer } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 import {
   cliConnection,
   closeServer,
-  eventually,
+  countingFetch,
   type FeedFixture,
   newId,
   revokeNewGrant,
@@ -39,11 +40,16 @@ describe('revocation feed subscriber', () => {
     return s;
   };
   const hubStats = () => server.app.feedHub.stats();
+  const streamUp = (what = "the subscriber's stream to open") => waitFor(() => hubStats()?.streams === 1, what);
+  const streamDown = () => waitFor(() => hubStats()?.streams === 0, 'no revocation stream to be open');
+  // Quick reconnects and polls, so the tests that take the feed away do not wait on the defaults.
+  const brisk = { reconnectMs: 10, maxReconnectMs: 100, pollIntervalMs: 20 };
 
-  it('start() resolves once synced with every live entry; later revokes are seen within a second', async () => {
+  it('start() resolves once synced with every live entry; later revokes are pushed over its open stream', async () => {
     const { revocations } = server.app.stores;
     const before = revokeNewGrant(server.db, revocations);
-    const sub = subscriber();
+    const calls = countingFetch();
+    const sub = subscriber({ fetch: calls.fetch });
     expect(sub.lastSyncAt()).toBeUndefined();
     expect(sub.healthy(60)).toBe(false);
     await sub.start();
@@ -53,24 +59,27 @@ describe('revocation feed subscriber', () => {
     expect(sub.healthy(60)).toBe(true);
     expect(sub.isRevoked({ grant_id: 'never-revoked', sub: 'nobody', client_id: 'no-agent', iat: 1 })).toBe(false);
 
-    await eventually(() => hubStats()?.streams === 1); // the stream is up
-    const t0 = performance.now();
+    await streamUp();
+    const paths = { pulls: calls.pulls(), streams: calls.streams() };
     const after = revokeNewGrant(server.db, revocations);
-    await eventually(() => sub.isRevoked({ grant_id: after }), 1000, 1);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    await waitFor(() => sub.isRevoked({ grant_id: after }), 'the revoke to reach the subscriber');
+    // Pushed: no pull and no new connection carried it (the server's 100 ms poll and the push
+    // are what keep this under a second; the last test in this file measures it).
+    expect({ pulls: calls.pulls(), streams: calls.streams() }).toEqual(paths);
     expect(sub.cursor()).toBe(revocations.latestSeq());
   });
 
-  it('sees revokes written by another process within a second', async () => {
-    const sub = subscriber();
+  it('sees revokes written by another process, pushed over its open stream', async () => {
+    const calls = countingFetch();
+    const sub = subscriber({ fetch: calls.fetch });
     await sub.start();
-    await eventually(() => hubStats()?.streams === 1);
+    await streamUp();
+    const paths = { pulls: calls.pulls(), streams: calls.streams() };
     const cli = cliConnection(server);
     try {
-      const t0 = performance.now();
       const grantId = revokeNewGrant(cli.db, cli.revocations);
-      await eventually(() => sub.isRevoked({ grant_id: grantId }), 1000, 1);
-      expect(performance.now() - t0).toBeLessThan(1000);
+      await waitFor(() => sub.isRevoked({ grant_id: grantId }), "the CLI's revoke to reach the subscriber");
+      expect({ pulls: calls.pulls(), streams: calls.streams() }).toEqual(paths);
     } finally {
       cli.db.close();
     }
@@ -85,7 +94,7 @@ describe('revocation feed subscriber', () => {
     const agentId = newId('agent');
     revocations.revokeUserGrants(userId, null, 'cli', t);
     revocations.revokeClientGrants(agentId, 'cli', t);
-    await eventually(() => sub.cursor() === revocations.latestSeq(), 1000, 1);
+    await waitFor(() => sub.cursor() === revocations.latestSeq(), 'the subscriber to catch up with the feed');
     const cases: [string, Parameters<RevocationSubscriber['isRevoked']>[0], boolean][] = [
       ['user, issued before', { sub: userId, client_id: 'other', iat: t - 100 }, true],
       ['user, issued at the cutoff', { sub: userId, client_id: 'other', iat: t }, true],
@@ -130,24 +139,30 @@ describe('revocation feed subscriber', () => {
     expect(sub.healthy(30)).toBe(false);
     expect(sub.healthy(60)).toBe(true);
     // Any message brings it back.
-    await eventually(() => hubStats()?.streams === 1);
+    await streamUp();
     revokeNewGrant(server.db, server.app.stores.revocations);
-    await eventually(() => sub.lastSyncAt() === clock);
+    await waitFor(() => sub.lastSyncAt() === clock, 'a revocation message to refresh lastSyncAt');
     expect(sub.healthy(30)).toBe(true);
   });
 
   it('heartbeats keep lastSyncAt fresh while nothing is revoked', async () => {
     const feed = await startFeedOnly(server, { heartbeatMs: 50 });
     try {
-      const sub = subscriber({ issuer: feed.url });
+      let clock = 1_000_000;
+      const sub = subscriber({ issuer: feed.url, now: () => clock });
       await sub.start();
-      await eventually(() => feed.hub.stats().streams === 1);
-      const first = sub.lastSyncAt() ?? 0;
+      await waitFor(() => feed.hub.stats().streams === 1, "the subscriber's stream to open");
+      expect(sub.lastSyncAt()).toBe(clock);
       const cursor = sub.cursor();
-      await eventually(() => (sub.lastSyncAt() ?? 0) > first + 100, 2000);
+      // Each step needs a new message; the stream's one-off preamble can account for the first at
+      // most, so the second is a heartbeat.
+      for (const step of [1, 2]) {
+        clock += 1000;
+        await waitFor(() => sub.lastSyncAt() === clock, `heartbeat ${step} to refresh lastSyncAt`);
+      }
       expect(sub.cursor()).toBe(cursor);
       sub.stop();
-      await eventually(() => feed.hub.stats().streams === 0);
+      await waitFor(() => feed.hub.stats().streams === 0, 'the server to drop the stopped stream');
     } finally {
       await feed.close();
     }
@@ -161,17 +176,20 @@ describe('revocation feed subscriber', () => {
   });
 
   it('stop() closes its stream: the server drops it and stops polling', async () => {
-    await eventually(() => hubStats()?.streams === 0);
+    await streamDown();
     const sub = subscriber();
     await sub.start();
-    await eventually(() => hubStats()?.streams === 1);
+    await streamUp();
     sub.stop();
-    await eventually(() => hubStats()?.streams === 0);
+    await streamDown();
     expect(hubStats()).toEqual({ streams: 0, polling: false, heartbeat: false });
     await expect(sub.start()).rejects.toBeInstanceOf(RevocationFeedError);
   });
 
   it('while the stream is refused it polls the pull endpoint, then resumes the stream from its cursor', async () => {
+    // A feed of its own with a 50 ms heartbeat: the heartbeats are what the end of the test counts.
+    const feed = await startFeedOnly(server, { heartbeatMs: 50 });
+    const streams = () => feed.hub.stats().streams;
     let blocked = false;
     let kill: (() => void) | undefined;
     const streamIds: string[] = [];
@@ -189,39 +207,48 @@ describe('revocation feed subscriber', () => {
       const signal = init?.signal ? AbortSignal.any([init.signal, ctrl.signal]) : ctrl.signal;
       return fetch(input, { ...init, signal });
     };
-    const sub = subscriber({ fetch: fetchThrough });
-    await sub.start();
-    await eventually(() => hubStats()?.streams === 1);
-    expect(streamIds).toEqual([String(sub.cursor())]);
-
-    blocked = true;
-    kill?.();
-    await eventually(() => hubStats()?.streams === 0);
-    const pullsBefore = pulls;
-    const cli = cliConnection(server);
-    let whileDown: string;
+    let clock = 1_000_000;
+    const sub = subscriber({ issuer: feed.url, fetch: fetchThrough, now: () => clock, ...brisk });
     try {
-      whileDown = revokeNewGrant(cli.db, cli.revocations);
-    } finally {
-      cli.db.close();
-    }
-    const t0 = performance.now();
-    await eventually(() => sub.isRevoked({ grant_id: whileDown }), 2500, 5);
-    expect(performance.now() - t0).toBeLessThan(2000); // one poll interval, plus slack
-    // Only the pull endpoint can have delivered it, and it keeps being polled while the stream is down.
-    expect(streamIds).toHaveLength(1);
-    await eventually(() => pulls >= pullsBefore + 2, 3000);
+      await sub.start();
+      await waitFor(() => streams() === 1, 'the first stream to open');
+      expect(streamIds).toEqual([String(sub.cursor())]);
 
-    const cursor = sub.cursor();
-    blocked = false;
-    await eventually(() => hubStats()?.streams === 1, 8000);
-    expect(streamIds.at(-1)).toBe(String(cursor));
-    const pullsAfterReconnect = pulls;
-    const live = revokeNewGrant(server.db, server.app.stores.revocations);
-    await eventually(() => sub.isRevoked({ grant_id: live }), 1000, 1);
-    // Polling stopped once the stream was back.
-    await new Promise((r) => setTimeout(r, 1200));
-    expect(pulls).toBe(pullsAfterReconnect);
+      blocked = true;
+      kill?.();
+      await waitFor(() => streams() === 0, 'the server to see the stream reset');
+      const pullsBefore = pulls;
+      const cli = cliConnection(server);
+      let whileDown: string;
+      try {
+        whileDown = revokeNewGrant(cli.db, cli.revocations);
+      } finally {
+        cli.db.close();
+      }
+      await waitFor(() => sub.isRevoked({ grant_id: whileDown }), 'a poll to deliver the revoke made while down');
+      // Only the pull endpoint can have delivered it, and it keeps being polled while the stream is down.
+      expect(streamIds).toHaveLength(1);
+      await waitFor(() => pulls >= pullsBefore + 2, 'two more polls while the stream is refused');
+
+      const cursor = sub.cursor();
+      blocked = false;
+      await waitFor(() => streams() === 1, 'the stream to come back');
+      expect(streamIds.at(-1)).toBe(String(cursor));
+      const live = revokeNewGrant(server.db, server.app.stores.revocations);
+      await waitFor(() => sub.isRevoked({ grant_id: live }), 'the stream to deliver a live revoke');
+      // Polling stopped once the stream was back. A poll is due every 20 ms, a heartbeat every
+      // 50 ms, and timers in one process fire in the order they fall due: had polling gone on, a
+      // pull would come before the third heartbeat from now.
+      const pullsAfterReconnect = pulls;
+      for (const beat of [1, 2, 3]) {
+        clock += 1000;
+        await waitFor(() => sub.lastSyncAt() === clock, `heartbeat ${beat} after the reconnect`);
+      }
+      expect(pulls).toBe(pullsAfterReconnect);
+    } finally {
+      sub.stop();
+      await feed.close();
+    }
   });
 
   describe('when the server goes away and comes back', () => {
@@ -241,58 +268,64 @@ describe('revocation feed subscriber', () => {
 
     it('resumes from its cursor without missing what was revoked meanwhile', async () => {
       const errors: Error[] = [];
-      const sub = subscriber({ issuer: `http://127.0.0.1:${port}`, onError: (e) => errors.push(e) });
+      const sub = subscriber({ issuer: `http://127.0.0.1:${port}`, onError: (e) => errors.push(e), ...brisk });
       await sub.start();
-      await eventually(() => hubStats()?.streams === 1);
+      await streamUp();
       const first = revokeNewGrant(server.db, server.app.stores.revocations);
-      await eventually(() => sub.isRevoked({ grant_id: first }), 1000, 1);
+      await waitFor(() => sub.isRevoked({ grant_id: first }), 'the first revoke');
 
       await closeServer(http);
-      await eventually(() => hubStats()?.streams === 0);
+      await streamDown();
       const { revocations } = server.app.stores;
       const whileDown = revokeNewGrant(server.db, revocations);
       const userId = newId('user');
       revocations.revokeUserGrants(userId, null, 'cli', epochSeconds());
-      await eventually(() => errors.length >= 2, 3000); // failed reconnects and polls
+      await waitFor(() => errors.length >= 2, 'failed reconnects and polls while the server is away');
       expect(sub.isRevoked({ grant_id: whileDown })).toBe(false);
 
       await listen();
-      await eventually(() => sub.isRevoked({ grant_id: whileDown }), 8000);
+      await waitFor(() => sub.isRevoked({ grant_id: whileDown }), 'the revoke made while away, once back');
       expect(sub.isRevoked({ sub: userId, iat: epochSeconds() - 1 })).toBe(true);
-      await eventually(() => hubStats()?.streams === 1, 8000);
+      await streamUp('the stream to reopen');
       const live = revokeNewGrant(server.db, revocations);
-      await eventually(() => sub.isRevoked({ grant_id: live }), 1000, 1);
+      await waitFor(() => sub.isRevoked({ grant_id: live }), 'a live revoke on the reopened stream');
       expect(sub.cursor()).toBe(revocations.latestSeq());
     });
   });
 
-  it('measures revoke-to-subscriber latency over 50 revokes: every one under a second', async () => {
-    const sub = subscriber();
+  it('50 revokes from two writers each reach the subscriber over its one stream, in order', async () => {
+    // Latency is a measurement, not an assertion here (a shared machine makes any bound flaky):
+    // FEED_LATENCY_REPORT=1 prints it. What is asserted is the path: every entry pushed, in order.
+    const calls = countingFetch();
+    const sub = subscriber({ fetch: calls.fetch });
     await sub.start();
-    await eventually(() => hubStats()?.streams === 1);
+    await streamUp();
+    const paths = { pulls: calls.pulls(), streams: calls.streams() };
     const cli = cliConnection(server);
     const latencies: number[] = [];
+    const seqs: number[] = [];
     try {
       for (let i = 0; i < 50; i++) {
         // Alternate between this process and the CLI's connection.
         const writer = i % 2 === 0 ? { db: server.db, revocations: server.app.stores.revocations } : cli;
-        // A random pause, so the revokes do not fall in step with the server's 100 ms poll.
-        await new Promise((r) => setTimeout(r, Math.random() * 150));
         const t0 = performance.now();
         const grantId = revokeNewGrant(writer.db, writer.revocations);
-        await eventually(() => sub.isRevoked({ grant_id: grantId }), 1000, 1);
+        await waitFor(() => sub.isRevoked({ grant_id: grantId }), `revoke ${i + 1} of 50 to reach the subscriber`);
         latencies.push(performance.now() - t0);
+        seqs.push(sub.cursor());
       }
     } finally {
       cli.db.close();
     }
-    latencies.sort((a, b) => a - b);
-    const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+    expect({ pulls: calls.pulls(), streams: calls.streams() }).toEqual(paths);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(50);
     if (process.env.FEED_LATENCY_REPORT) {
+      latencies.sort((a, b) => a - b);
+      const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
       console.log(
         `revoke → subscriber over ${latencies.length}: median ${pick(0.5).toFixed(1)} ms, p90 ${pick(0.9).toFixed(1)} ms, max ${(latencies.at(-1) ?? 0).toFixed(1)} ms`,
       );
     }
-    expect(latencies.at(-1)).toBeLessThan(1000);
   });
 });

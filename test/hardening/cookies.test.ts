@@ -1,7 +1,8 @@
-// Cookies over https (issue 7): served behind a TLS-terminating proxy (MCP_OAUTH_ISSUER=https://…,
-// MCP_OAUTH_TRUST_PROXY=true, X-Forwarded-Proto: https as the proxy sends it), every cookie is
-// Secure, HttpOnly and SameSite, with the __Host- prefix where its path allows it (__Secure-
-// otherwise); and a session id chosen or known by an attacker never survives a sign-in.
+// Cookies over https (docs/requirements.md#rfc-9700-security-best-current-practice): served behind
+// a TLS-terminating proxy (MCP_OAUTH_ISSUER=https://…, MCP_OAUTH_TRUST_PROXY=true,
+// X-Forwarded-Proto: https as the proxy sends it), every cookie is Secure, HttpOnly and SameSite,
+// with the __Host- prefix where its path allows it (__Secure- otherwise); and a session id chosen
+// or known by an attacker never survives a sign-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { csrfOf, PUBLIC_CLIENT, pkcePair, register } from '../support/oauth.js';

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
+import { waitFor } from '../support/wait.js';
 import { type ChildServer, freePort, spawnServer } from './support/child_server.js';
 import { RESOURCE, seedDataDir, USER } from './support/seed.js';
 
@@ -114,18 +115,20 @@ describe('SIGKILL under load', () => {
         expect(res.status).toBe(200);
         revokedAck.add(target.grantId);
         counts.revocations += 1;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Spread the revocations through the load: the next one waits for a few more refreshes.
+        const refreshes = counts.refreshes;
+        await waitFor(() => dead || counts.refreshes >= refreshes + 5, 'more refreshes between two revocations', {
+          timeoutMs: 60_000,
+        });
       }
     };
 
     const load = Promise.all([...agents.map(refresher), signUps(), admin()]);
-    const started = Date.now();
-    while (
-      !(counts.refreshes >= 30 && counts.newAgents >= 2 && counts.revocations >= 2) &&
-      Date.now() - started < 60_000
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitFor(
+      () => counts.refreshes >= 30 && counts.newAgents >= 2 && counts.revocations >= 2,
+      'the load to reach 30 refreshes, 2 sign-ups and 2 revocations',
+      { timeoutMs: 60_000 },
+    );
     child.proc.kill('SIGKILL');
     expect(await child.exited).toEqual({ code: null, signal: 'SIGKILL' });
     dead = true;

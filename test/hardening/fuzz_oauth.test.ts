@@ -188,9 +188,9 @@ describe('fuzzing the OAuth endpoints', { timeout: 240_000 }, () => {
   });
 
   it('refresh_token grant: a refused refresh consumes nothing and revokes nothing', async () => {
-    // shared/PITFALLS.md item 6: oidc-provider consumes the refresh token before checking
-    // `resource`, so a bad indicator could cost the agent its grant. The token here is always the
-    // live one; everything around it is mutated.
+    // docs/pitfalls.md#resource-indicators-compared-as-strings: oidc-provider consumes the refresh
+    // token before checking `resource`, so a bad indicator could cost the agent its grant. The
+    // token here is always the live one; everything around it is mutated.
     const rotateOn = (status: number, text: string) => {
       if (status !== 200) return;
       const rotated = JSON.parse(text) as { refresh_token?: string };

@@ -1,7 +1,8 @@
-// Log secrecy (issue 7): the whole story — registration, sign-in, consent, code, token, refresh,
-// introspection, revocation, the admin API with an admin token, the account pages — runs with the
-// logger at its most verbose level (trace) and every console call captured; then every secret the
-// story handled is searched for in that output, and in the error responses the server sent.
+// Log secrecy (docs/design.md#secrets-are-never-logged-echoed-or-taken-on-a-command-line): the
+// whole story — registration, sign-in, consent, code, token, refresh, introspection, revocation,
+// the admin API with an admin token, the account pages — runs with the logger at its most verbose
+// level (trace) and every console call captured; then every secret the story handled is searched
+// for in that output, and in the error responses the server sent.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { epochSeconds } from '../../src/lib/duration.js';

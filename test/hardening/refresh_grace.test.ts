@@ -1,7 +1,8 @@
-// Refresh-token reuse grace window (issue 7, PITFALLS item 9): within MCP_OAUTH_REFRESH_REUSE_GRACE
-// the client that owns a just-rotated refresh token may present it again and gets tokens; after it,
-// reuse is theft and the grant is revoked through the revocation service (feed + grant record +
-// audit). The token store's clock is injected, so both sides of the window are tested without sleeping.
+// Refresh-token reuse grace window (docs/pitfalls.md#refresh-token-reuse-and-racing-agents): within
+// MCP_OAUTH_REFRESH_REUSE_GRACE the client that owns a just-rotated refresh token may present it
+// again and gets tokens; after it, reuse is theft and the grant is revoked through the revocation
+// service (feed + grant record + audit). The token store's clock is injected, so both sides of the
+// window are tested without sleeping.
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startServer } from '../../src/app/server.js';
+import { waitFor } from '../support/wait.js';
 import { freePort, spawnServer } from './support/child_server.js';
 import { basic, seedDataDir, USER } from './support/seed.js';
 
@@ -35,14 +36,6 @@ async function openRaw(port: number, head: string): Promise<{ socket: Socket; re
   });
   socket.write(head);
   return { socket, response };
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('SIGTERM', () => {
@@ -88,7 +81,9 @@ describe('SIGTERM', () => {
       await fetch(`${child.url}/.well-known/oauth-authorization-server`);
 
       child.proc.kill('SIGTERM');
-      await until(() => child.logs.some((l) => l.event === 'shutdown.draining'), 'the drain to start');
+      await waitFor(() => child.logs.some((l) => l.event === 'shutdown.draining'), 'the drain to start', {
+        timeoutMs: 30_000,
+      });
       expect(child.logs.find((l) => l.event === 'shutdown.draining')).toMatchObject({ requests: 1 });
 
       // The stream was ended cleanly (not reset), so its subscriber simply reconnects.

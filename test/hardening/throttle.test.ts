@@ -1,7 +1,9 @@
-// Password guessing and request floods (issue 7): exponential back-off per account and per address
-// on both sign-in forms (same answer for unknown users, an audit event when a block starts, never a
-// permanent lockout), and per-address limits with 429 + Retry-After on the machine-facing endpoints.
-// The back-off is driven with a faked Date (the limiter's clock), never with sleeps.
+// Password guessing and request floods
+// (docs/requirements.md#rfc-9700-security-best-current-practice): exponential back-off per account
+// and per address on both sign-in forms (same answer for unknown users, an audit event when a block
+// starts, never a permanent lockout), and per-address limits with 429 + Retry-After on the
+// machine-facing endpoints. The back-off is driven with a faked Date (the limiter's clock), never
+// with sleeps.
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { addressKey, backoffSeconds } from '../../src/web/rate_limit.js';

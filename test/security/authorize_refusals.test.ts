@@ -256,7 +256,8 @@ describe('accepted requests', () => {
     expect(token.status).toBe(200);
   });
 
-  it('a resource with a trailing slash: canonical aud, and the trailing-slash form works at /token (PITFALLS item 6)', async () => {
+  // docs/pitfalls.md#resource-indicators-compared-as-strings
+  it('a resource with a trailing slash: canonical aud, and the trailing-slash form works at /token', async () => {
     const slashed = `${RESOURCE}/`;
     const got = await authorize(server.url, { client: agent, ...USER, resource: slashed, scope: 'mcp:read' });
     expect(got.location.searchParams.get('error')).toBeNull();

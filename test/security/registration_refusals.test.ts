@@ -203,7 +203,8 @@ describe('registrations real agents send are accepted', () => {
   });
 });
 
-describe('CORS for browser-based agents (PITFALLS item 13)', () => {
+// docs/pitfalls.md#no-cors-on-registration
+describe('CORS for browser-based agents', () => {
   const ORIGIN = 'https://inspector.example.com';
 
   it('OPTIONS /register preflight → 204 with Access-Control-Allow-Origin', async () => {

@@ -168,8 +168,9 @@ describe('authorization code: refused, and the code is not consumed', () => {
   });
 });
 
-// PITFALLS item 6: oidc-provider consumes the code before it compares the resource, and the retry
-// then counts as a replay that revokes the grant. A wrong resource must not cost the agent its code.
+// docs/pitfalls.md#resource-indicators-compared-as-strings: oidc-provider consumes the code before
+// it compares the resource, and the retry then counts as a replay that revokes the grant. A wrong
+// resource must not cost the agent its code.
 describe('authorization code: a resource other than the authorized one', () => {
   it.each([
     ['another registered resource', OTHER_RESOURCE],
@@ -244,7 +245,7 @@ describe('refresh token: refused, and the refresh token is not consumed', () => 
         return body;
       },
     ],
-    // PITFALLS item 6 again, for refresh tokens.
+    // The same trap for refresh tokens (docs/pitfalls.md#resource-indicators-compared-as-strings).
     [
       'naming another registered resource',
       400,

@@ -11,6 +11,7 @@ import { type Db, openDatabase } from '../../src/storage/db.js';
 import { createGrantRecordRepository } from '../../src/storage/grant_records.js';
 import { createRevocationService, type RevocationService } from '../../src/storage/revocations.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 
 export const RESOURCE = 'https://mcp.example.com/mcp';
 
@@ -73,15 +74,30 @@ export function closeServer(http: Server): Promise<void> {
   return closed;
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes; returns the value or throws. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 2000, stepMs = 5): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (performance.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
+/**
+ * The older spelling of waitFor (test/support/wait.ts), kept for callers outside this folder; new
+ * code uses waitFor, whose failure names what it waited for.
+ */
+export function eventually<T>(check: () => T | Promise<T>, timeoutMs = 2000, stepMs = 5): Promise<NonNullable<T>> {
+  return waitFor(check, 'a condition', { timeoutMs, intervalMs: stepMs });
+}
+
+/**
+ * A fetch for a subscriber that counts what it asks for: pulls of GET /revocations and connections
+ * to the stream. Lets a test tell which path delivered an entry without timing it.
+ */
+export function countingFetch(): { fetch: typeof fetch; pulls(): number; streams(): number } {
+  let pulls = 0;
+  let streams = 0;
+  return {
+    fetch: (input, init) => {
+      if (String(input).includes('/revocations/stream')) streams++;
+      else pulls++;
+      return fetch(input, init);
+    },
+    pulls: () => pulls,
+    streams: () => streams,
+  };
 }
 
 export interface SseEvent {

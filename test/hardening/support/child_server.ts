@@ -5,6 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WaitTimeoutError, waitFor } from '../../support/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = path.join(ROOT, 'dist/src/main.js');
@@ -79,16 +80,18 @@ export async function spawnServer(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const started = Date.now();
-  while (!logs.some((l) => l.msg === 'authorization server listening')) {
+  const listening = () => {
     if (proc.exitCode !== null || proc.signalCode !== null) {
       throw new Error(`server exited before listening: ${err.slice(0, 2000)}`);
     }
-    if (Date.now() - started > timeoutMs) {
-      proc.kill('SIGKILL');
-      throw new Error(`server did not start within ${timeoutMs} ms: ${err.slice(0, 2000)}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    return logs.some((l) => l.msg === 'authorization server listening');
+  };
+  try {
+    await waitFor(listening, 'the child server to log that it listens', { timeoutMs, intervalMs: 20 });
+  } catch (e) {
+    if (!(e instanceof WaitTimeoutError)) throw e;
+    proc.kill('SIGKILL');
+    throw new Error(`${e.message}: ${err.slice(0, 2000)}`);
   }
   return { url: `http://127.0.0.1:${port}`, port, proc, logs, stderr: () => err, exited };
 }
