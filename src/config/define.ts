@@ -131,7 +131,7 @@ export const filePath: Kind<string> = text('file path');
 /** A secret of at least `min` characters. */
 export function secret(min: number, hint = ''): Kind<string> {
   return {
-    values: `secret, at least ${min} characters`,
+    values: min > 1 ? `secret, at least ${min} characters` : 'secret',
     schema: z.string().min(min, `must be at least ${min} characters${hint}`),
   };
 }

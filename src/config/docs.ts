@@ -35,9 +35,7 @@ function defaultCell(meta: SettingLeaf['meta']): string {
 function renderGroup(group: SettingGroup, depth: number): string {
   const heading = `${'#'.repeat(depth)} ${group.title}`;
   const rows = group.settings.map(
-    (s) =>
-      `| ${variableCell(s.meta)} | ${defaultCell(s.meta)} | ${cell(s.meta.values)} | ${cell(s.description)}` +
-      `${s.meta.secret ? ' Secret.' : ''} |`,
+    (s) => `| ${variableCell(s.meta)} | ${defaultCell(s.meta)} | ${cell(s.meta.values)} | ${cell(s.description)} |`,
   );
   return [
     heading,

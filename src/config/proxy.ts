@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { isLoopbackHost } from '../lib/loopback.js';
 import { deepFreeze, type Frozen } from './define.js';
 import { type ProxySettings, proxySettings, routeSchema, routesFileSchema } from './proxy_settings.js';
-import { ConfigError, type Env, Problems, readSettings, sentence, settingDefaults } from './read.js';
+import { ConfigError, type Env, Problems, readSettings, sentence, settingDefaults, settingLeaves } from './read.js';
 
 /** The same class as the server's ConfigError: one kind of "fix your configuration" failure. */
 export { ConfigError as ProxyConfigError };
@@ -45,13 +45,13 @@ function httpUrl(value: string, what: string, problems: Problems, key = what): U
 
 /** Names a route's fields in messages: the variables of the single route, or routes[i].field. */
 type FieldName = (field: string) => string;
-const SINGLE_ROUTE: Record<string, string> = {
-  resource: 'MCP_PROXY_RESOURCE',
-  upstream: 'MCP_PROXY_UPSTREAM',
-  readScope: 'MCP_PROXY_READ_SCOPE',
-  writeScope: 'MCP_PROXY_WRITE_SCOPE',
-};
-const singleRouteName: FieldName = (field) => SINGLE_ROUTE[field] ?? 'MCP_PROXY_RESOURCE';
+/** The single route's variables by route field, from the schema (`route` group). */
+const SINGLE_ROUTE = new Map(
+  settingLeaves(proxySettings)
+    .filter((leaf) => leaf.path[0] === 'route')
+    .map((leaf) => [leaf.path[1] ?? '', leaf.meta.env]),
+);
+const singleRouteName: FieldName = (field) => SINGLE_ROUTE.get(field) ?? 'MCP_PROXY_RESOURCE';
 const fileRouteName =
   (prefix: string, i: number): FieldName =>
   (field) =>
@@ -142,7 +142,7 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv | Env = process.env): Pro
       'MCP_PROXY_RESOURCE and MCP_PROXY_UPSTREAM are required, or MCP_PROXY_CONFIG with a routes file',
     );
   } else {
-    problems.whenValid(Object.values(SINGLE_ROUTE).concat('MCP_PROXY_READ_ONLY_TOOLS', 'MCP_PROXY_WRITE_TOOLS'), () => {
+    problems.whenValid([...SINGLE_ROUTE.values()], () => {
       const route = buildRoute(single, singleRouteName, problems);
       if (route) routes = [route];
     });
