@@ -7,11 +7,11 @@
 //
 // GET /metrics is served only when MCP_OAUTH_METRICS_TOKEN (or _FILE) is set, and only to a request
 // that presents it as a bearer token; otherwise the path does not exist (404).
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../audit/index.js';
 import type { Logger } from '../log/logger.js';
+import { constantTimeEqual } from '../lib/constant_time.js';
 import type { Db } from '../storage/db.js';
 import { startReadOnly } from './read_only.js';
 import { routeLabel } from './route_label.js';
@@ -52,13 +52,10 @@ export function activeGrantCounter(db: Db): () => number {
   return () => (count.get() as { n: number }).n;
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
 /** Constant-time comparison of the presented bearer token with the configured one. */
-function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+function bearerMatches(header: string | undefined, expected: string): boolean {
   const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header ?? '');
-  // Hashing first gives equal lengths, so timingSafeEqual never throws and leaks no length.
-  return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
+  return match?.[1] !== undefined && constantTimeEqual(match[1], expected);
 }
 
 export function createMetrics(opts: MetricsOptions): Metrics {
@@ -198,7 +195,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     await next();
   };
 
-  const expected = opts.token === undefined ? undefined : digest(opts.token);
+  const expected = opts.token;
   const endpoint: Middleware = async (ctx, next) => {
     if (ctx.path !== METRICS_PATH || expected === undefined) return next();
     if (!startReadOnly(ctx)) return;

@@ -2,9 +2,9 @@
 // authorization (a flood from many addresses still ends there; per-address limits are in
 // src/web/rate_limit.ts), and, in MCP_OAUTH_REGISTRATION=token mode, the initial access token:
 // one made with `mcp-oauth clients token`, or the optional fixed MCP_OAUTH_REGISTRATION_TOKEN.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/index.js';
+import { constantTimeEqual } from '../lib/constant_time.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { RegistrationTokenRepository } from '../storage/client_state.js';
 import type { ClientRepository } from '../storage/clients.js';
@@ -15,8 +15,6 @@ export interface RegistrationGuardDeps {
   clients: Pick<ClientRepository, 'countUnused'>;
   registrationTokens: Pick<RegistrationTokenRepository, 'spend' | 'refund'>;
 }
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
 
 function bearer(header: string | undefined): string | undefined {
   const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header ?? '');
@@ -32,14 +30,14 @@ function refuse(ctx: Context, status: number, error: string, description: string
 
 export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
   const { config } = deps;
-  const fixed = config.registrationToken ? digest(config.registrationToken) : undefined;
+  const fixed = config.registrationToken || undefined;
   return async (ctx, next) => {
     if (ctx.method !== 'POST' || ctx.path !== deps.path || config.registration === 'off') return next();
 
     let spent: string | undefined;
     if (config.registration === 'token') {
       const token = bearer(ctx.get('authorization'));
-      const isFixed = token !== undefined && fixed !== undefined && timingSafeEqual(digest(token), fixed);
+      const isFixed = token !== undefined && fixed !== undefined && constantTimeEqual(token, fixed);
       if (token !== undefined && !isFixed && deps.registrationTokens.spend(token, epochSeconds())) spent = token;
       if (!isFixed && spent === undefined) {
         refuse(ctx, 401, 'invalid_token', 'registration needs a valid initial access token (mcp-oauth clients token)', {

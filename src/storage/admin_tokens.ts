@@ -1,6 +1,7 @@
 // Admin API tokens: 256 random bits shown once at creation; only the SHA-256 (hex) is stored. A
 // token may be tied to the admin who created it, and then dies with that admin's rights.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '../lib/constant_time.js';
 import type { Db } from './db.js';
 
 export interface AdminToken {
@@ -64,7 +65,7 @@ export function createAdminTokenRepository(db: Db) {
       const hash = sha256(token);
       const row = byHash.get(hash) as Row | undefined;
       // The lookup is by hash of a 256-bit secret; the comparison is constant time all the same.
-      if (!row || !timingSafeEqual(Buffer.from(row.token_hash), Buffer.from(hash))) return undefined;
+      if (!row || !constantTimeEqual(hash, row.token_hash)) return undefined;
       touch.run(now, row.id);
       return { ...toToken(row), lastUsedAt: now };
     },

@@ -1,7 +1,8 @@
 // Credentials resource servers use to call the authorization server (introspection, and the
 // revocation feed). Only a SHA-256 of the secret is stored: the secret is 256 random bits, so a
 // fast hash is enough, and it is shown once when created.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from '../lib/constant_time.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Db } from './db.js';
 
@@ -38,8 +39,8 @@ export function createResourceCredentialRepository(db: Db) {
     /** The credential if `secret` matches, compared in constant time. */
     verify(id: string, secret: string): ResourceCredential | undefined {
       const row = byId.get(id) as { id: string; secret_hash: string; uri: string } | undefined;
-      const expected = row ? Buffer.from(row.secret_hash, 'hex') : Buffer.alloc(32);
-      const ok = timingSafeEqual(expected, hash(secret));
+      // An unknown id still costs one comparison, so timing does not tell which ids exist.
+      const ok = constantTimeEqual(hash(secret), row ? Buffer.from(row.secret_hash, 'hex') : Buffer.alloc(32));
       if (!row || !ok) return undefined;
       touch.run(epochSeconds(), id);
       return { id: row.id, resourceUri: row.uri };

@@ -1,7 +1,8 @@
 // CSRF tokens for our forms: an HMAC of the interaction id and a random per-browser cookie, so a
 // token is useless without both the cookie and the interaction (double submit, signed).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import { constantTimeEqual } from '../lib/constant_time.js';
 
 export type Csrf = ReturnType<typeof createCsrf>;
 
@@ -25,9 +26,7 @@ export function createCsrf(secret: string, secure: boolean) {
     verify(ctx: Context, scope: string, token: unknown): boolean {
       const nonce = ctx.cookies.get(cookieName);
       if (!nonce || typeof token !== 'string' || token.length !== 43) return false;
-      const expected = Buffer.from(mac(nonce, scope));
-      const given = Buffer.from(token);
-      return expected.length === given.length && timingSafeEqual(expected, given);
+      return constantTimeEqual(token, mac(nonce, scope));
     },
   };
 }

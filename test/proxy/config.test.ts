@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadProxyConfig, ProxyConfigError } from '../../src/proxy/index.js';
+import { loadProxyConfig, ProxyConfigError, proxyConfig } from '../../src/proxy/index.js';
 import { runProxy } from '../../src/proxy/main.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mcp-proxy-config-'));
@@ -88,11 +88,15 @@ describe('loadProxyConfig', () => {
     fails({ ...BASE, MCP_PROXY_ALGORITHMS: 'HS256' }, /ALGORITHMS/);
     fails({ ...BASE, MCP_PROXY_ALGORITHMS: 'none' }, /ALGORITHMS/);
     fails({ ...BASE, MCP_PROXY_ISSUER: 'http://auth.example.com' }, /ISSUER must be https/);
-    fails({ ...BASE, MCP_PROXY_RESOURCE: 'http://mcp.example.com/mcp' }, /resource must be https/);
-    fails({ ...BASE, MCP_PROXY_RESOURCE: 'http://127.0.0.1:8080/.well-known/x' }, /reserved/);
-    fails({ ...BASE, MCP_PROXY_UPSTREAM: 'ftp://x' }, /upstream must be an absolute http/);
+    fails({ ...BASE, MCP_PROXY_RESOURCE: 'http://mcp.example.com/mcp' }, /^MCP_PROXY_RESOURCE must be https/);
+    fails(
+      { ...BASE, MCP_PROXY_RESOURCE: 'http://127.0.0.1:8080/.well-known/x' },
+      /^MCP_PROXY_RESOURCE path .* is reserved/,
+    );
+    fails({ ...BASE, MCP_PROXY_UPSTREAM: 'ftp://x' }, /^MCP_PROXY_UPSTREAM must be an absolute http/);
     fails({ ...BASE, MCP_PROXY_PORT: 'eighty' }, /MCP_PROXY_PORT/);
-    fails({ ...BASE, MCP_PROXY_READ_SCOPE: 'a b' }, /READ_SCOPE|readScope/);
+    fails({ ...BASE, MCP_PROXY_READ_SCOPE: 'a b' }, /^MCP_PROXY_READ_SCOPE must be one scope token/);
+    fails({ ...BASE, MCP_PROXY_WRITE_SCOPE: 'mcp:read' }, /^MCP_PROXY_WRITE_SCOPE must differ/);
     fails({ ...BASE, MCP_PROXY_METRICS_TOKEN: 'short' }, /METRICS_TOKEN/);
     fails({ ...BASE, MCP_PROXY_SUBJECT_HEADER: 'bad header' }, /SUBJECT_HEADER/);
     const { MCP_PROXY_ISSUER: _i, ...noIssuer } = BASE;
@@ -154,7 +158,7 @@ describe('loadProxyConfig', () => {
 });
 
 describe('mcp-oauth proxy entry point', () => {
-  it('exits 2 with a one-line message when the configuration is incomplete', async () => {
+  it('exits 2 with a one-line message naming every missing setting', async () => {
     const written: string[] = [];
     const write = process.stderr.write;
     process.stderr.write = ((chunk: string) => {
@@ -166,6 +170,46 @@ describe('mcp-oauth proxy entry point', () => {
     } finally {
       process.stderr.write = write;
     }
-    expect(written.join('')).toMatch(/^mcp-oauth proxy: MCP_PROXY_FEED_CLIENT_ID/);
+    const out = written.join('');
+    expect(out).toMatch(/^mcp-oauth proxy: 3 settings are invalid: MCP_PROXY_FEED_CLIENT_ID is required: [^\n]+\n$/);
+    expect(out).toContain('MCP_PROXY_FEED_CLIENT_SECRET (or MCP_PROXY_FEED_CLIENT_SECRET_FILE) is required');
+    expect(out).toContain('MCP_PROXY_RESOURCE and MCP_PROXY_UPSTREAM are required');
+  });
+});
+
+describe('proxyConfig (programmatic)', () => {
+  it('has the same defaults as the environment, except an ephemeral port and JSON logs', () => {
+    const fromEnv = loadProxyConfig(BASE);
+    const fromCode = proxyConfig({
+      issuer: BASE.MCP_PROXY_ISSUER,
+      feed: { id: 'rc_123', secret: 'feed-secret-value' },
+      routes: [{ resource: BASE.MCP_PROXY_RESOURCE, upstream: BASE.MCP_PROXY_UPSTREAM }],
+    });
+    expect({ ...fromCode, port: 8080, logFormat: 'auto' }).toEqual(fromEnv);
+    expect(fromCode).toMatchObject({ port: 0, logFormat: 'json' });
+  });
+
+  it('refuses a bad route like the environment does', () => {
+    expect(() =>
+      proxyConfig({
+        issuer: BASE.MCP_PROXY_ISSUER,
+        feed: { id: 'rc_123', secret: 'feed-secret-value' },
+        routes: [{ resource: 'http://mcp.example.com/mcp', upstream: BASE.MCP_PROXY_UPSTREAM }],
+      }),
+    ).toThrow(/^routes\[0\]\.resource must be https/);
+  });
+
+  it('accepts durations for the time settings', () => {
+    const c = loadProxyConfig({
+      ...BASE,
+      MCP_PROXY_UPSTREAM_HEADERS_TIMEOUT: '2m',
+      MCP_PROXY_UPSTREAM_BODY_TIMEOUT: '600',
+      MCP_PROXY_FEED_GRACE: '10m',
+    });
+    expect(c).toMatchObject({
+      upstreamHeadersTimeoutMs: 120_000,
+      upstreamBodyTimeoutMs: 600_000,
+      feedGraceSeconds: 600,
+    });
   });
 });

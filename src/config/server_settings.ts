@@ -1,0 +1,190 @@
+// Every setting of the authorization server (`mcp-oauth serve` and the CLI), declared once.
+//
+// To add a setting, add ONE entry here, where its value should appear in `Config`:
+//
+//     idleTimeout: setting('MCP_OAUTH_CONSOLE_IDLE_TIMEOUT', duration(60, DAY), { default: '30m' })
+//       .describe('What it does, for docs/configuration.md.'),
+//
+// - the kind (src/config/define.ts: duration, count, port, flag, oneOf, text, domainList, secret,
+//   list) parses and checks the environment string; the default is written as in the environment;
+// - secrets: `{ secret: true }` (read from the variable or from NAME_FILE, never shown);
+// - a group (a nested `z.object({...}).meta({ title, description })`) becomes a nested object in `Config` and a
+//   section in the reference;
+// - checks that involve several settings go in src/config/index.ts (`problems.whenValid`);
+// - then run `npm run docs:config` and commit docs/configuration.md (test/config/docs.test.ts fails
+//   while it is stale).
+// `Config` (src/config/index.ts) is inferred from this schema: no interface to update.
+import { z } from 'zod';
+import {
+  count,
+  DAY,
+  domainList,
+  duration,
+  filePath,
+  flag,
+  oneOf,
+  onOff,
+  port,
+  secret,
+  setting,
+  text,
+} from './define.js';
+
+const perMinute = count(0, 1_000_000);
+
+export const serverSettings = z
+  .object({
+    host: setting('MCP_OAUTH_HOST', text('host name or IP address'), { default: '127.0.0.1' }).describe(
+      'Interface to listen on. A non-loopback address is refused unless `MCP_OAUTH_TRUST_PROXY=true`.',
+    ),
+    port: setting('MCP_OAUTH_PORT', port(), { default: '4000' }).describe('TCP port to listen on.'),
+    issuer: setting('MCP_OAUTH_ISSUER', text('absolute URL')).describe(
+      'Public URL of the server, exactly as agents see it; default `http://HOST:PORT`. Must be https unless it is a ' +
+        'loopback address; no trailing slash, query, fragment or userinfo.',
+    ),
+    dataDir: setting('MCP_OAUTH_DATA_DIR', text('directory path'), { default: './data' }).describe(
+      'Directory of the SQLite database `mcp-oauth.sqlite` (created 0600, the directory 0700).',
+    ),
+    trustProxy: setting('MCP_OAUTH_TRUST_PROXY', flag, { default: 'false' }).describe(
+      'Behind a TLS-terminating reverse proxy: trust `X-Forwarded-*` and allow a public bind. The issuer must then ' +
+        'be https.',
+    ),
+    accessTokenTtl: setting('MCP_OAUTH_ACCESS_TOKEN_TTL', duration(30, DAY), { default: '5m' }).describe(
+      'Lifetime of a JWT access token; also how long a revoked token may still reach a proxy whose feed is down.',
+    ),
+    authorizationCodeTtl: setting('MCP_OAUTH_AUTHORIZATION_CODE_TTL', duration(10, 600), { default: '60s' }).describe(
+      'Lifetime of an authorization code.',
+    ),
+    refreshTokenIdleTtl: setting('MCP_OAUTH_REFRESH_TOKEN_IDLE_TTL', duration(60, 365 * DAY), {
+      default: '14d',
+    }).describe('Lifetime of each refresh token; at most `MCP_OAUTH_REFRESH_TOKEN_ABSOLUTE_TTL`.'),
+    refreshTokenAbsoluteTtl: setting('MCP_OAUTH_REFRESH_TOKEN_ABSOLUTE_TTL', duration(60, 3 * 365 * DAY), {
+      default: '90d',
+    }).describe('No refresh past this age of the grant: the user must authorize the agent again.'),
+    sessionTtl: setting('MCP_OAUTH_SESSION_TTL', duration(60, 30 * DAY), { default: '1d' }).describe(
+      'Lifetime of a browser sign-in session.',
+    ),
+    registration: setting('MCP_OAUTH_REGISTRATION', oneOf(['open', 'token', 'off']), { default: 'open' }).describe(
+      'Dynamic client registration (RFC 7591): open to anyone, only with an initial access token ' +
+        '(`mcp-oauth clients token`), or off.',
+    ),
+    registrationToken: setting('MCP_OAUTH_REGISTRATION_TOKEN', secret(32), { secret: true }).describe(
+      'Optional fixed initial access token for `token` registration mode, besides those made with ' +
+        '`mcp-oauth clients token`.',
+    ),
+    keyActivationDelay: setting('MCP_OAUTH_KEY_ACTIVATION_DELAY', duration(0, 30 * DAY), { default: '15m' }).describe(
+      'Default delay before a key made by `mcp-oauth keys rotate` starts signing, so caches pick it up first.',
+    ),
+    purgeInterval: setting('MCP_OAUTH_PURGE_INTERVAL', duration(10, DAY), { default: '1h' }).describe(
+      'How often expired rows are deleted.',
+    ),
+    shutdownTimeout: setting('MCP_OAUTH_SHUTDOWN_TIMEOUT', duration(0, 600), { default: '8s' }).describe(
+      "How long SIGTERM waits for requests in flight before cutting them (keep it under Docker's 10 s stop grace " +
+        'period).',
+    ),
+    auditRetention: setting('MCP_OAUTH_AUDIT_RETENTION', duration(DAY, 3650 * DAY), { default: '90d' }).describe(
+      'Audit events older than this are deleted.',
+    ),
+    logLevel: setting('MCP_OAUTH_LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'silent']), {
+      default: 'info',
+    }).describe('JSON logs on stdout (readable text on a terminal); tokens, codes and passwords are never logged.'),
+    refreshReuseGrace: setting('MCP_OAUTH_REFRESH_REUSE_GRACE', duration(0, 300), { default: '10s' }).describe(
+      'How long a rotated-out refresh token may still be presented by its own client (agents whose processes ' +
+        'race); `0` turns it off, and any reuse revokes the grant.',
+    ),
+    metricsToken: setting('MCP_OAUTH_METRICS_TOKEN', secret(32, ', e.g. from: openssl rand -hex 32'), {
+      secret: true,
+    }).describe('Bearer token for `GET /metrics`; without it `/metrics` is not served.'),
+    unusedClientTtl: setting('MCP_OAUTH_UNUSED_CLIENT_TTL', duration(60, 365 * DAY), { default: '1d' }).describe(
+      'Registrations that never completed an authorization are deleted after this.',
+    ),
+    maxUnusedClients: setting('MCP_OAUTH_MAX_UNUSED_CLIENTS', count(1, 1_000_000), { default: '1000' }).describe(
+      'At most this many never-used registrations at once; further registrations get `429`.',
+    ),
+    loginThrottle: z
+      .object({
+        perUserAndAddress: setting('MCP_OAUTH_LOGIN_FAILURES_PER_USER_AND_ADDRESS', count(1, 1000), {
+          default: '5',
+        }).describe('Failed sign-ins for one username from one address before the back-off starts.'),
+        perUser: setting('MCP_OAUTH_LOGIN_FAILURES_PER_USER', count(1, 100_000), { default: '20' }).describe(
+          'Failed sign-ins for one username from all addresses (distributed guessing); not applied at addresses ' +
+            'where that user signed in successfully before.',
+        ),
+        perAddress: setting('MCP_OAUTH_LOGIN_FAILURES_PER_ADDRESS', count(1, 100_000), { default: '50' }).describe(
+          'Failed sign-ins from one address, any usernames, before the back-off starts.',
+        ),
+        window: setting('MCP_OAUTH_LOGIN_FAILURE_WINDOW', duration(60, DAY), { default: '15m' }).describe(
+          'Quiet time after the last failure when the counts start again from zero.',
+        ),
+        firstBlock: setting('MCP_OAUTH_LOGIN_FIRST_BLOCK', duration(1, 3600), { default: '1s' }).describe(
+          'The first block; each further failure doubles it (capped at `MCP_OAUTH_LOGIN_MAX_BLOCK`).',
+        ),
+        maxBlock: setting('MCP_OAUTH_LOGIN_MAX_BLOCK', duration(1, DAY), { default: '15m' }).describe(
+          'The longest single block: the back-off never becomes a lockout.',
+        ),
+      })
+      .meta({
+        title: 'Sign-in back-off',
+        description:
+          'Counts of failed sign-ins, and how long they block further attempts. There is no permanent lockout.',
+      }),
+    rateLimits: z
+      .object({
+        token: setting('MCP_OAUTH_RATE_LIMIT_TOKEN', perMinute, { default: '1200' }).describe(
+          '`POST /token` and `POST /revoke`.',
+        ),
+        registration: setting('MCP_OAUTH_RATE_LIMIT_REGISTRATION', perMinute, { default: '120' }).describe(
+          '`/register` and `/register/{client_id}`.',
+        ),
+        introspection: setting('MCP_OAUTH_RATE_LIMIT_INTROSPECTION', perMinute, { default: '3000' }).describe(
+          '`/introspect`.',
+        ),
+        feed: setting('MCP_OAUTH_RATE_LIMIT_FEED', perMinute, { default: '600' }).describe(
+          '`/revocations` and `/revocations/stream`.',
+        ),
+        admin: setting('MCP_OAUTH_RATE_LIMIT_ADMIN', perMinute, { default: '600' }).describe('`/admin/api/…`.'),
+      })
+      .meta({
+        title: 'Rate limits',
+        description: 'Requests per minute per client address on each group of endpoints; `0` means no limit.',
+      }),
+    clientMetadataDocuments: z
+      .object({
+        enabled: setting('MCP_OAUTH_CIMD', onOff, { default: 'on' }).describe(
+          'Accept agents whose `client_id` is an https URL of their metadata document.',
+        ),
+        allowDomains: setting('MCP_OAUTH_CIMD_ALLOW_DOMAINS', domainList, { default: '' }).describe(
+          'Only documents from these domains; empty means every domain not denied.',
+        ),
+        denyDomains: setting('MCP_OAUTH_CIMD_DENY_DOMAINS', domainList, { default: '' }).describe(
+          'Never documents from these domains.',
+        ),
+        cacheMin: setting('MCP_OAUTH_CIMD_CACHE_MIN', duration(0, DAY), { default: '5m' }).describe(
+          'Shortest time a document is cached, whatever its `Cache-Control` says; at most `MCP_OAUTH_CIMD_CACHE_MAX`.',
+        ),
+        cacheMax: setting('MCP_OAUTH_CIMD_CACHE_MAX', duration(60, 7 * DAY), { default: '1d' }).describe(
+          'Longest time a document is cached.',
+        ),
+        maxBytes: setting('MCP_OAUTH_CIMD_MAX_BYTES', count(1024, 65536), { default: '5120' }).describe(
+          'Size cap of a document, in bytes.',
+        ),
+        devLoopbackHosts: setting('MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS', domainList, { default: '' }).describe(
+          'Development and tests only: host names whose documents may be served from a loopback address. ' +
+            'Refused with `MCP_OAUTH_TRUST_PROXY` or a non-loopback issuer.',
+        ),
+        devCaFile: setting('MCP_OAUTH_CIMD_DEV_CA_FILE', filePath).describe(
+          'Development and tests only: a PEM file of extra CA certificates trusted for documents. Refused with ' +
+            '`MCP_OAUTH_TRUST_PROXY` or a non-loopback issuer.',
+        ),
+      })
+      .meta({
+        title: 'Client ID Metadata Documents',
+        description: 'Agents whose `client_id` is an https URL of a JSON document describing them.',
+      }),
+  })
+  .meta({
+    title: 'Authorization server',
+    description: 'Read by `mcp-oauth serve` and by every other `mcp-oauth` command (they open the same database).',
+  });
+
+export type ServerSettings = z.output<typeof serverSettings>;
