@@ -127,6 +127,36 @@ describe('the example agent', () => {
     for (const { id } of refreshTokens) expect(printed).not.toContain(id);
   });
 
+  it('asks for the write scope up front with --scope, and says which scope to ask for when a tool needs more', async () => {
+    const signIn = async (run: AgentRun) => {
+      const url = await printedAuthorizationUrl(run, chain.as.url);
+      const outcome = await actAsUser(url, { username: 'alice', password: PASSWORD });
+      await (await fetch(outcome.location)).text();
+      return url;
+    };
+    const readOnly = runAgent([chain.resource, '--no-browser', '--tool', 'add_note', '--args', '{"text":"too early"}']);
+    runs.push(readOnly);
+    await signIn(readOnly);
+    expect(await readOnly.exited).toBe(1);
+    expect(readOnly.err()).toContain('run again with --scope "mcp:read mcp:write"');
+
+    const writer = runAgent([
+      chain.resource,
+      '--no-browser',
+      '--scope',
+      'mcp:read mcp:write',
+      '--tool',
+      'add_note',
+      '--args',
+      '{"text":"hello from the example agent"}',
+    ]);
+    runs.push(writer);
+    const url = await signIn(writer);
+    expect(url.searchParams.get('scope')).toBe('mcp:read mcp:write');
+    expect(await writer.exited).toBe(0);
+    expect(writer.out()).toMatch(/Result:\n {2}added note #1\n/);
+  });
+
   it('explains the localhost / 127.0.0.1 mismatch instead of failing obscurely', async () => {
     const wrongHost = chain.resource.replace('127.0.0.1', 'localhost');
     const run = runAgent([wrongHost, '--no-browser']);
