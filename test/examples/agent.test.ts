@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentFor, startCimdServer, startDocumentServer } from '../clients/support.js';
 import { type Chain, freePort, PASSWORD, startChain } from '../proxy/helpers.js';
 import { eventually } from '../support/feed.js';
 import { actAsUser } from '../support/mcp_agent.js';
@@ -177,5 +178,29 @@ describe('the example agent', () => {
     await (await fetch(outcome.location)).text();
     expect(await run.exited).toBe(1);
     expect(run.err()).toContain('access was not granted: access_denied');
+  });
+
+  it('identifies itself with a client metadata document given --client-metadata-url, registering nothing', async () => {
+    const docs = await startDocumentServer();
+    const as = await startCimdServer(docs);
+    const cimdChain = await startChain({ as, upstream: chain.upstream });
+    try {
+      await as.addUser('bob', PASSWORD);
+      const url = docs.serve('/agent.json', { body: documentFor(`${docs.origin}/agent.json`) });
+      const run = runAgent([cimdChain.resource, '--no-browser', '--client-metadata-url', url, '--tool', 'whoami']);
+      runs.push(run);
+      const signIn = await printedAuthorizationUrl(run, as.url);
+      expect(signIn.searchParams.get('client_id')).toBe(url);
+      const outcome = await actAsUser(signIn, { username: 'bob', password: PASSWORD });
+      await (await fetch(outcome.location)).text();
+      expect(await run.exited).toBe(0);
+      expect(run.out()).toContain(`Client: client metadata document, client_id ${url}`);
+      expect(run.out()).not.toContain('/register');
+      expect(run.out()).toContain(`via agent ${url} (mcp:read)`);
+    } finally {
+      await cimdChain.close();
+      await as.close();
+      await docs.close();
+    }
   });
 });
