@@ -41,6 +41,11 @@ export interface Config {
   readonly unusedClientTtl: number;
   /** At most this many such unused registrations at once; further registrations are refused. */
   readonly maxUnusedClients: number;
+  /**
+   * Open registration may name URLs the server then fetches (jwks_uri, sector_identifier_uri,
+   * request_uris) and use private_key_jwt. Off by default: those fetches are chosen by anyone.
+   */
+  readonly openRegistrationFetchedUris: boolean;
 }
 
 export interface MetadataDocumentConfig {
@@ -178,6 +183,7 @@ const schema = z.object({
   CIMD_DEV_CA_FILE: z.string().optional(),
   UNUSED_CLIENT_TTL: durationSchema('UNUSED_CLIENT_TTL', 60, 365 * DAY).default(DAY),
   MAX_UNUSED_CLIENTS: countSchema('MAX_UNUSED_CLIENTS', 1, 1_000_000).default(1000),
+  OPEN_REGISTRATION_FETCHED_URIS: z.enum(['on', 'off']).default('off'),
 });
 
 const SECRETS = ['REGISTRATION_TOKEN', 'METRICS_TOKEN'] as const;
@@ -336,5 +342,6 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     unusedClientTtl: v.UNUSED_CLIENT_TTL,
     maxUnusedClients: v.MAX_UNUSED_CLIENTS,
+    openRegistrationFetchedUris: v.OPEN_REGISTRATION_FETCHED_URIS === 'on',
   });
 }
