@@ -142,6 +142,25 @@ describe('open registration refuses what would make the server fetch a URL of th
   });
 });
 
+describe('registration with an initial access token (not open) may name a jwks_uri', () => {
+  const TOKEN = 'initial-access-token-for-the-outbound-fetch-tests';
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startCimdServer(docs, { MCP_OAUTH_REGISTRATION: 'token', MCP_OAUTH_REGISTRATION_TOKEN: TOKEN });
+  });
+  afterAll(() => server?.close());
+
+  it('private_key_jwt with a jwks_uri → 201', async () => {
+    const res = await fetch(`${server.url}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(keyClient('https://keys.example.com/jwks.json')),
+    });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { jwks_uri: string }).jwks_uri).toBe('https://keys.example.com/jwks.json');
+  });
+});
+
 describe('with MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS=on, the jwks_uri fetch still goes through the guard', () => {
   let server: TestServer;
   beforeAll(async () => {
