@@ -69,6 +69,11 @@ for (const [net, prefix] of [
   SPECIAL_USE.addSubnet(net, prefix, 'ipv6');
 }
 
+// IPv6 unicast on the Internet is 2000::/3 (RFC 4291 §2.4, IANA's allocations); anything outside
+// it (once IPv4-mapped addresses are unwrapped) is not public, whatever later assignments say.
+const GLOBAL_UNICAST_V6 = new BlockList();
+GLOBAL_UNICAST_V6.addSubnet('2000::', 3, 'ipv6');
+
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
@@ -77,14 +82,47 @@ function family(address: string): 'ipv4' | 'ipv6' {
   return isIP(address) === 6 ? 'ipv6' : 'ipv4';
 }
 
+/** The eight 16-bit groups of a valid IPv6 address (zone id dropped, a dotted IPv4 tail folded in). */
+function ipv6Groups(address: string): number[] {
+  let text = address.replace(/%.*$/, '');
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', rest] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = rest ? rest.split(':') : [];
+  const middle = rest === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...middle, ...right].map((g) => Number.parseInt(g, 16));
+}
+
+/**
+ * The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d, also written
+ * ::ffff:xxxx:xxxx), to be judged as itself. BlockList happens to do this too; the guard does not
+ * rely on it.
+ */
+function unmapped(address: string): string {
+  if (isIP(address.replace(/%.*$/, '')) !== 6) return address;
+  const g = ipv6Groups(address);
+  const mapped = g.length === 8 && g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff;
+  if (!mapped) return address;
+  const [hi = 0, lo = 0] = g.slice(6);
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
 /** True for anything that is not a public unicast address (including strings that are no address). */
 export function isSpecialUseAddress(address: string): boolean {
-  if (isIP(address) === 0) return true;
-  return SPECIAL_USE.check(address, family(address));
+  const a = unmapped(address);
+  if (isIP(a) === 0) return true;
+  if (family(a) === 'ipv6' && !GLOBAL_UNICAST_V6.check(a, 'ipv6')) return true;
+  return SPECIAL_USE.check(a, family(a));
 }
 
 function isLoopbackAddress(address: string): boolean {
-  return isIP(address) !== 0 && LOOPBACK.check(address, family(address));
+  const a = unmapped(address);
+  return isIP(a) !== 0 && LOOPBACK.check(a, family(a));
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { createOutboundFetch, isSpecialUseAddress, refusalOf } from '../../src/provider/outbound_fetch.js';
 import type { TestServer } from '../support/app.js';
 import { tokenRequest } from '../support/oauth.js';
@@ -211,6 +212,12 @@ describe('with MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS=on, the jwks_uri fetch s
 });
 
 describe('the guard itself', () => {
+  it('MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS is off unless set to on, and refuses other values', () => {
+    expect(loadConfig({}).openRegistrationFetchedUris).toBe(false);
+    expect(loadConfig({ MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS: 'on' }).openRegistrationFetchedUris).toBe(true);
+    expect(() => loadConfig({ MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS: 'yes' })).toThrow(ConfigError);
+  });
+
   it.each([
     ['http://example.com/a', 'only https URLs are fetched'],
     ['https://127.0.0.1/a', 'IP address URLs are not fetched'],
@@ -251,6 +258,13 @@ describe('the guard itself', () => {
     ['fec0::1', true],
     ['ff02::1', true],
     ['::', true],
+    ['0:0:0:0:0:ffff:7f00:1', true],
+    ['::ffff:0a00:0001', true],
+    ['fe80::1%eth0', true],
+    ['1::ffff:1.2.3.4', true],
+    ['4000::1', true],
+    ['::ffff:5db8:d822', false],
+    ['::ffff:93.184.216.34', false],
     ['not-an-address', true],
     ['8.8.8.8', false],
     ['2a00:1450:4001::1', false],
