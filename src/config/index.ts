@@ -42,8 +42,9 @@ export interface Config {
   /** At most this many such unused registrations at once; further registrations are refused. */
   readonly maxUnusedClients: number;
   /**
-   * Open registration may name URLs the server then fetches (jwks_uri, sector_identifier_uri,
-   * request_uris) and use private_key_jwt. Off by default: those fetches are chosen by anyone.
+   * MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS: open registration may name URLs the server then
+   * fetches (jwks_uri, sector_identifier_uri) and use private_key_jwt. Off by default: in open
+   * registration those URLs are chosen by anyone. (Token-mode registration may always.)
    */
   readonly openRegistrationFetchedUris: boolean;
 }

@@ -142,6 +142,8 @@ export function createMetadataDocumentPolicy(
     },
     cacheDuration: { min: config.cacheMin, max: config.cacheMax },
     fetch: outbound.fetch,
+    // oidc-provider has no hook around a document lookup's outcome: its Client model's static
+    // `find` (every endpoint's only way to a client) is wrapped for metadata-document ids.
     install(provider) {
       const Client = provider.Client as unknown as { find(id: unknown, ...rest: unknown[]): Promise<unknown> };
       const find = Client.find.bind(Client);

@@ -114,7 +114,9 @@ function checkCharacters(metadata: Metadata): void {
 
 /**
  * What makes the server fetch a URL chosen by the client (./outbound_fetch.ts) or authenticate it
- * with keys from one: refused in open registration unless the operator allows it.
+ * with keys from one: refused in open registration unless the operator allows it. (request_uris
+ * is not client metadata oidc-provider knows with this configuration, so it is dropped before
+ * this runs; it is listed should that change.)
  */
 const FETCHED_FIELDS = ['jwks_uri', 'sector_identifier_uri', 'request_uris'] as const;
 const REGISTRATION_ROUTES = new Set(['registration', 'client_update']);
