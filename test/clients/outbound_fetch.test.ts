@@ -143,6 +143,37 @@ describe('open registration refuses what would make the server fetch a URL of th
   });
 });
 
+describe('a metadata document that authenticates with private_key_jwt', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startCimdServer(docs);
+  });
+  afterAll(() => server?.close());
+
+  it('has its jwks_uri fetched through the same guard: an IP literal is never connected to', async () => {
+    const path = '/doc-keys/ip.json';
+    const url = docs.serve(path, {
+      body: {
+        ...keyClient(`https://127.0.0.1:${listener.port}/jwks`),
+        client_id: `${docs.origin}${path}`,
+      },
+    });
+    const res = await tokenWithAssertion(server, url);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_client');
+    expect(docs.hits.get(path)).toBe(1);
+    expect(listener.connections()).toBe(0);
+  });
+
+  it('and a jwks_uri on an allowed name works (development loopback allowance)', async () => {
+    const keys = docs.serve('/doc-keys/jwks.json', { body: { keys: [PUBLIC_JWK] } });
+    const path = '/doc-keys/ok.json';
+    const url = docs.serve(path, { body: { ...keyClient(keys), client_id: `${docs.origin}${path}` } });
+    const res = await tokenWithAssertion(server, url);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_grant');
+    expect(docs.hits.get('/doc-keys/jwks.json')).toBe(1);
+  });
+});
+
 describe('registration with an initial access token (not open) may name a jwks_uri', () => {
   const TOKEN = 'initial-access-token-for-the-outbound-fetch-tests';
   let server: TestServer;
