@@ -148,6 +148,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
         clientId,
         details: { name, via: 'metadata_document' },
       }),
+    opts.now,
   );
 
   // When this process first published each signing key (src/provider/keys.ts PublicationTimes).

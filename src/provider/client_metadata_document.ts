@@ -1,21 +1,17 @@
-// OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP
-// 2026-07-28): the agent's client_id is an https URL serving its metadata. oidc-provider fetches
-// and validates the document (docs/pitfalls.md#client-id-metadata-documents); this module decides
-// which documents may be fetched at all, does the fetching through a guarded connection, and
-// records each agent seen so admins can list and disable it.
+// OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP 2026-07-28):
+// the agent's client_id is an https URL serving its metadata. oidc-provider fetches and validates
+// the document (docs/pitfalls.md#client-id-metadata-documents); this module decides which documents may be fetched at all, turns
+// a refused document into `invalid_client` with a reason a person can act on, remembers failures
+// for a short while, and records an agent once it gets somewhere (an authorization completed), so
+// admins can list and disable it.
 //
-// The fetch guard: https only (oidc-provider refuses other client_id URLs), domain allow and deny
-// patterns, no IP literals outside public unicast, every address the name resolves to checked
-// before connecting (the connection uses the checked addresses, so a second DNS answer cannot
-// rebind it), no redirects (oidc-provider asks for `redirect: manual` and refuses any non-200), a
-// 2.5 s timeout (oidc-provider's), a body cap, and a cache bounded by configured minimum and maximum.
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
-import { rootCertificates } from 'node:tls';
-import { errors } from 'oidc-provider';
-import { Agent, fetch as undiciFetch } from 'undici';
+// Fetching goes through the outbound guard (./outbound_fetch.ts), like every other URL the server
+// fetches; here are the document-specific rules: domain allow and deny patterns, disabled agents
+// and domains, and a cache bounded by the configured minimum and maximum.
+import type Provider from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { MetadataDocumentConfig } from '../config/index.js';
+import { createOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 
 /** What the policy needs from storage: disabled agents and domains, and a record of agents seen. */
 export interface MetadataDocumentStore {
@@ -43,109 +39,53 @@ export function domainMatches(host: string, pattern: string): boolean {
   return h === p;
 }
 
-// Everything that is not public unicast: RFC 6890 special-purpose ranges, private, loopback,
-// link-local, unique-local, CGNAT, documentation, benchmarking, multicast, reserved. (No
-// ::ffff:0:0/96 rule: BlockList would then match every IPv4 address; mapped ones are unwrapped.)
-const SPECIAL_USE = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.0.2.0', 24],
-  ['192.88.99.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['198.51.100.0', 24],
-  ['203.0.113.0', 24],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  SPECIAL_USE.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['64:ff9b::', 96],
-  ['64:ff9b:1::', 48],
-  ['100::', 64],
-  ['2001::', 23],
-  ['2001:db8::', 32],
-  ['2002::', 16],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
-] as const) {
-  SPECIAL_USE.addSubnet(net, prefix, 'ipv6');
-}
+/** A document refused by policy (disabled, domain not allowed): never cached as a failure. */
+class DocumentRefused extends errors.InvalidClient {}
 
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
+/** How long a document that failed (fetch or content) is answered from memory, and how many are kept. */
+export const FAILURE_TTL_MS = 45_000;
+const FAILURE_ENTRIES = 1000;
 
-function family(address: string): 'ipv4' | 'ipv6' {
-  return isIP(address) === 6 ? 'ipv6' : 'ipv4';
-}
-
-/** True for any address that is not public unicast (IPv4-mapped IPv6 judged as its IPv4). */
-export function isSpecialUseAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return SPECIAL_USE.check(mapped[1], 'ipv4');
-  if (isIP(address) === 0) return true;
-  return SPECIAL_USE.check(address, family(address));
-}
-
-function isLoopbackAddress(address: string): boolean {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return LOOPBACK.check(mapped[1], 'ipv4');
-  return isIP(address) !== 0 && LOOPBACK.check(address, family(address));
-}
-
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-/**
- * A dns.lookup replacement for the document connection: resolves every address and refuses the
- * connection when any of them is special-use. Named development hosts may resolve to loopback only.
- */
-export function guardedLookup(devLoopbackHosts: ReadonlySet<string>) {
-  return (hostname: string, options: { all?: boolean; family?: number }, callback: LookupCallback): void => {
-    dnsLookup(hostname, { all: true, family: options.family ?? 0 }, (err, addresses) => {
-      if (err) return callback(err, []);
-      const dev = devLoopbackHosts.has(hostname.toLowerCase());
-      const refused =
-        addresses.length === 0 ||
-        addresses.some((a) => (dev ? !isLoopbackAddress(a.address) : isSpecialUseAddress(a.address)));
-      if (refused) {
-        const error: NodeJS.ErrnoException = new Error('the document host resolves to a non-public address');
-        error.code = 'ENOTFOUND';
-        return callback(error, []);
-      }
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0] as LookupAddress;
-      callback(null, first.address, first.family);
-    });
+/** Failed documents by URL: a bounded map whose oldest entry goes first (insertion order). */
+function failureCache(now: () => number) {
+  const entries = new Map<string, { description: string; until: number }>();
+  return {
+    get(url: string): string | undefined {
+      const entry = entries.get(url);
+      if (entry && entry.until > now()) return entry.description;
+      entries.delete(url);
+      return undefined;
+    },
+    set(url: string, description: string): void {
+      entries.delete(url);
+      entries.set(url, { description, until: now() + FAILURE_TTL_MS });
+      if (entries.size > FAILURE_ENTRIES) entries.delete(entries.keys().next().value as string);
+    },
   };
 }
 
-function readExtraCa(file: string | undefined): string[] {
-  if (!file) return [];
-  return [readFileSync(file, 'utf8')];
+/**
+ * What a person is told when an agent's document is refused. Content problems name the field
+ * (the agent's own document, nothing of ours); fetch problems say nothing of why, so the server
+ * is not an oracle for what answers where.
+ */
+function describeFailure(err: errors.OIDCProviderError): string {
+  if (err.error === 'invalid_client_metadata' || err.error === 'invalid_redirect_uri') {
+    const reason = (err.error_description ?? '').replace(/^client_id metadata document /, '');
+    return `the agent's metadata document is invalid: ${reason}`;
+  }
+  return "the agent's metadata document could not be fetched or read";
 }
 
 export interface MetadataDocumentPolicy {
   /** oidc-provider's features.clientIdMetadataDocument (without `enabled`/`ack`). */
   allowFetch(ctx: unknown, clientId: string): Promise<boolean>;
-  allowClient(
-    ctx: unknown,
-    client: { clientId: string; clientName?: string | undefined; redirectUris?: readonly string[] | undefined },
-  ): Promise<boolean>;
+  allowClient(ctx: unknown, client: { clientId: string }): Promise<boolean>;
   cacheDuration: { min: number; max: number };
-  /** oidc-provider's `fetch`: every outgoing request goes through the guarded connection. */
+  /** oidc-provider's `fetch`: every outgoing request of the provider goes through the outbound guard. */
   fetch(url: URL | string, options: Record<string, unknown>): Promise<Response>;
+  /** Hooks into a built provider: client lookup (errors, failure cache) and recording agents. */
+  install(provider: Provider): void;
   close(): Promise<void>;
 }
 
@@ -154,59 +94,98 @@ export function createMetadataDocumentPolicy(
   store: MetadataDocumentStore,
   /** Called when an agent's document is used for the first time (for the audit trail). */
   onFirstUse?: (ctx: unknown, clientId: string, name: string | null) => void,
+  /** The clock (ms) of the failure cache; tests inject one. */
+  now: () => number = Date.now,
 ): MetadataDocumentPolicy {
-  const devHosts = new Set(config.devLoopbackHosts.map((h) => h.toLowerCase()));
-  const extraCa = readExtraCa(config.devCaFile);
-  const agent = new Agent({
-    connect: {
-      lookup: guardedLookup(devHosts) as never,
-      ...(extraCa.length ? { ca: [...rootCertificates, ...extraCa] } : {}),
-      timeout: 2500,
-    },
-    // A document is small; a response that dribbles is cut off by oidc-provider's 2.5 s signal.
-    headersTimeout: 2500,
-    bodyTimeout: 2500,
-    maxResponseSize: config.maxBytes + 1024,
-    connections: 8,
+  const outbound = createOutboundFetch({
+    maxBytes: Math.max(config.maxBytes, OUTBOUND_MAX_BYTES),
+    devLoopbackHosts: config.devLoopbackHosts,
+    devCaFile: config.devCaFile,
   });
+  const failures = failureCache(now);
 
   const hostAllowed = (host: string): boolean => {
     if (config.denyDomains.some((p) => domainMatches(host, p))) return false;
     if (store.isDomainBlocked(host)) return false;
     if (config.allowDomains.length > 0 && !config.allowDomains.some((p) => domainMatches(host, p))) return false;
-    // IP literals skip the resolver, so they are judged here; named development hosts are names.
-    const bare = host.replace(/^\[|\]$/g, '');
-    if (isIP(bare) !== 0) return false;
     return true;
+  };
+  // Throwing (rather than answering false) keeps these refusals out of the failure cache: a
+  // re-enabled agent or domain works again at once.
+  const assertAllowed = (clientId: string): void => {
+    const url = URL.parse(clientId);
+    if (url?.protocol !== 'https:' || !hostAllowed(url.hostname)) {
+      throw new DocumentRefused("this agent's metadata document is not accepted by this server");
+    }
+    if (store.isDisabled(clientId)) throw new DocumentRefused('this agent has been disabled on this server');
+  };
+
+  // The agent got somewhere (the user consented and a code was issued): remember what its document
+  // says, and audit its first time. Before that, an unauthenticated caller could make the server
+  // write a permanent row per URL it invents.
+  const recordUse = (ctx: KoaContextWithOIDC): void => {
+    const client = ctx.oidc?.client;
+    if (!client || !isMetadataDocumentClientId(client.clientId)) return;
+    const name = client.clientName ?? null;
+    if (store.seen(client.clientId, name, client.redirectUris ?? [])) onFirstUse?.(ctx, client.clientId, name);
   };
 
   return {
     async allowFetch(_ctx, clientId) {
-      const url = URL.parse(clientId);
-      if (url?.protocol !== 'https:') return false;
-      if (!hostAllowed(url.hostname)) return false;
-      return !store.isDisabled(clientId);
+      assertAllowed(clientId);
+      return true;
     },
     // Runs for cached documents too, so a disable takes effect at once.
-    async allowClient(ctx, client) {
-      const url = URL.parse(client.clientId);
-      if (!url || !hostAllowed(url.hostname) || store.isDisabled(client.clientId)) return false;
-      const name = client.clientName ?? null;
-      if (store.seen(client.clientId, name, client.redirectUris ?? [])) onFirstUse?.(ctx, client.clientId, name);
+    async allowClient(_ctx, client) {
+      assertAllowed(client.clientId);
       return true;
     },
     cacheDuration: { min: config.cacheMin, max: config.cacheMax },
-    fetch(url, options) {
-      return undiciFetch(url, { ...(options as object), dispatcher: agent }) as unknown as Promise<Response>;
+    fetch: outbound.fetch,
+    // oidc-provider has no hook around a document lookup's outcome: its Client model's static
+    // `find` (every endpoint's only way to a client) is wrapped for metadata-document ids.
+    install(provider) {
+      const Client = provider.Client as unknown as { find(id: unknown, ...rest: unknown[]): Promise<unknown> };
+      const find = Client.find.bind(Client);
+      Client.find = async (id, ...rest) => {
+        if (typeof id !== 'string' || !isMetadataDocumentClientId(id)) return find(id, ...rest);
+        // A document that just failed is not fetched again (also not by oidc-provider's error
+        // handler, which looks the client up a second time in the same request).
+        const failed = failures.get(id);
+        if (failed !== undefined) throw new errors.InvalidClient(failed);
+        try {
+          return await find(id, ...rest);
+        } catch (err) {
+          if (err instanceof DocumentRefused || !(err instanceof errors.OIDCProviderError) || err.statusCode >= 500) {
+            throw err;
+          }
+          // RFC 6749 §5.2: a client the server cannot accept is `invalid_client`, at /token too.
+          const description = describeFailure(err);
+          failures.set(id, description);
+          throw new errors.InvalidClient(description);
+        }
+      };
+      provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
+        try {
+          recordUse(ctx);
+        } catch (err) {
+          // The code is already on its way to the agent; a failed record is logged, not an error.
+          provider.emit('server_error', ctx, err);
+        }
+      });
     },
-    close: () => agent.close(),
+    close: () => outbound.close(),
   };
 }
 
+/** RFC 7591 §2 shared-secret methods: a metadata document has no secret to share. */
+const SHARED_SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
+
 /**
  * Rules for a metadata document beyond oidc-provider's (which checks client_id equals the URL, no
- * shared-secret authentication, https URIs): a name to show and redirect URIs are required.
- * Called from the client metadata validator, which also runs for documents.
+ * shared-secret authentication, https URIs): a name to show and redirect URIs are required, and a
+ * document that names no authentication method is a public client. Called from the client
+ * metadata validator, which also runs for documents.
  */
 export function checkMetadataDocument(metadata: Record<string, unknown>): void {
   const name = metadata.client_name;
@@ -215,5 +194,17 @@ export function checkMetadataDocument(metadata: Record<string, unknown>): void {
   }
   if (!Array.isArray(metadata.redirect_uris) || metadata.redirect_uris.length === 0) {
     throw new errors.InvalidClientMetadata('a client ID metadata document must list redirect_uris');
+  }
+  // Documents that leave the method out (ChatGPT's does) are public clients, as OpenID RP Metadata
+  // Choices defaults them. By now oidc-provider has filled in its RFC 7591 default,
+  // client_secret_basic, for a missing method; a document that names a shared-secret method itself
+  // was refused before its metadata got here, so that default can only stand for "not given".
+  const method = metadata.token_endpoint_auth_method;
+  if (method === undefined || method === 'client_secret_basic') {
+    metadata.token_endpoint_auth_method = 'none';
+  } else if (typeof method !== 'string' || SHARED_SECRET_METHODS.has(method)) {
+    throw new errors.InvalidClientMetadata(
+      'token_endpoint_auth_method of a client ID metadata document must not be a shared-secret method',
+    );
   }
 }

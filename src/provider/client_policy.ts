@@ -87,48 +87,106 @@ function checkLimits(metadata: Metadata): void {
 }
 
 /**
- * Normalises and checks client metadata. Called by oidc-provider once per extra property; the work
- * is done on the first call, the others are no-ops.
+ * Control and format characters (bidirectional overrides and isolates, zero-width characters, line
+ * and paragraph separators, lone surrogates): in a displayed name or link they make a page show
+ * something other than what the client sent ("Claude Desktop \u202e moc.cihportna" reads as a
+ * different domain), so no client field may hold one. The error calls them all control
+ * characters (Unicode's own name for the bidirectional ones).
  */
-export function clientMetadataValidator(_ctx: unknown, key: string, value: unknown, metadata: Metadata): void {
-  if (key !== EXTRA_CLIENT_PROPERTIES[0]) {
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/** Every string member of the metadata, with its field name (array members and nested objects too). */
+function* strings(field: string, value: unknown, depth = 0): Generator<[string, string]> {
+  if (typeof value === 'string') yield [field, value];
+  else if (depth < 3 && Array.isArray(value)) for (const v of value) yield* strings(field, v, depth + 1);
+  else if (depth < 3 && value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) yield* strings(field, v, depth + 1);
+  }
+}
+
+function checkCharacters(metadata: Metadata): void {
+  for (const [field, value] of Object.entries(metadata)) {
+    for (const [name, text] of strings(field, value)) {
+      if (INVISIBLE.test(text)) fail(`${name} must not contain control characters`);
+    }
+  }
+}
+
+/**
+ * What makes the server fetch a URL chosen by the client (./outbound_fetch.ts) or authenticate it
+ * with keys from one: refused in open registration unless the operator allows it. (request_uris
+ * is not client metadata oidc-provider knows with this configuration, so it is dropped before
+ * this runs; it is listed should that change.)
+ */
+const FETCHED_FIELDS = ['jwks_uri', 'sector_identifier_uri', 'request_uris'] as const;
+const REGISTRATION_ROUTES = new Set(['registration', 'client_update']);
+
+function checkFetchedUris(metadata: Metadata): void {
+  for (const field of FETCHED_FIELDS) {
+    if (metadata[field] !== undefined) fail(`${field} is not accepted in open registration on this server`);
+  }
+  if (metadata.token_endpoint_auth_method === 'private_key_jwt') {
+    fail('token_endpoint_auth_method private_key_jwt is not accepted in open registration on this server');
+  }
+}
+
+export interface ClientMetadataRules {
+  /** MCP_OAUTH_REGISTRATION=open: anyone may register. */
+  openRegistration: boolean;
+  /** MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS=on: open registration may name jwks_uri & co. */
+  allowFetchedUris: boolean;
+}
+
+/**
+ * Normalises and checks client metadata. oidc-provider calls the validator once per extra
+ * property; the work is done on the first call, the others are no-ops. It runs for registrations
+ * (and RFC 7592 updates), for metadata documents, and for every stored client loaded.
+ */
+export function createClientMetadataValidator(rules: ClientMetadataRules) {
+  const guardFetched = rules.openRegistration && !rules.allowFetchedUris;
+  return (ctx: unknown, key: string, value: unknown, metadata: Metadata): void => {
+    if (key !== EXTRA_CLIENT_PROPERTIES[0]) {
+      if (value !== undefined && (typeof value !== 'string' || value.length > MAX_TEXT)) {
+        fail(`${key} must be a string of at most ${MAX_TEXT} characters`);
+      }
+      return;
+    }
     if (value !== undefined && (typeof value !== 'string' || value.length > MAX_TEXT)) {
       fail(`${key} must be a string of at most ${MAX_TEXT} characters`);
     }
-    return;
-  }
-  if (value !== undefined && (typeof value !== 'string' || value.length > MAX_TEXT)) {
-    fail(`${key} must be a string of at most ${MAX_TEXT} characters`);
-  }
-  for (const field of Object.keys(TEXT_LIMITS)) {
-    const v = metadata[field];
-    if (v !== undefined && typeof v !== 'string') {
-      fail(`${field} must be a string of at most ${TEXT_LIMITS[field] ?? MAX_URI} characters`);
+    for (const field of Object.keys(TEXT_LIMITS)) {
+      const v = metadata[field];
+      if (v !== undefined && typeof v !== 'string') {
+        fail(`${field} must be a string of at most ${TEXT_LIMITS[field] ?? MAX_URI} characters`);
+      }
     }
-  }
-  if (typeof metadata.client_name === 'string' && /[\u0000-\u001f\u007f]/.test(metadata.client_name)) {
-    fail('client_name must not contain control characters');
-  }
-  // A registered `scope` would become the client's allow-list and break step-up (and `scope: ""` from
-  // MCP Inspector would fail registration). Scopes are governed per resource.
-  // docs/pitfalls.md#a-registered-scope-becomes-an-allow-list
-  delete metadata.scope;
+    checkCharacters(metadata);
+    // A registered `scope` would become the client's allow-list and break step-up
+    // (and `scope: ""` from MCP Inspector would fail registration). Scopes are governed per resource
+    // (docs/pitfalls.md#a-registered-scope-becomes-an-allow-list).
+    delete metadata.scope;
 
-  if (typeof metadata.client_id === 'string' && isMetadataDocumentClientId(metadata.client_id)) {
-    checkMetadataDocument(metadata);
-  }
+    // Only where someone registers: clients stored earlier (registered while it was allowed, or in
+    // token mode) keep loading.
+    const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
+    if (guardFetched && route !== undefined && REGISTRATION_ROUTES.has(route)) checkFetchedUris(metadata);
 
-  if (metadata.redirect_uris !== undefined) {
-    const verdict = judgeRedirectUris(metadata.redirect_uris);
-    if (!verdict.ok) {
-      // A description starting with "redirect_uris" makes the error code invalid_redirect_uri (RFC 7591 §3.2.2).
-      fail(`redirect_uris: ${verdict.reason}`);
+    if (typeof metadata.client_id === 'string' && isMetadataDocumentClientId(metadata.client_id)) {
+      checkMetadataDocument(metadata);
     }
-    // Loopback redirects on any port and private-use schemes need `native`
-    // (docs/pitfalls.md#loopback-redirects-on-any-port).
-    if (verdict.applicationType === 'native') metadata.application_type = 'native';
-  }
-  checkLimits(metadata);
+
+    if (metadata.redirect_uris !== undefined) {
+      const verdict = judgeRedirectUris(metadata.redirect_uris);
+      if (!verdict.ok) {
+        // A description starting with "redirect_uris" makes the error code invalid_redirect_uri (RFC 7591 §3.2.2).
+        fail(`redirect_uris: ${verdict.reason}`);
+      }
+      // Loopback redirects on any port and private-use schemes need `native`
+      // (docs/pitfalls.md#loopback-redirects-on-any-port).
+      if (verdict.applicationType === 'native') metadata.application_type = 'native';
+    }
+    checkLimits(metadata);
+  };
 }
 
 /**

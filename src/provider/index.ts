@@ -14,9 +14,10 @@ import type { ResourceRepository } from '../storage/resources.js';
 import type { UserRepository } from '../storage/users.js';
 import { findAccountFor } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
-import { clientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
+import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
+import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 import { refreshGraceHook } from './refresh_grace.js';
 import { resourceFunctions } from './resources.js';
 
@@ -39,7 +40,10 @@ export interface ProviderDeps {
   jwks: JWK[];
   cookieKeys: string[];
   renderError: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Promise<void>;
-  /** Client ID Metadata Documents: fetch guard and allow hooks (feature off without it). */
+  /**
+   * Client ID Metadata Documents: allow hooks, and the outbound fetch guard every URL the provider
+   * fetches goes through (without it the feature is off and nothing is fetched).
+   */
   clientDocuments?: MetadataDocumentPolicy;
   /** The clock (ms) of the adapter's store, for the refresh-token reuse grace window. */
   now?: () => number;
@@ -123,12 +127,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     extraClientMetadata: {
       properties: [...EXTRA_CLIENT_PROPERTIES],
-      validator: clientMetadataValidator as never,
+      validator: createClientMetadataValidator({
+        openRegistration: config.registration === 'open',
+        allowFetchedUris: config.openRegistrationFetchedUris,
+      }) as never,
     },
     clientBasedCORS: clientBasedCORS as never,
-    // Every fetch oidc-provider makes (metadata documents) goes through the guarded connection.
-    ...(deps.clientDocuments ? { fetch: deps.clientDocuments.fetch as never } : {}),
-    fetchResponseBodyLimits: { 'client_id metadata document': config.clientMetadataDocuments.maxBytes } as never,
+    // Every fetch oidc-provider makes (metadata documents, jwks_uri, sector_identifier_uri) goes
+    // through the outbound guard (./outbound_fetch.ts); with none configured, nothing is fetched.
+    fetch: (deps.clientDocuments ?? noOutboundFetch).fetch as never,
+    fetchResponseBodyLimits: {
+      'client_id metadata document': config.clientMetadataDocuments.maxBytes,
+      jwks_uri: OUTBOUND_MAX_BYTES,
+      sector_identifier_uri: OUTBOUND_MAX_BYTES,
+    } as never,
     features: {
       devInteractions: { enabled: false },
       registration: registrationFeature(config),
@@ -182,6 +194,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  deps.clientDocuments?.install(provider);
   provider.proxy = config.trustProxy;
   // Behind the one trusted proxy, the client address is the X-Forwarded-For entry that proxy
   // appended (the last); earlier entries are whatever the client sent and must not key rate limits.

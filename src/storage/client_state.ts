@@ -81,6 +81,11 @@ export function createClientStateRepository(db: Db) {
     'SELECT 1 FROM client_domain_blocks WHERE domain IN (SELECT value FROM json_each(?))',
   );
   const isDisabled = db.prepare('SELECT 1 FROM client_state WHERE client_id = ? AND disabled_at IS NOT NULL');
+  // Metadata-document agents are recorded once an authorization completes; rows of ones that never
+  // got a grant (written on first sight by earlier versions, one per URL anyone invented) go.
+  const purgeUnusedDocuments = db.prepare(`DELETE FROM client_state
+    WHERE registered_via = '${METADATA_DOCUMENT}' AND first_used_at IS NULL AND disabled_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM grant_records g WHERE g.client_id = client_state.client_id)`);
   return {
     registered(clientId: string, via: string): void {
       registered.run(clientId, via);
@@ -106,6 +111,10 @@ export function createClientStateRepository(db: Db) {
       const before = byId.get(clientId) as Row | undefined;
       seen.run({ id: clientId, name, uris: JSON.stringify(redirectUris.slice(0, 20)) });
       return before?.registered_via !== METADATA_DOCUMENT;
+    },
+    /** Forgets metadata-document agents that never got a grant nor a token. Returns how many. */
+    purgeUnusedDocuments(): number {
+      return purgeUnusedDocuments.run().changes;
     },
     /** Disables fetching documents from the domain and every subdomain of it. */
     blockDomain(domain: string, by: string, now: number): boolean {

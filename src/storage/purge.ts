@@ -1,4 +1,4 @@
-import { createRegistrationTokenRepository } from './client_state.js';
+import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
 
@@ -6,7 +6,10 @@ export interface PurgeResult {
   oidcRows: number;
   signingKeys: number;
   webSessions: number;
-  /** Registrations that never completed an authorization within MCP_OAUTH_UNUSED_CLIENT_TTL. */
+  /**
+   * Registrations that never completed an authorization within MCP_OAUTH_UNUSED_CLIENT_TTL, and
+   * metadata-document agents recorded without ever getting a grant.
+   */
   unusedClients: number;
   registrationTokens: number;
 }
@@ -30,7 +33,9 @@ export function purgeExpired(db: Db, now: number, opts: { unusedClientTtl?: numb
     // Dynamically registered clients never expire on their own. Agents that register anew on every
     // connection leave dead ones; those never used are deleted here
     // (docs/pitfalls.md#registrations-that-never-expire).
-    const unusedClients = createClientRepository(db).purgeUnused(now, opts.unusedClientTtl ?? DAY);
+    const unusedClients =
+      createClientRepository(db).purgeUnused(now, opts.unusedClientTtl ?? DAY) +
+      createClientStateRepository(db).purgeUnusedDocuments();
     const registrationTokens = createRegistrationTokenRepository(db).purge(now);
     return { oidcRows, signingKeys, webSessions, unusedClients, registrationTokens };
   })();

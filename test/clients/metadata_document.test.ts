@@ -2,7 +2,8 @@
 // metadata, fetched by the authorization server from a local HTTPS server it trusts for the test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAgents } from '../../src/admin/agents.js';
-import { domainMatches, guardedLookup, isSpecialUseAddress } from '../../src/provider/client_metadata_document.js';
+import { domainMatches } from '../../src/provider/client_metadata_document.js';
+import { guardedLookup, isSpecialUseAddress } from '../../src/provider/outbound_fetch.js';
 import { cliFor } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { authorize, type RegisteredClient, redeem } from '../support/oauth.js';

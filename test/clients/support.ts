@@ -83,12 +83,19 @@ export async function startDocumentServer(): Promise<DocumentServer> {
 }
 
 /** The authorization server, trusting the document server (development settings). */
-export function startCimdServer(docs: DocumentServer, env: Record<string, string> = {}): Promise<TestServer> {
-  return startTestServer({
-    MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS: 'localhost',
-    MCP_OAUTH_CIMD_DEV_CA_FILE: docs.caFile,
-    ...env,
-  });
+export function startCimdServer(
+  docs: DocumentServer,
+  env: Record<string, string> = {},
+  opts: Parameters<typeof startTestServer>[1] = {},
+): Promise<TestServer> {
+  return startTestServer(
+    {
+      MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS: 'localhost',
+      MCP_OAUTH_CIMD_DEV_CA_FILE: docs.caFile,
+      ...env,
+    },
+    opts,
+  );
 }
 
 /** A metadata document as an agent would publish it at `url`. */
