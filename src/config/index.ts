@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../lib/duration.js';
+import { isHostPattern, normaliseHostName } from '../lib/host_names.js';
 
 export type RegistrationMode = 'open' | 'token' | 'off';
 
@@ -124,9 +125,9 @@ function domainListSchema(name: string) {
   return z.string().transform((raw, ctx) => {
     const list = raw
       .split(',')
-      .map((d) => d.trim().toLowerCase())
+      .map(normaliseHostName)
       .filter((d) => d !== '');
-    if (list.some((d) => !/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d))) {
+    if (list.some((d) => !isHostPattern(d))) {
       ctx.addIssue({ code: 'custom', message });
       return z.NEVER;
     }
