@@ -36,6 +36,16 @@ export function registerUserCommands(program: Command, io: CliIo): void {
     .argument('<username>', 'the user to enable')
     .action((username: string) => setDisabled(io, username, false));
   users
+    .command('promote')
+    .description('make a user an admin (the admin console and API)')
+    .argument('<username>', 'the user who becomes an admin')
+    .action((username: string) => setAdmin(io, username, true));
+  users
+    .command('demote')
+    .description('take the admin role away (refused for the last enabled admin); their sessions end')
+    .argument('<username>', 'the admin who becomes a plain user')
+    .action((username: string) => setAdmin(io, username, false));
+  users
     .command('passwd')
     .description("set a user's password (prompted for, or read from the first line of stdin)")
     .argument('<username>', 'the user whose password changes')
@@ -111,6 +121,17 @@ async function setDisabled(io: CliIo, username: string, disabled: boolean): Prom
     const ids = refused(() => ops.disableUser(CLI_ACTOR, user));
     if (!ids) return printLine(io, `user ${user.username} is already ${word}`);
     printLine(io, `disabled user ${user.username}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`);
+  });
+}
+
+async function setAdmin(io: CliIo, username: string, isAdmin: boolean): Promise<void> {
+  await withDatabase(io, (command) => {
+    const { stores, ops } = cliLifecycle(command);
+    const user = requireUser(stores.users, username);
+    if (!refused(() => ops.setAdmin(CLI_ACTOR, user, isAdmin))) {
+      return printLine(io, `${user.username} is already ${isAdmin ? 'an admin' : 'not an admin'}`);
+    }
+    printLine(io, isAdmin ? `${user.username} is now an admin` : `${user.username} is no longer an admin`);
   });
 }
 
