@@ -144,7 +144,10 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
     },
     'POST /admin/api/users/:username/disable': (ctx) => {
       const user = userNamed(deps, ctx);
-      const revoked = ops.disableUser(caller(ctx), user);
+      const who = caller(ctx);
+      // A token tied to an admin acts as that admin: not on their own account either.
+      if (user.id === who.userId) throw new HttpError(400, 'invalid_request', 'an admin cannot disable themselves');
+      const revoked = ops.disableUser(who, user);
       ctx.body = { username: user.username, disabled: true, changed: revoked !== undefined, revoked: revoked ?? [] };
     },
     'POST /admin/api/users/:username/enable': (ctx) => {

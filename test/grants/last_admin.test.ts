@@ -71,6 +71,10 @@ describe('the last enabled admin', () => {
     expect((await api('/admin/api/users/root/disable')).status).toBe(409);
     expect((await cli('users', 'disable', 'root')).code).toBe(1);
     expect((await cli('users', 'enable', 'alice')).code).toBe(0);
+    // A token tied to an admin is that admin: it may not disable them, last admin or not.
+    const aliceToken = server.app.stores.adminTokens.create('alice', user('alice')?.id ?? null, epochSeconds()).token;
+    expect((await api('/admin/api/users/alice/disable', aliceToken)).status).toBe(400);
+    expect(user('alice')?.disabled).toBe(false);
   });
 
   it("the console refuses an admin's own account with a page; demoting ends the console session", async () => {
