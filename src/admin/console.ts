@@ -83,8 +83,13 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
       done(ctx, 'user-grants-revoked', ops.revokeUserGrants(admin(ctx), user, client).length);
     },
     'POST /admin/users/:id/disable': (ctx) => {
-      // Refused (shown as a page) for the admin's own account and for the last enabled admin.
-      const revoked = ops.disableUser(admin(ctx), targetUser(deps, ctx));
+      const user = targetUser(deps, ctx);
+      // Checked here too for the page's wording (translated, locales/); the operation refuses it
+      // anyway, and the last enabled admin (shown as a page through admin/routes.ts).
+      if (user.id === who(ctx).user.id) {
+        throw new HttpError(400, 'invalid_request', 'You cannot disable your own account. Ask another admin.');
+      }
+      const revoked = ops.disableUser(admin(ctx), user);
       if (revoked) done(ctx, 'user-disabled', revoked.length);
       else done(ctx, 'unchanged');
     },

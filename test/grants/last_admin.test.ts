@@ -84,7 +84,7 @@ describe('the last enabled admin', () => {
     const { csrf } = await alice.page('/admin/users');
     const self = await alice.post(`/admin/users/${user('alice')?.id}/disable`, { csrf });
     expect(self.status).toBe(400);
-    expect(await self.text()).toContain('cannot disable their own account');
+    expect(await self.text()).toContain('You cannot disable your own account.');
     const root = await signedInClient(server, 'root');
     expect((await cli('users', 'demote', 'root')).code).toBe(0);
     expect((await root.get('/admin')).status).toBe(303);
