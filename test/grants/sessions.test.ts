@@ -7,7 +7,7 @@ import { epochSeconds } from '../../src/lib/duration.js';
 import { PASSWORD, RESOURCE, serverWithUsers, signedInClient, type WebClient } from '../account/helpers.js';
 import { cliFor } from '../cli/harness.js';
 import type { TestServer } from '../support/app.js';
-import { authorize, CookieBrowser, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
+import { authorize, CookieBrowser, csrfOf, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
 
 describe('sessions end when a user changes standing', () => {
   let server: TestServer;
@@ -22,8 +22,8 @@ describe('sessions end when a user changes standing', () => {
 
   const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
 
-  /** What the browser's cookie gets at /authorize: the sign-in form, or consent straight away. */
-  async function authorizeLandsOn(browser: CookieBrowser): Promise<'login' | 'consent'> {
+  /** Starts an authorization with the browser's cookies; the page it lands on, and where. */
+  async function openAuthorize(browser: CookieBrowser): Promise<{ url: string; html: string }> {
     const params = new URLSearchParams({
       response_type: 'code',
       client_id: client.client_id,
@@ -35,9 +35,14 @@ describe('sessions end when a user changes standing', () => {
       state: 'x',
     });
     const start = `${server.url}/authorize?${params}`;
-    const { res } = await browser.follow(await browser.get(start), start, server.url);
-    const html = await res.text();
+    const { res, url } = await browser.follow(await browser.get(start), start, server.url);
     expect(res.status).toBe(200);
+    return { url, html: await res.text() };
+  }
+
+  /** What the browser's cookie gets at /authorize: the sign-in form, or consent straight away. */
+  async function authorizeLandsOn(browser: CookieBrowser): Promise<'login' | 'consent'> {
+    const { html } = await openAuthorize(browser);
     if (html.includes('name="password"')) return 'login';
     expect(html).toContain('value="mcp:write"');
     return 'consent';
@@ -98,6 +103,22 @@ describe('sessions end when a user changes standing', () => {
     await expectSignedOut(s, '/admin');
     // The admin who acted keeps their session.
     expect((await root.get('/admin/users')).status).toBe(200);
+  });
+
+  it('a consent page opened before the change cannot be submitted after it', async () => {
+    const s = await signedInEverywhere('alice');
+    const consent = await openAuthorize(s.browser);
+    expect(consent.html).toContain('value="mcp:write"');
+    expect((await cli(['users', 'passwd', 'alice'], `${PASSWORD}\n`)).code).toBe(0);
+    const posted = await s.browser.post(`${consent.url}/consent`, {
+      csrf: csrfOf(consent.html),
+      decision: 'allow',
+      scope: ['mcp:read', 'mcp:write'],
+    });
+    const end = await s.browser.follow(posted, `${consent.url}/consent`, server.url);
+    // No code for the agent: the flow stops on this server (an error page or the sign-in form).
+    expect(new URL(end.url).origin).toBe(server.url);
+    expect(new URL(end.url).searchParams.get('code')).toBeNull();
   });
 
   it('the audit trail says how many sessions ended', async () => {
