@@ -1,6 +1,6 @@
 // /account: the agents the signed-in user has let act for them, and a Revoke button for each.
 import type { Context } from 'koa';
-import { actorOf, type Operations } from '../admin/operations.js';
+import { type Lifecycle, requestActor } from '../grants/index.js';
 import { HttpError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
@@ -86,17 +86,15 @@ export function showConnectedAgents(deps: RouteDeps, ctx: Context, who: SignedIn
 }
 
 /** Only the user's own active grants; any other id is "not found", whoever's it is. */
-export function revokeOwnGrant(deps: RouteDeps, ops: Operations, ctx: Context, who: SignedIn): void {
+export function revokeOwnGrant(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): void {
   const id = String(ctx.params.id);
   const record = deps.stores.grantRecords.find(id);
   if (!record || record.accountId !== who.user.id || record.revokedAt !== null) {
     throw new HttpError(404, 'not_found', 'There is no such connected agent on your account.');
   }
   // The entry stands for every registration of the same agent on that server: revoke them all.
-  const actor = actorOf(ctx, 'user', who.user.id);
   const others = sameAgentGrants(deps.stores, who.user.id, record).filter((g) => g.id !== id);
-  for (const g of others) ops.revokeGrant(actor, g.id);
-  ops.revokeGrant(actor, id);
+  ops.revokeGrants(requestActor(ctx, 'user', who.user.id), [...others.map((g) => g.id), id]);
   ctx.status = 303;
   ctx.redirect('/account?notice=revoked');
 }

@@ -1,7 +1,7 @@
 // /account/*: sign-in for people (not agents) and the "Connected agents" page.
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
-import { createOperations } from '../admin/operations.js';
+import { createLifecycle } from '../grants/index.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
@@ -11,7 +11,7 @@ import { createWebSessions, type SignedIn, safeNext, signedIn } from './session.
 /** The user's own pages: sign-in and "Connected agents". */
 export function accountRoutes(deps: RouteDeps): Middleware {
   const sessions = createWebSessions(deps);
-  const ops = createOperations(deps.stores, deps.audit);
+  const ops = createLifecycle(deps.stores, deps.audit);
   const router = new Router();
   const sessionForm = checkedForm(deps.csrf, (ctx) => (signedIn(ctx) as SignedIn).csrfScope);
 

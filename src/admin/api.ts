@@ -5,15 +5,14 @@
 import type { Context, Middleware, Next } from 'koa';
 import { describeGrants } from '../account/grant_view.js';
 import { signedIn } from '../account/session.js';
+import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
 import { HttpError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
-import { isDomainName, normaliseDomain } from '../storage/client_state.js';
 import type { User } from '../storage/users.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, type Query, single } from './grant_filter.js';
-import { type Actor, actorOf, type Operations } from './operations.js';
 
 export const API_ROUTES = [
   'GET /admin/api/grants',
@@ -48,7 +47,7 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
         throw new HttpError(403, 'forbidden', 'the admin this token belongs to is no longer an active admin');
       }
     }
-    return { ...actorOf(ctx, 'admin', `admin-token:${token.id}`, `admin-token:${token.id}`), userId: token.createdBy };
+    return { ...requestActor(ctx, 'admin', `admin-token:${token.id}`), userId: token.createdBy };
   }
   const current = signedIn(ctx);
   if (!current) {
@@ -65,7 +64,7 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
       );
     }
   }
-  return { ...actorOf(ctx, 'admin', current.user.id), userId: current.user.id };
+  return { ...requestActor(ctx, 'admin', current.user.id), userId: current.user.id };
 }
 
 /** JSON errors and no-store for everything under /admin/api; unmatched paths are 404. */
@@ -76,7 +75,8 @@ export function apiEnvelope(deps: RouteDeps): Middleware {
     try {
       await next();
       if (ctx.body === undefined && ctx.status === 404) throw new HttpError(404, 'not_found', 'no such API endpoint');
-    } catch (caught) {
+    } catch (thrown) {
+      const caught = thrown instanceof LifecycleError ? refusal(thrown) : thrown;
       const known = caught instanceof HttpError;
       if (!known) deps.log.error({ err: caught, path: ctx.path, method: ctx.method }, 'admin API request failed');
       const err = known ? caught : new HttpError(500, 'server_error', 'the server could not complete the request');
@@ -99,13 +99,17 @@ function agentId(deps: RouteDeps, ctx: Context): string {
   return id;
 }
 
-function domainParam(ctx: Context): string {
-  const domain = String(ctx.params.domain);
-  if (!isDomainName(domain)) throw new HttpError(400, 'invalid_request', 'not a domain name');
-  return normaliseDomain(domain);
-}
+/** The domain as given; the lifecycle operation validates it (one validator with the CLI and the config). */
+const domainParam = (ctx: Context): string => String(ctx.params.domain);
 
 type Caller = ReturnType<typeof apiCaller>;
+
+/** A refused lifecycle operation: 409 when the state of things forbids it, 400 when the request was wrong. */
+export function refusal(err: LifecycleError): HttpError {
+  return err.reason === 'last_admin'
+    ? new HttpError(409, 'conflict', err.message)
+    : new HttpError(400, 'invalid_request', err.message);
+}
 
 /** Authenticates every /admin/api request before routing, so an unknown path is 401 too. */
 export function requireApiCaller(deps: RouteDeps): Middleware {
@@ -117,7 +121,7 @@ export function requireApiCaller(deps: RouteDeps): Middleware {
 
 const caller = (ctx: Context) => ctx.state.adminCaller as Caller;
 
-export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeof API_ROUTES)[number]> {
+export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof API_ROUTES)[number]> {
   const { stores } = deps;
   return {
     'GET /admin/api/grants': (ctx) => {
@@ -141,6 +145,7 @@ export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeo
     'POST /admin/api/users/:username/disable': (ctx) => {
       const user = userNamed(deps, ctx);
       const who = caller(ctx);
+      // A token tied to an admin acts as that admin: not on their own account either.
       if (user.id === who.userId) throw new HttpError(400, 'invalid_request', 'an admin cannot disable themselves');
       const revoked = ops.disableUser(who, user);
       ctx.body = { username: user.username, disabled: true, changed: revoked !== undefined, revoked: revoked ?? [] };
@@ -171,12 +176,12 @@ export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeo
       ctx.body = { domains: stores.clientState.blockedDomains() };
     },
     'POST /admin/api/client-domains/:domain/disable': (ctx) => {
-      const domain = domainParam(ctx);
+      const domain = domainOf(domainParam(ctx));
       const revoked = ops.disableDomain(caller(ctx), domain);
       ctx.body = { domain, disabled: true, changed: revoked !== undefined, revoked: revoked ?? [] };
     },
     'POST /admin/api/client-domains/:domain/enable': (ctx) => {
-      const domain = domainParam(ctx);
+      const domain = domainOf(domainParam(ctx));
       ctx.body = { domain, disabled: false, changed: ops.enableDomain(caller(ctx), domain) };
     },
   };

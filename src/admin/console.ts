@@ -1,8 +1,9 @@
 // The admin console (/admin, server-rendered): every route is in CONSOLE_ROUTES, for admins only;
-// every POST carries the session's CSRF token and is audited (through operations.ts).
+// every POST carries the session's CSRF token and is audited (through src/grants/).
 import type { Context, Middleware, Next } from 'koa';
 import { checkedForm } from '../account/pages.js';
 import { type SignedIn, safeNext, signedIn } from '../account/session.js';
+import { type Lifecycle, requestActor } from '../grants/index.js';
 import { HttpError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { formField } from '../interactions/context.js';
@@ -10,7 +11,6 @@ import type { User } from '../storage/users.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
 import { agentsPage, grantsPage, usersPage } from './console_pages.js';
-import { actorOf, type Operations } from './operations.js';
 
 export const CONSOLE_ROUTES = [
   'GET /admin',
@@ -29,7 +29,7 @@ export const CONSOLE_ROUTES = [
 export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Promise<void>>;
 
 const who = (ctx: Context) => signedIn(ctx) as SignedIn;
-const admin = (ctx: Context) => actorOf(ctx, 'admin', who(ctx).user.id);
+const admin = (ctx: Context) => requestActor(ctx, 'admin', who(ctx).user.id);
 
 /** Signed-in admins only: others get 403; nobody signed in is sent to sign in first. */
 export function requireAdminPage(): Middleware {
@@ -66,7 +66,7 @@ function targetAgent(deps: RouteDeps, ctx: Context): string {
   return id;
 }
 
-export function consoleHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeof CONSOLE_ROUTES)[number]> {
+export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof CONSOLE_ROUTES)[number]> {
   return {
     'GET /admin': (ctx) => grantsPage(deps, ctx, who(ctx)),
     'GET /admin/agents': (ctx) => agentsPage(deps, ctx, who(ctx)),
@@ -84,6 +84,8 @@ export function consoleHandlers(deps: RouteDeps, ops: Operations): RouteTable<(t
     },
     'POST /admin/users/:id/disable': (ctx) => {
       const user = targetUser(deps, ctx);
+      // Checked here too for the page's wording (translated, locales/); the operation refuses it
+      // anyway, and the last enabled admin (shown as a page through admin/routes.ts).
       if (user.id === who(ctx).user.id) {
         throw new HttpError(400, 'invalid_request', 'You cannot disable your own account. Ask another admin.');
       }

@@ -3,10 +3,10 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { pageErrors } from '../account/pages.js';
 import { createWebSessions } from '../account/session.js';
+import { createLifecycle, LifecycleError } from '../grants/index.js';
 import type { RouteDeps } from '../web/route_deps.js';
-import { apiEnvelope, apiHandlers, requireApiCaller } from './api.js';
+import { apiEnvelope, apiHandlers, refusal, requireApiCaller } from './api.js';
 import { consoleForm, consoleHandlers, type RouteTable, requireAdminPage } from './console.js';
-import { createOperations } from './operations.js';
 
 /** A router with one route per table entry ("METHOD /path"), each behind `before` (and `form` for POSTs). */
 function routerFor<K extends string>(table: RouteTable<K>, before: Middleware[], form?: Middleware): Middleware {
@@ -22,7 +22,7 @@ function routerFor<K extends string>(table: RouteTable<K>, before: Middleware[],
 /** The admin console (pages) and the admin JSON API. */
 export function adminRoutes(deps: RouteDeps): Middleware {
   const sessions = createWebSessions(deps);
-  const ops = createOperations(deps.stores, deps.audit);
+  const ops = createLifecycle(deps.stores, deps.audit);
   const api = routerFor(apiHandlers(deps, ops), []);
   const pages = routerFor(consoleHandlers(deps, ops), [requireAdminPage()], consoleForm(deps));
   const envelope = apiEnvelope(deps);
@@ -35,6 +35,15 @@ export function adminRoutes(deps: RouteDeps): Middleware {
       return envelope(ctx, () => sessions.load(ctx, () => auth(ctx, () => api(ctx, async () => {}))));
     }
     if (path !== '/admin' && !path.startsWith('/admin/')) return next();
-    await errors(ctx, () => sessions.load(ctx, () => pages(ctx, next)));
+    await errors(ctx, () =>
+      sessions.load(ctx, async () => {
+        try {
+          await pages(ctx, next);
+        } catch (err) {
+          // A refused operation is a page with its reason (the last admin, one's own account).
+          throw err instanceof LifecycleError ? refusal(err) : err;
+        }
+      }),
+    );
   };
 }

@@ -51,6 +51,9 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildOptions = {}): Promise<App> {
   const stores = createStores(db, { accessTokenTtl: config.accessTokenTtl, now: opts.now });
+  // Before anything is signed: revocation-feed entries, whoever writes them (this server, or the
+  // CLI in another shell), last as long as the longest-lived token this server ever issued.
+  stores.revocations.noteSigningTtl(config.accessTokenTtl);
   const { users, resources, keys, credentials } = stores;
   const views = createViews();
   const secure = config.issuer.startsWith('https:');

@@ -5,6 +5,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { type Audit, type AuditDetails, type AuditEvent, requestSource } from '../audit/index.js';
+import { createLifecycle, requestActor } from '../grants/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Stores } from '../storage/index.js';
 import type { Logger } from '../log/logger.js';
@@ -20,6 +21,17 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
       audit.record({ ...requestSource(ctx), ...event });
     } catch (err) {
       log.error({ err, event: event.event }, 'audit record failed');
+    }
+  };
+
+  const lifecycle = createLifecycle(stores, audit);
+  // The revocation is the provider's already; what is recorded here must not turn into an error
+  // the agent could not recover from: a failure is logged.
+  const guarded = (what: string, fn: () => void) => {
+    try {
+      fn();
+    } catch (err) {
+      log.error({ err, event: what }, 'recording a provider revocation failed');
     }
   };
 
@@ -42,24 +54,10 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
     if ((client.clientName ?? null) !== details.name) details.previous_name = client.clientName ?? null;
     record(ctx, { event: 'client.updated', result: 'success', clientId: client.clientId, details });
   });
-  // RFC 7592 §2.3: the agent deleted itself. Its grants are revoked through the service so the
-  // records keep the history and the feed tells resource servers its access tokens are dead.
-  provider.on('registration_delete.success', (ctx, client) => {
-    const ids = stores.revocations.revokeClientGrants(client.clientId, 'system:agent deleted', epochSeconds());
-    record(ctx, { event: 'client.deleted', result: 'success', clientId: client.clientId, details: { by: 'agent' } });
-    for (const grantId of ids) {
-      const owner = stores.grantRecords.find(grantId);
-      record(ctx, {
-        event: 'grant.revoked',
-        result: 'success',
-        userId: owner?.accountId,
-        clientId: client.clientId,
-        resource: owner?.resource,
-        grantId,
-        details: { by: 'system', reason: 'agent deleted' },
-      });
-    }
-  });
+  // RFC 7592 §2.3: the agent deleted itself.
+  provider.on('registration_delete.success', (ctx, client) =>
+    guarded('client.deleted', () => lifecycle.clientDeletedItself(requestActor(ctx, 'agent'), client.clientId)),
+  );
 
   // Both "last used" updates commit in one transaction: one WAL commit per token instead of two.
   const markUsed = stores.db.transaction((grantId: string | undefined, clientId: string | undefined, now: number) => {
@@ -90,26 +88,15 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
   // already deleted the grant's tokens; record it and tell resource servers through the feed.
   provider.on('grant.revoked', (ctx, grantId) => {
     const byAgent = ctx.oidc?.route === 'revocation';
-    const reason = byAgent ? AGENT_REASON : REUSE_REASON;
-    stores.revocations.providerRevokedGrant(grantId, reason, epochSeconds());
-    const owner = stores.grantRecords.find(grantId);
-    const who = {
-      userId: owner?.accountId,
-      clientId: ctx.oidc?.client?.clientId ?? owner?.clientId,
-      resource: owner?.resource,
-      grantId,
-    };
-    if (!byAgent) {
-      // RFC 9700 §4.14.2 (refresh token reuse), OAuth 2.1 §4.1.3 (code replay): either is a sign of theft.
-      const grantType = ctx.oidc?.params?.grant_type;
-      const detected = grantType === 'authorization_code' ? 'code.replay_detected' : 'refresh_token.reuse_detected';
-      record(ctx, { event: detected, result: 'failure', ...who, details: { action: 'grant revoked' } });
-    }
-    record(ctx, {
-      event: 'grant.revoked',
-      result: 'success',
-      ...who,
-      details: { by: byAgent ? 'agent' : 'system', reason },
-    });
+    // RFC 9700 §4.14.2 (refresh token reuse), OAuth 2.1 §4.1.3 (code replay): either is a sign of theft.
+    const grantType = ctx.oidc?.params?.grant_type;
+    const detected = grantType === 'authorization_code' ? 'code.replay_detected' : 'refresh_token.reuse_detected';
+    guarded('grant.revoked', () =>
+      lifecycle.providerRevokedGrant(requestActor(ctx, byAgent ? 'agent' : 'system'), grantId, {
+        reason: byAgent ? AGENT_REASON : REUSE_REASON,
+        clientId: ctx.oidc?.client?.clientId,
+        detected: byAgent ? undefined : detected,
+      }),
+    );
   });
 }

@@ -28,6 +28,7 @@ export const AUDIT_EVENTS = [
   'user.disabled',
   'user.enabled',
   'user.password_changed',
+  'user.role_changed',
   'key.rotated',
   'admin_token.created',
   'admin_token.revoked',

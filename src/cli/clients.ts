@@ -1,21 +1,18 @@
 import type { Command } from 'commander';
-import { recordGrantRevocations } from '../audit/grant_revocations.js';
+import { CLI_ACTOR, domainOf } from '../grants/index.js';
 import { epochSeconds, parseDuration } from '../lib/duration.js';
 import { redirectHosts } from '../lib/redirect_uris.js';
 import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
 import {
   createClientStateRepository,
   createRegistrationTokenRepository,
-  isDomainName,
   METADATA_DOCUMENT,
-  normaliseDomain,
 } from '../storage/client_state.js';
 import { type ClientMetadata, createClientRepository, type RelatedCounts } from '../storage/clients.js';
-import { createGrantRecordRepository } from '../storage/grant_records.js';
-import { createRevocationService } from '../storage/revocations.js';
 import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
+import { cliLifecycle, refused } from './lifecycle.js';
 
 // Never shown: the secret itself and any registration access token (RFC 7592 §3).
 const HIDDEN = new Set(['client_secret', 'registration_access_token']);
@@ -165,34 +162,16 @@ async function showClient(io: CliIo, clientId: string, opts: { json?: boolean })
 }
 
 async function deleteClient(io: CliIo, clientId: string): Promise<void> {
-  await withDatabase(io, ({ config, db }) => {
-    const repo = createClientRepository(db);
-    if (!repo.find(clientId)) throw noClient(clientId);
-    const counts = repo.related(clientId);
-    // Its grants first, through the revocation service: the records keep the history and the feed
-    // tells resource servers that the access tokens already out are dead too.
-    const ids = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).revokeClientGrants(
-      clientId,
-      'cli',
-      epochSeconds(),
-    );
-    if (!repo.delete(clientId)) throw noClient(clientId);
-    const audit = cliAudit(db);
-    recordGrantRevocations(audit, createGrantRecordRepository(db), ids, { by: 'cli', reason: 'agent deleted' });
-    audit.record({ event: 'client.deleted', result: 'success', clientId, details: { by: 'cli' } });
-    printLine(io, safe(`deleted client ${clientId}; also deleted: ${describeCounts(counts)}`));
+  await withDatabase(io, (command) => {
+    const result = cliLifecycle(command).ops.deleteClient(CLI_ACTOR, clientId);
+    if (!result) throw noClient(clientId);
+    printLine(io, safe(`deleted client ${clientId}; also deleted: ${describeCounts(result.deleted)}`));
   });
 }
 
+/** The same host names the metadata-document lists take (src/lib/host_names.ts). */
 function checkDomain(domain: string): string {
-  if (!isDomainName(domain)) throw new CliError(`not a domain name: ${safe(JSON.stringify(domain))}`);
-  return normaliseDomain(domain);
-}
-
-function onDomain(clientId: string, domain: string): boolean {
-  if (!isMetadataDocumentClientId(clientId)) return false;
-  const host = URL.parse(clientId)?.hostname.toLowerCase();
-  return host !== undefined && (host === domain || host.endsWith(`.${domain}`));
+  return refused(() => domainOf(domain));
 }
 
 function oneTarget(clientId: string | undefined, opts: { domain?: string }): void {
@@ -201,44 +180,32 @@ function oneTarget(clientId: string | undefined, opts: { domain?: string }): voi
   }
 }
 
-async function disableClient(io: CliIo, clientId: string | undefined, opts: { domain?: string }): Promise<void> {
-  oneTarget(clientId, opts);
-  if (opts.domain !== undefined) return disableDomain(io, checkDomain(opts.domain));
-  const id = clientId as string;
-  await withDatabase(io, ({ config, db }) => {
-    // A metadata-document URL may be disabled before it is ever used; other ids must exist.
-    if (!createClientRepository(db).find(id) && !isMetadataDocumentClientId(id)) throw noClient(id);
-    if (createClientStateRepository(db).find(id)?.disabledAt) {
-      return printLine(io, safe(`client ${id} is already disabled`));
-    }
-    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
-    const ids = revocations.disableClient(id, 'cli', epochSeconds());
-    const audit = cliAudit(db);
-    audit.record({ event: 'client.disabled', result: 'success', clientId: id, details: { by: 'cli' } });
-    recordGrantRevocations(audit, createGrantRecordRepository(db), ids, { by: 'cli', reason: 'agent disabled' });
-    printLine(io, safe(`disabled client ${id}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`));
-  });
+/** A registration, or a metadata-document URL (which may be disabled before it is ever used). */
+function requireClient(stores: ReturnType<typeof cliLifecycle>['stores'], id: string): void {
+  if (!stores.clients.find(id) && !isMetadataDocumentClientId(id)) throw noClient(id);
 }
 
-async function disableDomain(io: CliIo, domain: string): Promise<void> {
-  await withDatabase(io, ({ config, db }) => {
-    const states = createClientStateRepository(db);
-    if (!states.blockDomain(domain, 'cli', epochSeconds())) {
-      return printLine(io, safe(`domain ${domain} is already disabled`));
-    }
-    // Every grant held by a metadata-document agent on the domain is revoked now; the block keeps
-    // documents from being fetched, and cached ones from being used.
-    const grants = createGrantRecordRepository(db);
-    const agents = new Set<string>();
-    for (const id of states.all().keys()) if (onDomain(id, domain)) agents.add(id);
-    for (const g of grants.list({ state: 'active', limit: 5000 }))
-      if (onDomain(g.clientId, domain)) agents.add(g.clientId);
-    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
-    const ids = [...agents].flatMap((id) => revocations.revokeClientGrants(id, 'cli', epochSeconds()));
-    const audit = cliAudit(db);
-    audit.record({ event: 'client_domain.disabled', result: 'success', details: { by: 'cli', domain } });
-    recordGrantRevocations(audit, grants, ids, { by: 'cli', reason: 'agent domain disabled' });
-    printLine(io, safe(`disabled domain ${domain}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`));
+const grants = (n: number) => `${n} grant${n === 1 ? '' : 's'}`;
+
+async function disableClient(io: CliIo, clientId: string | undefined, opts: { domain?: string }): Promise<void> {
+  oneTarget(clientId, opts);
+  if (opts.domain !== undefined) {
+    const domain = checkDomain(opts.domain);
+    return withDatabase(io, (command) => {
+      // Every grant held by a metadata-document agent on the domain is revoked now; the block keeps
+      // documents from being fetched, and cached ones from being used.
+      const ids = cliLifecycle(command).ops.disableDomain(CLI_ACTOR, domain);
+      if (!ids) return printLine(io, safe(`domain ${domain} is already disabled`));
+      printLine(io, safe(`disabled domain ${domain}; revoked ${grants(ids.length)}`));
+    });
+  }
+  const id = clientId as string;
+  await withDatabase(io, (command) => {
+    const { stores, ops } = cliLifecycle(command);
+    requireClient(stores, id);
+    const ids = ops.disableClient(CLI_ACTOR, id);
+    if (!ids) return printLine(io, safe(`client ${id} is already disabled`));
+    printLine(io, safe(`disabled client ${id}; revoked ${grants(ids.length)}`));
   });
 }
 
@@ -246,22 +213,18 @@ async function enableClient(io: CliIo, clientId: string | undefined, opts: { dom
   oneTarget(clientId, opts);
   if (opts.domain !== undefined) {
     const domain = checkDomain(opts.domain);
-    return withDatabase(io, ({ db }) => {
-      if (!createClientStateRepository(db).unblockDomain(domain)) {
+    return withDatabase(io, (command) => {
+      if (!cliLifecycle(command).ops.enableDomain(CLI_ACTOR, domain)) {
         return printLine(io, safe(`domain ${domain} is not disabled`));
       }
-      cliAudit(db).record({ event: 'client_domain.enabled', result: 'success', details: { by: 'cli', domain } });
       printLine(io, safe(`enabled domain ${domain}`));
     });
   }
   const id = clientId as string;
-  await withDatabase(io, ({ config, db }) => {
-    if (!createClientRepository(db).find(id) && !isMetadataDocumentClientId(id)) throw noClient(id);
-    if (!createClientStateRepository(db).find(id)?.disabledAt) {
-      return printLine(io, safe(`client ${id} is not disabled`));
-    }
-    createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).enableClient(id);
-    cliAudit(db).record({ event: 'client.enabled', result: 'success', clientId: id, details: { by: 'cli' } });
+  await withDatabase(io, (command) => {
+    const { stores, ops } = cliLifecycle(command);
+    requireClient(stores, id);
+    if (!ops.enableClient(CLI_ACTOR, id)) return printLine(io, safe(`client ${id} is not disabled`));
     printLine(io, safe(`enabled client ${id}; its users must consent again`));
   });
 }

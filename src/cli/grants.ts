@@ -1,15 +1,13 @@
 import { type Command, Option } from 'commander';
-import { recordGrantRevocations } from '../audit/grant_revocations.js';
-import { epochSeconds } from '../lib/duration.js';
+import { CLI_ACTOR } from '../grants/index.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { createClientRepository } from '../storage/clients.js';
 import type { Db } from '../storage/db.js';
 import { createGrantRecordRepository, type GrantRecord } from '../storage/grant_records.js';
-import { createRevocationService } from '../storage/revocations.js';
 import { createUserRepository, type User } from '../storage/users.js';
-import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
+import { cliLifecycle } from './lifecycle.js';
 
 interface ListOptions {
   user?: string;
@@ -144,26 +142,20 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 async function revokeGrants(io: CliIo, grantId: string | undefined, opts: RevokeOptions): Promise<void> {
   const form = revokeForm(grantId, opts);
-  await withDatabase(io, ({ config, db }) => {
-    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
-    const grantRecords = createGrantRecordRepository(db);
-    const audit = cliAudit(db);
-    const now = epochSeconds();
+  await withDatabase(io, (command) => {
+    const { stores, ops } = cliLifecycle(command);
     if (form === 'grant') {
       const id = grantId as string;
-      const before = grantRecords.find(id);
-      if (!revocations.revokeGrant(id, 'cli', now)) {
-        if (before?.revokedAt) {
-          return printLine(io, safe(`grant ${id} was already revoked at ${formatTime(before.revokedAt)}`));
-        }
-        throw new CliError(`no grant ${safe(JSON.stringify(id))}`);
+      const outcome = ops.revokeGrant(CLI_ACTOR, id);
+      if (outcome === 'unknown') throw new CliError(`no grant ${safe(JSON.stringify(id))}`);
+      if (outcome === 'already') {
+        const at = stores.grantRecords.find(id)?.revokedAt;
+        return printLine(io, safe(`grant ${id} was already revoked at ${formatTime(at)}`));
       }
-      recordGrantRevocations(audit, grantRecords, [id], { by: 'cli' });
       return printLine(io, safe(`revoked grant ${id}`));
     }
-    const user = requireUser(db, opts.user as string);
-    const ids = revocations.revokeUserGrants(user.id, opts.client ?? null, 'cli', now);
-    recordGrantRevocations(audit, grantRecords, ids, { by: 'cli', userId: user.id });
+    const user = requireUser(command.db, opts.user as string);
+    const ids = ops.revokeUserGrants(CLI_ACTOR, user, opts.client ?? null);
     const to = opts.client === undefined ? '' : ` to client ${opts.client}`;
     printLine(io, safe(`revoked ${plural(ids.length, 'grant')} of ${user.username}${to}`));
   });

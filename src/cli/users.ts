@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { recordGrantRevocations } from '../audit/grant_revocations.js';
-import { epochSeconds } from '../lib/duration.js';
+import { CLI_ACTOR } from '../grants/index.js';
 import { hashPassword } from '../lib/passwords.js';
-import { createGrantRecordRepository } from '../storage/grant_records.js';
-import { createRevocationService } from '../storage/revocations.js';
 import { createUserRepository, type User, type UserRepository, usernameProblem } from '../storage/users.js';
 import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, readNewPassword, safe } from './io.js';
+import { cliLifecycle, refused } from './lifecycle.js';
 
 interface JsonOption {
   json?: boolean;
@@ -37,6 +35,16 @@ export function registerUserCommands(program: Command, io: CliIo): void {
     .description('allow a disabled user again')
     .argument('<username>', 'the user to enable')
     .action((username: string) => setDisabled(io, username, false));
+  users
+    .command('promote')
+    .description('make a user an admin (the admin console and API)')
+    .argument('<username>', 'the user who becomes an admin')
+    .action((username: string) => setAdmin(io, username, true));
+  users
+    .command('demote')
+    .description('take the admin role away (refused for the last enabled admin); their sessions end')
+    .argument('<username>', 'the admin who becomes a plain user')
+    .action((username: string) => setAdmin(io, username, false));
   users
     .command('passwd')
     .description("set a user's password (prompted for, or read from the first line of stdin)")
@@ -101,38 +109,39 @@ async function listUsers(io: CliIo, opts: JsonOption): Promise<void> {
 }
 
 async function setDisabled(io: CliIo, username: string, disabled: boolean): Promise<void> {
-  await withDatabase(io, ({ config, db }) => {
-    const repo = createUserRepository(db);
-    const user = requireUser(repo, username);
+  await withDatabase(io, (command) => {
+    const { stores, ops } = cliLifecycle(command);
+    const user = requireUser(stores.users, username);
     const word = disabled ? 'disabled' : 'enabled';
-    if (user.disabled === disabled) return printLine(io, `user ${user.username} is already ${word}`);
-    const revocations = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl });
-    const audit = cliAudit(db);
-    const now = epochSeconds();
     if (!disabled) {
-      revocations.enableUser(user.id, now);
-      audit.record({ event: 'user.enabled', result: 'success', userId: user.id, details: { by: 'cli' } });
+      if (!ops.enableUser(CLI_ACTOR, user)) return printLine(io, `user ${user.username} is already ${word}`);
       return printLine(io, `enabled user ${user.username}`);
     }
-    // One transaction: the flag, every grant, and a feed entry that kills tokens issued until now.
-    const ids = revocations.disableUser(user.id, 'cli', now);
-    audit.record({ event: 'user.disabled', result: 'success', userId: user.id, details: { by: 'cli' } });
-    recordGrantRevocations(audit, createGrantRecordRepository(db), ids, {
-      by: 'cli',
-      reason: 'user disabled',
-      userId: user.id,
-    });
+    // One transaction: the flag, every grant, every session, and a feed entry that kills tokens issued until now.
+    const ids = refused(() => ops.disableUser(CLI_ACTOR, user));
+    if (!ids) return printLine(io, `user ${user.username} is already ${word}`);
     printLine(io, `disabled user ${user.username}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`);
   });
 }
 
+async function setAdmin(io: CliIo, username: string, isAdmin: boolean): Promise<void> {
+  await withDatabase(io, (command) => {
+    const { stores, ops } = cliLifecycle(command);
+    const user = requireUser(stores.users, username);
+    if (!refused(() => ops.setAdmin(CLI_ACTOR, user, isAdmin))) {
+      return printLine(io, `${user.username} is already ${isAdmin ? 'an admin' : 'not an admin'}`);
+    }
+    printLine(io, isAdmin ? `${user.username} is now an admin` : `${user.username} is no longer an admin`);
+  });
+}
+
 async function changePassword(io: CliIo, username: string): Promise<void> {
-  await withDatabase(io, async ({ db }) => {
-    const repo = createUserRepository(db);
-    const user = requireUser(repo, username);
+  await withDatabase(io, async (command) => {
+    const { stores, ops } = cliLifecycle(command);
+    const user = requireUser(stores.users, username);
     const hash = await hashPassword(await readNewPassword(io));
-    repo.setPasswordHash(user.id, hash);
-    cliAudit(db).record({ event: 'user.password_changed', result: 'success', userId: user.id, details: { by: 'cli' } });
+    // Every session of the user ends with the old password: a stolen cookie is worth nothing after.
+    ops.changePassword(CLI_ACTOR, user, hash);
     printLine(io, `changed the password of ${user.username}`);
   });
 }

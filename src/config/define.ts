@@ -4,6 +4,7 @@
 // place a setting is declared: the loaders read them, the TypeScript types are inferred from them,
 // and docs/configuration.md is generated from them (scripts/gen-config-docs.mjs).
 import { z } from 'zod';
+import { isHostPattern, normaliseHostName } from '../lib/host_names.js';
 import { parseDuration } from '../lib/duration.js';
 
 export interface SettingMeta {
@@ -159,15 +160,24 @@ export function list(
   };
 }
 
-const LABEL = '[a-z0-9]([a-z0-9-]*[a-z0-9])?';
-
-/** Host names or `*.`-prefixed patterns, comma-separated. */
-export const domainList: Kind<string[]> = list(
-  'comma-separated host names or `*.example.com` patterns',
-  new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`),
-  'must be a comma-separated list of host names or *.domain patterns',
-  { lowerCase: true },
-);
+/**
+ * Host names or `*.`-prefixed patterns, comma-separated: the one host-name grammar of
+ * src/lib/host_names.ts, so a name the lists accept is never refused by a domain block.
+ */
+export const domainList: Kind<string[]> = {
+  values: 'comma-separated host names or `*.example.com` patterns',
+  schema: z.string().transform((raw, ctx) => {
+    const items = raw
+      .split(',')
+      .map(normaliseHostName)
+      .filter((d) => d !== '');
+    if (!items.every(isHostPattern)) {
+      ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of host names or *.domain patterns' });
+      return z.NEVER;
+    }
+    return items;
+  }),
+};
 
 // ---- frozen results -----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 // use, and whether an admin disabled it; for metadata-document agents also their last-seen name and
 // redirect URIs; domains an admin disabled; and initial access tokens for registration.
 import { createHash, randomBytes } from 'node:crypto';
+import { isHostName, normaliseHostName } from '../lib/host_names.js';
 import type { Db } from './db.js';
 
 export interface ClientState {
@@ -139,15 +140,10 @@ export function createClientStateRepository(db: Db) {
   };
 }
 
-export function normaliseDomain(domain: string): string {
-  return domain.trim().toLowerCase().replace(/\.$/, '');
-}
+export const normaliseDomain = normaliseHostName;
 
-/** A well-formed DNS name (what `clients disable --domain` accepts). */
-export function isDomainName(domain: string): boolean {
-  const d = normaliseDomain(domain);
-  return d.length <= 253 && /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(d);
-}
+/** What a domain block accepts: a host name as the metadata-document lists take it (src/lib/host_names.ts). */
+export const isDomainName = isHostName;
 
 export interface RegistrationToken {
   id: string;

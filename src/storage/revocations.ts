@@ -28,10 +28,34 @@ export type Actor = string;
 /** Clock skew a resource server may allow when comparing a token's iat with `before`. */
 export const FEED_LEEWAY_SECONDS = 60;
 
+/**
+ * The settings row with the longest access-token lifetime the server has ever signed with. A feed
+ * entry must outlive every token issued before it, and the process that revokes (an admin's shell
+ * running the CLI) may have another MCP_OAUTH_ACCESS_TOKEN_TTL than the server that signed, or the
+ * server may since have been restarted with a shorter one.
+ */
+export const SIGNED_TTL_SETTING = 'max_access_token_ttl';
+
 export type RevocationService = ReturnType<typeof createRevocationService>;
 
+/** `accessTokenTtl`: this process's own setting; entries last at least that long (plus the leeway). */
 export function createRevocationService(db: Db, opts: { accessTokenTtl: number }) {
-  const entryTtl = opts.accessTokenTtl + FEED_LEEWAY_SECONDS;
+  const signedTtl = db.prepare('SELECT value FROM settings WHERE name = ?').pluck();
+  // Raise-only: a restart with a shorter lifetime must not shorten entries for tokens already out.
+  const raiseSignedTtl = db.prepare(`INSERT INTO settings (name, value) VALUES (@name, @ttl)
+    ON CONFLICT (name) DO UPDATE SET value = excluded.value
+    WHERE CAST(excluded.value AS INTEGER) > CAST(settings.value AS INTEGER)`);
+  const storedTtl = (): number => {
+    const n = Number(signedTtl.get(SIGNED_TTL_SETTING));
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  };
+  const entryTtl = () => Math.max(opts.accessTokenTtl, storedTtl()) + FEED_LEEWAY_SECONDS;
+  const deleteSessions = db.prepare("DELETE FROM oidc_models WHERE model = 'Session' AND account_id = ?");
+  // An interaction started by a session of the user (login done, consent pending) goes with it.
+  const deleteInteractions = db.prepare(
+    "DELETE FROM oidc_models WHERE model = 'Interaction' AND json_extract(payload, '$.session.accountId') = ?",
+  );
+  const deleteWebSessions = db.prepare('DELETE FROM web_sessions WHERE user_id = ?');
   const deleteProviderRows = db.prepare(
     "DELETE FROM oidc_models WHERE grant_id = @id OR (model = 'Grant' AND id = @id)",
   );
@@ -61,7 +85,7 @@ export function createRevocationService(db: Db, opts: { accessTokenTtl: number }
   const setUserDisabled = db.prepare('UPDATE users SET disabled = @disabled, updated_at = @now WHERE id = @id');
 
   const entry = (kind: RevocationKind, subject: string, now: number) => {
-    insertEntry.run({ kind, subject, now, expires: now + entryTtl });
+    insertEntry.run({ kind, subject, now, expires: now + entryTtl() });
   };
 
   const revokeOne = (id: string, by: Actor, reason: string, now: number, withEntry: boolean): boolean => {
@@ -102,9 +126,9 @@ export function createRevocationService(db: Db, opts: { accessTokenTtl: number }
       })();
     },
     /** Every grant of an agent; tokens it holds until now are dead. */
-    revokeClientGrants(clientId: string, by: Actor, now: number): string[] {
+    revokeClientGrants(clientId: string, by: Actor, now: number, reason = 'revoked'): string[] {
       return db.transaction(() => {
-        const ids = revokeMany(null, clientId, by, 'revoked', now);
+        const ids = revokeMany(null, clientId, by, reason, now);
         entry('client', clientId, now);
         return ids;
       })();
@@ -132,6 +156,24 @@ export function createRevocationService(db: Db, opts: { accessTokenTtl: number }
     },
     enableUser(userId: string, now: number): void {
       setUserDisabled.run({ id: userId, disabled: 0, now });
+    },
+    /**
+     * Ends every browser session of the user: oidc-provider's (sign-in at /authorize, whose cookie
+     * would otherwise lead straight to consent) and the account and console pages'. The caller's
+     * transaction holds it together with the change that makes the sessions stale.
+     */
+    endSessions(userId: string): { provider: number; pages: number } {
+      const provider = deleteSessions.run(userId).changes;
+      deleteInteractions.run(userId);
+      return { provider, pages: deleteWebSessions.run(userId).changes };
+    },
+    /** Called by the server before it signs anything: raises the recorded lifetime to `ttl`. */
+    noteSigningTtl(ttl: number): void {
+      raiseSignedTtl.run({ name: SIGNED_TTL_SETTING, ttl: String(ttl) });
+    },
+    /** Seconds a new feed entry lasts. */
+    entryLifetime(): number {
+      return entryTtl();
     },
     feedAfter(seq: number, now: number, limit = 500): FeedEntry[] {
       return (feedAfter.all(seq, now, limit) as FeedRow[]).map((r) => ({

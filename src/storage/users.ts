@@ -59,6 +59,7 @@ export function createUserRepository(db: Db) {
   const setHash = db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?');
   const setDisabled = db.prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?');
   const setAdmin = db.prepare('UPDATE users SET is_admin = ?, updated_at = ? WHERE id = ?');
+  const enabledAdmins = db.prepare('SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0').pluck();
 
   return {
     create(username: string, passwordHash: string, isAdmin: boolean): User {
@@ -92,6 +93,10 @@ export function createUserRepository(db: Db) {
     },
     setAdmin(id: string, isAdmin: boolean): void {
       setAdmin.run(isAdmin ? 1 : 0, epochSeconds(), id);
+    },
+    /** Admins who can sign in to the console. */
+    countEnabledAdmins(): number {
+      return enabledAdmins.get() as number;
     },
   };
 }

@@ -246,6 +246,8 @@ describe('clients disable and enable', () => {
     const rows = cli.withDb((db) => queryAudit(db, { clientId: 'agent-1' }));
     expect(rows.map((r) => r.event).sort()).toEqual(['client.disabled', 'grant.revoked', 'grant.revoked']);
     expect(rows.find((r) => r.event === 'grant.revoked')?.details).toEqual({ by: 'cli', reason: 'agent disabled' });
+    // The same operation as the console's and the API's: the event says how much it revoked.
+    expect(rows.find((r) => r.event === 'client.disabled')?.details).toEqual({ by: 'cli', grants_revoked: 2 });
 
     expect(await cli.run(['clients', 'enable', 'agent-1'])).toEqual({
       code: 0,
@@ -289,6 +291,11 @@ describe('users disable, enable, add, passwd and keys rotate are audited', () =>
     expect(feed(cli).at(-1)).toMatchObject({ kind: 'user', subject: ids.alice });
     const rows = cli.withDb((db) => queryAudit(db, { userId: ids.alice }));
     expect(rows.map((r) => r.event).sort()).toEqual(['grant.revoked', 'grant.revoked', 'user.disabled']);
+    expect(rows.find((r) => r.event === 'user.disabled')?.details).toEqual({
+      by: 'cli',
+      grants_revoked: 2,
+      sessions_ended: 0,
+    });
     expect(await cli.run(['users', 'enable', 'alice'])).toEqual({ code: 0, out: 'enabled user alice\n', err: '' });
     expect(cli.withDb((db) => createUserRepository(db).findById(ids.alice)?.disabled)).toBe(false);
     // Enabling gives nothing back: the grants stay revoked.

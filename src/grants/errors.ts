@@ -1,0 +1,14 @@
+/**
+ * A lifecycle operation refused, with nothing changed. Each surface turns it into its own error:
+ * 409 or 400 in the admin API, a page in the console, a message at the CLI.
+ */
+export class LifecycleError extends Error {
+  override name = 'LifecycleError';
+  constructor(
+    /** last_admin: it would leave no enabled admin; self: an admin acting on their own account; invalid_domain. */
+    readonly reason: 'last_admin' | 'self' | 'invalid_domain',
+    message: string,
+  ) {
+    super(message);
+  }
+}
