@@ -18,6 +18,14 @@ export interface RevocationSubscriberOptions {
   /** A resource credential (`mcp-oauth resources credential`), sent with HTTP Basic. */
   credentials: { id: string; secret: string };
   fetch?: typeof fetch;
+  /**
+   * Seconds the resource server adds to a token's `exp` before refusing it. An entry is kept until
+   * its `expires_at` plus this much: the feed sets `expires_at` from the tokens' lifetime, and a
+   * token that is still accepted must still be checked against it.
+   */
+  clockToleranceSeconds?: number;
+  /** Called after entries were applied (to end what the revoked tokens still hold open). */
+  onRevocation?: () => void;
   /** Every failed connection, poll or malformed entry; the subscriber keeps trying. */
   onError?: (err: Error) => void;
   /** Epoch milliseconds. */
@@ -87,6 +95,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
   const doFetch = opts.fetch ?? globalThis.fetch;
   const now = opts.now ?? Date.now;
   const onError = opts.onError ?? (() => {});
+  const tolerance = opts.clockToleranceSeconds ?? 0;
   const pollIntervalMs = opts.pollIntervalMs ?? 1000;
   const reconnectMs = opts.reconnectMs ?? 250;
   const maxReconnectMs = opts.maxReconnectMs ?? 5000;
@@ -115,8 +124,9 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
     if (!stopped) onError(toError(err));
   };
 
+  // An entry is live while a token it covers could still pass the exp check.
   const prune = () => {
-    const t = now() / 1000;
+    const t = now() / 1000 - tolerance;
     for (const [k, exp] of grants) if (exp <= t) grants.delete(k);
     for (const map of [users, clients]) for (const [k, c] of map) if (c.expiresAt <= t) map.delete(k);
   };
@@ -149,6 +159,14 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
     cursor = Math.max(cursor, e.seq);
   };
 
+  const revoked = () => {
+    try {
+      opts.onRevocation?.();
+    } catch (err) {
+      report(err);
+    }
+  };
+
   const headers = (accept: string) => ({ authorization, accept });
 
   /** Pages through GET /revocations until caught up. */
@@ -172,6 +190,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
       for (const e of body.entries) apply(e);
       cursor = reset ? body.cursor : Math.max(cursor, body.cursor);
       synced();
+      if (body.entries.length > 0) revoked();
       if (body.entries.length < PAGE || cursor >= body.latest || (!reset && cursor <= from)) return;
     }
   };
@@ -226,6 +245,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
             report(new RevocationFeedError('malformed revocation feed entry'));
           }
           synced();
+          revoked();
         },
         // `retry` is written together with the replay; comments are heartbeats.
         onRetry: synced,
@@ -299,7 +319,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
       wake?.();
     },
     isRevoked(claims) {
-      const t = now() / 1000;
+      const t = now() / 1000 - tolerance;
       const grantExpiry = claims.grant_id === undefined ? undefined : grants.get(claims.grant_id);
       if (grantExpiry !== undefined && grantExpiry > t) return true;
       const covered = (c: Cutoff | undefined) =>
