@@ -10,6 +10,8 @@ export interface RevocationClaims {
   sub?: string | undefined;
   client_id?: string | undefined;
   iat?: number | undefined;
+  /** The token's expiry: one that expired before the first sync is treated as revoked (see isRevoked). */
+  exp?: number | undefined;
 }
 
 export interface RevocationSubscriberOptions {
@@ -109,6 +111,9 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
   const clients = new Map<string, Cutoff>();
   let cursor = 0;
   let lastSync: number | undefined;
+  // Epoch seconds of the first complete sync: the feed replays only entries still live at the server
+  // then, so what it says about tokens that had expired by that time is incomplete.
+  let coveredFrom: number | undefined;
   let lastPrune = 0;
   let started: Promise<void> | undefined;
   let stopped = false;
@@ -306,6 +311,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
           }
         }
         if (stopped) throw new RevocationFeedError('subscriber stopped before the first sync');
+        coveredFrom = now() / 1000;
         void loop();
       })();
       return started;
@@ -319,6 +325,10 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
       wake?.();
     },
     isRevoked(claims) {
+      // A token accepted only thanks to the clock tolerance, that expired before this subscriber's
+      // first sync: an entry revoking it may have lapsed at the server before then and not been
+      // replayed (entries outlive the tokens they cover by a leeway, not by the tolerance). Refused.
+      if (claims.exp !== undefined && coveredFrom !== undefined && claims.exp < coveredFrom) return true;
       const t = now() / 1000 - tolerance;
       const grantExpiry = claims.grant_id === undefined ? undefined : grants.get(claims.grant_id);
       if (grantExpiry !== undefined && grantExpiry > t) return true;

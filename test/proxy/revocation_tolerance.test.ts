@@ -71,4 +71,25 @@ describe('revocation entries and the clock tolerance', () => {
       expect(s.isRevoked(tokenOf)).toBe(false);
     }
   });
+
+  it('after a restart, counts a token that had expired before the first sync as revoked', async () => {
+    // The feed replays only entries still live at the server, so a restarted proxy cannot know
+    // about a revocation that lapsed before it synced, while the tolerance still lets its tokens in.
+    const clock = Date.now();
+    const sub = subscriber(() => clock);
+    await sub.start();
+    const start = clock / 1000;
+    const cases: [exp: number, revoked: boolean][] = [
+      [start - MAX_TOLERANCE + 1, true],
+      [Math.floor(start) - 1, true],
+      [Math.ceil(start) + 1, false],
+      [start + 3600, false],
+    ];
+    for (const [exp, revoked] of cases) {
+      expect(
+        sub.isRevoked({ grant_id: newId('grant'), sub: 'x', client_id: 'y', iat: exp - 60, exp }),
+        `exp ${exp - start}`,
+      ).toBe(revoked);
+    }
+  });
 });

@@ -23,7 +23,13 @@ function refuse(x: Exchange, outcome: Outcome, status: number, error?: [string, 
   });
 }
 
-const claimsOf = (t: VerifiedToken) => ({ grant_id: t.grantId, sub: t.sub, client_id: t.clientId, iat: t.iat });
+const claimsOf = (t: VerifiedToken) => ({
+  grant_id: t.grantId,
+  sub: t.sub,
+  client_id: t.clientId,
+  iat: t.iat,
+  exp: t.exp,
+});
 
 /** True when the feed says this token's grant, user or agent was revoked after it was issued. */
 export function isRevoked(ctx: ProxyContext, token: VerifiedToken): boolean {
