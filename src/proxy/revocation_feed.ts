@@ -75,6 +75,9 @@ type Entry = { seq: number; before: number; expires_at: number } & (
 );
 
 const PAGE = 500;
+// The feed keeps an entry this long past the expiry of the tokens it covers (access-token lifetime
+// + 60 s, README "Revocation feed"): a silence shorter than this cannot lose an entry.
+const FEED_LEEWAY_SECONDS = 60;
 const PRUNE_EVERY_MS = 10_000;
 
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -111,8 +114,9 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
   const clients = new Map<string, Cutoff>();
   let cursor = 0;
   let lastSync: number | undefined;
-  // Epoch seconds of the first complete sync: the feed replays only entries still live at the server
-  // then, so what it says about tokens that had expired by that time is incomplete.
+  // Epoch seconds of the first sync, or of the first one after a silence longer than the feed's
+  // leeway: the feed replays only entries still live at the server, so what it says about tokens
+  // that had expired by then is incomplete.
   let coveredFrom: number | undefined;
   let lastPrune = 0;
   let started: Promise<void> | undefined;
@@ -137,7 +141,9 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
   };
 
   const synced = () => {
-    lastSync = now();
+    const t = now();
+    if (lastSync === undefined || t - lastSync > FEED_LEEWAY_SECONDS * 1000) coveredFrom = t / 1000;
+    lastSync = t;
     if (lastSync - lastPrune >= PRUNE_EVERY_MS) {
       lastPrune = lastSync;
       prune();
@@ -311,7 +317,6 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
           }
         }
         if (stopped) throw new RevocationFeedError('subscriber stopped before the first sync');
-        coveredFrom = now() / 1000;
         void loop();
       })();
       return started;

@@ -92,4 +92,23 @@ describe('revocation entries and the clock tolerance', () => {
       ).toBe(revoked);
     }
   });
+
+  it('after a silence longer than the feed leeway, counts tokens that expired before the resync as revoked', async () => {
+    let clock = Date.now();
+    const sub = subscriber(() => clock);
+    await sub.start();
+    const start = clock / 1000;
+    const probe = (exp: number) => sub.isRevoked({ grant_id: newId('grant'), sub: 'x', iat: exp - 60, exp });
+    // 30 s without a message: within the leeway, nothing can have lapsed unseen.
+    clock += 30_000;
+    const first = revokeNewGrant(fx.server.db, fx.server.app.stores.revocations);
+    await eventually(() => sub.isRevoked({ grant_id: first }));
+    expect(probe(start + 10)).toBe(false);
+    // Then 120 s of silence: entries may have lapsed at the server meanwhile.
+    clock += 120_000;
+    const second = revokeNewGrant(fx.server.db, fx.server.app.stores.revocations);
+    await eventually(() => sub.isRevoked({ grant_id: second }));
+    expect(probe(start + 10)).toBe(true);
+    expect(probe(clock / 1000 + 1)).toBe(false);
+  });
 });
