@@ -9,4 +9,7 @@ export {
   proxyConfig,
   type RouteConfig,
 } from '../config/proxy.js';
+export type { McpComposition, McpSteps } from './endpoints/mcp.js';
+export type { Exchange } from './exchange.js';
+export type { Step } from './pipeline.js';
 export { type ProxyOptions, type RunningProxy, startProxy } from './server.js';

@@ -10,6 +10,8 @@ export interface RevocationClaims {
   sub?: string | undefined;
   client_id?: string | undefined;
   iat?: number | undefined;
+  /** The token's expiry: one that expired before the first sync is treated as revoked (see isRevoked). */
+  exp?: number | undefined;
 }
 
 export interface RevocationSubscriberOptions {
@@ -18,6 +20,14 @@ export interface RevocationSubscriberOptions {
   /** A resource credential (`mcp-oauth resources credential`), sent with HTTP Basic. */
   credentials: { id: string; secret: string };
   fetch?: typeof fetch;
+  /**
+   * Seconds the resource server adds to a token's `exp` before refusing it. An entry is kept until
+   * its `expires_at` plus this much: the feed sets `expires_at` from the tokens' lifetime, and a
+   * token that is still accepted must still be checked against it.
+   */
+  clockToleranceSeconds?: number;
+  /** Called after entries were applied (to end what the revoked tokens still hold open). */
+  onRevocation?: () => void;
   /** Every failed connection, poll or malformed entry; the subscriber keeps trying. */
   onError?: (err: Error) => void;
   /** Epoch milliseconds. */
@@ -65,6 +75,9 @@ type Entry = { seq: number; before: number; expires_at: number } & (
 );
 
 const PAGE = 500;
+// The feed keeps an entry this long past the expiry of the tokens it covers (access-token lifetime
+// + 60 s, README "Revocation feed"): a silence shorter than this cannot lose an entry.
+const FEED_LEEWAY_SECONDS = 60;
 const PRUNE_EVERY_MS = 10_000;
 
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -87,6 +100,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
   const doFetch = opts.fetch ?? globalThis.fetch;
   const now = opts.now ?? Date.now;
   const onError = opts.onError ?? (() => {});
+  const tolerance = opts.clockToleranceSeconds ?? 0;
   const pollIntervalMs = opts.pollIntervalMs ?? 1000;
   const reconnectMs = opts.reconnectMs ?? 250;
   const maxReconnectMs = opts.maxReconnectMs ?? 5000;
@@ -100,6 +114,10 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
   const clients = new Map<string, Cutoff>();
   let cursor = 0;
   let lastSync: number | undefined;
+  // Epoch seconds of the first sync, or of the first one after a silence longer than the feed's
+  // leeway: the feed replays only entries still live at the server, so what it says about tokens
+  // that had expired by then is incomplete.
+  let coveredFrom: number | undefined;
   let lastPrune = 0;
   let started: Promise<void> | undefined;
   let stopped = false;
@@ -115,14 +133,17 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
     if (!stopped) onError(toError(err));
   };
 
+  // An entry is live while a token it covers could still pass the exp check.
   const prune = () => {
-    const t = now() / 1000;
+    const t = now() / 1000 - tolerance;
     for (const [k, exp] of grants) if (exp <= t) grants.delete(k);
     for (const map of [users, clients]) for (const [k, c] of map) if (c.expiresAt <= t) map.delete(k);
   };
 
   const synced = () => {
-    lastSync = now();
+    const t = now();
+    if (lastSync === undefined || t - lastSync > FEED_LEEWAY_SECONDS * 1000) coveredFrom = t / 1000;
+    lastSync = t;
     if (lastSync - lastPrune >= PRUNE_EVERY_MS) {
       lastPrune = lastSync;
       prune();
@@ -149,6 +170,14 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
     cursor = Math.max(cursor, e.seq);
   };
 
+  const revoked = () => {
+    try {
+      opts.onRevocation?.();
+    } catch (err) {
+      report(err);
+    }
+  };
+
   const headers = (accept: string) => ({ authorization, accept });
 
   /** Pages through GET /revocations until caught up. */
@@ -172,6 +201,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
       for (const e of body.entries) apply(e);
       cursor = reset ? body.cursor : Math.max(cursor, body.cursor);
       synced();
+      if (body.entries.length > 0) revoked();
       if (body.entries.length < PAGE || cursor >= body.latest || (!reset && cursor <= from)) return;
     }
   };
@@ -226,6 +256,7 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
             report(new RevocationFeedError('malformed revocation feed entry'));
           }
           synced();
+          revoked();
         },
         // `retry` is written together with the replay; comments are heartbeats.
         onRetry: synced,
@@ -299,7 +330,11 @@ export function createRevocationSubscriber(opts: RevocationSubscriberOptions): R
       wake?.();
     },
     isRevoked(claims) {
-      const t = now() / 1000;
+      // A token accepted only thanks to the clock tolerance, that expired before this subscriber's
+      // first sync: an entry revoking it may have lapsed at the server before then and not been
+      // replayed (entries outlive the tokens they cover by a leeway, not by the tolerance). Refused.
+      if (claims.exp !== undefined && coveredFrom !== undefined && claims.exp < coveredFrom) return true;
+      const t = now() / 1000 - tolerance;
       const grantExpiry = claims.grant_id === undefined ? undefined : grants.get(claims.grant_id);
       if (grantExpiry !== undefined && grantExpiry > t) return true;
       const covered = (c: Cutoff | undefined) =>

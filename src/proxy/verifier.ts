@@ -132,6 +132,8 @@ export interface VerifierOptions {
   clockToleranceSeconds: number;
   /** Verified tokens kept per audience. */
   cacheSize?: number;
+  /** Epoch milliseconds (tests). */
+  now?: () => number;
 }
 
 export interface Verifier {
@@ -166,6 +168,7 @@ export function createVerifier(opts: VerifierOptions): Verifier {
   const cacheSize = opts.cacheSize ?? 10_000;
   const caches = new Map<string, Map<string, VerifiedToken>>();
   const tolerance = opts.clockToleranceSeconds;
+  const clock = opts.now ?? Date.now;
 
   return {
     async verify(token, audience) {
@@ -174,7 +177,7 @@ export function createVerifier(opts: VerifierOptions): Verifier {
         cache = new Map();
         caches.set(audience, cache);
       }
-      const now = Date.now() / 1000;
+      const now = clock() / 1000;
       const hit = cache.get(token);
       if (hit) {
         if (hit.exp + tolerance > now) return hit;
@@ -190,6 +193,7 @@ export function createVerifier(opts: VerifierOptions): Verifier {
           algorithms: [...opts.algorithms],
           requiredClaims: ['exp', 'iat', 'sub', 'client_id'],
           clockTolerance: tolerance,
+          currentDate: new Date(clock()),
         }));
       } catch (err) {
         if (err instanceof KeysUnavailableError) throw err;

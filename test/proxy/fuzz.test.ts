@@ -11,7 +11,7 @@ interface RawResponse {
   headers: http.IncomingHttpHeaders;
 }
 
-/** One raw request; reads the answer for a moment (an event stream may stay open) and hangs up. */
+/** One raw request; reads the answer to its end, or hangs up at once on an event stream (which stays open). */
 function raw(url: string, method: string, path: string, headers: Record<string, string>, body: Buffer | undefined) {
   return new Promise<RawResponse>((resolve, reject) => {
     const u = new URL(url);
@@ -19,11 +19,10 @@ function raw(url: string, method: string, path: string, headers: Record<string, 
       { host: u.hostname, port: u.port, method, path, headers, agent: false, timeout: 10_000 },
       (res) => {
         const done = () => {
-          clearTimeout(timer);
           res.destroy();
           resolve({ status: res.statusCode ?? 0, headers: res.headers });
         };
-        const timer = setTimeout(done, 300);
+        if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) return done();
         res.on('data', () => {});
         res.on('end', done);
         res.on('error', done);

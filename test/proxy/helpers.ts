@@ -4,9 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { decodeJwt, importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
+import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import { providerJwks } from '../../src/provider/keys.js';
 import {
@@ -217,4 +219,28 @@ export async function forgeWithAsKey(
   return new SignJWT(claims as JWTPayload)
     .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid, ...header })
     .sign(key);
+}
+
+/** A logger whose JSON lines the test can read back. */
+export function captureLog(): { logger: Logger; lines: Record<string, unknown>[]; raw: () => string } {
+  const lines: Record<string, unknown>[] = [];
+  let raw = '';
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      raw += chunk.toString();
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines, raw: () => raw };
+}
+
+/** Reads a response body to its end; resolves whether it ended cleanly or was cut off. */
+export async function drain(res: Response): Promise<'ended' | 'cut'> {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  try {
+    for (;;) if ((await reader.read()).done) return 'ended';
+  } catch {
+    return 'cut';
+  }
 }

@@ -4,13 +4,13 @@
 // unreachable upstream.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyConfig, startProxy } from '../../src/proxy/index.js';
+import { eventually } from '../support/feed.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import {
   type Chain,
+  captureLog,
   expectNoAuthorization,
   forgeWithAsKey,
   freePort,
@@ -24,19 +24,6 @@ import {
 } from './helpers.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
-
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  let raw = '';
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      raw += chunk.toString();
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines, raw: () => raw };
-}
 
 const post = (url: string, token: string | undefined, body: unknown, headers: Record<string, string> = {}) =>
   fetch(url, {
@@ -69,7 +56,7 @@ describe('proxy operations', () => {
   };
 
   it('logs one audit line per MCP call with who, what and the decision, never the token or the arguments', async () => {
-    const cap = capture();
+    const cap = captureLog();
     const c = await chain();
     // startChain started a proxy with its own logger; start one more on the same route with ours.
     await c.proxy.close();
@@ -96,10 +83,13 @@ describe('proxy operations', () => {
     expect(batch.status).toBe(403);
     const list = await post(mcp, t.access, { jsonrpc: '2.0', id: 4, method: 'tools/list' }, { 'mcp-session-id': sid });
     await list.text();
-    await post(mcp, undefined, INIT);
-    await new Promise((r) => setTimeout(r, 50));
+    await (await post(mcp, undefined, INIT)).text();
 
-    const audit = cap.lines.filter((l) => l.audit === 'mcp_call');
+    const audit =
+      (await eventually(() => {
+        const lines = cap.lines.filter((l) => l.audit === 'mcp_call');
+        return lines.length >= 5 ? lines : undefined;
+      })) ?? [];
     expect(audit.map((l) => [l.method, l.tool, l.decision])).toEqual([
       ['initialize', undefined, 'allow'],
       ['tools/list', undefined, 'insufficient_scope'],
@@ -194,9 +184,14 @@ describe('proxy operations', () => {
   it('fails closed when the revocation feed has been silent for longer than the grace', async () => {
     const c = await chain({ config: { feedGraceSeconds: 0.001 } });
     const t = await obtainToken(as, c.resource, { username: 'alice' });
-    await new Promise((r) => setTimeout(r, 20));
-    const res = await post(`${c.proxy.url}/mcp`, t.access, INIT);
-    expect(res.status).toBe(503);
+    // Stale as soon as a millisecond passes without a feed message.
+    const res = await eventually(async (): Promise<Response | undefined> => {
+      const r = await post(`${c.proxy.url}/mcp`, t.access, INIT);
+      if (r.status === 503) return r;
+      await r.body?.cancel();
+      return undefined;
+    });
+    expect(res?.status).toBe(503);
     const ready = await fetch(`${c.proxy.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ checks: { revocation_feed: false } });

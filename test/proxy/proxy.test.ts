@@ -213,7 +213,13 @@ describe('resource proxy', () => {
         async () => {
           const t = await obtainToken(chain.as, chain.resource, { username: 'bob' });
           chain.as.app.stores.revocations.revokeGrant(t.grantId, 'admin:proxy-test', now(), 'test');
-          await new Promise((r) => setTimeout(r, 300));
+          // Until the revocation reaches the proxy, polled with a session id the proxy never saw,
+          // so nothing reaches the upstream: 404 while the token passes, 401 once it is revoked.
+          await eventually(async () => {
+            const r = await post(t.access, INIT, { 'mcp-session-id': randomUUID() });
+            await r.body?.cancel();
+            return r.status === 401;
+          });
           return { token: t.access };
         },
         401,

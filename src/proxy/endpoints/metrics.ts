@@ -1,0 +1,33 @@
+// Prometheus metrics: on the public listener only with the configured bearer token (compared in
+// constant time), or without one on the separate loopback listener.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseBearer } from '../../lib/bearer.js';
+import { sendJson } from '../exchange.js';
+import type { ProxyMetrics } from '../metrics.js';
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+export function metricsEndpoint(metrics: ProxyMetrics) {
+  return async (res: ServerResponse) => {
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }).end(text);
+  };
+}
+
+/** The public listener's /metrics: 401 unless the request carries the metrics token. */
+export function protectedMetricsEndpoint(metrics: ProxyMetrics, token: string) {
+  const serve = metricsEndpoint(metrics);
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const bearer = parseBearer(req.headers.authorization);
+    if (bearer.kind !== 'token' || !sameSecret(bearer.token, token)) {
+      sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer realm="metrics"' });
+      return;
+    }
+    await serve(res);
+  };
+}
