@@ -7,8 +7,8 @@ import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_m
 import { agentGroupKey } from '../provider/client_policy.js';
 import type { GrantRecord } from '../storage/grant_records.js';
 import type { Stores } from '../storage/index.js';
-import { describeGrants, formatWhen, type GrantView } from './grant_view.js';
-import { pageUser, type SignedIn } from './session.js';
+import { describeGrants, formatWhen, type GrantView } from '../web/grant_view.js';
+import { pageUser, type SignedIn } from '../web/page_session.js';
 
 const NOTICES: Record<string, string> = {
   revoked: 'Access revoked. The agent can no longer act for you there; to connect again it has to ask you again.',

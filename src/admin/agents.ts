@@ -2,7 +2,7 @@
 // each (how it registered, first and last use, disabled). Metadata-document agents have no stored
 // registration: what their document said when last used is kept in client_state. Repeat
 // registrations of one agent (same name, redirect URIs and software id) are one row.
-import { clientName } from '../account/grant_view.js';
+import { clientName } from '../web/grant_view.js';
 import { redirectHosts } from '../lib/redirect_uris.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';

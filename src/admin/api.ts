@@ -3,8 +3,8 @@
 // changes state must also send the session's CSRF token in X-CSRF-Token, so a cookie alone is never
 // enough. Every answer is JSON with no-store; errors are {error, error_description}.
 import type { Context, Middleware, Next } from 'koa';
-import { describeGrants } from '../account/grant_view.js';
-import { signedIn } from '../account/session.js';
+import { describeGrants } from '../web/grant_view.js';
+import { signedIn } from '../web/page_session.js';
 import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
 import { HttpError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';

@@ -1,7 +1,7 @@
 // The audit trail in the console, with the filters of `mcp-oauth audit`.
 import type { Context } from 'koa';
-import { formatWhen } from '../account/grant_view.js';
-import type { SignedIn } from '../account/session.js';
+import { formatWhen } from '../web/grant_view.js';
+import type { SignedIn } from '../web/page_session.js';
 import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';

@@ -1,12 +1,12 @@
 // The admin console (/admin, server-rendered): every route is in CONSOLE_ROUTES, for admins only;
 // every POST carries the session's CSRF token and is audited (through src/grants/).
 import type { Context, Middleware, Next } from 'koa';
-import { checkedForm } from '../account/pages.js';
-import { type SignedIn, safeNext, signedIn } from '../account/session.js';
+import { checkedForm } from '../web/pages.js';
+import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { type Lifecycle, requestActor } from '../grants/index.js';
 import { HttpError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';
-import { formField } from '../interactions/context.js';
+import { formField } from '../web/form_body.js';
 import type { User } from '../storage/users.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';

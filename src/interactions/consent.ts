@@ -14,7 +14,7 @@ import { agentGroupKey } from '../provider/client_policy.js';
 import { forgetDeclined } from '../provider/grants.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { ResourceRepository, ResourceScope } from '../storage/resources.js';
-import { formField, formList } from './context.js';
+import { formField, formList } from '../web/form_body.js';
 import type { LoginDeps } from './login.js';
 
 export interface ConsentDeps extends LoginDeps {

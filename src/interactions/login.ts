@@ -9,7 +9,8 @@ import { clientAddress, type LoginThrottle, throttledMessage } from '../web/rate
 import type { Views } from '../web/views.js';
 import { authenticate } from '../provider/accounts.js';
 import type { UserRepository } from '../storage/users.js';
-import { describeClient, formField } from './context.js';
+import { formField } from '../web/form_body.js';
+import { describeClient } from './context.js';
 
 export interface LoginDeps {
   audit: Audit;

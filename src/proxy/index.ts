@@ -1,6 +1,6 @@
 // The resource proxy's programmatic API: the `mcp-oauth proxy` entry point, the benchmark and the
 // tests start it through here. Nothing reachable from this file imports the authorization server's
-// storage, provider, HTTP or CLI code (test/proxy/import_graph.test.ts checks it).
+// storage, provider, HTTP or CLI code (test/architecture/layers.test.ts checks it).
 export {
   type IdentityHeaderNames,
   loadProxyConfig,

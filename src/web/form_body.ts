@@ -14,3 +14,17 @@ export function formBody(unreadable = 'the form could not be read'): Middleware 
     },
   });
 }
+
+/** One text field of a parsed form, or undefined when absent or not text. */
+export function formField(body: unknown, name: string): string | undefined {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** Every text value of a repeated form field (checkbox groups). */
+export function formList(body: unknown, name: string): string[] {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
+  return [];
+}

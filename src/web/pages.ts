@@ -6,8 +6,8 @@ import type { Csrf } from '../web/csrf.js';
 import { HttpError } from '../web/errors.js';
 import { formBody } from '../web/form_body.js';
 import type { Views } from '../web/views.js';
-import { formField } from '../interactions/context.js';
-import { pageUser, signedIn } from './session.js';
+import { formField } from './form_body.js';
+import { pageUser, signedIn } from './page_session.js';
 
 const parseForm = formBody();
 
