@@ -82,6 +82,8 @@ export interface RateLimitConfig {
   readonly introspection: number;
   readonly feed: number;
   readonly admin: number;
+  /** GET/POST /authorize: each may fetch a client metadata document and start an interaction. */
+  readonly authorize: number;
 }
 
 export class ConfigError extends Error {
@@ -168,6 +170,7 @@ const schema = z.object({
   RATE_LIMIT_INTROSPECTION: countSchema('RATE_LIMIT_INTROSPECTION', 0, 1_000_000).default(3000),
   RATE_LIMIT_FEED: countSchema('RATE_LIMIT_FEED', 0, 1_000_000).default(600),
   RATE_LIMIT_ADMIN: countSchema('RATE_LIMIT_ADMIN', 0, 1_000_000).default(600),
+  RATE_LIMIT_AUTHORIZE: countSchema('RATE_LIMIT_AUTHORIZE', 0, 1_000_000).default(60),
   CIMD: z.enum(['on', 'off']).default('on'),
   CIMD_ALLOW_DOMAINS: domainListSchema('CIMD_ALLOW_DOMAINS').default([]),
   CIMD_DENY_DOMAINS: domainListSchema('CIMD_DENY_DOMAINS').default([]),
@@ -322,6 +325,7 @@ export function loadConfig(env: Env = process.env): Config {
       introspection: v.RATE_LIMIT_INTROSPECTION,
       feed: v.RATE_LIMIT_FEED,
       admin: v.RATE_LIMIT_ADMIN,
+      authorize: v.RATE_LIMIT_AUTHORIZE,
     }),
     metricsToken,
     clientMetadataDocuments: Object.freeze({

@@ -92,7 +92,14 @@ describe('throttle settings', () => {
       firstBlock: 1,
       maxBlock: 900,
     });
-    expect(config.rateLimits).toEqual({ token: 1200, registration: 120, introspection: 3000, feed: 600, admin: 600 });
+    expect(config.rateLimits).toEqual({
+      token: 1200,
+      registration: 120,
+      introspection: 3000,
+      feed: 600,
+      admin: 600,
+      authorize: 60,
+    });
     expect(config.refreshReuseGrace).toBe(10);
   });
 
