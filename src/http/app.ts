@@ -14,6 +14,7 @@ import { createReadiness, healthRoutes } from '../ops/health.js';
 import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.js';
 import { requestContext } from '../ops/request_id.js';
 import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
+import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
 import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import { registrationGuard } from '../provider/registration_guard.js';
@@ -183,6 +184,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);
+    keepErrorsOnOurOrigin(provider, (clientId) => stores.clientState.find(clientId)?.firstUsedAt != null);
     // Errors Koa itself reports (mostly clients that hung up mid-response): to the log, not stderr.
     (provider as unknown as NodeJS.EventEmitter).on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') log.debug({ err }, 'client connection closed');

@@ -321,6 +321,7 @@ describe('per-address request limits on machine-facing endpoints', () => {
       MCP_OAUTH_RATE_LIMIT_INTROSPECTION: '2',
       MCP_OAUTH_RATE_LIMIT_FEED: '2',
       MCP_OAUTH_RATE_LIMIT_ADMIN: '2',
+      MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '2',
     });
   });
   afterAll(() => server.close());
@@ -355,6 +356,12 @@ describe('per-address request limits on machine-facing endpoints', () => {
         fetch(`${server.url}/introspect`, { method: 'POST', headers: form, body: new URLSearchParams({ token: 'x' }) }),
     },
     { name: 'revocation feed', limit: 2, send: () => fetch(`${server.url}/revocations?after=0`) },
+    {
+      // Each authorization request may fetch a client metadata document and start an interaction.
+      name: 'authorization',
+      limit: 2,
+      send: () => fetch(`${server.url}/authorize?client_id=nobody`, { redirect: 'manual' }),
+    },
     {
       name: 'admin API',
       limit: 2,
