@@ -80,11 +80,16 @@ export function resourceParams(opts: {
 }): Middleware {
   const { resources } = opts;
 
+  // No scope of the named resource asked for (none at all, only OpenID ones, or only another
+  // server's, which are left out: src/provider/resources.ts): its default scopes.
   const fillDefaultScope = (params: URLSearchParams): boolean => {
     const requested = splitScope(params.get('scope'));
-    if (requested.some((s) => !OIDC_SCOPES.has(s))) return false;
     const indicator = params.get('resource');
     const resource = indicator ? resources.findByUri(indicator) : resources.single();
+    const own = new Set(resource?.scopes.map((s) => s.scope));
+    if (requested.some((s) => own.has(s))) return false;
+    const offered = new Set(resources.allScopes());
+    if (requested.some((s) => !OIDC_SCOPES.has(s) && !offered.has(s))) return false;
     const defaults = resource?.scopes.filter((s) => s.isDefault).map((s) => s.scope) ?? [];
     if (defaults.length === 0) return false;
     params.set('scope', [...requested, ...defaults].join(' '));
