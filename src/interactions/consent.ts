@@ -9,12 +9,12 @@ import { durationMessage } from '../i18n/duration.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { splitScope } from '../lib/scopes.js';
-import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
+import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import { forgetDeclined } from '../provider/grants.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { ResourceRepository, ResourceScope } from '../storage/resources.js';
-import { formField, formList } from './context.js';
+import { clientVerification, formField, formList } from './context.js';
 import type { LoginDeps } from './login.js';
 
 export interface ConsentDeps extends LoginDeps {
@@ -132,7 +132,7 @@ export async function describeConsentClient(
   const clientId = String(details.params.client_id ?? '');
   const client = (await provider.Client.find(clientId)) as ClientLike | undefined;
   if (!client) throw new HttpError(400, 'invalid_client', 'the agent is no longer registered');
-  const domain = verifiedDomain(clientId) ?? null;
+  const { verified, verifiedDomain: domain } = clientVerification(clientId);
   const redirectUri = String(details.params.redirect_uri ?? client.redirectUris?.[0] ?? '');
   const back = hostOf(redirectUri);
   const kinds = (client.redirectUris ?? []).map((u) => classifyRedirectUri(u));
@@ -147,7 +147,7 @@ export async function describeConsentClient(
   return {
     id: clientId,
     name: client.clientName?.trim() || clientId,
-    verified: domain !== null,
+    verified,
     verifiedDomain: domain,
     redirectHost: redirectHost(redirectUri),
     redirectOffSite: offSite,

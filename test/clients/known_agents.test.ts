@@ -4,7 +4,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../support/app.js';
-import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register } from '../support/oauth.js';
+import {
+  authorize,
+  CookieBrowser,
+  PUBLIC_CLIENT,
+  pkcePair,
+  type RegisteredClient,
+  redeem,
+  register,
+} from '../support/oauth.js';
 import { type DocumentServer, documentFor, MCP, PASSWORD, startCimdSetup } from './support.js';
 
 let docs: DocumentServer;
@@ -324,5 +332,42 @@ describe('a metadata-document client is still held to PKCE', () => {
     const tokens = await redeem(server.url, client, got, { resource: MCP, code_verifier: wrong });
     expect(tokens.status).toBe(400);
     expect(tokens.body.error).toBe('invalid_grant');
+  });
+});
+
+// The sign-in page and the consent page must agree on whether the agent is who it says it is.
+describe('the sign-in page labels the agent as the consent page does', () => {
+  const loginPage = async (clientId: string, redirectUri: string) => {
+    const params = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      code_challenge: pkcePair().challenge,
+      code_challenge_method: 'S256',
+      resource: MCP,
+    });
+    const browser = new CookieBrowser();
+    const { res } = await browser.follow(
+      await browser.get(`${server.url}/authorize?${params}`),
+      `${server.url}/authorize`,
+      server.url,
+    );
+    const html = await res.text();
+    expect(html).toContain('name="password"');
+    return html;
+  };
+
+  it('a metadata-document agent (verified by its domain) is not "self-declared"', async () => {
+    const path = '/agents/login-label.json';
+    const url = docs.serve(path, { body: documentFor(`${docs.origin}${path}`, { client_name: 'Doc Agent' }) });
+    const html = await loginPage(url, 'http://127.0.0.1:4321/callback');
+    expect(html).toContain('Doc Agent');
+    expect(html).not.toContain('self-declared');
+  });
+
+  it("control: a registered agent's name is labelled self-declared", async () => {
+    const client = await register(server.url, PUBLIC_CLIENT);
+    const html = await loginPage(client.client_id, client.redirect_uris[0] as string);
+    expect(html).toContain('self-declared name');
   });
 });
