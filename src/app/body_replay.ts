@@ -21,6 +21,7 @@ export function peekBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('aborted', onError);
+      req.off('close', onError);
     };
     const onReadable = () => {
       for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) {
@@ -52,7 +53,9 @@ export function peekBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('readable', onReadable);
     req.on('end', onEnd);
     req.on('error', onError);
+    // A client that hangs up mid-body: the request closes without completing.
     req.on('aborted', onError);
+    req.on('close', onError);
   });
 }
 

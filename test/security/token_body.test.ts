@@ -2,6 +2,7 @@
 // HTTP Basic gets the same protection as one naming itself in the body (a wrong `resource` must be
 // refused before oidc-provider consumes the refresh token), a broken Authorization header is a 4xx,
 // and the provider still reads the raw body stream itself (no "already parsed request body").
+import { request } from 'node:http';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
@@ -86,6 +87,36 @@ describe('HTTP Basic client authentication and the resource pre-check', () => {
     expect(isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
     expect((await refresh(RESOURCE, `Basic ${b64(`${form(client.client_id)}:wrong`)}`)).status).toBe(401);
     expect(isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
+  });
+
+  it('a body sent in pieces without Content-Length is read, folded and handed on whole', async () => {
+    const body = new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      resource: `${RESOURCE}/`,
+    });
+    const text = body.toString();
+    const half = Math.floor(text.length / 2);
+    const res = await new Promise<{ status: number; json: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(
+        `${server.url}/token`,
+        { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic } },
+        (r) => {
+          let data = '';
+          r.setEncoding('utf8');
+          r.on('data', (c: string) => {
+            data += c;
+          });
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, json: JSON.parse(data) as Record<string, unknown> }));
+        },
+      );
+      req.on('error', reject);
+      // Chunked transfer encoding: the second piece goes out once the first has been flushed.
+      req.write(text.slice(0, half), () => req.end(text.slice(half)));
+    });
+    expect(res.status).toBe(200);
+    expect(decodeJwt(res.json.access_token as string).aud).toBe(RESOURCE);
+    refreshToken = res.json.refresh_token as string;
   });
 
   it('oidc-provider read the raw body every time (no "already parsed request body" warning)', () => {
