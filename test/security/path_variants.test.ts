@@ -229,3 +229,30 @@ describe('resource pre-checks at /token and /authorize', () => {
     },
   );
 });
+
+describe('other routes', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+    server.addResource(RESOURCE, 'Orders DB');
+  });
+  afterAll(() => server.close());
+
+  it.each(variants('/.well-known/oauth-authorization-server'))(
+    'GET %s is the metadata this server publishes, not the provider’s raw document',
+    async (path) => {
+      const res = await fetch(`${server.url}${path}`);
+      expect(res.status).toBe(200);
+      const doc = (await res.json()) as Record<string, unknown>;
+      expect(doc.scopes_supported).toEqual(['mcp:read', 'mcp:write', 'offline_access']);
+      expect(doc.claims_supported).toBeUndefined();
+    },
+  );
+
+  it('our own pages match one spelling: slashes are folded, case is not', async () => {
+    expect((await fetch(`${server.url}/account/login/`)).status).toBe(200);
+    expect((await fetch(`${server.url}//account//login`)).status).toBe(200);
+    expect((await fetch(`${server.url}/Account/login`)).status).toBe(404);
+    expect((await fetch(`${server.url}/account/LOGIN`)).status).toBe(404);
+  });
+});
