@@ -236,6 +236,23 @@ describe('scopes no MCP server offers', () => {
     expect(await res.text()).toContain('invalid_scope');
   });
 
+  it("a consent form that names the other server's scope puts none of it into this grant", async () => {
+    const client = await register(server.url, PUBLIC_CLIENT);
+    const got = await authorize(server.url, {
+      client,
+      username: 'alice',
+      password: PASSWORD,
+      resource: MCP,
+      scope: 'mcp:read files:read',
+      keep: ['mcp:read', 'files:read', 'files:write'],
+    });
+    const tokens = await redeem(server.url, client, got, { resource: MCP });
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(tokens.body.access_token as string).scope).toBe('mcp:read');
+    const grants = server.app.stores.grantRecords.list({ clientId: client.client_id, state: 'all' });
+    expect(grants.map((g) => g.scopes)).toEqual([['mcp:read']]);
+  });
+
   it("the AS metadata advertises every registered server's scopes", async () => {
     expect((await scopesSupported()).split(' ')).toEqual(
       expect.arrayContaining(['mcp:read', 'mcp:write', 'files:read', 'files:write', 'offline_access']),
