@@ -12,7 +12,8 @@ import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/pag
 export function accountRoutes(deps: RouteDeps): Middleware {
   const sessions = createWebSessions(deps);
   const ops = createLifecycle(deps.stores, deps.audit);
-  const router = new Router();
+  // Exact paths: requests arrive in one spelling (src/app/canonical_path.ts) and so must match one.
+  const router = new Router({ sensitive: true, strict: true });
   const sessionForm = checkedForm(deps.csrf, (ctx) => (signedIn(ctx) as SignedIn).csrfScope);
 
   // Not signed in: back to the sign-in page, coming back here afterwards (for a POST, to the page).

@@ -10,7 +10,8 @@ import { consoleForm, consoleHandlers, type RouteTable, requireAdminPage } from 
 
 /** A router with one route per table entry ("METHOD /path"), each behind `before` (and `form` for POSTs). */
 function routerFor<K extends string>(table: RouteTable<K>, before: Middleware[], form?: Middleware): Middleware {
-  const router = new Router();
+  // Exact paths: requests arrive in one spelling (src/app/canonical_path.ts) and so must match one.
+  const router = new Router({ sensitive: true, strict: true });
   for (const [route, handler] of Object.entries(table) as [string, RouteTable<K>[K]][]) {
     const [method = '', path = ''] = route.split(' ');
     const chain = [...before, ...(method === 'POST' && form ? [form] : [])];

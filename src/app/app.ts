@@ -5,6 +5,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { accountRoutes } from '../account/routes.js';
 import { adminRoutes } from '../admin/routes.js';
+import { canonicalPath } from '../app/canonical_path.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { interactionRoutes } from '../interactions/routes.js';
@@ -13,7 +14,8 @@ import { createReadiness, healthRoutes } from '../ops/health.js';
 import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.js';
 import { requestContext } from '../ops/request_id.js';
 import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
-import { buildProvider, ROUTES } from '../provider/index.js';
+import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
+import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import { registrationGuard } from '../provider/registration_guard.js';
 import type { Db } from '../storage/db.js';
@@ -99,6 +101,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     requestContext(log),
     metrics.observeRequests,
     securityHeaders(secure),
+    // Before every check that looks at the path: the checks and the routers see one spelling.
+    canonicalPath(PROVIDER_ROUTE_TEMPLATES),
     healthRoutes(createReadiness({ db, log, signingKeyLoaded: () => canSign })),
     metrics.endpoint,
     errorHandler(views, log),
@@ -184,6 +188,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);
+    keepErrorsOnOurOrigin(provider, (clientId) => stores.clientState.find(clientId)?.firstUsedAt != null);
     // Errors Koa itself reports (mostly clients that hung up mid-response): to the log, not stderr.
     (provider as unknown as NodeJS.EventEmitter).on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') log.debug({ err }, 'client connection closed');

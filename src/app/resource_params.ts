@@ -3,29 +3,13 @@
 // docs/pitfalls.md#requests-with-no-scope).
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import { peekBody, replaceBody } from '../app/body_replay.js';
 import { foldResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import { HttpError } from '../web/errors.js';
 
 const BODY_LIMIT = 56 * 1024; // oidc-provider's own limit
-
-async function readBody(
-  req: NodeJS.ReadableStream & { readableEncoding?: string | null },
-  declared: number | undefined,
-): Promise<string> {
-  if (declared !== undefined && declared > BODY_LIMIT)
-    throw new HttpError(413, 'invalid_request', 'request body is too large');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > BODY_LIMIT) throw new HttpError(413, 'invalid_request', 'request body is too large');
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 function foldAll(params: URLSearchParams): boolean {
   const resources = params.getAll('resource');
@@ -38,12 +22,36 @@ function foldAll(params: URLSearchParams): boolean {
 }
 
 /**
- * oidc-provider consumes the code or refresh token before it compares `resource`, and the retry
- * then revokes the grant (docs/pitfalls.md#resource-indicators-compared-as-strings). Compare first;
- * unknown, consumed or another client's tokens are left to the provider (invalid_grant, replay
- * detection).
+ * The client a token request authenticates as: HTTP Basic, whose two parts are each
+ * form-urlencoded (RFC 6749 §2.3.1), else the body's client_id. A header that does not decode
+ * names no client; the provider then refuses it (invalid_request) before it reads any token.
  */
-async function refuseUngrantedResource(provider: Provider, params: URLSearchParams): Promise<void> {
+export function requestClientId(authorization: string | undefined, params: URLSearchParams): string | undefined {
+  if (!authorization) return params.get('client_id') ?? undefined;
+  const [scheme = '', credentials = '', ...rest] = authorization.split(' ');
+  if (scheme.toLowerCase() !== 'basic' || rest.length > 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(credentials)) {
+    return undefined;
+  }
+  const basic = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = basic.indexOf(':');
+  if (colon <= 0) return undefined;
+  try {
+    return decodeURIComponent(basic.slice(0, colon).replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * oidc-provider consumes the code or refresh token before it compares `resource`, and the retry
+ * then revokes the grant (docs/pitfalls.md#resource-indicators-compared-as-strings). Compare first; unknown, consumed or another client's
+ * tokens are left to the provider (invalid_grant, replay detection).
+ */
+async function refuseUngrantedResource(
+  provider: Provider,
+  params: URLSearchParams,
+  authorization: string | undefined,
+): Promise<void> {
   const asked = params.getAll('resource');
   const grantType = params.get('grant_type');
   const value =
@@ -57,7 +65,7 @@ async function refuseUngrantedResource(provider: Provider, params: URLSearchPara
     grantType === 'authorization_code'
       ? await provider.AuthorizationCode.find(value, { ignoreExpiration: true })
       : await provider.RefreshToken.find(value, { ignoreExpiration: true });
-  if (!token || token.consumed || token.clientId !== params.get('client_id')) return;
+  if (!token || token.consumed || token.clientId !== requestClientId(authorization, params)) return;
   const granted = new Set([token.resource ?? []].flat());
   if (asked.length > 1 || !granted.has(asked[0] ?? '')) {
     throw new HttpError(400, 'invalid_target', 'resource indicator is missing, or unknown');
@@ -72,11 +80,16 @@ export function resourceParams(opts: {
 }): Middleware {
   const { resources } = opts;
 
+  // No scope of the named resource asked for (none at all, only OpenID ones, or only another
+  // server's, which are left out: src/provider/resources.ts): its default scopes.
   const fillDefaultScope = (params: URLSearchParams): boolean => {
     const requested = splitScope(params.get('scope'));
-    if (requested.some((s) => !OIDC_SCOPES.has(s))) return false;
     const indicator = params.get('resource');
     const resource = indicator ? resources.findByUri(indicator) : resources.single();
+    const own = new Set(resource?.scopes.map((s) => s.scope));
+    if (requested.some((s) => own.has(s))) return false;
+    const offered = new Set(resources.allScopes());
+    if (requested.some((s) => !OIDC_SCOPES.has(s) && !offered.has(s))) return false;
     const defaults = resource?.scopes.filter((s) => s.isDefault).map((s) => s.scope) ?? [];
     if (defaults.length === 0) return false;
     params.set('scope', [...requested, ...defaults].join(' '));
@@ -93,15 +106,16 @@ export function resourceParams(opts: {
     } else if (
       (isAuthorize || ctx.path === opts.tokenPath) &&
       ctx.method === 'POST' &&
+      ctx.request.length !== 0 &&
       ctx.is('application/x-www-form-urlencoded')
     ) {
-      const body = await readBody(ctx.req, ctx.request.length);
-      const params = new URLSearchParams(body);
-      foldAll(params);
-      if (isAuthorize) fillDefaultScope(params);
-      else await refuseUngrantedResource(opts.provider(), params);
-      // oidc-provider reads an already consumed body from req.body (its lib/shared/selective_body.js).
-      (ctx.req as unknown as { body: string }).body = params.toString();
+      // Read and left in the stream: the provider reads the raw body itself (app/body_replay.ts).
+      const body = await peekBody(ctx.req, BODY_LIMIT);
+      const params = new URLSearchParams(body.toString('utf8'));
+      const folded = foldAll(params);
+      const filled = isAuthorize && fillDefaultScope(params);
+      if (!isAuthorize) await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
+      if (folded || filled) replaceBody(ctx.req, Buffer.from(params.toString(), 'utf8'));
     }
     await next();
   };

@@ -137,6 +137,9 @@ export const serverSettings = z
         token: setting('MCP_OAUTH_RATE_LIMIT_TOKEN', perMinute, { default: '1200' }).describe(
           '`POST /token` and `POST /revoke`.',
         ),
+        authorize: setting('MCP_OAUTH_RATE_LIMIT_AUTHORIZE', perMinute, { default: '60' }).describe(
+          '`GET`/`POST /authorize`: each may fetch a client metadata document and start an interaction.',
+        ),
         registration: setting('MCP_OAUTH_RATE_LIMIT_REGISTRATION', perMinute, { default: '120' }).describe(
           '`/register` and `/register/{client_id}`.',
         ),

@@ -9,12 +9,13 @@ import { durationMessage } from '../i18n/duration.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { splitScope } from '../lib/scopes.js';
-import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
+import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import { forgetDeclined } from '../provider/grants.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
-import type { ResourceRepository, ResourceScope } from '../storage/resources.js';
+import type { Resource, ResourceRepository, ResourceScope } from '../storage/resources.js';
 import { formField, formList } from '../web/form_body.js';
+import { clientVerification } from './context.js';
 import type { LoginDeps } from './login.js';
 
 export interface ConsentDeps extends LoginDeps {
@@ -40,23 +41,35 @@ function lifetime(config: ConsentDeps['config']) {
 
 interface ConsentRequest {
   indicator: string;
+  resource: Resource;
   missing: string[];
   granted: string[];
 }
 
-/** The resource this consent is about and which of its scopes are new. */
-async function consentRequest(provider: Provider, details: Interaction): Promise<ConsentRequest> {
+/**
+ * The resource this consent is about and which of its scopes are new. Only that resource's scopes
+ * count: an agent may have asked for another MCP server's scopes too (they are left out, see
+ * src/provider/resources.ts), and a form naming one must not put it into this resource's grant.
+ */
+async function consentRequest(
+  provider: Provider,
+  resources: ResourceRepository,
+  details: Interaction,
+): Promise<ConsentRequest> {
   const prompt = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
   const missingByResource = prompt.missingResourceScopes ?? {};
-  const requested = splitScope(details.params.scope as string | undefined);
   const indicator = Object.keys(missingByResource)[0] ?? (details.params.resource as string | undefined);
   if (!indicator || Object.keys(missingByResource).length > 1) {
     throw new HttpError(400, 'invalid_target', 'an authorization request must name exactly one MCP server');
   }
+  const resource = resources.findByUri(indicator);
+  if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
+  const own = new Set(resource.scopes.map((s) => s.scope));
+  const requested = splitScope(details.params.scope as string | undefined).filter((s) => own.has(s));
   const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
   const already = new Set(splitScope(grant?.getResourceScope(indicator)));
-  const missing = missingByResource[indicator] ?? requested.filter((s) => !already.has(s));
-  return { indicator, missing, granted: requested.filter((s) => already.has(s)) };
+  const missing = (missingByResource[indicator] ?? requested.filter((s) => !already.has(s))).filter((s) => own.has(s));
+  return { indicator, resource, missing, granted: requested.filter((s) => already.has(s)) };
 }
 
 function scopeViews(all: ResourceScope[], names: string[]): ResourceScope[] {
@@ -132,7 +145,7 @@ export async function describeConsentClient(
   const clientId = String(details.params.client_id ?? '');
   const client = (await provider.Client.find(clientId)) as ClientLike | undefined;
   if (!client) throw new HttpError(400, 'invalid_client', 'the agent is no longer registered');
-  const domain = verifiedDomain(clientId) ?? null;
+  const { verified, verifiedDomain: domain } = clientVerification(clientId);
   const redirectUri = String(details.params.redirect_uri ?? client.redirectUris?.[0] ?? '');
   const back = hostOf(redirectUri);
   const kinds = (client.redirectUris ?? []).map((u) => classifyRedirectUri(u));
@@ -147,7 +160,7 @@ export async function describeConsentClient(
   return {
     id: clientId,
     name: client.clientName?.trim() || clientId,
-    verified: domain !== null,
+    verified,
     verifiedDomain: domain,
     redirectHost: redirectHost(redirectUri),
     redirectOffSite: offSite,
@@ -160,9 +173,8 @@ export async function describeConsentClient(
 
 export async function showConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
   const provider = deps.provider();
-  const request = await consentRequest(provider, details);
-  const resource = deps.resources.findByUri(request.indicator);
-  if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
+  const request = await consentRequest(provider, deps.resources, details);
+  const { resource } = request;
   const client = await describeConsentClient(deps, provider, details, request.granted.length > 0);
   const accountId = details.session?.accountId ?? '';
   if (client.logoUri) {
@@ -202,7 +214,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     });
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user denied the request' });
   }
-  const request = await consentRequest(provider, details);
+  const request = await consentRequest(provider, deps.resources, details);
   const chosen = new Set(formList(body, 'scope'));
   const allow = request.missing.filter((s) => chosen.has(s));
   const decline = request.missing.filter((s) => !chosen.has(s));

@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { HttpError } from '../web/errors.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
+import { verifiedDomain } from '../provider/client_metadata_document.js';
 
 export interface ClientView {
   id: string;
@@ -21,6 +22,16 @@ export async function loadInteraction(provider: Provider, ctx: Context): Promise
   return details;
 }
 
+/**
+ * Whether an agent's identity is verified, for every page that names it. A metadata-document
+ * client is identified by the https URL of its document, so the domain serving it is its own; a
+ * registered client's name is whatever the registration said.
+ */
+export function clientVerification(clientId: string): { verified: boolean; verifiedDomain: string | null } {
+  const domain = verifiedDomain(clientId) ?? null;
+  return { verified: domain !== null, verifiedDomain: domain };
+}
+
 export async function describeClient(provider: Provider, details: Interaction): Promise<ClientView> {
   const clientId = String(details.params.client_id ?? '');
   const client = await provider.Client.find(clientId);
@@ -29,10 +40,8 @@ export async function describeClient(provider: Provider, details: Interaction): 
   const kind = classifyRedirectUri(redirectUri);
   return {
     id: clientId,
-    // Dynamically registered names are self-chosen: shown, but never as verified (only a metadata document's
-    // domain is: docs/design.md#consent-that-tells-the-truth).
     name: client.clientName || clientId,
-    verified: false,
+    verified: clientVerification(clientId).verified,
     redirectHost: redirectHost(redirectUri),
     local: kind.ok && kind.kind !== 'https',
   };

@@ -11,7 +11,8 @@ import { showLogin, submitLogin } from './login.js';
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function interactionRoutes(deps: ConsentDeps): Router {
-  const router = new Router({ prefix: INTERACTION_PREFIX });
+  // Exact paths: requests arrive in one spelling (src/app/canonical_path.ts) and so must match one.
+  const router = new Router({ prefix: INTERACTION_PREFIX, sensitive: true, strict: true });
   const form = formBody();
 
   const checkUid = async (ctx: Context, next: () => Promise<unknown>) => {

@@ -31,6 +31,19 @@ export const ROUTES = {
 
 export const INTERACTION_PREFIX = '/interaction';
 
+/**
+ * Every route oidc-provider's router serves with this configuration (lib/helpers/initialize_app.js),
+ * as templates for src/app/canonical_path.ts. The end-session confirmation is always registered.
+ */
+export const PROVIDER_ROUTE_TEMPLATES: readonly string[] = [
+  ...Object.values(ROUTES),
+  `${ROUTES.authorization}/:uid`,
+  `${ROUTES.registration}/:clientId`,
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+  '/session/end/confirm',
+];
+
 export interface ProviderDeps {
   config: Config;
   store: OidcStore;

@@ -42,9 +42,15 @@ export function resourceFunctions(resources: ResourceRepository, accessTokenTtl:
       const resource = lookup(indicator);
       const known = new Set(resource.scopes.map((s) => s.scope));
       const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '');
+      // A scope of another registered MCP server is not this request's business: agents such as
+      // Claude ask for the whole scopes_supported list of the metadata. It is left out: the
+      // provider grants and the consent page offers only scopes of this resource (`scope` below).
+      // A scope no server offers is still refused.
       const foreign = requested.filter((s) => !known.has(s) && !OIDC_SCOPES.has(s));
-      if (foreign.length > 0) {
-        throw new errors.InvalidScope('requested scope is not offered by the resource', foreign[0] ?? '');
+      const offered = foreign.length > 0 ? new Set(resources.allScopes()) : undefined;
+      const unknown = foreign.filter((s) => !offered?.has(s));
+      if (unknown.length > 0) {
+        throw new errors.InvalidScope('requested scope is not offered by the resource', unknown[0] ?? '');
       }
       return {
         scope: [...known].join(' '),

@@ -52,6 +52,7 @@ export interface RateLimitRule {
   applies: (ctx: Context) => boolean;
 }
 
+// Paths are compared as they are after src/app/canonical_path.ts put them in their one spelling.
 const exact = (...paths: string[]) => {
   const set = new Set(paths);
   return (ctx: Context) => set.has(ctx.path);
@@ -61,9 +62,18 @@ const under = (prefix: string) => (ctx: Context) => ctx.path === prefix || ctx.p
 /** The endpoint groups with a per-address limit, each configured by MCP_OAUTH_RATE_LIMIT_*. */
 export function defaultRules(
   limits: RateLimitConfig,
-  paths: { token: string; revocation: string; registration: string; introspection: string; feed: string },
+  paths: {
+    authorization: string;
+    token: string;
+    revocation: string;
+    registration: string;
+    introspection: string;
+    feed: string;
+  },
 ): RateLimitRule[] {
   return [
+    // Not the resume URL below it: that is the same authorization coming back from sign-in and consent.
+    { name: 'authorize', perMinute: limits.authorize, applies: exact(paths.authorization) },
     { name: 'token', perMinute: limits.token, applies: exact(paths.token, paths.revocation) },
     { name: 'registration', perMinute: limits.registration, applies: under(paths.registration) },
     { name: 'introspection', perMinute: limits.introspection, applies: exact(paths.introspection) },

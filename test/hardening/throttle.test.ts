@@ -94,7 +94,14 @@ describe('throttle settings', () => {
       firstBlock: 1,
       maxBlock: 900,
     });
-    expect(config.rateLimits).toEqual({ token: 1200, registration: 120, introspection: 3000, feed: 600, admin: 600 });
+    expect(config.rateLimits).toEqual({
+      token: 1200,
+      registration: 120,
+      introspection: 3000,
+      feed: 600,
+      admin: 600,
+      authorize: 60,
+    });
     expect(config.refreshReuseGrace).toBe(10);
   });
 
@@ -316,6 +323,7 @@ describe('per-address request limits on machine-facing endpoints', () => {
       MCP_OAUTH_RATE_LIMIT_INTROSPECTION: '2',
       MCP_OAUTH_RATE_LIMIT_FEED: '2',
       MCP_OAUTH_RATE_LIMIT_ADMIN: '2',
+      MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '2',
     });
   });
   afterAll(() => server.close());
@@ -350,6 +358,12 @@ describe('per-address request limits on machine-facing endpoints', () => {
         fetch(`${server.url}/introspect`, { method: 'POST', headers: form, body: new URLSearchParams({ token: 'x' }) }),
     },
     { name: 'revocation feed', limit: 2, send: () => fetch(`${server.url}/revocations?after=0`) },
+    {
+      // Each authorization request may fetch a client metadata document and start an interaction.
+      name: 'authorization',
+      limit: 2,
+      send: () => fetch(`${server.url}/authorize?client_id=nobody`, { redirect: 'manual' }),
+    },
     {
       name: 'admin API',
       limit: 2,

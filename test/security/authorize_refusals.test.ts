@@ -29,8 +29,16 @@ beforeAll(async () => {
   // Exactly one resource: requests without `resource` default to it.
   server.addResource(RESOURCE, 'Orders DB');
   client = await register(server.url, PUBLIC_CLIENT);
+  // Errors are redirected only to agents that have completed an authorization (see below).
+  await completeAuthorization(server, client);
 });
 afterAll(() => server.close());
+
+/** Sign-in, consent and code redemption: the agent is then one in use. */
+async function completeAuthorization(on: TestServer, agent: RegisteredClient): Promise<void> {
+  const got = await authorize(on.url, { client: agent, ...USER, resource: RESOURCE, scope: 'mcp:read' });
+  expect((await redeem(on.url, agent, got)).status).toBe(200);
+}
 
 describe('refusals that must not be redirected to the client (RFC 6749 §4.1.2.1, RFC 9700 §4.1)', () => {
   const MISMATCH = "redirect_uri did not match any of the client's registered redirect_uris";
@@ -329,9 +337,11 @@ describe('with two registered resources', () => {
   let agent: RegisteredClient;
   beforeAll(async () => {
     two = await startTestServer();
+    await two.addUser(USER.username, USER.password);
     two.addResource(RESOURCE, 'Orders DB');
     two.addResource(OTHER_RESOURCE, 'Other');
     agent = await register(two.url, PUBLIC_CLIENT);
+    await completeAuthorization(two, agent);
   });
   afterAll(() => two.close());
 
@@ -344,5 +354,67 @@ describe('with two registered resources', () => {
     const res = await getAuthorize(two, authorizeParams(agent, overrides));
     expectErrorRedirect(res, two, REDIRECT, 'invalid_target');
     expect(countRows(two, 'Interaction')).toBe(interactions);
+  });
+});
+
+// RFC 9700 §4.11.2: with open registration, the redirect URIs of an agent nobody has used are just
+// what a stranger typed. A request bound to fail would otherwise send the browser there from our
+// origin (an open redirector); the error is shown as our page until the agent has completed an
+// authorization (a user consented and it redeemed the code).
+describe('an agent that never completed an authorization: errors stay on our origin', () => {
+  const PHISH = 'https://phish.example/landing';
+  let stranger: RegisteredClient;
+  beforeEach(async () => {
+    stranger = await register(server.url, {
+      ...PUBLIC_CLIENT,
+      client_name: 'Totally Legit',
+      redirect_uris: [PHISH, 'http://127.0.0.1:33418/callback'],
+    });
+  });
+
+  it.each<[string, string, Params]>([
+    ['response_type=token', 'unsupported_response_type', { response_type: 'token' }],
+    ['no code_challenge', 'invalid_request', { code_challenge: undefined, code_challenge_method: undefined }],
+    ['an unknown scope', 'invalid_scope', { scope: 'admin:all' }],
+    ['an unknown resource', 'invalid_target', { resource: 'https://evil.example.com/mcp' }],
+    ['prompt=none without a session', 'login_required', { prompt: 'none' }],
+    ['response_mode=form_post', 'invalid_request', { response_mode: 'form_post', code_challenge: undefined }],
+  ])('%s → %s as a page, nothing sent to the redirect URI', async (_label, error, overrides) => {
+    const res = await getAuthorize(server, authorizeParams(stranger, { redirect_uri: PHISH, ...overrides }));
+    await expectErrorPage(res, 400, error);
+  });
+
+  it('control: the same requests from the agent in use are redirected with error and iss', async () => {
+    for (const overrides of [{ response_type: 'token' }, { code_challenge: undefined }, { scope: 'admin:all' }]) {
+      const res = await getAuthorize(server, authorizeParams(client, overrides));
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toMatch(/^http:\/\/127\.0\.0\.1:33418\/callback[?#]error=/);
+    }
+  });
+
+  it('once it has completed an authorization, its errors are redirected again', async () => {
+    const got = await authorize(server.url, {
+      client: stranger,
+      ...USER,
+      resource: RESOURCE,
+      scope: 'mcp:read',
+      redirectUri: PHISH,
+    });
+    expect((await redeem(server.url, stranger, got)).status).toBe(200);
+    const res = await getAuthorize(server, authorizeParams(stranger, { redirect_uri: PHISH, response_type: 'token' }));
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^https:\/\/phish\.example\/landing#error=unsupported_response_type/);
+  });
+
+  it('a user who denies on the consent page is sent back to the agent (they saw where it leads)', async () => {
+    const got = await authorize(server.url, {
+      client: stranger,
+      ...USER,
+      resource: RESOURCE,
+      scope: 'mcp:read',
+      decision: 'deny',
+    });
+    expect(`${got.location.origin}${got.location.pathname}`).toBe(PHISH);
+    expect(got.location.searchParams.get('error')).toBe('access_denied');
   });
 });

@@ -38,7 +38,14 @@ export async function startTestServer(
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const config = loadConfig({ MCP_OAUTH_PORT: String(port), MCP_OAUTH_DATA_DIR: dataDir, ...env });
+  const config = loadConfig({
+    MCP_OAUTH_PORT: String(port),
+    MCP_OAUTH_DATA_DIR: dataDir,
+    // Suites start hundreds of authorizations from 127.0.0.1 within a minute; the tests of this
+    // limit (test/hardening/throttle.test.ts, test/security/path_variants.test.ts) set it.
+    MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '0',
+    ...env,
+  });
   const db = openDatabase(config.databaseFile);
   migrate(db);
   const app = await buildApp(config, db, opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), {
