@@ -2,6 +2,7 @@
 // an admin API token (Authorization: Bearer, RFC 6750) or an admin session; a session call that
 // changes state must also send the session's CSRF token in X-CSRF-Token, so a cookie alone is never
 // enough. Every answer is JSON with no-store; errors are {error, error_description}.
+import { parseBearer } from '../lib/bearer.js';
 import type { Context, Middleware, Next } from 'koa';
 import { describeGrants } from '../web/grant_view.js';
 import { signedIn } from '../web/page_session.js';
@@ -35,8 +36,8 @@ const REALM = 'Bearer realm="mcp-oauth admin"';
 export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: string | null } {
   const header = ctx.get('authorization');
   if (header) {
-    const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-    const token = match?.[1] ? deps.stores.adminTokens.verify(match[1], epochSeconds()) : undefined;
+    const presented = parseBearer(header);
+    const token = presented.kind === 'token' ? deps.stores.adminTokens.verify(presented.token, epochSeconds()) : undefined;
     if (!token) {
       ctx.set('WWW-Authenticate', `${REALM}, error="invalid_token"`);
       throw new HttpError(401, 'invalid_token', 'the admin API token is invalid, revoked or malformed');

@@ -137,6 +137,20 @@ export function secret(min: number, hint = ''): Kind<string> {
   };
 }
 
+/**
+ * A secret that clients present as a Bearer token (RFC 6750 §2.1): only token68 characters, so the
+ * one Bearer parser (src/lib/bearer.ts) can ever match it. Checked at start, not at the first scrape.
+ */
+export function bearerSecret(min: number, hint = ''): Kind<string> {
+  return {
+    values: `secret of token68 characters (letters, digits, \`-._~+/\`), at least ${min}`,
+    schema: z
+      .string()
+      .min(min, `must be at least ${min} characters${hint}`)
+      .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must use only letters, digits and -._~+/ (it is sent as a Bearer token)'),
+  };
+}
+
 /** A list separated by commas (or by `separator`), each item matching `item`. */
 export function list(
   values: string,

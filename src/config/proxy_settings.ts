@@ -3,7 +3,7 @@
 // top of src/config/server_settings.ts. `ProxyConfig` (src/config/proxy.ts) is inferred from here.
 // This module imports no server code.
 import { z } from 'zod';
-import { count, DAY, duration, filePath, flag, type Kind, list, oneOf, port, secret, setting, text } from './define.js';
+import { bearerSecret, count, DAY, duration, filePath, flag, type Kind, list, oneOf, port, secret, setting, text } from './define.js';
 
 export const ALLOWED_ALGORITHMS = [
   'ES256',
@@ -162,7 +162,7 @@ export const proxySettings = z
       values: 'absolute path',
       schema: z.string().regex(/^\/[A-Za-z0-9._~/-]{1,200}$/, 'must be a path'),
     }).describe('Path of the nginx `auth_request` endpoint; off when unset.'),
-    metricsToken: setting('MCP_PROXY_METRICS_TOKEN', secret(16), { secret: true }).describe(
+    metricsToken: setting('MCP_PROXY_METRICS_TOKEN', bearerSecret(16), { secret: true }).describe(
       'Bearer token that unlocks `/metrics` on the public listener.',
     ),
     metricsPort: setting('MCP_PROXY_METRICS_PORT', port()).describe(

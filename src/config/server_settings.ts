@@ -16,6 +16,7 @@
 // `Config` (src/config/index.ts) is inferred from this schema: no interface to update.
 import { z } from 'zod';
 import {
+  bearerSecret,
   count,
   DAY,
   domainList,
@@ -68,7 +69,7 @@ export const serverSettings = z
       'Dynamic client registration (RFC 7591): open to anyone, only with an initial access token ' +
         '(`mcp-oauth clients token`), or off.',
     ),
-    registrationToken: setting('MCP_OAUTH_REGISTRATION_TOKEN', secret(32), { secret: true }).describe(
+    registrationToken: setting('MCP_OAUTH_REGISTRATION_TOKEN', bearerSecret(32), { secret: true }).describe(
       'Optional fixed initial access token for `token` registration mode, besides those made with ' +
         '`mcp-oauth clients token`.',
     ),
@@ -96,7 +97,7 @@ export const serverSettings = z
       'How long a rotated-out refresh token may still be presented by its own client (agents whose processes ' +
         'race); `0` turns it off, and any reuse revokes the grant.',
     ),
-    metricsToken: setting('MCP_OAUTH_METRICS_TOKEN', secret(32, ', e.g. from: openssl rand -hex 32'), {
+    metricsToken: setting('MCP_OAUTH_METRICS_TOKEN', bearerSecret(32, ', e.g. from: openssl rand -hex 32'), {
       secret: true,
     }).describe('Bearer token for `GET /metrics`; without it `/metrics` is not served.'),
     unusedClientTtl: setting('MCP_OAUTH_UNUSED_CLIENT_TTL', duration(60, 365 * DAY), { default: '1d' }).describe(

@@ -7,6 +7,7 @@
 //
 // GET /metrics is served only when MCP_OAUTH_METRICS_TOKEN (or _FILE) is set, and only to a request
 // that presents it as a bearer token; otherwise the path does not exist (404).
+import { parseBearer } from '../lib/bearer.js';
 import type { Context, Middleware } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../audit/index.js';
@@ -54,8 +55,8 @@ export function activeGrantCounter(db: Db): () => number {
 
 /** Constant-time comparison of the presented bearer token with the configured one. */
 function bearerMatches(header: string | undefined, expected: string): boolean {
-  const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header ?? '');
-  return match?.[1] !== undefined && constantTimeEqual(match[1], expected);
+  const presented = parseBearer(header);
+  return presented.kind === 'token' && constantTimeEqual(presented.token, expected);
 }
 
 export function createMetrics(opts: MetricsOptions): Metrics {

@@ -2,6 +2,7 @@
 // authorization (a flood from many addresses still ends there; per-address limits are in
 // src/web/rate_limit.ts), and, in MCP_OAUTH_REGISTRATION=token mode, the initial access token:
 // one made with `mcp-oauth clients token`, or the optional fixed MCP_OAUTH_REGISTRATION_TOKEN.
+import { parseBearer } from '../lib/bearer.js';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/index.js';
 import { constantTimeEqual } from '../lib/constant_time.js';
@@ -17,8 +18,8 @@ export interface RegistrationGuardDeps {
 }
 
 function bearer(header: string | undefined): string | undefined {
-  const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header ?? '');
-  return match?.[1];
+  const presented = parseBearer(header || undefined);
+  return presented.kind === 'token' ? presented.token : undefined;
 }
 
 /** A JSON OAuth error answer, never cached; `headers` carry the status's own (WWW-Authenticate, Retry-After). */

@@ -218,6 +218,10 @@ describe('MCP_OAUTH_METRICS_TOKEN', () => {
     expect(loadConfig({}).metricsToken).toBeUndefined();
     expect(loadConfig({ MCP_OAUTH_METRICS_TOKEN: TOKEN }).metricsToken).toBe(TOKEN);
     expect(() => loadConfig({ MCP_OAUTH_METRICS_TOKEN: 'short' })).toThrow(/at least 32 characters/);
+    // Sent as a Bearer token, so only token68 characters: a token the one Bearer parser could never
+    // match is refused at start, not discovered at the first failed scrape.
+    expect(() => loadConfig({ MCP_OAUTH_METRICS_TOKEN: `${'a'.repeat(32)} !#` })).toThrow(/only letters, digits/);
+    expect(() => loadConfig({ MCP_OAUTH_REGISTRATION_TOKEN: `${'b'.repeat(32)}"` })).toThrow(/only letters, digits/);
     const dir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-metrics-'));
     try {
       const file = path.join(dir, 'token');

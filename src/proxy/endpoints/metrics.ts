@@ -1,16 +1,10 @@
 // Prometheus metrics: on the public listener only with the configured bearer token (compared in
 // constant time), or without one on the separate loopback listener.
-import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBearer } from '../../lib/bearer.js';
+import { constantTimeEqual } from '../../lib/constant_time.js';
 import { sendJson } from '../exchange.js';
 import type { ProxyMetrics } from '../metrics.js';
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
 
 export function metricsEndpoint(metrics: ProxyMetrics) {
   return async (res: ServerResponse) => {
@@ -24,7 +18,7 @@ export function protectedMetricsEndpoint(metrics: ProxyMetrics, token: string) {
   const serve = metricsEndpoint(metrics);
   return async (req: IncomingMessage, res: ServerResponse) => {
     const bearer = parseBearer(req.headers.authorization);
-    if (bearer.kind !== 'token' || !sameSecret(bearer.token, token)) {
+    if (bearer.kind !== 'token' || !constantTimeEqual(bearer.token, token)) {
       sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer realm="metrics"' });
       return;
     }
