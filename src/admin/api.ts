@@ -2,15 +2,16 @@
 // an admin API token (Authorization: Bearer, RFC 6750) or an admin session; a session call that
 // changes state must also send the session's CSRF token in X-CSRF-Token, so a cookie alone is never
 // enough. Every answer is JSON with no-store; errors are {error, error_description}.
-import { parseBearer } from '../lib/bearer.js';
+
 import type { Context, Middleware, Next } from 'koa';
-import { describeGrants } from '../web/grant_view.js';
-import { signedIn } from '../web/page_session.js';
 import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
-import { HttpError } from '../web/errors.js';
-import type { RouteDeps } from '../web/route_deps.js';
+import { parseBearer } from '../lib/bearer.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { User } from '../storage/users.js';
+import { HttpError } from '../web/errors.js';
+import { describeGrants } from '../web/grant_view.js';
+import { signedIn } from '../web/page_session.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, type Query, single } from './grant_filter.js';
@@ -37,7 +38,8 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
   const header = ctx.get('authorization');
   if (header) {
     const presented = parseBearer(header);
-    const token = presented.kind === 'token' ? deps.stores.adminTokens.verify(presented.token, epochSeconds()) : undefined;
+    const token =
+      presented.kind === 'token' ? deps.stores.adminTokens.verify(presented.token, epochSeconds()) : undefined;
     if (!token) {
       ctx.set('WWW-Authenticate', `${REALM}, error="invalid_token"`);
       throw new HttpError(401, 'invalid_token', 'the admin API token is invalid, revoked or malformed');

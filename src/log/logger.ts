@@ -7,7 +7,8 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-// Defence in depth: even if a request or error object is logged whole, these never leave.
+// Defence in depth: even if a request or error object is logged whole, these never leave. One list
+// for both processes (the authorization server and the resource proxy).
 const REDACT = [
   'req.headers.authorization',
   'req.headers.cookie',
@@ -20,6 +21,7 @@ const REDACT = [
   '*.access_token',
   '*.token',
   '*.registration_access_token',
+  '*.secret',
 ];
 
 interface RequestScope {
@@ -47,17 +49,27 @@ function prettyStream(out: Destination): pino.DestinationStream {
   return build({ destination: out, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
 }
 
+export interface LoggerOptions {
+  /** `auto` (default): pretty when the destination is a terminal; `json` or `pretty` to force one. */
+  format?: 'auto' | 'json' | 'pretty';
+  /** Added to every line (the proxy names itself, so mixed log streams can be told apart). */
+  service?: string;
+}
+
 /**
  * `destination` defaults to stdout. When it is a terminal, lines are pretty-printed (same fields,
  * same redaction: redaction happens before formatting).
  */
-export function createLogger(level: string = 'info', destination?: Destination): Logger {
-  const out: Destination | undefined = destination ?? (process.stdout.isTTY ? process.stdout : undefined);
-  const stream = out?.isTTY === true && level !== 'silent' ? prettyStream(out) : out;
+export function createLogger(level: string = 'info', destination?: Destination, opts: LoggerOptions = {}): Logger {
+  const format = opts.format ?? 'auto';
+  const out: Destination | undefined =
+    destination ?? (process.stdout.isTTY || format === 'pretty' ? process.stdout : undefined);
+  const pretty = level !== 'silent' && (format === 'pretty' || (format === 'auto' && out?.isTTY === true));
+  const stream = pretty && out ? prettyStream(out) : out;
   return pino(
     {
       level,
-      base: undefined,
+      base: opts.service === undefined ? undefined : { service: opts.service },
       redact: { paths: REDACT, censor: '[redacted]' },
       mixin: () => {
         const requestId = scope.getStore()?.requestId;

@@ -7,12 +7,13 @@
 //
 // GET /metrics is served only when MCP_OAUTH_METRICS_TOKEN (or _FILE) is set, and only to a request
 // that presents it as a bearer token; otherwise the path does not exist (404).
-import { parseBearer } from '../lib/bearer.js';
+
 import type { Context, Middleware } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../audit/index.js';
-import type { Logger } from '../log/logger.js';
+import { parseBearer } from '../lib/bearer.js';
 import { constantTimeEqual } from '../lib/constant_time.js';
+import type { Logger } from '../log/logger.js';
 import type { Db } from '../storage/db.js';
 import { startReadOnly } from './read_only.js';
 import { routeLabel } from './route_label.js';

@@ -2,9 +2,10 @@
 // authorization (a flood from many addresses still ends there; per-address limits are in
 // src/web/rate_limit.ts), and, in MCP_OAUTH_REGISTRATION=token mode, the initial access token:
 // one made with `mcp-oauth clients token`, or the optional fixed MCP_OAUTH_REGISTRATION_TOKEN.
-import { parseBearer } from '../lib/bearer.js';
+
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/index.js';
+import { parseBearer } from '../lib/bearer.js';
 import { constantTimeEqual } from '../lib/constant_time.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { RegistrationTokenRepository } from '../storage/client_state.js';

@@ -1,10 +1,8 @@
 // Entry point of `mcp-oauth proxy` (and the `mcp-oauth-proxy` bin): reads MCP_PROXY_* and runs
 // the resource proxy until SIGTERM/SIGINT. Loads none of the authorization server's code.
-import pino from 'pino';
 import { loadProxyConfig, ProxyConfigError } from '../config/proxy.js';
+import { createLogger } from '../log/logger.js';
 import { startProxy } from './server.js';
-
-const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.secret'];
 
 export async function runProxy(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let config: ReturnType<typeof loadProxyConfig>;
@@ -18,14 +16,7 @@ export async function runProxy(env: NodeJS.ProcessEnv = process.env): Promise<nu
     throw err;
   }
   // JSON lines for log pipelines; readable output when a person is watching the terminal.
-  const log = pino({
-    level: config.logLevel,
-    base: { service: 'mcp-oauth-proxy' },
-    redact: { paths: REDACT, censor: '[redacted]' },
-    ...((config.logFormat === 'auto' && process.stdout.isTTY) || config.logFormat === 'pretty'
-      ? { transport: { target: 'pino-pretty', options: { colorize: true } } }
-      : {}),
-  });
+  const log = createLogger(config.logLevel, undefined, { format: config.logFormat, service: 'mcp-oauth-proxy' });
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   try {
     proxy = await startProxy(config, { logger: log, collectDefaultMetrics: true });

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { connectAuthorizationServer } from './authorization_server.js';
 import type { ProxyContext } from './context.js';
 import { authRequestEndpoint } from './endpoints/auth_request.js';
@@ -45,7 +45,7 @@ export interface RunningProxy {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): Promise<RunningProxy> {
-  const log = opts.logger ?? pino({ level: config.logLevel, base: undefined });
+  const log = opts.logger ?? createLogger(config.logLevel);
   let metrics: ProxyMetrics | undefined;
   let sweep = () => {};
   const as = connectAuthorizationServer(config, log, {
