@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context } from 'koa';
 import nunjucks from 'nunjucks';
 import { createI18n, type I18n } from '../i18n/index.js';
+import { escapeHtml } from '../i18n/markup.js';
 
 export function viewsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -23,6 +24,10 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
     autoescape: true,
     throwOnUndefined: false,
   });
+  // `| iso` on every client- or user-supplied string (agent names, usernames, URIs, hosts): a name
+  // holding bidirectional format characters (U+202E and friends) stays inside its own box and can
+  // neither reorder our text around it nor be reordered by it (<bdi>: HTML §4.5.24, UAX #9 isolates).
+  env.addFilter('iso', isolate);
   const css = readFileSync(path.join(dir, 'static', 'app.css'));
   return {
     render(ctx: Context, template: string, vars: Record<string, unknown>, status = 200): void {
@@ -38,6 +43,12 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
     css,
     i18n,
   };
+}
+
+/** The text escaped and wrapped in <bdi>; nothing (not an empty element) for a missing value. */
+export function isolate(value: unknown): nunjucks.runtime.SafeString | string {
+  if (value === undefined || value === null || value === '') return '';
+  return new nunjucks.runtime.SafeString(`<bdi>${escapeHtml(String(value))}</bdi>`);
 }
 
 /**

@@ -23,8 +23,8 @@ export function escapeHtml(value: string): string {
 
 function renderPart(part: Part | undefined): string | undefined {
   if (part === undefined || part === null) return undefined;
-  if (typeof part !== 'object') return escapeHtml(String(part));
-  const text = escapeHtml(String(part.text ?? ''));
+  if (typeof part !== 'object') return `<bdi>${escapeHtml(String(part))}</bdi>`;
+  const text = `<bdi>${escapeHtml(String(part.text ?? ''))}</bdi>`;
   const tag = part.tag && TAGS.has(part.tag) ? part.tag : undefined;
   if (!tag) return text;
   if (tag === 'a' && !(part.href && LOCAL_HREF.test(part.href))) return text;
@@ -33,7 +33,11 @@ function renderPart(part: Part | undefined): string | undefined {
   return `<${tag}${href}${cls}>${text}</${tag}>`;
 }
 
-/** The catalogue text with every {name} replaced by its escaped (and possibly wrapped) part. */
+/**
+ * The catalogue text with every {name} replaced by its escaped (and possibly wrapped) part. Every
+ * part is a bidi isolate (<bdi>): the values are names and addresses agents and users chose, and a
+ * right-to-left override in one must not reorder the rest of our sentence (UAX #9 isolates).
+ */
 export function fillHtml(text: string, parts: Readonly<Record<string, Part>>): string {
   return text
     .split(/\{([A-Za-z0-9_]+)\}/)

@@ -1,0 +1,105 @@
+// Bidirectional text on the pages: an agent name holding a right-to-left override (U+202E) must
+// stay inside its own isolate (<bdi>) on every page that shows it, so it can neither reorder our
+// own words around it nor pose as our "verified" badge. The name is written straight into the
+// stored registration, as a name stored before registration refused such characters would be.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PASSWORD, RESOURCE, serverWithUsers, signedInClient, type WebClient } from '../account/helpers.js';
+import type { TestServer } from '../support/app.js';
+import {
+  authorize,
+  CookieBrowser,
+  csrfOf,
+  PUBLIC_CLIENT,
+  pkcePair,
+  type RegisteredClient,
+  redeem,
+  register,
+} from '../support/oauth.js';
+import { renameStoredClient, SPOOF } from './bidi.js';
+
+const escaped = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * Every occurrence of the name in the page's text sits directly inside a <bdi> element. Attribute
+ * values (an aria-label) are dropped first: they are not laid out as text.
+ */
+function expectIsolated(page: string, name = SPOOF): void {
+  const html = page.replace(/<(\/?[a-z0-9]+)[^>]*>/g, '<$1>');
+  const text = escaped(name);
+  const at = [...html.matchAll(new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'))].map((m) => m.index);
+  expect(at.length, 'the name is on the page').toBeGreaterThan(0);
+  for (const i of at) {
+    expect(html.slice(i - 5, i)).toBe('<bdi>');
+    expect(html.slice(i + text.length, i + text.length + 6)).toBe('</bdi>');
+  }
+}
+
+describe('names with bidirectional format characters on every page', () => {
+  let server: TestServer;
+  let client: RegisteredClient;
+  let root: WebClient;
+
+  beforeAll(async () => {
+    server = await serverWithUsers();
+    client = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Plain Agent' });
+    renameStoredClient(server, client.client_id, SPOOF);
+    root = await signedInClient(server, 'root');
+  });
+  afterAll(() => server.close());
+
+  it('isolates the name on the login and consent pages', async () => {
+    const browser = new CookieBrowser();
+    const { challenge } = pkcePair();
+    const params = new URLSearchParams({
+      response_type: 'code',
+      client_id: client.client_id,
+      redirect_uri: client.redirect_uris[0] ?? '',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: randomBytes(8).toString('hex'),
+      resource: RESOURCE,
+      scope: 'mcp:read',
+    });
+    const start = await browser.follow(
+      await browser.get(`${server.url}/authorize?${params}`),
+      `${server.url}/authorize`,
+      server.url,
+    );
+    const login = await start.res.text();
+    expect(login).toContain('name="password"');
+    expectIsolated(login);
+
+    const res = await browser.post(`${start.url}/login`, {
+      csrf: csrfOf(login),
+      username: 'alice',
+      password: PASSWORD,
+    });
+    const consent = await browser.follow(res, `${start.url}/login`, server.url);
+    const html = await consent.res.text();
+    expect(html).toContain('name="decision"');
+    expectIsolated(html);
+    // Our own words before and after the name are outside the isolate.
+    expect(html).toMatch(/<strong class="client-name"><bdi>[^<]+<\/bdi><\/strong>/);
+  });
+
+  it('isolates the name on the account page, the admin grants, agents and audit pages', async () => {
+    const got = await authorize(server.url, { client, username: 'alice', password: PASSWORD, resource: RESOURCE });
+    expect((await redeem(server.url, client, got)).status).toBe(200);
+
+    const alice = await signedInClient(server, 'alice');
+    expectIsolated((await alice.page('/account')).html);
+    expectIsolated((await root.page('/admin')).html);
+    expectIsolated((await root.page('/admin/agents')).html);
+    expectIsolated((await root.page('/admin/audit')).html);
+  });
+
+  it('isolates the message of an error page', async () => {
+    const account = await root.post('/admin/users/nobody/enable', { csrf: 'x' });
+    expect(account.status).toBe(403);
+    expect(await account.text()).toMatch(/<p class="error" role="alert"><bdi>[^<]+<\/bdi><\/p>/);
+    const provider = await fetch(`${server.url}/authorize?client_id=nobody`, { headers: { accept: 'text/html' } });
+    expect(provider.status).toBe(400);
+    expect(await provider.text()).toMatch(/<p class="error" role="alert"><bdi>[^<]+<\/bdi><\/p>/);
+  });
+});
