@@ -20,6 +20,8 @@ export interface Config {
   readonly refreshTokenIdleTtl: number;
   readonly refreshTokenAbsoluteTtl: number;
   readonly sessionTtl: number;
+  /** Seconds an account or admin page session may go unused before it ends (besides sessionTtl). */
+  readonly consoleIdleTimeout: number;
   readonly registration: RegistrationMode;
   readonly registrationToken: string | undefined;
   readonly keyActivationDelay: number;
@@ -41,6 +43,8 @@ export interface Config {
   readonly unusedClientTtl: number;
   /** At most this many such unused registrations at once; further registrations are refused. */
   readonly maxUnusedClients: number;
+  /** Open revocation streams one resource credential may hold at once (the server-wide cap stays). */
+  readonly feedStreamsPerCredential: number;
 }
 
 export interface MetadataDocumentConfig {
@@ -150,6 +154,7 @@ const schema = z.object({
   REFRESH_TOKEN_IDLE_TTL: durationSchema('REFRESH_TOKEN_IDLE_TTL', 60, 365 * DAY).default(14 * DAY),
   REFRESH_TOKEN_ABSOLUTE_TTL: durationSchema('REFRESH_TOKEN_ABSOLUTE_TTL', 60, 3 * 365 * DAY).default(90 * DAY),
   SESSION_TTL: durationSchema('SESSION_TTL', 60, 30 * DAY).default(DAY),
+  CONSOLE_IDLE_TIMEOUT: durationSchema('CONSOLE_IDLE_TIMEOUT', 60, DAY).default(1800),
   REGISTRATION: z.enum(['open', 'token', 'off']).default('open'),
   KEY_ACTIVATION_DELAY: durationSchema('KEY_ACTIVATION_DELAY', 0, 30 * DAY).default(900),
   PURGE_INTERVAL: durationSchema('PURGE_INTERVAL', 10, DAY).default(3600),
@@ -178,6 +183,7 @@ const schema = z.object({
   CIMD_DEV_CA_FILE: z.string().optional(),
   UNUSED_CLIENT_TTL: durationSchema('UNUSED_CLIENT_TTL', 60, 365 * DAY).default(DAY),
   MAX_UNUSED_CLIENTS: countSchema('MAX_UNUSED_CLIENTS', 1, 1_000_000).default(1000),
+  FEED_STREAMS_PER_CREDENTIAL: countSchema('FEED_STREAMS_PER_CREDENTIAL', 1, 100).default(4),
 });
 
 const SECRETS = ['REGISTRATION_TOKEN', 'METRICS_TOKEN'] as const;
@@ -300,6 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenIdleTtl: v.REFRESH_TOKEN_IDLE_TTL,
     refreshTokenAbsoluteTtl: v.REFRESH_TOKEN_ABSOLUTE_TTL,
     sessionTtl: v.SESSION_TTL,
+    consoleIdleTimeout: v.CONSOLE_IDLE_TIMEOUT,
     registration: v.REGISTRATION,
     registrationToken,
     keyActivationDelay: v.KEY_ACTIVATION_DELAY,
@@ -336,5 +343,6 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     unusedClientTtl: v.UNUSED_CLIENT_TTL,
     maxUnusedClients: v.MAX_UNUSED_CLIENTS,
+    feedStreamsPerCredential: v.FEED_STREAMS_PER_CREDENTIAL,
   });
 }

@@ -86,7 +86,9 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const routes = interactionRoutes(deps);
   const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, loginThrottle, provider: () => current };
 
-  const feedHub = createFeedHub(stores.revocations, log);
+  const feedHub = createFeedHub(stores.revocations, log, {
+    maxStreamsPerCredential: config.feedStreamsPerCredential,
+  });
   // Built once: a provider rebuild (key rotation) puts the same middleware in front of the new
   // provider, so state such as the feed hub's open streams carries over.
   // (Router middleware types its context more narrowly than Koa's; both run on the provider's.)
