@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import nunjucks from 'nunjucks';
 import { createI18n, type I18n } from '../i18n/index.js';
 import { escapeHtml } from '../i18n/markup.js';
+import { INTERACTION_PREFIX } from '../provider/index.js';
 
 export function viewsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -52,9 +53,14 @@ export function isolate(value: unknown): nunjucks.runtime.SafeString | string {
 }
 
 /**
- * Headers for every HTML page: no caching, no framing, a CSP that allows only our stylesheet.
- * No form-action: after the consent POST the browser is redirected to the agent's redirect URI
- * (loopback, https or a private-use scheme), and browsers apply form-action to that redirect.
+ * Headers for every HTML page: no caching, no framing, a CSP that allows only our stylesheet, and
+ * forms that may only submit to this server (form-action 'self').
+ *
+ * Except the login and consent pages (under /interaction/): their forms are answered by a redirect
+ * chain that ends at the agent's redirect URI (loopback http, https on the agent's site, or a
+ * private-use scheme such as cursor://), and browsers apply form-action to every redirect after a
+ * submission (CSP Level 3 §6.4.1; Chromium blocks the final hop, tested in
+ * test/browser/form_action.test.ts). 'self' there would strand every agent on the consent page.
  */
 export function pageHeaders(ctx: Context): void {
   ctx.set('Cache-Control', 'no-store');
@@ -62,10 +68,16 @@ export function pageHeaders(ctx: Context): void {
   // A handler may have set a narrower-purpose policy first (the consent page allows the verified
   // agent's logo origin); anything else gets this one.
   if (!ctx.response.get('Content-Security-Policy')) {
+    const forms = formsLeaveSite(ctx.path) ? '' : "; form-action 'self'";
     ctx.set(
       'Content-Security-Policy',
-      "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+      `default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'${forms}`,
     );
   }
   ctx.set('X-Frame-Options', 'DENY');
+}
+
+/** Pages whose forms end at the agent's redirect URI: the OAuth interaction (login, consent). */
+function formsLeaveSite(path: string): boolean {
+  return path === INTERACTION_PREFIX || path.startsWith(`${INTERACTION_PREFIX}/`);
 }
