@@ -12,8 +12,9 @@ import { isDomainName, normaliseDomain } from '../storage/client_state.js';
 import type { User } from '../storage/users.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
-import { grantFilter, type Query, single } from './grant_filter.js';
+import { grantFilter, grantPage, type Query, single } from './grant_filter.js';
 import { type Actor, actorOf, type Operations } from './operations.js';
+import { linkTo, pageOf, readPage } from './paging.js';
 
 export const API_ROUTES = [
   'GET /admin/api/grants',
@@ -117,14 +118,29 @@ export function requireApiCaller(deps: RouteDeps): Middleware {
 
 const caller = (ctx: Context) => ctx.state.adminCaller as Caller;
 
+/** The list's page (limit, cursor) or a 400. */
+function pageParams(ctx: Context) {
+  const page = readPage(ctx.query as Query);
+  if (!page.ok) throw new HttpError(400, 'invalid_request', page.message);
+  return page;
+}
+
+/** `next` (the URL of the next page) and `next_cursor`, only when another page follows. */
+function nextPage(deps: RouteDeps, ctx: Context, next: string | undefined) {
+  if (next === undefined) return {};
+  return { next: `${deps.config.issuer}${linkTo(ctx.path, ctx.query as Query, next)}`, next_cursor: next };
+}
+
 export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeof API_ROUTES)[number]> {
   const { stores } = deps;
   return {
     'GET /admin/api/grants': (ctx) => {
+      const page = pageParams(ctx);
       const result = grantFilter(stores, ctx.query as Query);
       if (!result.ok)
         throw new HttpError(result.status, result.status === 404 ? 'not_found' : 'invalid_request', result.message);
-      ctx.body = { grants: describeGrants(stores, stores.grantRecords.list(result.filter)) };
+      const { records, next } = grantPage(stores, result.filter, page.limit, page.at);
+      ctx.body = { grants: describeGrants(stores, records), ...nextPage(deps, ctx, next) };
     },
     'POST /admin/api/grants/:id/revoke': (ctx) => {
       const id = String(ctx.params.id);
@@ -150,7 +166,9 @@ export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeo
       ctx.body = { username: user.username, disabled: false, changed: ops.enableUser(caller(ctx), user) };
     },
     'GET /admin/api/clients': (ctx) => {
-      ctx.body = { clients: listAgents(stores) };
+      const page = pageParams(ctx);
+      const { items, next } = pageOf(listAgents(stores), page.limit, page.at);
+      ctx.body = { clients: items, ...nextPage(deps, ctx, next) };
     },
     'POST /admin/api/clients/:id/revoke-grants': (ctx) => {
       const id = agentId(deps, ctx);
