@@ -5,6 +5,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { describeGrants } from '../account/grant_view.js';
 import { signedIn } from '../account/session.js';
+import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
 import { HttpError } from '../http/errors.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
@@ -14,10 +15,12 @@ import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, grantPage, type Query, single } from './grant_filter.js';
 import { type Actor, actorOf, type Operations } from './operations.js';
-import { linkTo, pageOf, readPage } from './paging.js';
+import { encodeCursor, linkTo, pageOf, readPage } from './paging.js';
 
 export const API_ROUTES = [
   'GET /admin/api/grants',
+  'GET /admin/api/users',
+  'GET /admin/api/audit',
   'POST /admin/api/grants/:id/revoke',
   'POST /admin/api/users/:username/revoke-grants',
   'POST /admin/api/users/:username/disable',
@@ -108,6 +111,32 @@ function domainParam(ctx: Context): string {
 
 type Caller = ReturnType<typeof apiCaller>;
 
+/** The audit list's filters (user by name, client, event family, since), each at most once. */
+function auditFilter(deps: RouteDeps, query: Query): AuditFilter {
+  const user = single(query, 'user', 64);
+  const client = single(query, 'client');
+  const event = single(query, 'event', 200);
+  const since = single(query, 'since', 64);
+  if (user === undefined || client === undefined || event === undefined || since === undefined) {
+    throw new HttpError(400, 'invalid_request', 'each filter may be given once, and must not be too long');
+  }
+  const filter: AuditFilter = {};
+  if (user) {
+    const found = deps.stores.users.findByUsername(user);
+    if (!found) throw new HttpError(404, 'not_found', 'no such user');
+    filter.userId = found.id;
+  }
+  if (client) filter.clientId = client;
+  if (event) filter.event = event;
+  if (since) {
+    filter.since = parseSince(since, epochSeconds());
+    if (filter.since === undefined) {
+      throw new HttpError(400, 'invalid_request', 'since takes an age (30m, 1h, 2d), epoch seconds or a date');
+    }
+  }
+  return filter;
+}
+
 /** Authenticates every /admin/api request before routing, so an unknown path is 401 too. */
 export function requireApiCaller(deps: RouteDeps): Middleware {
   return async (ctx, next) => {
@@ -119,8 +148,8 @@ export function requireApiCaller(deps: RouteDeps): Middleware {
 const caller = (ctx: Context) => ctx.state.adminCaller as Caller;
 
 /** The list's page (limit, cursor) or a 400. */
-function pageParams(ctx: Context) {
-  const page = readPage(ctx.query as Query);
+function pageParams(ctx: Context, kind: 'offset' | 'before' = 'offset') {
+  const page = readPage(ctx.query as Query, kind);
   if (!page.ok) throw new HttpError(400, 'invalid_request', page.message);
   return page;
 }
@@ -141,6 +170,31 @@ export function apiHandlers(deps: RouteDeps, ops: Operations): RouteTable<(typeo
         throw new HttpError(result.status, result.status === 404 ? 'not_found' : 'invalid_request', result.message);
       const { records, next } = grantPage(stores, result.filter, page.limit, page.at);
       ctx.body = { grants: describeGrants(stores, records), ...nextPage(deps, ctx, next) };
+    },
+    'GET /admin/api/users': (ctx) => {
+      const page = pageParams(ctx);
+      const { items, next } = pageOf(stores.users.list(), page.limit, page.at);
+      ctx.body = {
+        users: items.map((u) => ({
+          id: u.id,
+          username: u.username,
+          is_admin: u.isAdmin,
+          disabled: u.disabled,
+          created_at: u.createdAt,
+        })),
+        ...nextPage(deps, ctx, next),
+      };
+    },
+    // Newest first; the next page holds older events (the cursor names the last event shown).
+    'GET /admin/api/audit': (ctx) => {
+      const page = pageParams(ctx, 'before');
+      const query = ctx.query as Query;
+      const filter = auditFilter(deps, query);
+      const rows = queryAudit(stores.db, { ...filter, beforeId: page.at.before, limit: page.limit + 1 });
+      const shown = rows.slice(0, page.limit);
+      const last = shown.at(-1);
+      const next = rows.length > page.limit && last ? encodeCursor({ before: last.id }) : undefined;
+      ctx.body = { events: shown, ...nextPage(deps, ctx, next) };
     },
     'POST /admin/api/grants/:id/revoke': (ctx) => {
       const id = String(ctx.params.id);

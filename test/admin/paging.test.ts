@@ -1,4 +1,4 @@
-// The admin lists in pages: the JSON API's grants and clients (limit, opaque cursor, `next` URL)
+// The admin lists in pages: the JSON API's grants, clients, users and audit events (limit, opaque cursor, `next` URL)
 // and the console's grants, agents, users and audit pages (first and next page links). Lists that
 // fit in one page look as before. Rows are written straight to the database: a few hundred
 // authorizations through the real flow would only make the test slow.
@@ -120,6 +120,34 @@ describe('admin lists in pages', () => {
     expect(rest.body).not.toHaveProperty('next');
     const grants = await api('/admin/api/grants?user=bob');
     expect(grants.body).toEqual({ grants: [] });
+  });
+
+  it('pages the users and the audit trail of the API', async () => {
+    const users = await api('/admin/api/users');
+    expect((users.body.users as unknown[]).length).toBe(100);
+    expect((users.body.users as Json[])[0]).toEqual({
+      id: expect.any(String),
+      username: expect.any(String),
+      is_admin: expect.any(Boolean),
+      disabled: expect.any(Boolean),
+      created_at: expect.any(Number),
+    });
+    expect(JSON.stringify(users.body)).not.toContain('not-a-hash');
+    const moreUsers = await api(users.body.next as string);
+    expect((moreUsers.body.users as unknown[]).length).toBe(USERS + 3 - 100);
+
+    const order: number[] = [];
+    let url: string | undefined = '/admin/api/audit?event=paging.test&limit=12';
+    while (url) {
+      const { status, body } = await api(url);
+      expect(status).toBe(200);
+      order.push(...(body.events as { details: { i: number } }[]).map((e) => e.details.i));
+      url = body.next as string | undefined;
+    }
+    expect(order).toEqual(Array.from({ length: 30 }, (_, k) => 29 - k));
+    expect((await api(`/admin/api/audit?cursor=${Buffer.from('o:5').toString('base64url')}`)).status).toBe(400);
+    expect((await api('/admin/api/audit?user=nobody')).status).toBe(404);
+    expect((await api('/admin/api/audit?since=yesterday')).status).toBe(400);
   });
 
   /** The href of the pager's link with this text, unescaped. */
