@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context } from 'koa';
 import nunjucks from 'nunjucks';
 import { createI18n, type I18n } from '../i18n/index.js';
-import { escapeHtml } from '../i18n/markup.js';
+import { isolatedHtml } from '../i18n/markup.js';
 import { INTERACTION_PREFIX } from '../provider/index.js';
 
 export function viewsDir(): string {
@@ -26,8 +26,8 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
     throwOnUndefined: false,
   });
   // `| iso` on every client- or user-supplied string (agent names, usernames, URIs, hosts): a name
-  // holding bidirectional format characters (U+202E and friends) stays inside its own box and can
-  // neither reorder our text around it nor be reordered by it (<bdi>: HTML §4.5.24, UAX #9 isolates).
+  // holding right-to-left or bidi control characters (U+202E and friends) stays inside its own box
+  // and can neither reorder our text around it nor be reordered by it (src/i18n/markup.ts).
   env.addFilter('iso', isolate);
   const css = readFileSync(path.join(dir, 'static', 'app.css'));
   return {
@@ -46,10 +46,10 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
   };
 }
 
-/** The text escaped and wrapped in <bdi>; nothing (not an empty element) for a missing value. */
+/** The text escaped, in a <bdi> when it holds right-to-left or bidi control characters. */
 export function isolate(value: unknown): nunjucks.runtime.SafeString | string {
   if (value === undefined || value === null || value === '') return '';
-  return new nunjucks.runtime.SafeString(`<bdi>${escapeHtml(String(value))}</bdi>`);
+  return new nunjucks.runtime.SafeString(isolatedHtml(String(value)));
 }
 
 /**

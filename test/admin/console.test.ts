@@ -51,7 +51,7 @@ describe('admin console', () => {
     const alice = await root.page('/admin?user=alice');
     expect(alice.html).toContain(a.grantId);
     expect(alice.html).not.toContain(b.grantId);
-    expect(alice.html).toContain('Revoke all grants of <bdi>alice</bdi>');
+    expect(alice.html).toContain('Revoke all grants of alice');
     const agent = await root.page(`/admin?client=${encodeURIComponent(b.client.client_id)}`);
     expect(agent.html).toContain(b.grantId);
     expect(agent.html).not.toContain(a.grantId);
@@ -109,7 +109,7 @@ describe('admin console', () => {
     const page = await root.page('/admin/agents');
     expect(page.html).toContain(a.client.client_id);
     expect(page.html).toContain('dynamic');
-    expect(page.html).toContain('<code><bdi>127.0.0.1</bdi></code>');
+    expect(page.html).toContain('<code>127.0.0.1</code>');
     const id = encodeURIComponent(a.client.client_id);
     const off = await root.post(`/admin/agents/${id}/disable`, { csrf: page.csrf, back: '/admin/agents' });
     expect(off.headers.get('location')).toBe('/admin/agents?notice=agent-disabled&n=1');

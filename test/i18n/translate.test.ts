@@ -65,35 +65,34 @@ describe('translator', () => {
 describe('sentences with markup', () => {
   it('escapes the catalogue text and every value', () => {
     expect(fillHtml('<b>{a}</b> & {b}', { a: '<script>', b: { text: '"x"', tag: 'strong' } })).toBe(
-      '&lt;b&gt;<bdi>&lt;script&gt;</bdi>&lt;/b&gt; &amp; <strong><bdi>&quot;x&quot;</bdi></strong>',
+      '&lt;b&gt;&lt;script&gt;&lt;/b&gt; &amp; <strong>&quot;x&quot;</strong>',
     );
   });
 
   it('wraps values only in the allowed elements, classes and local links', () => {
-    expect(fillHtml('{a}', { a: { text: 'x', tag: 'script' } })).toBe('<bdi>x</bdi>');
-    expect(fillHtml('{a}', { a: { text: 'x', tag: 'span', cls: 'badge" onclick="y' } })).toBe(
-      '<span><bdi>x</bdi></span>',
-    );
+    expect(fillHtml('{a}', { a: { text: 'x', tag: 'script' } })).toBe('x');
+    expect(fillHtml('{a}', { a: { text: 'x', tag: 'span', cls: 'badge" onclick="y' } })).toBe('<span>x</span>');
     expect(fillHtml('{a}', { a: { text: 'x', tag: 'span', cls: 'badge write' } })).toBe(
-      '<span class="badge write"><bdi>x</bdi></span>',
+      '<span class="badge write">x</span>',
     );
-    expect(fillHtml('{a}', { a: { text: 'x', tag: 'a', href: '/account' } })).toBe(
-      '<a href="/account"><bdi>x</bdi></a>',
-    );
+    expect(fillHtml('{a}', { a: { text: 'x', tag: 'a', href: '/account' } })).toBe('<a href="/account">x</a>');
     for (const href of ['https://evil.example/', '//evil.example', 'javascript:alert(1)', '/a"b']) {
-      expect(fillHtml('{a}', { a: { text: 'x', tag: 'a', href } })).toBe('<bdi>x</bdi>');
+      expect(fillHtml('{a}', { a: { text: 'x', tag: 'a', href } })).toBe('x');
     }
   });
 
-  it('isolates every value, so a right-to-left override in a name cannot reorder the sentence', () => {
+  it('isolates a value with right-to-left or bidi control characters, and only such a value', () => {
     const name = 'Claude Desktop \u202e moc.cihportna :deifirev';
     expect(fillHtml('{client} wants access', { client: { text: name, tag: 'strong' } })).toBe(
       `<strong><bdi>${name}</bdi></strong> wants access`,
     );
+    expect(fillHtml('{a}', { a: '\u05e9\u05dc\u05d5\u05dd' })).toBe('<bdi>\u05e9\u05dc\u05d5\u05dd</bdi>');
+    expect(fillHtml('{a}', { a: 'x\u2067y' })).toBe('<bdi>x\u2067y</bdi>');
+    expect(fillHtml('{a}', { a: 'plain 名前 (beta)' })).toBe('plain 名前 (beta)');
   });
 
   it('leaves an unknown placeholder visible rather than dropping text', () => {
-    expect(fillHtml('{a} {missing}', { a: 1 })).toBe('<bdi>1</bdi> {missing}');
+    expect(fillHtml('{a} {missing}', { a: 1 })).toBe('1 {missing}');
     expect(escapeHtml(`<&>"'`)).toBe('&lt;&amp;&gt;&quot;&#39;');
   });
 });
