@@ -45,7 +45,7 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   );
 
   const routes = router.routes() as Middleware;
-  const errors = pageErrors(deps.views, deps.csrf);
+  const errors = pageErrors(deps.views, deps.csrf, deps.log);
   return async (ctx, next) => {
     if (ctx.path !== '/account' && !ctx.path.startsWith('/account/')) return next();
     await errors(ctx, () => sessions.load(ctx, () => routes(ctx, next)));

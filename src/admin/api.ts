@@ -6,7 +6,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { describeGrants } from '../account/grant_view.js';
 import { signedIn } from '../account/session.js';
 import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
-import { HttpError } from '../http/errors.js';
+import { errorsAs, HttpError } from '../http/errors.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
 import { isDomainName, normaliseDomain } from '../storage/client_state.js';
@@ -72,22 +72,22 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
   return { ...actorOf(ctx, 'admin', current.user.id), userId: current.user.id };
 }
 
-/** JSON errors and no-store for everything under /admin/api; unmatched paths are 404. */
+/** JSON errors (src/http/errors.ts) and no-store for everything under /admin/api; unmatched paths are 404. */
 export function apiEnvelope(deps: RouteDeps): Middleware {
+  const asJson = errorsAs(deps.views, deps.log);
   return async (ctx: Context, next: Next) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
-    try {
-      await next();
-      if (ctx.body === undefined && ctx.status === 404) throw new HttpError(404, 'not_found', 'no such API endpoint');
-    } catch (caught) {
-      const known = caught instanceof HttpError;
-      if (!known) deps.log.error({ err: caught, path: ctx.path, method: ctx.method }, 'admin API request failed');
-      const err = known ? caught : new HttpError(500, 'server_error', 'the server could not complete the request');
-      if (err.status !== 401) ctx.remove('WWW-Authenticate');
-      ctx.status = err.status;
-      ctx.body = { error: err.error, error_description: err.description };
-    }
+    await asJson(ctx, async () => {
+      try {
+        await next();
+        if (ctx.body === undefined && ctx.status === 404) throw new HttpError(404, 'not_found', 'no such API endpoint');
+      } catch (caught) {
+        // Only a 401 says how to authenticate.
+        if (!(caught instanceof HttpError && caught.status === 401)) ctx.remove('WWW-Authenticate');
+        throw caught;
+      }
+    });
   };
 }
 

@@ -27,7 +27,7 @@ export function adminRoutes(deps: RouteDeps): Middleware {
   const pages = routerFor(consoleHandlers(deps, ops), [requireAdminPage()], consoleForm(deps));
   const envelope = apiEnvelope(deps);
   const auth = requireApiCaller(deps);
-  const errors = pageErrors(deps.views, deps.csrf);
+  const errors = pageErrors(deps.views, deps.csrf, deps.log);
 
   return async (ctx, next) => {
     const path = ctx.path;

@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { epochSeconds } from '../lib/duration.js';
 import type { FeedEntry, RevocationService } from '../storage/revocations.js';
-import { HttpError } from './errors.js';
+import { HttpError, sendError } from './errors.js';
 import type { Logger } from './logger.js';
 import { authenticateResourceServer } from './resource_auth.js';
 import type { RouteDeps } from './route_deps.js';
@@ -204,20 +204,17 @@ function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): void {
   const header = ctx.get('last-event-id');
   const after = header ? seqParam('Last-Event-ID', header, 0) : seqParam('after', ctx.query.after, 0);
   const admission = hub.admit(caller);
-  if (admission === 'credential_full') {
-    ctx.status = 429;
-    ctx.set('Retry-After', '5');
-    ctx.body = {
-      error: 'too_many_requests',
-      error_description: 'this credential already holds its share of open revocation streams',
-    };
-    return;
-  }
-  if (admission === 'full') {
-    // Not an HttpError: the error handler turns every 5xx into a plain server_error.
-    ctx.status = 503;
-    ctx.set('Retry-After', '5');
-    ctx.body = { error: 'temporarily_unavailable', error_description: 'too many open revocation streams' };
+  if (admission !== 'ok') {
+    // Answered here, not thrown: the error handler turns every 5xx into a plain server_error.
+    const mine = admission === 'credential_full';
+    sendError(ctx, {
+      status: mine ? 429 : 503,
+      error: mine ? 'too_many_requests' : 'temporarily_unavailable',
+      description: mine
+        ? 'this credential already holds its share of open revocation streams'
+        : 'too many open revocation streams',
+      headers: { 'Retry-After': '5' },
+    });
     return;
   }
   ctx.respond = false;

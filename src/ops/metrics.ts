@@ -11,6 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../audit/index.js';
+import { sendError } from '../http/errors.js';
 import type { Logger } from '../http/logger.js';
 import type { Db } from '../storage/db.js';
 import { startReadOnly } from './read_only.js';
@@ -203,12 +204,12 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     if (ctx.path !== METRICS_PATH || expected === undefined) return next();
     if (!startReadOnly(ctx)) return;
     if (!bearerMatches(ctx.get('authorization') || undefined, expected)) {
-      ctx.status = 401;
-      ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-      ctx.body = {
+      sendError(ctx, {
+        status: 401,
         error: 'invalid_token',
-        error_description: 'metrics need the bearer token from MCP_OAUTH_METRICS_TOKEN',
-      };
+        description: 'metrics need the bearer token from MCP_OAUTH_METRICS_TOKEN',
+        headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' },
+      });
       return;
     }
     try {
@@ -216,8 +217,11 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       ctx.type = registry.contentType;
     } catch (err) {
       opts.log.error({ err }, 'collecting metrics failed');
-      ctx.status = 503;
-      ctx.body = { error: 'temporarily_unavailable' };
+      sendError(ctx, {
+        status: 503,
+        error: 'temporarily_unavailable',
+        description: 'metrics could not be collected',
+      });
     }
   };
 
