@@ -1,6 +1,7 @@
 // /account: the agents the signed-in user has let act for them, and a Revoke button for each.
 import type { Context } from 'koa';
 import { actorOf, type Operations } from '../admin/operations.js';
+import { redirectInApp } from '../http/base_path.js';
 import { HttpError } from '../http/errors.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
@@ -97,6 +98,5 @@ export function revokeOwnGrant(deps: RouteDeps, ops: Operations, ctx: Context, w
   const others = sameAgentGrants(deps.stores, who.user.id, record).filter((g) => g.id !== id);
   for (const g of others) ops.revokeGrant(actor, g.id);
   ops.revokeGrant(actor, id);
-  ctx.status = 303;
-  ctx.redirect('/account?notice=revoked');
+  redirectInApp(ctx, '/account?notice=revoked');
 }

@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import { requestSource } from '../audit/index.js';
 import { loginFailure } from '../audit/login_failure.js';
+import { redirectInApp } from '../http/base_path.js';
 import { clientAddress, throttledMessage } from '../http/rate_limit.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { formField } from '../interactions/context.js';
@@ -90,8 +91,7 @@ export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: C
     ...requestSource(ctx),
     details: { page: 'account' },
   });
-  ctx.status = 303;
-  ctx.redirect(next);
+  redirectInApp(ctx, next);
 }
 
 function throttled(deps: RouteDeps, ctx: Context, next: string, username: string, seconds: number): void {

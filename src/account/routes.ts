@@ -2,6 +2,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { createOperations } from '../admin/operations.js';
+import { redirectInApp } from '../http/base_path.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
@@ -18,14 +19,12 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   // Not signed in: back to the sign-in page, coming back here afterwards (for a POST, to the page).
   const requireSession = async (ctx: Context, next: Next) => {
     if (signedIn(ctx)) return next();
-    ctx.status = 303;
-    ctx.redirect(`/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`);
+    redirectInApp(ctx, `/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`);
   };
 
   router.get('/account/login', (ctx) => {
     if (signedIn(ctx)) {
-      ctx.status = 303;
-      return ctx.redirect(safeNext(ctx.query.next));
+      return redirectInApp(ctx, safeNext(ctx.query.next));
     }
     showLogin(deps, ctx);
   });
@@ -36,8 +35,7 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   );
   router.post('/account/logout', requireSession, sessionForm, (ctx) => {
     sessions.end(ctx);
-    ctx.status = 303;
-    ctx.redirect('/account/login');
+    redirectInApp(ctx, '/account/login');
   });
   router.get('/account', requireSession, (ctx) => showConnectedAgents(deps, ctx, signedIn(ctx) as SignedIn));
   router.post('/account/grants/:id/revoke', requireSession, sessionForm, (ctx) =>

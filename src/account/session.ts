@@ -4,6 +4,7 @@
 // and an idle timeout (MCP_OAUTH_CONSOLE_IDLE_TIMEOUT): the stored expiry is the idle deadline,
 // moved forward on use but never past the absolute end, so no extra column is needed.
 import type { Context, Middleware } from 'koa';
+import { basePath, cookieScope } from '../http/base_path.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { User } from '../storage/users.js';
@@ -23,9 +24,18 @@ const IDLE_STEP = 60;
 
 export function createWebSessions(deps: RouteDeps) {
   const secure = deps.config.issuer.startsWith('https:');
-  const cookieName = secure ? '__Host-mcp_account' : 'mcp_account';
+  // Scoped to the issuer's path; __Host- only where Path=/ is possible (src/http/base_path.ts).
+  const scope = cookieScope(basePath(deps.config.issuer));
+  const cookieName = secure ? `${scope.hostPrefix ? '__Host-' : '__Secure-'}mcp_account` : 'mcp_account';
   const { webSessions, users } = deps.stores;
-  const base = { httpOnly: true, sameSite: 'strict' as const, secure, path: '/', signed: false, overwrite: true };
+  const base = {
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure,
+    path: scope.path,
+    signed: false,
+    overwrite: true,
+  };
 
   const cookieOf = (ctx: Context) => ctx.cookies.get(cookieName, { signed: false });
   const clearCookie = (ctx: Context) => ctx.cookies.set(cookieName, '', { ...base, maxAge: 0 });

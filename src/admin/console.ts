@@ -3,6 +3,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import { checkedForm } from '../account/pages.js';
 import { type SignedIn, safeNext, signedIn } from '../account/session.js';
+import { redirectInApp } from '../http/base_path.js';
 import { HttpError } from '../http/errors.js';
 import type { RouteDeps } from '../http/route_deps.js';
 import { formField } from '../interactions/context.js';
@@ -36,8 +37,7 @@ export function requireAdminPage(): Middleware {
   return async (ctx: Context, next: Next) => {
     const current = signedIn(ctx);
     if (!current) {
-      ctx.status = 303;
-      return ctx.redirect(`/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.url : '/admin')}`);
+      return redirectInApp(ctx, `/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.url : '/admin')}`);
     }
     if (!current.user.isAdmin) throw new HttpError(403, 'forbidden', 'Only administrators can use the admin console.');
     await next();
@@ -50,8 +50,7 @@ function done(ctx: Context, notice: string, n?: number): void {
   url.searchParams.set('notice', notice);
   if (n === undefined) url.searchParams.delete('n');
   else url.searchParams.set('n', String(n));
-  ctx.status = 303;
-  ctx.redirect(url.pathname + url.search);
+  redirectInApp(ctx, url.pathname + url.search);
 }
 
 function targetUser(deps: RouteDeps, ctx: Context): User {

@@ -19,6 +19,7 @@ import { registrationGuard } from '../provider/registration_guard.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
+import { basePath, mountAt, withBasePath } from './base_path.js';
 import { createCsrf } from './csrf.js';
 import { errorHandler, providerErrorRenderer } from './errors.js';
 import { INTROSPECTION_PATH, introspection } from './introspection.js';
@@ -54,7 +55,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const { users, resources, keys, credentials } = stores;
   const views = createViews();
   const secure = config.issuer.startsWith('https:');
-  const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure);
+  const base = basePath(config.issuer);
+  const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure, base);
   const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
   await ensureSigningKey(keys);
 
@@ -95,6 +97,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const ours = [
     // Operations first: request id and metrics see every response; probes and scrapes are
     // answered before anything that could refuse them (security headers only add headers).
+    withBasePath(base),
     requestContext(log),
     metrics.observeRequests,
     securityHeaders(secure),
@@ -196,7 +199,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   build();
 
   return {
-    handler: (req, res) => callback(req, res),
+    // Under the issuer's path when it has one (src/http/base_path.ts).
+    handler: mountAt(base, (req, res) => callback(req, res)),
     provider: () => current,
     stores,
     feedHub,

@@ -7,6 +7,7 @@ import nunjucks from 'nunjucks';
 import { createI18n, type I18n } from '../i18n/index.js';
 import { isolatedHtml } from '../i18n/markup.js';
 import { INTERACTION_PREFIX } from '../provider/index.js';
+import { baseOf } from './base_path.js';
 
 export function viewsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,7 +35,8 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
     render(ctx: Context, template: string, vars: Record<string, unknown>, status = 200): void {
       ctx.status = status;
       ctx.type = 'text/html; charset=utf-8';
-      const page = i18n.pageVars(ctx, vars);
+      // Every root-relative link, form action and stylesheet URL starts with the issuer's path.
+      const page = i18n.pageVars(ctx, { ...vars, base: baseOf(ctx) });
       ctx.body = env.render(template, page);
       pageHeaders(ctx);
       ctx.set('Content-Language', String(page.locale));

@@ -34,7 +34,7 @@ function lifetime(config: ConsentDeps['config']) {
   return {
     max: durationMessage(config.refreshTokenAbsoluteTtl),
     idle: durationMessage(config.refreshTokenIdleTtl),
-    accountUrl: new URL('/account', config.issuer).href,
+    accountUrl: `${config.issuer}/account`,
   };
 }
 

@@ -88,6 +88,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl);
   const secureCookies = config.issuer.startsWith('https:');
+  const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
 
   const configuration: Configuration = {
     adapter: adapterClass(
@@ -147,7 +148,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // PITFALLS item 15: a DPoP-bound token would need a DPoP-checking resource server.
       dPoP: { enabled: false },
     },
-    interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}` },
+    // Under the issuer's path when it has one: the interaction cookie's path is taken from this URL.
+    interactions: { url: (_ctx, interaction) => `${issuerPath}${INTERACTION_PREFIX}/${interaction.uid}` },
     loadExistingGrant: loadExistingGrantFor(deps.grants),
     // PITFALLS item 3: agents need refresh tokens without offline_access, bound to the grant.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
