@@ -20,6 +20,14 @@ import { PASSWORD, RESOURCE, WebClient } from './helpers.js';
 
 const BASE = '/auth';
 
+async function stopServer(http: Server, db: Db, dataDir: string): Promise<void> {
+  const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+  http.closeAllConnections();
+  await closed;
+  db.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
 describe('an issuer with a path', () => {
   let http: Server;
   let db: Db;
@@ -45,11 +53,7 @@ describe('an issuer with a path', () => {
     app.stores.resources.create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
   });
   afterAll(async () => {
-    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-    http.closeAllConnections();
-    await closed;
-    db.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await stopServer(http, db, dataDir);
   });
 
   /** Every root-relative href, src and form action of a page. */
@@ -152,7 +156,8 @@ describe('an issuer with a path', () => {
     expect(away.status).toBe(303);
     expect(away.headers.get('location')).toBe(`${BASE}/account/login?next=%2Faccount`);
 
-    const login = await web.page(`${BASE}/account/login?next=%2Fadmin`);
+    const login = await web.page(`${BASE}/account/login?next=%2Fadmin&lang=en`);
+    expect(cookiePaths(login.res)).toContainEqual(['mcp_lang', BASE]);
     expectUnderBase(login.html);
     expect(login.html).toContain(`href="${BASE}/static/app.css"`);
     expect((await fetch(`${issuer}/static/app.css`)).headers.get('content-type')).toContain('text/css');
@@ -182,5 +187,48 @@ describe('an issuer with a path', () => {
     const { csrf } = await web.page(`${BASE}/account`);
     const out = await web.post(`${BASE}/account/logout`, { csrf });
     expect(out.headers.get('location')).toBe(`${BASE}/account/login`);
+  });
+
+  it('over https, names the cookies __Secure- (not __Host-, which requires Path=/) and scopes them to the path', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-test-'));
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const config = loadConfig({
+      MCP_OAUTH_PORT: String(port),
+      MCP_OAUTH_DATA_DIR: dir,
+      MCP_OAUTH_ISSUER: `https://auth.example.test${BASE}`,
+      MCP_OAUTH_TRUST_PROXY: 'true',
+    });
+    const httpsDb = openDatabase(config.databaseFile);
+    migrate(httpsDb);
+    const httpsApp = await buildApp(config, httpsDb, createLogger('silent'));
+    server.on('request', httpsApp.handler);
+    try {
+      httpsApp.stores.users.create('alice', await hashPassword(PASSWORD), false);
+      const web = new WebClient(`http://127.0.0.1:${port}`, {
+        host: 'auth.example.test',
+        'x-forwarded-proto': 'https',
+      });
+      const login = await web.page(`${BASE}/account/login`);
+      expect(login.res.status).toBe(200);
+      const csrfCookie = login.res.headers.getSetCookie().find((c) => c.startsWith('__Secure-mcp_csrf='));
+      expect(csrfCookie).toMatch(/; path=\/auth;/i);
+      expect(csrfCookie).toMatch(/; secure/i);
+      const signed = await web.post(`${BASE}/account/login`, {
+        csrf: login.csrf,
+        username: 'alice',
+        password: PASSWORD,
+        next: '',
+      });
+      expect(signed.status).toBe(303);
+      expect(signed.headers.get('location')).toBe(`${BASE}/account`);
+      const session = signed.headers.getSetCookie().find((c) => c.startsWith('__Secure-mcp_account='));
+      expect(session).toMatch(/; path=\/auth;/i);
+      expect(signed.headers.getSetCookie().some((c) => c.startsWith('__Host-'))).toBe(false);
+      expect((await web.get(`${BASE}/account`)).status).toBe(200);
+    } finally {
+      await stopServer(server, httpsDb, dir);
+    }
   });
 });
