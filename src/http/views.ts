@@ -1,4 +1,5 @@
-// Server-rendered pages. nunjucks escapes every {{ value }} by default; nothing is marked safe.
+// Server-rendered pages. nunjucks escapes every {{ value }} by default; only already-escaped markup (the iso
+// filter, tm() sentences) is marked safe.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
