@@ -5,6 +5,7 @@
 // becomes a plain server_error, logged with its cause and never shown.
 import type { Context, Middleware } from 'koa';
 import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
+import { INTERACTION_PREFIX } from '../provider/index.js';
 import type { Logger } from './logger.js';
 import type { Views } from './views.js';
 
@@ -82,7 +83,7 @@ function heading(problem: Problem, page: ErrorPage | undefined): string {
 export function errorFormat(ctx: Context): 'html' | 'json' {
   const declared = ctx.state.errorFormat as 'html' | 'json' | undefined;
   if (declared) return declared;
-  const interaction = ctx.path.startsWith('/interaction/');
+  const interaction = ctx.path.startsWith(`${INTERACTION_PREFIX}/`);
   return interaction || (ctx.method === 'GET' && ctx.accepts('json', 'html') === 'html') ? 'html' : 'json';
 }
 

@@ -2,59 +2,25 @@
 // a prefix: the OAuth flow (login → consent → code → token), the metadata at both well-known URLs,
 // and the account and admin pages all stay under the path: links, form actions, redirects and
 // cookie paths. Nothing else is served outside it but the probes.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
-import { type App, buildApp } from '../../src/http/app.js';
-import { createLogger } from '../../src/http/logger.js';
-import { hashPassword } from '../../src/lib/passwords.js';
-import { type Db, openDatabase } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
-import { DEFAULT_SCOPES } from '../support/app.js';
+import type { App } from '../../src/http/app.js';
 import { CookieBrowser, csrfOf, PUBLIC_CLIENT, pkcePair, register, tokenRequest } from '../support/oauth.js';
 import { PASSWORD, RESOURCE, WebClient } from './helpers.js';
+import { type PathServer, startPathServer } from './path_server.js';
 
 const BASE = '/auth';
 
-async function stopServer(http: Server, db: Db, dataDir: string): Promise<void> {
-  const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-  http.closeAllConnections();
-  await closed;
-  db.close();
-  rmSync(dataDir, { recursive: true, force: true });
-}
-
 describe('an issuer with a path', () => {
-  let http: Server;
-  let db: Db;
+  let server: PathServer;
   let app: App;
-  let dataDir: string;
   let origin: string;
   let issuer: string;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-test-'));
-    http = createServer();
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    const { port } = http.address() as AddressInfo;
-    origin = `http://127.0.0.1:${port}`;
-    issuer = `${origin}${BASE}`;
-    const config = loadConfig({ MCP_OAUTH_PORT: String(port), MCP_OAUTH_DATA_DIR: dataDir, MCP_OAUTH_ISSUER: issuer });
-    db = openDatabase(config.databaseFile);
-    migrate(db);
-    app = await buildApp(config, db, createLogger('silent'));
-    http.on('request', app.handler);
-    app.stores.users.create('alice', await hashPassword(PASSWORD), false);
-    app.stores.users.create('root', await hashPassword(PASSWORD), true);
-    app.stores.resources.create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
+    server = await startPathServer((o) => `${o}${BASE}`);
+    ({ app, origin, issuer } = server);
   });
-  afterAll(async () => {
-    await stopServer(http, db, dataDir);
-  });
+  afterAll(() => server.close());
 
   /** Every root-relative href, src and form action of a page. */
   const localUrls = (html: string) =>
@@ -190,23 +156,9 @@ describe('an issuer with a path', () => {
   });
 
   it('over https, names the cookies __Secure- (not __Host-, which requires Path=/) and scopes them to the path', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-test-'));
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    const config = loadConfig({
-      MCP_OAUTH_PORT: String(port),
-      MCP_OAUTH_DATA_DIR: dir,
-      MCP_OAUTH_ISSUER: `https://auth.example.test${BASE}`,
-      MCP_OAUTH_TRUST_PROXY: 'true',
-    });
-    const httpsDb = openDatabase(config.databaseFile);
-    migrate(httpsDb);
-    const httpsApp = await buildApp(config, httpsDb, createLogger('silent'));
-    server.on('request', httpsApp.handler);
+    const https = await startPathServer(() => `https://auth.example.test${BASE}`, { MCP_OAUTH_TRUST_PROXY: 'true' });
     try {
-      httpsApp.stores.users.create('alice', await hashPassword(PASSWORD), false);
-      const web = new WebClient(`http://127.0.0.1:${port}`, {
+      const web = new WebClient(https.origin, {
         host: 'auth.example.test',
         'x-forwarded-proto': 'https',
       });
@@ -228,7 +180,7 @@ describe('an issuer with a path', () => {
       expect(signed.headers.getSetCookie().some((c) => c.startsWith('__Host-'))).toBe(false);
       expect((await web.get(`${BASE}/account`)).status).toBe(200);
     } finally {
-      await stopServer(server, httpsDb, dir);
+      await https.close();
     }
   });
 });
