@@ -6,7 +6,7 @@ import type { RouteDeps } from '../http/route_deps.js';
 import { type Message, msg } from '../i18n/translate.js';
 import { listAgents } from './agents.js';
 import { grantFilter, grantPage, type Query } from './grant_filter.js';
-import { linkTo, type PageRequest, pageOf, readPage } from './paging.js';
+import { DEFAULT_PAGE, linkTo, type PageRequest, pageOf, readPage } from './paging.js';
 
 // Catalogue keys (locales/*.json, admin.notice.*): the page shows them in the reader's language.
 const NOTICES: Record<string, (n: number) => Message> = {
@@ -52,7 +52,7 @@ export function pager(ctx: Context, next: string | undefined): { first?: string;
 function pageOrProblem(ctx: Context): { page: Extract<PageRequest, { ok: true }>; problem?: string } {
   const page = readPage(ctx.query as Query);
   if (page.ok) return { page };
-  return { page: { ok: true, limit: 100, at: { offset: 0, before: undefined } }, problem: page.message };
+  return { page: { ok: true, limit: DEFAULT_PAGE, at: { offset: 0, before: undefined } }, problem: page.message };
 }
 
 export function grantsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
