@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Context } from 'koa';
 import nunjucks from 'nunjucks';
 import { createI18n, type I18n } from '../i18n/index.js';
-import { isolatedHtml } from '../i18n/markup.js';
+import { isolatedHtml, isolatedText } from '../i18n/markup.js';
 import { INTERACTION_PREFIX } from '../provider/index.js';
 import { baseOf } from './base_path.js';
 
@@ -31,6 +31,10 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
   // holding right-to-left or bidi control characters (U+202E and friends) stays inside its own box
   // and can neither reorder our text around it nor be reordered by it (src/i18n/markup.ts).
   env.addFilter('iso', isolate);
+  // Inside an <option>, where the parser drops elements: the text with Unicode isolate marks.
+  env.addFilter('isotext', (value: unknown) =>
+    value === undefined || value === null ? '' : isolatedText(String(value)),
+  );
   const css = readFileSync(path.join(dir, 'static', 'app.css'));
   return {
     render(ctx: Context, template: string, vars: Record<string, unknown>, status = 200): void {

@@ -39,6 +39,14 @@ export function isolatedHtml(value: string): string {
   return BIDI_SENSITIVE.test(value) ? `<bdi>${text}</bdi>` : text;
 }
 
+/**
+ * The same for plain text where no element may go (an <option>'s label): the isolate is made with
+ * FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE (U+2068, U+2069) around the text.
+ */
+export function isolatedText(value: string): string {
+  return BIDI_SENSITIVE.test(value) ? `\u2068${value}\u2069` : value;
+}
+
 function renderPart(part: Part | undefined): string | undefined {
   if (part === undefined || part === null) return undefined;
   if (typeof part !== 'object') return isolatedHtml(String(part));

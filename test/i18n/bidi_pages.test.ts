@@ -94,6 +94,13 @@ describe('names with bidirectional format characters on every page', () => {
     expectIsolated((await root.page('/admin/audit')).html);
   });
 
+  it('isolates a resource name in the filter list with isolate marks (an <option> holds no elements)', async () => {
+    const name = 'Orders \u202e BD';
+    server.addResource('https://spoof.example.com/mcp', name);
+    const html = (await root.page('/admin')).html;
+    expect(html).toContain(`>\u2068${name}\u2069 (https://spoof.example.com/mcp)</option>`);
+  });
+
   it('puts the message of an error page in a paragraph of its own', async () => {
     // A block ends every embedding and override begun inside it (UAX #9 BD7, X8), so a message
     // quoting what the caller sent cannot reorder the page around it.
