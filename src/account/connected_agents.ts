@@ -1,14 +1,16 @@
 // /account: the agents the signed-in user has let act for them, and a Revoke button for each.
+
 import type { Context } from 'koa';
 import { type Lifecycle, requestActor } from '../grants/index.js';
-import { HttpError } from '../web/errors.js';
-import type { RouteDeps } from '../web/route_deps.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import type { GrantRecord } from '../storage/grant_records.js';
 import type { Stores } from '../storage/index.js';
+import { redirectInApp } from '../web/base_path.js';
+import { HttpError } from '../web/errors.js';
 import { describeGrants, formatWhen, type GrantView } from '../web/grant_view.js';
 import { pageUser, type SignedIn } from '../web/page_session.js';
+import type { RouteDeps } from '../web/route_deps.js';
 
 const NOTICES: Record<string, string> = {
   revoked: 'Access revoked. The agent can no longer act for you there; to connect again it has to ask you again.',
@@ -95,6 +97,5 @@ export function revokeOwnGrant(deps: RouteDeps, ops: Lifecycle, ctx: Context, wh
   // The entry stands for every registration of the same agent on that server: revoke them all.
   const others = sameAgentGrants(deps.stores, who.user.id, record).filter((g) => g.id !== id);
   ops.revokeGrants(requestActor(ctx, 'user', who.user.id), [...others.map((g) => g.id), id]);
-  ctx.status = 303;
-  ctx.redirect('/account?notice=revoked');
+  redirectInApp(ctx, '/account?notice=revoked');
 }

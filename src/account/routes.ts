@@ -1,12 +1,14 @@
 // /account/*: sign-in for people (not agents) and the "Connected agents" page.
+
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { createLifecycle } from '../grants/index.js';
+import { redirectInApp } from '../web/base_path.js';
+import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/page_session.js';
+import { checkedForm, pageErrors } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
-import { checkedForm, pageErrors } from '../web/pages.js';
-import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 
 /** The user's own pages: sign-in and "Connected agents". */
 export function accountRoutes(deps: RouteDeps): Middleware {
@@ -19,14 +21,12 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   // Not signed in: back to the sign-in page, coming back here afterwards (for a POST, to the page).
   const requireSession = async (ctx: Context, next: Next) => {
     if (signedIn(ctx)) return next();
-    ctx.status = 303;
-    ctx.redirect(`/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`);
+    redirectInApp(ctx, `/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.path : '/account')}`);
   };
 
   router.get('/account/login', (ctx) => {
     if (signedIn(ctx)) {
-      ctx.status = 303;
-      return ctx.redirect(safeNext(ctx.query.next));
+      return redirectInApp(ctx, safeNext(ctx.query.next));
     }
     showLogin(deps, ctx);
   });
@@ -37,8 +37,7 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   );
   router.post('/account/logout', requireSession, sessionForm, (ctx) => {
     sessions.end(ctx);
-    ctx.status = 303;
-    ctx.redirect('/account/login');
+    redirectInApp(ctx, '/account/login');
   });
   router.get('/account', requireSession, (ctx) => showConnectedAgents(deps, ctx, signedIn(ctx) as SignedIn));
   router.post('/account/grants/:id/revoke', requireSession, sessionForm, (ctx) =>
@@ -46,7 +45,7 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   );
 
   const routes = router.routes() as Middleware;
-  const errors = pageErrors(deps.views, deps.csrf);
+  const errors = pageErrors(deps.views, deps.csrf, deps.log);
   return async (ctx, next) => {
     if (ctx.path !== '/account' && !ctx.path.startsWith('/account/')) return next();
     await errors(ctx, () => sessions.load(ctx, () => routes(ctx, next)));

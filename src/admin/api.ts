@@ -4,20 +4,24 @@
 // enough. Every answer is JSON with no-store; errors are {error, error_description}.
 
 import type { Context, Middleware, Next } from 'koa';
+import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
 import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
 import { parseBearer } from '../lib/bearer.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { User } from '../storage/users.js';
-import { HttpError } from '../web/errors.js';
+import { errorsAs, HttpError } from '../web/errors.js';
 import { describeGrants } from '../web/grant_view.js';
 import { signedIn } from '../web/page_session.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
-import { grantFilter, type Query, single } from './grant_filter.js';
+import { grantFilter, grantPage, type Query, single } from './grant_filter.js';
+import { encodeCursor, linkTo, pageOf, readPage } from './paging.js';
 
 export const API_ROUTES = [
   'GET /admin/api/grants',
+  'GET /admin/api/users',
+  'GET /admin/api/audit',
   'POST /admin/api/grants/:id/revoke',
   'POST /admin/api/users/:username/revoke-grants',
   'POST /admin/api/users/:username/disable',
@@ -70,23 +74,23 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
   return { ...requestActor(ctx, 'admin', current.user.id), userId: current.user.id };
 }
 
-/** JSON errors and no-store for everything under /admin/api; unmatched paths are 404. */
+/** JSON errors (src/http/errors.ts) and no-store for everything under /admin/api; unmatched paths are 404. */
 export function apiEnvelope(deps: RouteDeps): Middleware {
+  const asJson = errorsAs(deps.views, deps.log);
   return async (ctx: Context, next: Next) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
-    try {
-      await next();
-      if (ctx.body === undefined && ctx.status === 404) throw new HttpError(404, 'not_found', 'no such API endpoint');
-    } catch (thrown) {
-      const caught = thrown instanceof LifecycleError ? refusal(thrown) : thrown;
-      const known = caught instanceof HttpError;
-      if (!known) deps.log.error({ err: caught, path: ctx.path, method: ctx.method }, 'admin API request failed');
-      const err = known ? caught : new HttpError(500, 'server_error', 'the server could not complete the request');
-      if (err.status !== 401) ctx.remove('WWW-Authenticate');
-      ctx.status = err.status;
-      ctx.body = { error: err.error, error_description: err.description };
-    }
+    await asJson(ctx, async () => {
+      try {
+        await next();
+        if (ctx.body === undefined && ctx.status === 404) throw new HttpError(404, 'not_found', 'no such API endpoint');
+      } catch (thrown) {
+        const caught = thrown instanceof LifecycleError ? refusal(thrown) : thrown;
+        // Only a 401 says how to authenticate.
+        if (!(caught instanceof HttpError && caught.status === 401)) ctx.remove('WWW-Authenticate');
+        throw caught;
+      }
+    });
   };
 }
 
@@ -114,6 +118,32 @@ export function refusal(err: LifecycleError): HttpError {
     : new HttpError(400, 'invalid_request', err.message);
 }
 
+/** The audit list's filters (user by name, client, event family, since), each at most once. */
+function auditFilter(deps: RouteDeps, query: Query): AuditFilter {
+  const user = single(query, 'user', 64);
+  const client = single(query, 'client');
+  const event = single(query, 'event', 200);
+  const since = single(query, 'since', 64);
+  if (user === undefined || client === undefined || event === undefined || since === undefined) {
+    throw new HttpError(400, 'invalid_request', 'each filter may be given once, and must not be too long');
+  }
+  const filter: AuditFilter = {};
+  if (user) {
+    const found = deps.stores.users.findByUsername(user);
+    if (!found) throw new HttpError(404, 'not_found', 'no such user');
+    filter.userId = found.id;
+  }
+  if (client) filter.clientId = client;
+  if (event) filter.event = event;
+  if (since) {
+    filter.since = parseSince(since, epochSeconds());
+    if (filter.since === undefined) {
+      throw new HttpError(400, 'invalid_request', 'since takes an age (30m, 1h, 2d), epoch seconds or a date');
+    }
+  }
+  return filter;
+}
+
 /** Authenticates every /admin/api request before routing, so an unknown path is 401 too. */
 export function requireApiCaller(deps: RouteDeps): Middleware {
   return async (ctx, next) => {
@@ -124,14 +154,54 @@ export function requireApiCaller(deps: RouteDeps): Middleware {
 
 const caller = (ctx: Context) => ctx.state.adminCaller as Caller;
 
+/** The list's page (limit, cursor) or a 400. */
+function pageParams(ctx: Context, kind: 'offset' | 'before' = 'offset') {
+  const page = readPage(ctx.query as Query, kind);
+  if (!page.ok) throw new HttpError(400, 'invalid_request', page.message);
+  return page;
+}
+
+/** `next` (the URL of the next page) and `next_cursor`, only when another page follows. */
+function nextPage(deps: RouteDeps, ctx: Context, next: string | undefined) {
+  if (next === undefined) return {};
+  return { next: `${deps.config.issuer}${linkTo(ctx.path, ctx.query as Query, next)}`, next_cursor: next };
+}
+
 export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof API_ROUTES)[number]> {
   const { stores } = deps;
   return {
     'GET /admin/api/grants': (ctx) => {
+      const page = pageParams(ctx);
       const result = grantFilter(stores, ctx.query as Query);
       if (!result.ok)
         throw new HttpError(result.status, result.status === 404 ? 'not_found' : 'invalid_request', result.message);
-      ctx.body = { grants: describeGrants(stores, stores.grantRecords.list(result.filter)) };
+      const { records, next } = grantPage(stores, result.filter, page.limit, page.at);
+      ctx.body = { grants: describeGrants(stores, records), ...nextPage(deps, ctx, next) };
+    },
+    'GET /admin/api/users': (ctx) => {
+      const page = pageParams(ctx);
+      const { items, next } = pageOf(stores.users.list(), page.limit, page.at);
+      ctx.body = {
+        users: items.map((u) => ({
+          id: u.id,
+          username: u.username,
+          is_admin: u.isAdmin,
+          disabled: u.disabled,
+          created_at: u.createdAt,
+        })),
+        ...nextPage(deps, ctx, next),
+      };
+    },
+    // Newest first; the next page holds older events (the cursor names the last event shown).
+    'GET /admin/api/audit': (ctx) => {
+      const page = pageParams(ctx, 'before');
+      const query = ctx.query as Query;
+      const filter = auditFilter(deps, query);
+      const rows = queryAudit(stores.db, { ...filter, beforeId: page.at.before, limit: page.limit + 1 });
+      const shown = rows.slice(0, page.limit);
+      const last = shown.at(-1);
+      const next = rows.length > page.limit && last ? encodeCursor({ before: last.id }) : undefined;
+      ctx.body = { events: shown, ...nextPage(deps, ctx, next) };
     },
     'POST /admin/api/grants/:id/revoke': (ctx) => {
       const id = String(ctx.params.id);
@@ -158,7 +228,9 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
       ctx.body = { username: user.username, disabled: false, changed: ops.enableUser(caller(ctx), user) };
     },
     'GET /admin/api/clients': (ctx) => {
-      ctx.body = { clients: listAgents(stores) };
+      const page = pageParams(ctx);
+      const { items, next } = pageOf(listAgents(stores), page.limit, page.at);
+      ctx.body = { clients: items, ...nextPage(deps, ctx, next) };
     },
     'POST /admin/api/clients/:id/revoke-grants': (ctx) => {
       const id = agentId(deps, ctx);

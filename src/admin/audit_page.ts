@@ -1,11 +1,12 @@
 // The audit trail in the console, with the filters of `mcp-oauth audit`.
 import type { Context } from 'koa';
+import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
+import { epochSeconds } from '../lib/duration.js';
 import { formatWhen } from '../web/grant_view.js';
 import type { SignedIn } from '../web/page_session.js';
-import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
 import type { RouteDeps } from '../web/route_deps.js';
-import { epochSeconds } from '../lib/duration.js';
-import { common } from './console_pages.js';
+import { common, pager } from './console_pages.js';
+import { encodeCursor, type Query, readPage } from './paging.js';
 
 const FIELDS = ['user', 'client', 'event', 'since', 'limit'] as const;
 type Values = Record<(typeof FIELDS)[number], string>;
@@ -47,15 +48,32 @@ function toFilter(
   return { filter };
 }
 
+/** Where the page starts (the cursor of an earlier page), or what is wrong with the cursor. */
+function startOf(ctx: Context): { beforeId?: number } | { problem: string } {
+  const page = readPage({ cursor: (ctx.query as Query).cursor }, 'before');
+  if (!page.ok) return { problem: page.message };
+  return page.at.before === undefined ? {} : { beforeId: page.at.before };
+}
+
 export function auditPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
   const values = read(ctx);
-  const result = toFilter(deps, values);
-  const rows = 'filter' in result ? queryAudit(deps.stores.db, result.filter) : [];
+  const start = startOf(ctx);
+  const result = 'problem' in start ? start : toFilter(deps, values);
+  // One row more than the page, to know whether an older page follows.
+  const limit = 'filter' in result ? (result.filter.limit ?? 200) : 0;
+  const found =
+    'filter' in result && !('problem' in start)
+      ? queryAudit(deps.stores.db, { ...result.filter, ...start, limit: limit + 1 })
+      : [];
+  const rows = found.slice(0, limit);
+  const last = rows.at(-1);
+  const next = found.length > limit && last ? encodeCursor({ before: last.id }) : undefined;
   deps.views.render(ctx, 'admin_audit.njk', {
     ...common(deps, ctx, who, 'audit', 'Audit trail'),
     filter: values,
     problem: 'problem' in result ? result.problem : undefined,
-    problemField: 'problem' in result ? result.field : undefined,
+    problemField: 'problem' in result && 'field' in result ? result.field : undefined,
+    pager: pager(ctx, next),
     events: rows.map((r) => ({
       ...r,
       when: formatWhen(r.at),

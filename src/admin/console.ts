@@ -1,13 +1,14 @@
 // The admin console (/admin, server-rendered): every route is in CONSOLE_ROUTES, for admins only;
 // every POST carries the session's CSRF token and is audited (through src/grants/).
 import type { Context, Middleware, Next } from 'koa';
-import { checkedForm } from '../web/pages.js';
-import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { type Lifecycle, requestActor } from '../grants/index.js';
-import { HttpError } from '../web/errors.js';
-import type { RouteDeps } from '../web/route_deps.js';
-import { formField } from '../web/form_body.js';
 import type { User } from '../storage/users.js';
+import { redirectInApp } from '../web/base_path.js';
+import { HttpError } from '../web/errors.js';
+import { formField } from '../web/form_body.js';
+import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
+import { checkedForm } from '../web/pages.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
 import { agentsPage, grantsPage, usersPage } from './console_pages.js';
@@ -36,8 +37,7 @@ export function requireAdminPage(): Middleware {
   return async (ctx: Context, next: Next) => {
     const current = signedIn(ctx);
     if (!current) {
-      ctx.status = 303;
-      return ctx.redirect(`/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.url : '/admin')}`);
+      return redirectInApp(ctx, `/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.url : '/admin')}`);
     }
     if (!current.user.isAdmin) throw new HttpError(403, 'forbidden', 'Only administrators can use the admin console.');
     await next();
@@ -50,8 +50,7 @@ function done(ctx: Context, notice: string, n?: number): void {
   url.searchParams.set('notice', notice);
   if (n === undefined) url.searchParams.delete('n');
   else url.searchParams.set('n', String(n));
-  ctx.status = 303;
-  ctx.redirect(url.pathname + url.search);
+  redirectInApp(ctx, url.pathname + url.search);
 }
 
 function targetUser(deps: RouteDeps, ctx: Context): User {

@@ -1,11 +1,12 @@
 // The admin console's pages: grants (filtered), agents, users. Server-rendered, no script.
 import type { Context } from 'koa';
+import { type Message, msg } from '../i18n/translate.js';
 import { describeGrants, formatWhen } from '../web/grant_view.js';
 import { pageUser, type SignedIn } from '../web/page_session.js';
 import type { RouteDeps } from '../web/route_deps.js';
-import { type Message, msg } from '../i18n/translate.js';
 import { listAgents } from './agents.js';
-import { grantFilter, type Query } from './grant_filter.js';
+import { grantFilter, grantPage, type Query } from './grant_filter.js';
+import { DEFAULT_PAGE, linkTo, type PageRequest, pageOf, readPage } from './paging.js';
 
 // Catalogue keys (locales/*.json, admin.notice.*): the page shows them in the reader's language.
 const NOTICES: Record<string, (n: number) => Message> = {
@@ -38,9 +39,27 @@ export function common(deps: RouteDeps, ctx: Context, who: SignedIn, section: st
   };
 }
 
+/** Links to the first page (when not on it) and the next one (when there is one). */
+export function pager(ctx: Context, next: string | undefined): { first?: string; next?: string } {
+  const query = ctx.query as Query;
+  return {
+    ...(query.cursor ? { first: linkTo(ctx.path, query, undefined) } : {}),
+    ...(next === undefined ? {} : { next: linkTo(ctx.path, query, next) }),
+  };
+}
+
+/** The page asked for, or the first page and what was wrong with the request. */
+function pageOrProblem(ctx: Context): { page: Extract<PageRequest, { ok: true }>; problem?: string } {
+  const page = readPage(ctx.query as Query);
+  if (page.ok) return { page };
+  return { page: { ok: true, limit: DEFAULT_PAGE, at: { offset: 0, before: undefined } }, problem: page.message };
+}
+
 export function grantsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
   const result = grantFilter(deps.stores, ctx.query as Query);
-  const records = result.ok ? deps.stores.grantRecords.list(result.filter) : [];
+  const { page, problem } = pageOrProblem(ctx);
+  const found = result.ok ? grantPage(deps.stores, result.filter, page.limit, page.at) : { records: [] };
+  const records = found.records;
   const grants = describeGrants(deps.stores, records).map((g) => ({
     ...g,
     since: formatWhen(g.createdAt),
@@ -51,7 +70,8 @@ export function grantsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
   deps.views.render(ctx, 'admin_grants.njk', {
     ...common(deps, ctx, who, 'grants', 'Grants'),
     filter: result.values,
-    problem: result.ok ? undefined : result.message,
+    problem: result.ok ? problem : result.message,
+    pager: pager(ctx, 'next' in found ? found.next : undefined),
     resources: deps.stores.resources.list().map((r) => ({ uri: r.uri, name: r.name })),
     grants,
     targetUser: result.ok && result.user ? pageUser(result.user) : undefined,
@@ -60,18 +80,27 @@ export function grantsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
 }
 
 export function agentsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
-  const agents = listAgents(deps.stores).map((a) => ({
+  const { page, problem } = pageOrProblem(ctx);
+  const { items, next } = pageOf(listAgents(deps.stores), page.limit, page.at);
+  const agents = items.map((a) => ({
     ...a,
     registered: formatWhen(a.registeredAt, 'unknown'),
     firstUsed: formatWhen(a.firstUsedAt),
     lastUsed: formatWhen(a.lastUsedAt),
     disabled: a.disabledAt === null ? null : formatWhen(a.disabledAt),
   }));
-  deps.views.render(ctx, 'admin_agents.njk', { ...common(deps, ctx, who, 'agents', 'Agents'), agents });
+  deps.views.render(ctx, 'admin_agents.njk', {
+    ...common(deps, ctx, who, 'agents', 'Agents'),
+    agents,
+    problem,
+    pager: pager(ctx, next),
+  });
 }
 
 export function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
-  const users = deps.stores.users.list().map((u) => ({
+  const { page, problem } = pageOrProblem(ctx);
+  const { items, next } = pageOf(deps.stores.users.list(), page.limit, page.at);
+  const users = items.map((u) => ({
     id: u.id,
     username: u.username,
     isAdmin: u.isAdmin,
@@ -79,5 +108,10 @@ export function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     created: formatWhen(u.createdAt),
     self: u.id === who.user.id,
   }));
-  deps.views.render(ctx, 'admin_users.njk', { ...common(deps, ctx, who, 'users', 'Users'), users });
+  deps.views.render(ctx, 'admin_users.njk', {
+    ...common(deps, ctx, who, 'users', 'Users'),
+    users,
+    problem,
+    pager: pager(ctx, next),
+  });
 }

@@ -1,7 +1,9 @@
 // The grant list's filters, read from a query string the same way for the console and the API.
-import type { GrantFilter } from '../storage/grant_records.js';
+// Its page (limit, cursor) is read by paging.ts.
+import type { GrantFilter, GrantRecord } from '../storage/grant_records.js';
 import type { Stores } from '../storage/index.js';
 import type { User } from '../storage/users.js';
+import { encodeCursor, type PagePosition } from './paging.js';
 
 export type Query = Record<string, string | string[] | undefined>;
 
@@ -31,7 +33,6 @@ export function grantFilter(stores: Stores, query: Query): FilterResult {
   const client = single(query, 'client');
   const resource = single(query, 'resource');
   const state = single(query, 'state', 16);
-  const limit = single(query, 'limit', 5);
   const values: FilterValues = {
     user: user ?? '',
     client: client ?? '',
@@ -44,9 +45,6 @@ export function grantFilter(stores: Stores, query: Query): FilterResult {
   if (state !== '' && !STATES.has(state)) {
     return { ok: false, status: 400, message: 'state must be active, revoked or all', values };
   }
-  if (limit === undefined || (limit !== '' && !/^[1-9]\d{0,3}$/.test(limit))) {
-    return { ok: false, status: 400, message: 'limit must be a number from 1 to 9999', values };
-  }
   const found = user ? stores.users.findByUsername(user) : undefined;
   if (user && !found) return { ok: false, status: 404, message: `no user named ${user}`, values };
   return {
@@ -58,7 +56,18 @@ export function grantFilter(stores: Stores, query: Query): FilterResult {
       clientId: client || undefined,
       resource: resource || undefined,
       state: values.state,
-      limit: limit ? Number(limit) : undefined,
     },
   };
+}
+
+/** One page of grants: one row more than the page is read, to know whether another page follows. */
+export function grantPage(
+  stores: Stores,
+  filter: GrantFilter,
+  limit: number,
+  at: PagePosition,
+): { records: GrantRecord[]; next?: string } {
+  const rows = stores.grantRecords.list({ ...filter, limit: limit + 1, offset: at.offset });
+  if (rows.length <= limit) return { records: rows };
+  return { records: rows.slice(0, limit), next: encodeCursor({ offset: at.offset + limit }) };
 }

@@ -10,6 +10,7 @@ import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { epochSeconds } from '../lib/duration.js';
+import type { Logger } from '../log/logger.js';
 import { createReadiness, healthRoutes } from '../ops/health.js';
 import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.js';
 import { requestContext } from '../ops/request_id.js';
@@ -21,19 +22,19 @@ import { registrationGuard } from '../provider/registration_guard.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
+import { basePath, mountAt, withBasePath } from '../web/base_path.js';
 import { createCsrf } from '../web/csrf.js';
 import { errorHandler, providerErrorRenderer } from '../web/errors.js';
-import { INTROSPECTION_PATH, introspection } from './introspection.js';
-import type { Logger } from '../log/logger.js';
-import { metadata } from './metadata.js';
-import { wireProviderEvents } from './provider_events.js';
 import { createLoginThrottle, defaultRules, rateLimit } from '../web/rate_limit.js';
-import { registrationCors } from './registration_cors.js';
-import { resourceParams } from './resource_params.js';
-import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { securityHeaders } from '../web/security_headers.js';
 import { createViews } from '../web/views.js';
+import { INTROSPECTION_PATH, introspection } from './introspection.js';
+import { metadata } from './metadata.js';
+import { wireProviderEvents } from './provider_events.js';
+import { registrationCors } from './registration_cors.js';
+import { resourceParams } from './resource_params.js';
+import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -59,7 +60,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const { users, resources, keys, credentials } = stores;
   const views = createViews();
   const secure = config.issuer.startsWith('https:');
-  const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure);
+  const base = basePath(config.issuer);
+  const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure, base);
   const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
   await ensureSigningKey(keys);
 
@@ -91,13 +93,16 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const routes = interactionRoutes(deps);
   const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, loginThrottle, provider: () => current };
 
-  const feedHub = createFeedHub(stores.revocations, log);
+  const feedHub = createFeedHub(stores.revocations, log, {
+    maxStreamsPerCredential: config.feedStreamsPerCredential,
+  });
   // Built once: a provider rebuild (key rotation) puts the same middleware in front of the new
   // provider, so state such as the feed hub's open streams carries over.
   // (Router middleware types its context more narrowly than Koa's; both run on the provider's.)
   const ours = [
     // Operations first: request id and metrics see every response; probes and scrapes are
     // answered before anything that could refuse them (security headers only add headers).
+    withBasePath(base),
     requestContext(log),
     metrics.observeRequests,
     securityHeaders(secure),
@@ -203,7 +208,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   build();
 
   return {
-    handler: (req, res) => callback(req, res),
+    // Under the issuer's path when it has one (src/http/base_path.ts).
+    handler: mountAt(base, (req, res) => callback(req, res)),
     provider: () => current,
     stores,
     feedHub,

@@ -7,11 +7,11 @@
 import type { ServerResponse } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { epochSeconds } from '../lib/duration.js';
-import type { FeedEntry, RevocationService } from '../storage/revocations.js';
-import { HttpError } from '../web/errors.js';
 import type { Logger } from '../log/logger.js';
-import { authenticateResourceServer } from './resource_auth.js';
+import type { FeedEntry, RevocationService } from '../storage/revocations.js';
+import { HttpError, sendError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { authenticateResourceServer } from './resource_auth.js';
 
 export const FEED_PATH = '/revocations';
 export const FEED_STREAM_PATH = '/revocations/stream';
@@ -58,6 +58,11 @@ export interface FeedHubOptions {
   heartbeatMs?: number;
   /** Open streams beyond this get 503. */
   maxStreams?: number;
+  /**
+   * Open streams one resource credential may hold; beyond it 429. Without it one credential (a
+   * leaked one, or a proxy reconnecting in a loop) could take every slot and lock the others out.
+   */
+  maxStreamsPerCredential?: number;
   /** A stream whose unsent output passes this is closed; its subscriber resumes from its cursor. */
   maxBufferedBytes?: number;
 }
@@ -65,7 +70,11 @@ export interface FeedHubOptions {
 interface Stream {
   res: ServerResponse;
   cursor: number;
+  credential: string;
 }
+
+/** Whether one more stream may open: yes, no room at all (503), or no room for this credential (429). */
+export type Admission = 'ok' | 'full' | 'credential_full';
 
 export type FeedHub = ReturnType<typeof createFeedHub>;
 
@@ -74,8 +83,10 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
   const pollMs = opts.pollMs ?? 100;
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const maxStreams = opts.maxStreams ?? 100;
+  const maxPerCredential = opts.maxStreamsPerCredential ?? 4;
   const maxBuffered = opts.maxBufferedBytes ?? 1024 * 1024;
   const streams = new Set<Stream>();
+  const perCredential = new Map<string, number>();
   let lastSeen = 0;
   let poller: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
@@ -128,15 +139,18 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
   };
 
   return {
-    full: () => streams.size >= maxStreams,
+    admit(credential: string): Admission {
+      if ((perCredential.get(credential) ?? 0) >= maxPerCredential) return 'credential_full';
+      return streams.size >= maxStreams ? 'full' : 'ok';
+    },
     /** Replays what the caller missed after `after`, then keeps `res` subscribed until it closes. */
-    add(res: ServerResponse, after: number): void {
+    add(res: ServerResponse, after: number, credential: string): void {
       if (!poller) {
         lastSeen = revocations.latestSeq();
         poller = setInterval(poll, pollMs).unref();
         heartbeat = setInterval(ping, heartbeatMs).unref();
       }
-      const s: Stream = { res, cursor: startFor(after, revocations.latestSeq()) };
+      const s: Stream = { res, cursor: startFor(after, revocations.latestSeq()), credential };
       let out = `retry: ${RETRY_MS}\n\n`;
       for (;;) {
         const page = revocations.feedAfter(s.cursor, epochSeconds(), DEFAULT_LIMIT);
@@ -145,8 +159,12 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
         if (page.length < DEFAULT_LIMIT) break;
       }
       streams.add(s);
+      perCredential.set(credential, (perCredential.get(credential) ?? 0) + 1);
       res.on('close', () => {
-        streams.delete(s);
+        if (!streams.delete(s)) return;
+        const left = (perCredential.get(credential) ?? 1) - 1;
+        if (left > 0) perCredential.set(credential, left);
+        else perCredential.delete(credential);
         if (streams.size === 0) stopTimers();
       });
       res.write(out);
@@ -185,11 +203,18 @@ function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): void {
   // EventSource sends Last-Event-ID on reconnect to the URL it first used, so the header wins.
   const header = ctx.get('last-event-id');
   const after = header ? seqParam('Last-Event-ID', header, 0) : seqParam('after', ctx.query.after, 0);
-  if (hub.full()) {
-    // Not an HttpError: the error handler turns every 5xx into a plain server_error.
-    ctx.status = 503;
-    ctx.set('Retry-After', '5');
-    ctx.body = { error: 'temporarily_unavailable', error_description: 'too many open revocation streams' };
+  const admission = hub.admit(caller);
+  if (admission !== 'ok') {
+    // Answered here, not thrown: the error handler turns every 5xx into a plain server_error.
+    const mine = admission === 'credential_full';
+    sendError(ctx, {
+      status: mine ? 429 : 503,
+      error: mine ? 'too_many_requests' : 'temporarily_unavailable',
+      description: mine
+        ? 'this credential already holds its share of open revocation streams'
+        : 'too many open revocation streams',
+      headers: { 'Retry-After': '5' },
+    });
     return;
   }
   ctx.respond = false;
@@ -210,7 +235,7 @@ function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): void {
   ctx.onerror = (err) => {
     if (err) log.debug({ event: 'revocation_feed.stream_reset', code: (err as NodeJS.ErrnoException).code }, 'reset');
   };
-  hub.add(res, after);
+  hub.add(res, after, caller);
   log.debug({ event: 'revocation_feed.stream_opened', credential: caller, after }, 'revocation stream opened');
   res.on('close', () =>
     log.debug({ event: 'revocation_feed.stream_closed', credential: caller }, 'revocation stream closed'),

@@ -3,7 +3,21 @@
 // top of src/config/server_settings.ts. `ProxyConfig` (src/config/proxy.ts) is inferred from here.
 // This module imports no server code.
 import { z } from 'zod';
-import { bearerSecret, count, DAY, duration, filePath, flag, type Kind, list, oneOf, port, secret, setting, text } from './define.js';
+import {
+  bearerSecret,
+  count,
+  DAY,
+  duration,
+  filePath,
+  flag,
+  type Kind,
+  list,
+  oneOf,
+  port,
+  secret,
+  setting,
+  text,
+} from './define.js';
 
 export const ALLOWED_ALGORITHMS = [
   'ES256',

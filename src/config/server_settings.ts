@@ -65,6 +65,14 @@ export const serverSettings = z
     sessionTtl: setting('MCP_OAUTH_SESSION_TTL', duration(60, 30 * DAY), { default: '1d' }).describe(
       'Lifetime of a browser sign-in session.',
     ),
+    consoleIdleTimeout: setting('MCP_OAUTH_CONSOLE_IDLE_TIMEOUT', duration(60, DAY), { default: '30m' }).describe(
+      'How long an account or admin page session may go unused before it ends (besides `MCP_OAUTH_SESSION_TTL`).',
+    ),
+    feedStreamsPerCredential: setting('MCP_OAUTH_FEED_STREAMS_PER_CREDENTIAL', count(1, 100), {
+      default: '4',
+    }).describe(
+      'Open revocation streams one resource credential may hold at once; beyond it 429 (the server-wide cap stays).',
+    ),
     registration: setting('MCP_OAUTH_REGISTRATION', oneOf(['open', 'token', 'off']), { default: 'open' }).describe(
       'Dynamic client registration (RFC 7591): open to anyone, only with an initial access token ' +
         '(`mcp-oauth clients token`), or off.',
@@ -73,7 +81,9 @@ export const serverSettings = z
       'Optional fixed initial access token for `token` registration mode, besides those made with ' +
         '`mcp-oauth clients token`.',
     ),
-    openRegistrationFetchedUris: setting('MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS', onOff, { default: 'off' }).describe(
+    openRegistrationFetchedUris: setting('MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS', onOff, {
+      default: 'off',
+    }).describe(
       'Open registration may name URLs the server then fetches (`jwks_uri`, `sector_identifier_uri`) and use ' +
         '`private_key_jwt`. Off by default: in open registration anyone chooses those URLs. Token-mode registration may always.',
     ),

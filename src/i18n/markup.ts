@@ -21,10 +21,36 @@ export function escapeHtml(value: string): string {
     .replace(/'/g, '&#39;');
 }
 
+/**
+ * Characters that can reorder text around them: right-to-left letters (the blocks Unicode assigns
+ * bidi class R or AL by default, DerivedBidiClass.txt) and the explicit marks, embeddings,
+ * overrides and isolates (Bidi_Control). Text without any of them is laid out left to right in our
+ * (left-to-right) languages whatever surrounds it, so only text with one is wrapped.
+ */
+const BIDI_SENSITIVE =
+  /[\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFE\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]|[\u{10800}-\u{10FFF}\u{1E800}-\u{1EFFF}]/u;
+
+/**
+ * Escaped text, in a bidi isolate (<bdi>: HTML §4.5.24, UAX #9 isolates) when it holds anything
+ * that could reorder it or the text around it: a name with U+202E then stays in its own box.
+ */
+export function isolatedHtml(value: string): string {
+  const text = escapeHtml(value);
+  return BIDI_SENSITIVE.test(value) ? `<bdi>${text}</bdi>` : text;
+}
+
+/**
+ * The same for plain text where no element may go (an <option>'s label): the isolate is made with
+ * FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE (U+2068, U+2069) around the text.
+ */
+export function isolatedText(value: string): string {
+  return BIDI_SENSITIVE.test(value) ? `\u2068${value}\u2069` : value;
+}
+
 function renderPart(part: Part | undefined): string | undefined {
   if (part === undefined || part === null) return undefined;
-  if (typeof part !== 'object') return escapeHtml(String(part));
-  const text = escapeHtml(String(part.text ?? ''));
+  if (typeof part !== 'object') return isolatedHtml(String(part));
+  const text = isolatedHtml(String(part.text ?? ''));
   const tag = part.tag && TAGS.has(part.tag) ? part.tag : undefined;
   if (!tag) return text;
   if (tag === 'a' && !(part.href && LOCAL_HREF.test(part.href))) return text;
@@ -33,7 +59,11 @@ function renderPart(part: Part | undefined): string | undefined {
   return `<${tag}${href}${cls}>${text}</${tag}>`;
 }
 
-/** The catalogue text with every {name} replaced by its escaped (and possibly wrapped) part. */
+/**
+ * The catalogue text with every {name} replaced by its escaped (and possibly wrapped) part. Every
+ * part is isolated when it needs to be (isolatedHtml): the values are names and addresses agents
+ * and users chose, and a right-to-left override in one must not reorder the rest of our sentence.
+ */
 export function fillHtml(text: string, parts: Readonly<Record<string, Part>>): string {
   return text
     .split(/\{([A-Za-z0-9_]+)\}/)

@@ -26,7 +26,8 @@ function chosen(ctx: Context): Locale | undefined {
     httpOnly: true,
     sameSite: 'lax',
     secure: ctx.secure,
-    path: '/',
+    // The issuer's path when it has one (put in ctx.state by src/http/base_path.ts).
+    path: (ctx.state.basePath as string | undefined) || '/',
     maxAge: ONE_YEAR_MS,
     signed: false,
     overwrite: true,

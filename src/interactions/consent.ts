@@ -4,7 +4,6 @@ import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import { HttpError } from '../web/errors.js';
 import { durationMessage } from '../i18n/duration.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
@@ -14,6 +13,7 @@ import { agentGroupKey } from '../provider/client_policy.js';
 import { forgetDeclined } from '../provider/grants.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { Resource, ResourceRepository, ResourceScope } from '../storage/resources.js';
+import { HttpError } from '../web/errors.js';
 import { formField, formList } from '../web/form_body.js';
 import { clientVerification } from './context.js';
 import type { LoginDeps } from './login.js';
@@ -35,7 +35,7 @@ function lifetime(config: ConsentDeps['config']) {
   return {
     max: durationMessage(config.refreshTokenAbsoluteTtl),
     idle: durationMessage(config.refreshTokenIdleTtl),
-    accountUrl: new URL('/account', config.issuer).href,
+    accountUrl: `${config.issuer}/account`,
   };
 }
 

@@ -15,6 +15,7 @@ import { parseBearer } from '../lib/bearer.js';
 import { constantTimeEqual } from '../lib/constant_time.js';
 import type { Logger } from '../log/logger.js';
 import type { Db } from '../storage/db.js';
+import { sendError } from '../web/errors.js';
 import { startReadOnly } from './read_only.js';
 import { routeLabel } from './route_label.js';
 
@@ -202,12 +203,12 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     if (ctx.path !== METRICS_PATH || expected === undefined) return next();
     if (!startReadOnly(ctx)) return;
     if (!bearerMatches(ctx.get('authorization') || undefined, expected)) {
-      ctx.status = 401;
-      ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
-      ctx.body = {
+      sendError(ctx, {
+        status: 401,
         error: 'invalid_token',
-        error_description: 'metrics need the bearer token from MCP_OAUTH_METRICS_TOKEN',
-      };
+        description: 'metrics need the bearer token from MCP_OAUTH_METRICS_TOKEN',
+        headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' },
+      });
       return;
     }
     try {
@@ -215,8 +216,11 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       ctx.type = registry.contentType;
     } catch (err) {
       opts.log.error({ err }, 'collecting metrics failed');
-      ctx.status = 503;
-      ctx.body = { error: 'temporarily_unavailable' };
+      sendError(ctx, {
+        status: 503,
+        error: 'temporarily_unavailable',
+        description: 'metrics could not be collected',
+      });
     }
   };
 

@@ -1,5 +1,6 @@
 // The shared start of the read-only ops endpoints (/healthz, /readyz, /metrics).
 import type { Context } from 'koa';
+import { sendError } from '../web/errors.js';
 
 /**
  * Marks the answer not cacheable (a probe or scrape must see the current state) and refuses any
@@ -9,8 +10,11 @@ import type { Context } from 'koa';
 export function startReadOnly(ctx: Context): boolean {
   ctx.set('Cache-Control', 'no-store');
   if (ctx.method === 'GET' || ctx.method === 'HEAD') return true;
-  ctx.set('Allow', 'GET, HEAD');
-  ctx.status = 405;
-  ctx.body = { error: 'method_not_allowed' };
+  sendError(ctx, {
+    status: 405,
+    error: 'method_not_allowed',
+    description: 'use GET or HEAD',
+    headers: { Allow: 'GET, HEAD' },
+  });
   return false;
 }

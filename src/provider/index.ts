@@ -106,6 +106,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl);
   const secureCookies = config.issuer.startsWith('https:');
+  const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
 
   const configuration: Configuration = {
     adapter: adapterClass(
@@ -173,7 +174,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // A DPoP-bound token would need a DPoP-checking resource server (docs/pitfalls.md#dpop-is-on-by-default).
       dPoP: { enabled: false },
     },
-    interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}` },
+    // Under the issuer's path when it has one: the interaction cookie's path is taken from this URL.
+    interactions: { url: (_ctx, interaction) => `${issuerPath}${INTERACTION_PREFIX}/${interaction.uid}` },
     loadExistingGrant: loadExistingGrantFor(deps.grants),
     // Agents need refresh tokens without offline_access, bound to the grant
     // (docs/pitfalls.md#refresh-tokens-for-agents).

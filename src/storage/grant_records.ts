@@ -25,6 +25,8 @@ export interface GrantFilter {
   resource?: string | undefined;
   state?: 'active' | 'revoked' | 'all' | undefined;
   limit?: number | undefined;
+  /** Rows to skip first, in the list's order (the admin lists' pages). */
+  offset?: number | undefined;
 }
 
 interface Row {
@@ -113,7 +115,8 @@ export function createGrantRecordRepository(db: Db) {
       if (filter.state === 'active' || filter.state === undefined) where.push('revoked_at IS NULL');
       if (filter.state === 'revoked') where.push('revoked_at IS NOT NULL');
       args.limit = Math.min(Math.max(filter.limit ?? 500, 1), 5000);
-      const sql = `SELECT * FROM grant_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT @limit`;
+      args.offset = Math.max(Math.trunc(filter.offset ?? 0), 0);
+      const sql = `SELECT * FROM grant_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset`;
       return (db.prepare(sql).all(args) as Row[]).map(toRecord);
     },
   };

@@ -8,6 +8,7 @@ export interface WebSession {
   idHash: string;
   userId: string;
   createdAt: number;
+  /** The earlier of the absolute end (createdAt + lifetime) and the idle deadline; moved by extend(). */
   expiresAt: number;
 }
 
@@ -32,6 +33,7 @@ export function createWebSessionRepository(db: Db) {
   );
   const byHash = db.prepare('SELECT * FROM web_sessions WHERE id_hash = ? AND expires_at > ?');
   const remove = db.prepare('DELETE FROM web_sessions WHERE id_hash = ?');
+  const setExpiry = db.prepare('UPDATE web_sessions SET expires_at = ? WHERE id_hash = ?');
   const removeUser = db.prepare('DELETE FROM web_sessions WHERE user_id = ?');
   const purge = db.prepare('DELETE FROM web_sessions WHERE expires_at <= ?');
 
@@ -50,6 +52,10 @@ export function createWebSessionRepository(db: Db) {
       if (!SESSION_ID.test(id)) return undefined;
       const row = byHash.get(hashSessionId(id), now) as Row | undefined;
       return row && { idHash: row.id_hash, userId: row.user_id, createdAt: row.created_at, expiresAt: row.expires_at };
+    },
+    /** Moves a live session's end (the idle deadline after activity). */
+    extend(idHash: string, expiresAt: number): void {
+      setExpiry.run(expiresAt, idHash);
     },
     delete(id: string): boolean {
       return SESSION_ID.test(id) && remove.run(hashSessionId(id)).changes > 0;

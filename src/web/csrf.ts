@@ -3,12 +3,22 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import { constantTimeEqual } from '../lib/constant_time.js';
+import { cookieScope } from './base_path.js';
 
 export type Csrf = ReturnType<typeof createCsrf>;
 
-export function createCsrf(secret: string, secure: boolean) {
-  const cookieName = secure ? '__Host-mcp_csrf' : 'mcp_csrf';
-  const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, path: '/', signed: false, overwrite: true };
+export function createCsrf(secret: string, secure: boolean, base = '') {
+  // Scoped to the issuer's path; __Host- only where Path=/ is possible (src/http/base_path.ts).
+  const scope = cookieScope(base);
+  const cookieName = secure ? `${scope.hostPrefix ? '__Host-' : '__Secure-'}mcp_csrf` : 'mcp_csrf';
+  const cookieOptions = {
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    secure,
+    path: scope.path,
+    signed: false,
+    overwrite: true,
+  };
 
   const mac = (nonce: string, scope: string) =>
     createHmac('sha256', secret).update(`${nonce}\0${scope}`).digest('base64url');

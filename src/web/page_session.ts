@@ -1,11 +1,14 @@
 // Sign-in sessions of the account and admin pages: a random id in an HttpOnly, SameSite=Strict
 // cookie (__Host- prefixed over https), looked up by its hash. Expired sessions and disabled users
-// have no session.
+// have no session. A session ends at the earlier of its absolute lifetime (MCP_OAUTH_SESSION_TTL)
+// and an idle timeout (MCP_OAUTH_CONSOLE_IDLE_TIMEOUT): the stored expiry is the idle deadline,
+// moved forward on use but never past the absolute end, so no extra column is needed.
 import type { Context, Middleware } from 'koa';
-import type { RouteDeps } from '../web/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { User } from '../storage/users.js';
 import type { WebSession } from '../storage/web_sessions.js';
+import { basePath, cookieScope } from './base_path.js';
+import type { RouteDeps } from './route_deps.js';
 
 export interface SignedIn {
   user: User;
@@ -16,23 +19,47 @@ export interface SignedIn {
 
 export type WebSessions = ReturnType<typeof createWebSessions>;
 
+/** Seconds of activity that move the idle deadline: finer than this is not worth a write. */
+const IDLE_STEP = 60;
+
 export function createWebSessions(deps: RouteDeps) {
   const secure = deps.config.issuer.startsWith('https:');
-  const cookieName = secure ? '__Host-mcp_account' : 'mcp_account';
+  // Scoped to the issuer's path; __Host- only where Path=/ is possible (src/http/base_path.ts).
+  const scope = cookieScope(basePath(deps.config.issuer));
+  const cookieName = secure ? `${scope.hostPrefix ? '__Host-' : '__Secure-'}mcp_account` : 'mcp_account';
   const { webSessions, users } = deps.stores;
-  const base = { httpOnly: true, sameSite: 'strict' as const, secure, path: '/', signed: false, overwrite: true };
+  const base = {
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure,
+    path: scope.path,
+    signed: false,
+    overwrite: true,
+  };
 
   const cookieOf = (ctx: Context) => ctx.cookies.get(cookieName, { signed: false });
   const clearCookie = (ctx: Context) => ctx.cookies.set(cookieName, '', { ...base, maxAge: 0 });
 
+  const { sessionTtl, consoleIdleTimeout } = deps.config;
+  const deadline = (createdAt: number, now: number) => Math.min(createdAt + sessionTtl, now + consoleIdleTimeout);
+
   const lookup = (ctx: Context): SignedIn | undefined => {
     const id = cookieOf(ctx);
     if (!id) return undefined;
-    const session = webSessions.find(id, epochSeconds());
+    const now = epochSeconds();
+    const session = webSessions.find(id, now);
     const user = session && users.findById(session.userId);
-    if (!session || !user || user.disabled) {
+    // The absolute end is checked too: a lifetime lowered since the session started applies at once.
+    if (!session || !user || user.disabled || session.createdAt + sessionTtl <= now) {
       clearCookie(ctx);
       return undefined;
+    }
+    // Moved forward at most once a minute per session, not on every page view; pulled back at once
+    // when the absolute end comes first.
+    const next = deadline(session.createdAt, now);
+    if (next < session.expiresAt || next - session.expiresAt >= IDLE_STEP) {
+      webSessions.extend(session.idHash, next);
+      session.expiresAt = next;
     }
     return { user, session, csrfScope: `web-session:${session.idHash}` };
   };
@@ -48,8 +75,10 @@ export function createWebSessions(deps: RouteDeps) {
     start(ctx: Context, user: User): SignedIn {
       const previous = cookieOf(ctx);
       if (previous) webSessions.delete(previous);
-      const { id, session } = webSessions.create(user.id, deps.config.sessionTtl, epochSeconds());
-      ctx.cookies.set(cookieName, id, { ...base, maxAge: deps.config.sessionTtl * 1000 });
+      const now = epochSeconds();
+      const { id, session } = webSessions.create(user.id, deadline(now, now) - now, now);
+      // The cookie lives as long as the session could; the server ends it earlier when it idles.
+      ctx.cookies.set(cookieName, id, { ...base, maxAge: sessionTtl * 1000 });
       const signedIn = { user, session, csrfScope: `web-session:${session.idHash}` };
       ctx.state.signedIn = signedIn;
       return signedIn;

@@ -1,13 +1,13 @@
 // What every account and admin page shares: url-encoded forms with a CSRF token bound to the
 // session, and errors shown as a page with a way back.
 
-import type { Context, Middleware, Next } from 'koa';
-import type { Csrf } from '../web/csrf.js';
-import { HttpError } from '../web/errors.js';
-import { formBody } from '../web/form_body.js';
-import type { Views } from '../web/views.js';
-import { formField } from './form_body.js';
+import type { Context, Middleware } from 'koa';
+import type { Logger } from '../log/logger.js';
+import type { Csrf } from './csrf.js';
+import { errorsAs, HttpError } from './errors.js';
+import { formBody, formField } from './form_body.js';
 import { pageUser, signedIn } from './page_session.js';
+import type { Views } from './views.js';
 
 const parseForm = formBody();
 
@@ -27,31 +27,17 @@ export function checkedForm(csrf: Csrf, scope: (ctx: Context) => string): Middle
   };
 }
 
-/** Expected errors of these pages as a page (not JSON, whatever the method); the rest go on up. */
-export function pageErrors(views: Views, csrf: Csrf): Middleware {
-  return async (ctx: Context, next: Next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
+/**
+ * Errors of these pages as a page in the account layout (with the signed-in user's navigation),
+ * whatever the method; unexpected ones are logged and shown as a plain server error.
+ */
+export function pageErrors(views: Views, csrf: Csrf, log: Logger): Middleware {
+  return errorsAs(views, log, {
+    template: 'account_error.njk',
+    byStatus: true,
+    vars: (ctx: Context) => {
       const who = signedIn(ctx);
-      views.render(
-        ctx,
-        'account_error.njk',
-        {
-          title: 'Error',
-          heading: HEADINGS[err.status] ?? 'This request cannot be completed',
-          message: err.message,
-          user: who && pageUser(who.user),
-          csrf: who && csrf.issue(ctx, who.csrfScope),
-        },
-        err.status,
-      );
-    }
-  };
+      return { user: who && pageUser(who.user), csrf: who && csrf.issue(ctx, who.csrfScope) };
+    },
+  });
 }
-
-const HEADINGS: Record<number, string> = {
-  403: 'Not allowed',
-  404: 'Not found',
-};

@@ -8,6 +8,7 @@ import type { Context, Middleware } from 'koa';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { LoginThrottleConfig, RateLimitConfig } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import { sendError } from './errors.js';
 
 /**
  * The client's address. Koa's ctx.ip reads X-Forwarded-For only when the app trusts the proxy
@@ -109,13 +110,12 @@ export function rateLimit(rules: RateLimitRule[], log: Logger): Middleware {
     if (!refused) return next();
     const retryAfter = retryAfterSeconds(refused.msBeforeNext);
     log.warn({ event: 'rate_limit.refused', limit: hit.rule.name, ip: address, path: ctx.path }, 'rate limited');
-    ctx.status = 429;
-    ctx.set('Retry-After', String(retryAfter));
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
+    sendError(ctx, {
+      status: 429,
       error: 'too_many_requests',
-      error_description: `too many requests from this address; retry after ${retryAfter} seconds`,
-    };
+      description: `too many requests from this address; retry after ${retryAfter} seconds`,
+      headers: { 'Retry-After': String(retryAfter) },
+    });
   };
 }
 

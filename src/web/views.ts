@@ -1,10 +1,14 @@
-// Server-rendered pages. nunjucks escapes every {{ value }} by default; nothing is marked safe.
+// Server-rendered pages. nunjucks escapes every {{ value }} by default; only already-escaped markup (the iso
+// filter, tm() sentences) is marked safe.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'koa';
 import nunjucks from 'nunjucks';
 import { createI18n, type I18n } from '../i18n/index.js';
+import { isolatedHtml, isolatedText } from '../i18n/markup.js';
+import { INTERACTION_PREFIX } from '../provider/index.js';
+import { baseOf } from './base_path.js';
 
 export function viewsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -23,12 +27,21 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
     autoescape: true,
     throwOnUndefined: false,
   });
+  // `| iso` on every client- or user-supplied string (agent names, usernames, URIs, hosts): a name
+  // holding right-to-left or bidi control characters (U+202E and friends) stays inside its own box
+  // and can neither reorder our text around it nor be reordered by it (src/i18n/markup.ts).
+  env.addFilter('iso', isolate);
+  // Inside an <option>, where the parser drops elements: the text with Unicode isolate marks.
+  env.addFilter('isotext', (value: unknown) =>
+    value === undefined || value === null ? '' : isolatedText(String(value)),
+  );
   const css = readFileSync(path.join(dir, 'static', 'app.css'));
   return {
     render(ctx: Context, template: string, vars: Record<string, unknown>, status = 200): void {
       ctx.status = status;
       ctx.type = 'text/html; charset=utf-8';
-      const page = i18n.pageVars(ctx, vars);
+      // Every root-relative link, form action and stylesheet URL starts with the issuer's path.
+      const page = i18n.pageVars(ctx, { ...vars, base: baseOf(ctx) });
       ctx.body = env.render(template, page);
       pageHeaders(ctx);
       ctx.set('Content-Language', String(page.locale));
@@ -40,10 +53,21 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
   };
 }
 
+/** The text escaped, in a <bdi> when it holds right-to-left or bidi control characters. */
+export function isolate(value: unknown): nunjucks.runtime.SafeString | string {
+  if (value === undefined || value === null || value === '') return '';
+  return new nunjucks.runtime.SafeString(isolatedHtml(String(value)));
+}
+
 /**
- * Headers for every HTML page: no caching, no framing, a CSP that allows only our stylesheet.
- * No form-action: after the consent POST the browser is redirected to the agent's redirect URI
- * (loopback, https or a private-use scheme), and browsers apply form-action to that redirect.
+ * Headers for every HTML page: no caching, no framing, a CSP that allows only our stylesheet, and
+ * forms that may only submit to this server (form-action 'self').
+ *
+ * Except the login and consent pages (under /interaction/): their forms are answered by a redirect
+ * chain that ends at the agent's redirect URI (loopback http, https on the agent's site, or a
+ * private-use scheme such as cursor://), and browsers apply form-action to every redirect after a
+ * submission (CSP Level 3 §6.4.1; Chromium blocks the final hop, tested in
+ * test/browser/form_action.test.ts). 'self' there would strand every agent on the consent page.
  */
 export function pageHeaders(ctx: Context): void {
   ctx.set('Cache-Control', 'no-store');
@@ -51,10 +75,16 @@ export function pageHeaders(ctx: Context): void {
   // A handler may have set a narrower-purpose policy first (the consent page allows the verified
   // agent's logo origin); anything else gets this one.
   if (!ctx.response.get('Content-Security-Policy')) {
+    const forms = formsLeaveSite(ctx.path) ? '' : "; form-action 'self'";
     ctx.set(
       'Content-Security-Policy',
-      "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+      `default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'${forms}`,
     );
   }
   ctx.set('X-Frame-Options', 'DENY');
+}
+
+/** Pages whose forms end at the agent's redirect URI: the OAuth interaction (login, consent). */
+function formsLeaveSite(path: string): boolean {
+  return path === INTERACTION_PREFIX || path.startsWith(`${INTERACTION_PREFIX}/`);
 }

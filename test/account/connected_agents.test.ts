@@ -1,8 +1,6 @@
 // The "Connected agents" page over HTTP: what it shows, and that a user can revoke only their own
 // grants, only with the page's CSRF token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestServer } from '../support/app.js';
-import { PUBLIC_CLIENT, register } from '../support/oauth.js';
 import {
   AGENT_NAME,
   auditRows,
@@ -13,6 +11,8 @@ import {
   serverWithUsers,
   signedInClient,
 } from '../support/account.js';
+import type { TestServer } from '../support/app.js';
+import { PUBLIC_CLIENT, register } from '../support/oauth.js';
 
 describe('Connected agents page', () => {
   let server: TestServer;

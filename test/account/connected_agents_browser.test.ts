@@ -3,10 +3,18 @@
 // Afterwards the agent's refresh token is refused and its next authorization asks for consent again.
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  AGENT_NAME,
+  connect,
+  PASSWORD,
+  RESOURCE,
+  RESOURCE_NAME,
+  refresh,
+  serverWithUsers,
+} from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
 import { authorize, PUBLIC_CLIENT, register } from '../support/oauth.js';
-import { AGENT_NAME, connect, PASSWORD, RESOURCE, RESOURCE_NAME, refresh, serverWithUsers } from '../support/account.js';
 
 const ACCOUNT_SHOT = process.env.ACCOUNT_SCREENSHOT ?? '/tmp/account.png';
 

@@ -2,10 +2,10 @@
 // stored, a fresh id at every sign-in, sign-out, expiry, disabled users, and where "next" may lead.
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { safeNext } from '../../src/web/page_session.js';
 import { epochSeconds } from '../../src/lib/duration.js';
-import type { TestServer } from '../support/app.js';
+import { safeNext } from '../../src/web/page_session.js';
 import { auditRows, PASSWORD, serverWithUsers, WebClient } from '../support/account.js';
+import type { TestServer } from '../support/app.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { auditRows, connect, RESOURCE, refresh, serverWithUsers, signedInClient } from '../support/account.js';
-import { cliFor } from '../support/cli.js';
 import type { TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 
 interface Json {
   [key: string]: unknown;

@@ -33,11 +33,7 @@ export function importsOf(file: string): string[] {
 /** Every .ts file under `dir` (src/ by default). */
 export function sourceFiles(dir = SRC): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory()
-      ? sourceFiles(path.join(dir, d.name))
-      : d.name.endsWith('.ts')
-        ? [path.join(dir, d.name)]
-        : [],
+    d.isDirectory() ? sourceFiles(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : [],
   );
 }
 

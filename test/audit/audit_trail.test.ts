@@ -4,8 +4,8 @@
 // agent and grant, and no row and no log line holds any secret that went over the wire.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditRow, queryAudit } from '../../src/audit/query.js';
-import { createLogger } from '../../src/log/logger.js';
 import { hashPassword } from '../../src/lib/passwords.js';
+import { createLogger } from '../../src/log/logger.js';
 import { createResourceRepository } from '../../src/storage/resources.js';
 import { createUserRepository } from '../../src/storage/users.js';
 import { DEFAULT_SCOPES, startTestServer, type TestServer } from '../support/app.js';

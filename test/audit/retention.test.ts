@@ -3,13 +3,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startServer } from '../../src/app/server.js';
 import { createAudit } from '../../src/audit/index.js';
 import { truncatedUsername } from '../../src/audit/login_failure.js';
 import { parseSince, pruneAudit, queryAudit } from '../../src/audit/query.js';
 import { loadConfig } from '../../src/config/index.js';
-import { createLogger } from '../../src/log/logger.js';
-import { startServer } from '../../src/app/server.js';
 import { epochSeconds } from '../../src/lib/duration.js';
+import { createLogger } from '../../src/log/logger.js';
 import { type Db, openDatabase } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrate.js';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createAudit } from '../../src/audit/index.js';
 import type { AuditRow } from '../../src/audit/query.js';
-import { createLogger } from '../../src/log/logger.js';
 import { epochSeconds } from '../../src/lib/duration.js';
+import { createLogger } from '../../src/log/logger.js';
 import type { Db } from '../../src/storage/db.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
 import { createUserRepository } from '../../src/storage/users.js';

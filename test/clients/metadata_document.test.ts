@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAgents } from '../../src/admin/agents.js';
 import { domainMatches } from '../../src/provider/client_metadata_document.js';
 import { guardedLookup, isSpecialUseAddress } from '../../src/provider/outbound_fetch.js';
-import { cliFor } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 import { authorize, type RegisteredClient, redeem } from '../support/oauth.js';
 import { type DocumentServer, documentFor, MCP, PASSWORD, startCimdServer, startCimdSetup } from './support.js';
 

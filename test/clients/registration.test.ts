@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { purgeExpired } from '../../src/storage/purge.js';
 import { connect, PASSWORD, RESOURCE, RESOURCE_NAME, signedInClient } from '../support/account.js';
-import { cliFor } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 import { PUBLIC_CLIENT, register } from '../support/oauth.js';
 
 function postRegister(target: TestServer, body: unknown, headers: Record<string, string> = {}): Promise<Response> {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import type { TestServer } from '../support/app.js';
-import { waitFor } from '../support/wait.js';
 import {
   cliConnection,
   type FeedFixture,
@@ -11,6 +10,7 @@ import {
   startFeedOnly,
   startFeedServer,
 } from '../support/feed.js';
+import { waitFor } from '../support/wait.js';
 
 describe('revocation feed: server-sent events stream', () => {
   let fx: FeedFixture;

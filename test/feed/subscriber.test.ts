@@ -9,7 +9,6 @@ import {
   type RevocationSubscriberOptions,
 } from '../../src/proxy/revocation_feed.js';
 import type { TestServer } from '../support/app.js';
-import { waitFor } from '../support/wait.js';
 import {
   cliConnection,
   closeServer,
@@ -20,6 +19,7 @@ import {
   startFeedOnly,
   startFeedServer,
 } from '../support/feed.js';
+import { waitFor } from '../support/wait.js';
 
 describe('revocation feed subscriber', () => {
   let fx: FeedFixture;

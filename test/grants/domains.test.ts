@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { cliFor } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 
 const NAMES: [string, boolean][] = [
   ['localhost', true],

@@ -3,10 +3,10 @@
 // revocation (the CLI in a shell with another MCP_OAUTH_ACCESS_TOKEN_TTL, or a server restarted
 // with a shorter one) sizes its entry from the larger of that and its own setting, plus the leeway.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/app/app.js';
-import { createLogger } from '../../src/log/logger.js';
+import { loadConfig } from '../../src/config/index.js';
 import { epochSeconds } from '../../src/lib/duration.js';
+import { createLogger } from '../../src/log/logger.js';
 import { openDatabase } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrate.js';
 import {
@@ -15,8 +15,8 @@ import {
   type FeedEntry,
   SIGNED_TTL_SETTING,
 } from '../../src/storage/revocations.js';
-import { cliFor } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const SERVER_TTL = 150;

@@ -4,8 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { PASSWORD, serverWithUsers, signedInClient } from '../support/account.js';
-import { cliFor } from '../support/cli.js';
 import type { TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 
 describe('the last enabled admin', () => {
   let server: TestServer;

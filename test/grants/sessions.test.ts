@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { PASSWORD, RESOURCE, serverWithUsers, signedInClient, type WebClient } from '../support/account.js';
-import { cliFor } from '../support/cli.js';
 import type { TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 import { authorize, CookieBrowser, csrfOf, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
 
 describe('sessions end when a user changes standing', () => {

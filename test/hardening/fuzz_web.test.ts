@@ -6,9 +6,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { connect, PASSWORD, RESOURCE, serverWithUsers, signedInClient, type WebClient } from '../support/account.js';
-import { authorizeParams, openInteraction, type Step, signIn } from '../support/security.js';
 import type { TestServer } from '../support/app.js';
 import { csrfOf, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
+import { authorizeParams, openInteraction, type Step, signIn } from '../support/security.js';
 import {
   accept,
   attack,

@@ -4,11 +4,11 @@
 // level (trace) and every console call captured; then every secret the story handled is searched
 // for in that output, and in the error responses the server sent.
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../../src/log/logger.js';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { authorizeParams } from '../support/security.js';
+import { createLogger } from '../../src/log/logger.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf, pkcePair, type RegisteredClient, register } from '../support/oauth.js';
+import { authorizeParams } from '../support/security.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const PASSWORD = 'correct horse battery staple';

@@ -4,10 +4,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { throttledMessage } from '../../src/web/rate_limit.js';
 import { DEFAULT_LOCALE, LOCALES, loadCatalogues } from '../../src/i18n/catalogue.js';
 import { durationMessage } from '../../src/i18n/duration.js';
 import { createTranslator, SERVER_PREFIX } from '../../src/i18n/translate.js';
+import { throttledMessage } from '../../src/web/rate_limit.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const catalogues = loadCatalogues(path.join(ROOT, 'locales'));

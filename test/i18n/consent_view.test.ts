@@ -6,8 +6,8 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import Koa from 'koa';
 import { describe, expect, it } from 'vitest';
-import { createViews } from '../../src/web/views.js';
 import { durationMessage } from '../../src/i18n/duration.js';
+import { createViews } from '../../src/web/views.js';
 
 const views = createViews();
 

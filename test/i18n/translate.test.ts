@@ -81,6 +81,16 @@ describe('sentences with markup', () => {
     }
   });
 
+  it('isolates a value with right-to-left or bidi control characters, and only such a value', () => {
+    const name = 'Claude Desktop \u202e moc.cihportna :deifirev';
+    expect(fillHtml('{client} wants access', { client: { text: name, tag: 'strong' } })).toBe(
+      `<strong><bdi>${name}</bdi></strong> wants access`,
+    );
+    expect(fillHtml('{a}', { a: '\u05e9\u05dc\u05d5\u05dd' })).toBe('<bdi>\u05e9\u05dc\u05d5\u05dd</bdi>');
+    expect(fillHtml('{a}', { a: 'x\u2067y' })).toBe('<bdi>x\u2067y</bdi>');
+    expect(fillHtml('{a}', { a: 'plain 名前 (beta)' })).toBe('plain 名前 (beta)');
+  });
+
   it('leaves an unknown placeholder visible rather than dropping text', () => {
     expect(fillHtml('{a} {missing}', { a: 1 })).toBe('1 {missing}');
     expect(escapeHtml(`<&>"'`)).toBe('&lt;&amp;&gt;&quot;&#39;');

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliFor } from '../support/cli.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { cliFor } from '../support/cli.js';
 import { PUBLIC_CLIENT, register } from '../support/oauth.js';
 
 let s: TestServer;

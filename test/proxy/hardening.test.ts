@@ -6,8 +6,8 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { proxyConfig, startProxy } from '../../src/proxy/index.js';
-import { eventually } from '../support/feed.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { eventually } from '../support/feed.js';
 import {
   type Chain,
   captureLog,

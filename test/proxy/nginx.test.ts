@@ -9,8 +9,8 @@ import { generate } from 'selfsigned';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy/index.js';
-import { eventually } from '../support/feed.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { eventually } from '../support/feed.js';
 import {
   type Chain,
   expectNoAuthorization,
