@@ -112,7 +112,10 @@ describe('names with bidirectional format characters on every page', () => {
       code_challenge_method: 'S256',
       resource: RESOURCE,
     });
-    const res = await fetch(`${server.url}/authorize?${params}`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    const res = await fetch(`${server.url}/authorize?${params}`, {
+      headers: { accept: 'text/html' },
+      redirect: 'manual',
+    });
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).toContain('invalid_client_metadata');
