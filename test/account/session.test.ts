@@ -124,12 +124,15 @@ describe('account sign-in sessions (http issuer)', () => {
   });
 
   it('a session expires after MCP_OAUTH_SESSION_TTL', async () => {
+    // The clock stands still from the sign-in on, so a slow machine cannot eat into the lifetime.
+    const signedInAt = Math.floor(Date.now() / 1000) * 1000;
+    vi.useFakeTimers({ toFake: ['Date'], now: signedInAt });
     const web = new WebClient(server.url);
     await web.signIn('alice');
     expect((await web.get('/account')).status).toBe(200);
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 599_000 });
+    vi.setSystemTime(signedInAt + 599_000);
     expect((await web.get('/account')).status).toBe(200);
-    vi.setSystemTime(Date.now() + 2_000);
+    vi.setSystemTime(signedInAt + 601_000);
     const res = await web.get('/account');
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/account/login?next=%2Faccount');
