@@ -44,16 +44,16 @@ async function scopesSupported(chain: AgentChain): Promise<string> {
 }
 
 let n = 0;
-/** A metadata document published on the local document server (`body` replaces the whole document). */
-function published(extra: Record<string, unknown>, redirectUri: string, body?: Record<string, unknown>): Agent {
+/** A metadata document, `doc(its URL)`, published on the local document server. */
+function publish(doc: (url: string) => Record<string, unknown>, redirectUri: string): Agent {
   return async ({ docs }) => {
     n += 1;
-    const path = `/agents/${n}.json`;
-    const url = `${docs.origin}${path}`;
-    docs.serve(path, { body: body ? { client_id: url, ...body } : documentFor(url, extra) });
+    const url = docs.serve(`/agents/${n}.json`, { body: doc(`${docs.origin}/agents/${n}.json`) });
     return { client: { client_id: url, redirect_uris: [redirectUri] }, redirectUri };
   };
 }
+const published = (extra: Record<string, unknown>, redirectUri: string) =>
+  publish((url) => documentFor(url, extra), redirectUri);
 function registered(
   body: Record<string, unknown> | ((chain: AgentChain) => Record<string, unknown>),
   redirectUri?: string,
@@ -67,12 +67,18 @@ function registered(
 // ChatGPT's metadata document as it publishes it: no token_endpoint_auth_method. Its redirect URI
 // is not served here: the code is read from the Location the consent answers with.
 const CHATGPT_REDIRECT = 'https://chatgpt.com/connector_platform_oauth_redirect';
-const CHATGPT = {
-  client_name: 'ChatGPT',
-  redirect_uris: [CHATGPT_REDIRECT],
-  grant_types: ['authorization_code', 'refresh_token'],
-  response_types: ['code'],
-};
+const chatgpt = (method: Record<string, string> = {}) =>
+  publish(
+    (url) => ({
+      client_id: url,
+      client_name: 'ChatGPT',
+      redirect_uris: [CHATGPT_REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      ...method,
+    }),
+    CHATGPT_REDIRECT,
+  );
 const CLAUDE = { ...PUBLIC_CLIENT, redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] };
 
 const ROWS: [string, Row][] = [
@@ -110,18 +116,12 @@ const ROWS: [string, Row][] = [
   ],
   // ChatGPT's document leaves the method out: a public client. Controls beside it: the same
   // document naming `none` (works), and naming a shared secret (refused, as for any document).
-  [
-    "ChatGPT's metadata document without token_endpoint_auth_method",
-    { client: published({}, CHATGPT_REDIRECT, CHATGPT), granted: ['mcp:read'] },
-  ],
-  [
-    "ChatGPT's metadata document naming none (control)",
-    { client: published({}, CHATGPT_REDIRECT, { ...CHATGPT, token_endpoint_auth_method: 'none' }) },
-  ],
+  ["ChatGPT's metadata document without token_endpoint_auth_method", { client: chatgpt(), granted: ['mcp:read'] }],
+  ["ChatGPT's metadata document naming none (control)", { client: chatgpt({ token_endpoint_auth_method: 'none' }) }],
   [
     "ChatGPT's metadata document naming client_secret_basic is refused (control)",
     {
-      client: published({}, CHATGPT_REDIRECT, { ...CHATGPT, token_endpoint_auth_method: 'client_secret_basic' }),
+      client: chatgpt({ token_endpoint_auth_method: 'client_secret_basic' }),
       refused: true,
     },
   ],
