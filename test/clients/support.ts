@@ -1,13 +1,20 @@
 // A local HTTPS server serving client ID metadata documents, with a self-signed certificate for
 // `localhost` that the authorization server trusts through MCP_OAUTH_CIMD_DEV_CA_FILE, and the
-// authorization server configured to allow `localhost` as a development document host.
+// authorization server configured to allow `localhost` as a development document host. Also the
+// same set-up with the resource proxy in front of a real MCP server, for agents taken to a tool call.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { generate } from 'selfsigned';
+import { type ProxyConfig, proxyConfig, type RunningProxy, startProxy } from '../../src/proxy/index.js';
+import type { ResourceScope } from '../../src/storage/resources.js';
+import { freePort, startUpstream, type Upstream } from '../proxy/helpers.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { waitFor } from '../support/wait.js';
 
 export interface Served {
   status?: number;
@@ -141,4 +148,96 @@ export async function startCimdSetup(users: string[] = ['alice']): Promise<CimdS
       await docs.close();
     },
   };
+}
+
+/** A second MCP server's scopes: with it registered, the AS metadata lists both servers' scopes. */
+export const FILES_SCOPES: ResourceScope[] = [
+  { scope: 'files:read', description: 'Read files', isDefault: true, isWrite: false },
+  { scope: 'files:write', description: 'Change files', isDefault: false, isWrite: true },
+];
+
+export interface AgentChain extends CimdSetup {
+  /** The MCP server every agent reaches: `upstream` through the proxy, read tool `read_notes`. */
+  upstream: Upstream;
+  proxy: RunningProxy;
+  /** The resource URI of the proxy's `/mcp` route (scopes mcp:*). */
+  mcp: string;
+  /** The resource URI of the proxy's `/files` route (scopes files:*); undefined with `oneServer`. */
+  files: string | undefined;
+}
+
+/**
+ * startCimdSetup with the resource proxy in front of an SDK-built MCP server: one route, `/mcp`,
+ * per registered MCP server, plus `/files` with its own scopes unless `oneServer`. Both routes
+ * lead to the same upstream; what differs is the audience and the scopes a token needs.
+ */
+export async function startAgentChain(opts: { oneServer?: boolean } = {}): Promise<AgentChain> {
+  const cleanup: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const step of cleanup.reverse()) await step();
+  };
+  try {
+    const docs = await startDocumentServer();
+    cleanup.push(() => docs.close());
+    const server = await startCimdServer(docs);
+    cleanup.push(() => server.close());
+    await server.addUser('alice', PASSWORD);
+    const upstream = await startUpstream();
+    cleanup.push(() => upstream.close());
+    const base = `http://127.0.0.1:${await freePort()}`;
+    const mcp = `${base}/mcp`;
+    const files = opts.oneServer ? undefined : `${base}/files`;
+    server.addResource(mcp, 'Notes MCP');
+    if (files) server.addResource(files, 'Files', FILES_SCOPES);
+    const resourceId = server.app.stores.resources.findByUri(mcp)?.id ?? -1;
+    const readOnlyTools = ['read_notes'];
+    const proxy = await startProxy(
+      proxyConfig({
+        issuer: server.url,
+        feed: server.app.stores.credentials.create(resourceId, { replace: true }),
+        routes: [
+          { resource: mcp, upstream: upstream.url, readOnlyTools },
+          ...(files
+            ? [
+                {
+                  resource: files,
+                  upstream: upstream.url,
+                  readScope: 'files:read',
+                  writeScope: 'files:write',
+                  readOnlyTools,
+                },
+              ]
+            : []),
+        ],
+        logLevel: (process.env.TEST_LOG_LEVEL ?? 'silent') as ProxyConfig['logLevel'],
+        port: Number(new URL(base).port),
+      }),
+    );
+    cleanup.push(() => proxy.close());
+    // Until the revocation feed has synced once the proxy refuses every token (fails closed).
+    await waitFor(() => proxy.ready(), 'the proxy to be ready');
+    return { docs, server, upstream, proxy, mcp, files, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/**
+ * What an agent does with its access token: connects to `resource` over Streamable HTTP with the
+ * MCP SDK client (initialize, initialized), calls the read-only tool and returns its text.
+ */
+export async function callReadTool(resource: string, accessToken: string): Promise<string> {
+  const client = new Client({ name: 'known-agent', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(resource), {
+    requestInit: { headers: { authorization: `Bearer ${accessToken}` } },
+  });
+  await client.connect(transport);
+  try {
+    const result = await client.callTool({ name: 'read_notes' });
+    const content = result.content as { type: string; text?: string }[];
+    return content.map((c) => c.text ?? '').join('\n');
+  } finally {
+    await client.close();
+  }
 }
