@@ -61,6 +61,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const secure = config.issuer.startsWith('https:');
   const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure);
   const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
+  const dpopNonceSecret = Buffer.from(getOrCreateSecret(db, 'dpop_nonce_key'), 'base64url');
   await ensureSigningKey(keys);
 
   let current: Provider;
@@ -181,6 +182,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       grants: stores.grants,
       jwks: jwks.keys,
       cookieKeys,
+      dpopNonceSecret,
       renderError: providerErrorRenderer(views),
       clientDocuments,
       now: opts.now,
