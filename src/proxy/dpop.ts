@@ -109,7 +109,10 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
       let payload: JWTPayload;
       let jwk: JWK | undefined;
       try {
-        ({ payload, protectedHeader: { jwk } } = await jwtVerify(proof, EmbeddedJWK, {
+        ({
+          payload,
+          protectedHeader: { jwk },
+        } = await jwtVerify(proof, EmbeddedJWK, {
           typ: 'dpop+jwt',
           algorithms: [...DPOP_ALGORITHMS],
         }));

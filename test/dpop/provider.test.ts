@@ -26,7 +26,10 @@ describe('DPoP at the authorization server', () => {
   afterAll(async () => server?.close());
 
   it('advertises the proof algorithms it accepts', async () => {
-    const meta = await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json();
+    const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(meta.dpop_signing_alg_values_supported).toEqual(['ES256', 'Ed25519', 'EdDSA']);
   });
 
@@ -61,7 +64,7 @@ describe('DPoP at the authorization server', () => {
         body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id }),
       });
       expect(bad.status).toBe(400);
-      expect((await bad.json()).error).toBe('invalid_dpop_proof');
+      expect(((await bad.json()) as { error?: string }).error).toBe('invalid_dpop_proof');
     }
   });
 
@@ -78,7 +81,7 @@ describe('DPoP at the authorization server', () => {
       body: new URLSearchParams({ token: agent.tokens.access_token }),
     });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as Record<string, unknown>;
     expect(body.active).toBe(true);
     expect(body.token_type).toBe('DPoP');
     expect(body.cnf).toEqual({ jkt: await calculateJwkThumbprint(await exportJWK(agent.key.publicKey)) });
@@ -139,7 +142,7 @@ describe('DPoP nonces (MCP_OAUTH_DPOP_REQUIRE_NONCE=true)', () => {
     // A nonce issued by the first node.
     const ask = await withNonce(server.url, undefined, agent.tokens.refresh_token ?? '');
     expect(ask.status).toBe(400);
-    expect((await ask.json()).error).toBe('use_dpop_nonce');
+    expect(((await ask.json()) as { error?: string }).error).toBe('use_dpop_nonce');
     const nonce = ask.headers.get('dpop-nonce') ?? '';
     expect(nonce).not.toBe('');
 
@@ -154,11 +157,11 @@ describe('DPoP nonces (MCP_OAUTH_DPOP_REQUIRE_NONCE=true)', () => {
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id }),
     });
     expect(foreign.status).toBe(400);
-    expect((await foreign.json()).error).toBe('use_dpop_nonce');
+    expect(((await foreign.json()) as { error?: string }).error).toBe('use_dpop_nonce');
 
     // The second node accepts it and refreshes.
     const ok = await withNonce(secondNode.url, nonce, agent.tokens.refresh_token ?? '');
-    const body = await ok.json();
+    const body = (await ok.json()) as Record<string, unknown>;
     expect(ok.status, JSON.stringify(body)).toBe(200);
     expect(body.token_type).toBe('DPoP');
   });

@@ -2,17 +2,17 @@
 // RFC 9449) for the token requests and well-formed resource requests, and hand-made proofs (jose)
 // for the refusals, each wrong in exactly one way.
 import { createHash, randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, type GenerateKeyPairResult, generateKeyPair, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import type { TestServer } from '../support/app.js';
 import { authorize, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
-export type KeyPair = CryptoKeyPair;
+export type KeyPair = GenerateKeyPairResult;
 
 export async function newKey(alg = 'ES256'): Promise<KeyPair> {
-  return generateKeyPair(alg, { extractable: true }) as Promise<KeyPair>;
+  return generateKeyPair(alg, { extractable: true });
 }
 
 export const ath = (token: string) => createHash('sha256').update(token).digest('base64url');
@@ -37,7 +37,9 @@ export async function proof(key: KeyPair, claims: ProofClaims, header: Record<st
   };
   if (claims.ath !== undefined) payload.ath = claims.ath;
   if (claims.nonce !== undefined) payload.nonce = claims.nonce;
-  return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk, ...header }).sign(key.privateKey);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk, ...header })
+    .sign(key.privateKey);
 }
 
 export interface DpopAgent {
@@ -115,19 +117,4 @@ export async function refresh(agent: DpopAgent, dpop: oauth.DPoPHandle | null = 
       ...(dpop ? { DPoP: dpop } : {}),
     }),
   );
-}
-
-/** A resource request as oauth4webapi makes it: `Authorization: DPoP`, a fresh proof each time. */
-export function resourceRequest(
-  agent: Pick<DpopAgent, 'dpop'>,
-  token: string,
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  body?: string,
-): Promise<Response> {
-  return oauth.protectedResourceRequest(token, method, new URL(url), new Headers(headers), body, {
-    ...insecure,
-    DPoP: agent.dpop,
-  });
 }
