@@ -4,7 +4,16 @@
 // what is ours is comparing the claims with the request and remembering each proof's `jti` for as
 // long as its `iat` would be accepted, so a captured proof cannot be sent again.
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, EmbeddedJWK, type JWK, type JWTPayload, jwtVerify } from 'jose';
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+  type ProtectedHeaderParameters,
+} from 'jose';
 import { parseBearer } from '../lib/bearer.js';
 
 /** The proof algorithms the authorization server accepts at its token endpoint, and so do we. */
@@ -72,6 +81,9 @@ export interface DpopVerifierOptions {
 }
 
 const MAX_PROOF_LENGTH = 8192;
+/** Agents' keys remembered at once (the oldest is forgotten first). */
+const MAX_KEYS = 10_000;
+const NOT_A_PROOF = 'the DPoP proof is not a valid signed dpop+jwt';
 
 /** The URL with query and fragment dropped and its syntax normalised (RFC 9449 §4.3 step 9). */
 function htuOf(value: unknown): string | undefined {
@@ -92,6 +104,8 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
   // is expiry order and the oldest entries are at the front.
   const seen = new Map<string, number>();
   const expected = new Map<string, string>();
+  // Token thumbprint → the exact `jwk` header (JSON) that matched it, and the key jose imported.
+  const keys = new Map<string, { jwk: string; key: CryptoKey }>();
 
   const forgetExpired = (now: number) => {
     for (const [key, until] of seen) {
@@ -106,18 +120,30 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
       if (proof === undefined) throw new InvalidProofError('a DPoP proof is required with a DPoP-bound token');
       if (typeof proof !== 'string') throw new InvalidProofError('exactly one DPoP proof is allowed');
       if (proof.length > MAX_PROOF_LENGTH) throw new InvalidProofError('the DPoP proof is too large');
-      let payload: JWTPayload;
-      let jwk: JWK | undefined;
+      // The agent's key: the one imported from an earlier proof when the `jwk` header is exactly
+      // the same (importing it and computing its thumbprint cost more than the signature check).
+      let header: ProtectedHeaderParameters;
       try {
-        ({
-          payload,
-          protectedHeader: { jwk },
-        } = await jwtVerify(proof, EmbeddedJWK, {
+        header = decodeProtectedHeader(proof);
+      } catch {
+        throw new InvalidProofError(NOT_A_PROOF);
+      }
+      const jwkText = JSON.stringify(header.jwk ?? null);
+      const known = keys.get(check.jkt);
+      const reuse = known !== undefined && known.jwk === jwkText;
+      let imported: CryptoKey | undefined;
+      const embedded: JWTVerifyGetKey = async (h, token) => {
+        imported = await EmbeddedJWK(h, token);
+        return imported;
+      };
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(proof, reuse ? known.key : embedded, {
           typ: 'dpop+jwt',
           algorithms: [...DPOP_ALGORITHMS],
         }));
       } catch {
-        throw new InvalidProofError('the DPoP proof is not a valid signed dpop+jwt');
+        throw new InvalidProofError(NOT_A_PROOF);
       }
       const now = clock() / 1000;
       if (typeof payload.jti !== 'string' || payload.jti === '' || payload.jti.length > 256) {
@@ -138,8 +164,12 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
       if (htuOf(payload.htu) !== want) throw new InvalidProofError('the DPoP proof htu does not match the request');
       const ath = createHash('sha256').update(check.token).digest('base64url');
       if (payload.ath !== ath) throw new InvalidProofError('the DPoP proof ath does not match the access token');
-      if (!jwk || (await calculateJwkThumbprint(jwk, 'sha256')) !== check.jkt) {
-        throw new InvalidProofError('the DPoP proof is not signed with the key the access token is bound to');
+      if (!reuse) {
+        if (!imported || !header.jwk || (await calculateJwkThumbprint(header.jwk, 'sha256')) !== check.jkt) {
+          throw new InvalidProofError('the DPoP proof is not signed with the key the access token is bound to');
+        }
+        if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value as string);
+        keys.set(check.jkt, { jwk: jwkText, key: imported });
       }
       // Last, so only a proof that passed everything else takes a place in the cache.
       const nowMs = clock();

@@ -3,6 +3,7 @@
 // through the proxy; then every way a proof can be wrong, each refused with the RFC's challenge
 // and none reaching the MCP server. The route's public URL (what `htu` names) is not the proxy's
 // own address, as behind a TLS-terminating front.
+import { exportJWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Chain, expectNoAuthorization, INIT, MCP_HEADERS, obtainToken, startChain } from '../proxy/helpers.js';
@@ -96,6 +97,11 @@ describe('DPoP at the resource proxy', () => {
     ['missing ath', async () => ({ dpop: await proof(agent.key, good({ ath: undefined })) }), 'ath'],
     ['ath of another token', async () => ({ dpop: await proof(agent.key, good({ ath: ath(`${token}x`) })) }), 'ath'],
     ['signed with another key', async () => ({ dpop: await proof(await newKey(), good()) }), 'key'],
+    [
+      "naming the agent's key but signed with another",
+      async () => ({ dpop: await proof(await newKey(), good(), { jwk: await exportJWK(agent.key.publicKey) }) }),
+      'dpop+jwt',
+    ],
     [
       'stale iat',
       async () => ({ dpop: await proof(agent.key, good({ iat: Math.floor(Date.now() / 1000) - 120 })) }),
