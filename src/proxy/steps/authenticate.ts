@@ -14,8 +14,8 @@ import { InvalidTokenError, KeysUnavailableError, type VerifiedToken } from '../
 type Scheme = 'bearer' | 'dpop';
 
 /** The challenges for a refusal; the error, if any, goes in the challenge of the scheme it is about. */
-function challenges(x: Exchange, error?: [string, string], about: Scheme = 'bearer', scope?: string): string {
-  const common = `resource_metadata=${quote(x.route.metadataUrl)}, scope=${quote(scope ?? x.route.config.readScope)}`;
+function challenges(x: Exchange, error?: [string, string], about: Scheme = 'bearer'): string {
+  const common = `resource_metadata=${quote(x.route.metadataUrl)}, scope=${quote(x.route.config.readScope)}`;
   const err = error ? `, error=${quote(error[0])}, error_description=${quote(error[1])}` : '';
   const dpop = `DPoP algs=${quote(DPOP_ALGORITHMS.join(' '))}, ${common}${about === 'dpop' ? err : ''}`;
   if (x.route.config.requireDpop) return dpop;
