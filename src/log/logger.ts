@@ -10,6 +10,8 @@ export type { Logger };
 // Defence in depth: even if a request or error object is logged whole, these never leave.
 const REDACT = [
   'req.headers.authorization',
+  // A DPoP proof is good for one request within its minute: a credential while it lasts.
+  'req.headers.dpop',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   '*.password',

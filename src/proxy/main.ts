@@ -4,7 +4,7 @@ import pino from 'pino';
 import { loadProxyConfig, ProxyConfigError } from '../config/proxy.js';
 import { startProxy } from './server.js';
 
-const REDACT = ['req.headers.authorization', 'req.headers.cookie', '*.token', '*.secret'];
+const REDACT = ['req.headers.authorization', 'req.headers.dpop', 'req.headers.cookie', '*.token', '*.secret'];
 
 export async function runProxy(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let config: ReturnType<typeof loadProxyConfig>;
