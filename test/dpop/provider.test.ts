@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app/app.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startTestServer, type TestServer } from '../support/app.js';
-import { PUBLIC_CLIENT, register } from '../support/oauth.js';
+import { authorize, PUBLIC_CLIENT, redeem, register } from '../support/oauth.js';
 import { dpopAgent, newKey, PASSWORD, proof, refresh } from './support.js';
 
 const RESOURCE = 'https://notes.example.com/mcp';
@@ -49,6 +49,40 @@ describe('DPoP at the authorization server', () => {
     const renewed = await refresh(agent);
     expect(renewed.token_type).toBe('dpop');
     expect(decodeJwt(renewed.access_token).cnf).toEqual({ jkt });
+  });
+
+  it('an agent registered with dpop_bound_access_tokens cannot redeem its code without a proof', async () => {
+    const registered = await register(server.url, { ...PUBLIC_CLIENT, dpop_bound_access_tokens: true });
+    expect(registered.dpop_bound_access_tokens).toBe(true);
+    const got = await authorize(server.url, {
+      client: registered,
+      username: 'alice',
+      password: PASSWORD,
+      resource: RESOURCE,
+    });
+    const without = await redeem(server.url, registered, got, { resource: RESOURCE });
+    expect(without.status).toBe(400);
+    expect(without.body.error).toBe('invalid_grant');
+    // The refusal consumed nothing: the same code, now with a proof, gives a bound token.
+    const key = await newKey();
+    const res = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: await proof(key, { htm: 'POST', htu: `${server.url}/token` }),
+      },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: got.code ?? '',
+        redirect_uri: registered.redirect_uris[0] ?? '',
+        code_verifier: got.verifier,
+        client_id: registered.client_id,
+        resource: RESOURCE,
+      }),
+    });
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.token_type).toBe('DPoP');
   });
 
   it('refuses a proof for another endpoint or method at the token endpoint', async () => {
