@@ -86,6 +86,21 @@ describe('DPoP at the resource proxy', () => {
     expect(chain.upstream.notes).toContain('bound');
   });
 
+  it('takes an Ed25519 key as well (the other algorithm the authorization server accepts)', async () => {
+    const ed = await dpopAgent(chain.as, PUBLIC, { username: 'alice', key: await newKey('Ed25519') });
+    expect(ed.tokens.token_type).toBe('dpop');
+    const res = await oauth.protectedResourceRequest(
+      ed.tokens.access_token,
+      'POST',
+      new URL(PUBLIC),
+      new Headers(MCP_HEADERS),
+      JSON.stringify(INIT),
+      { [oauth.allowInsecureRequests]: true, [oauth.customFetch]: viaFront, DPoP: ed.dpop },
+    );
+    expect(res.status).toBe(200);
+    await res.text();
+  });
+
   const refusals: [string, () => Promise<Record<string, string>>, string][] = [
     ['wrong htm', async () => ({ dpop: await proof(agent.key, good({ htm: 'GET' })) }), 'htm'],
     [
