@@ -72,9 +72,7 @@ export const serverSettings = z
       'Optional fixed initial access token for `token` registration mode, besides those made with ' +
         '`mcp-oauth clients token`.',
     ),
-    openRegistrationFetchedUris: setting('MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS', onOff, {
-      default: 'off',
-    }).describe(
+    openRegistrationFetchedUris: setting('MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS', onOff, { default: 'off' }).describe(
       'Open registration may name URLs the server then fetches (`jwks_uri`, `sector_identifier_uri`) and use ' +
         '`private_key_jwt`. Off by default: in open registration anyone chooses those URLs. Token-mode registration may always.',
     ),
