@@ -165,7 +165,8 @@ export function createDpopVerifier(opts: DpopVerifierOptions): DpopVerifier {
       const ath = createHash('sha256').update(check.token).digest('base64url');
       if (payload.ath !== ath) throw new InvalidProofError('the DPoP proof ath does not match the access token');
       if (!reuse) {
-        if (!imported || !header.jwk || (await calculateJwkThumbprint(header.jwk, 'sha256')) !== check.jkt) {
+        const thumbprint = header.jwk && (await calculateJwkThumbprint(header.jwk, 'sha256').catch(() => undefined));
+        if (!imported || !thumbprint || thumbprint !== check.jkt) {
           throw new InvalidProofError('the DPoP proof is not signed with the key the access token is bound to');
         }
         if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value as string);
