@@ -128,6 +128,21 @@ describe('DPoP at the resource proxy', () => {
       'iat',
     ],
     ['not a dpop+jwt', async () => ({ dpop: await proof(agent.key, good(), { typ: 'JWT' }) }), 'dpop+jwt'],
+    [
+      'a private key in its header',
+      async () => ({ dpop: await proof(agent.key, good(), { jwk: await exportJWK(agent.key.privateKey) }) }),
+      'dpop+jwt',
+    ],
+    [
+      'alg none',
+      async () => {
+        const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+        const jwk = await exportJWK(agent.key.publicKey);
+        const claims = { ...good(), iat: Math.floor(Date.now() / 1000), jti: 'none-1' };
+        return { dpop: `${b64({ alg: 'none', typ: 'dpop+jwt', jwk })}.${b64(claims)}.` };
+      },
+      'dpop+jwt',
+    ],
     ['no proof', async () => ({}), 'required'],
     ['a proof that is not a JWT', async () => ({ dpop: 'a.b.c' }), 'dpop+jwt'],
   ];
