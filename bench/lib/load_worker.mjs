@@ -2,8 +2,10 @@
 // request sequence of one scenario. It counts an operation as done only when the answer is the
 // right one (a new refresh token, a code, a 303 after sign-in, a JSON-RPC result), so a broken
 // server shows up as failures, never as speed.
+import { createHash, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
+import { importJWK, SignJWT } from 'jose';
 import { pkcePair } from './oauth.mjs';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -122,8 +124,9 @@ const kinds = {
     ];
   },
 
-  // Scenario 4: one MCP tools/call per request.
+  // Scenario 4: one MCP tools/call per request (4b: each with its own DPoP proof, made up front).
   mcp(data, tally) {
+    const proofs = data.proofs;
     return [
       {
         method: 'POST',
@@ -134,9 +137,19 @@ const kinds = {
           ...(data.headers ?? {}),
         },
         body: data.body,
+        ...(proofs
+          ? {
+              setupRequest(req) {
+                const dpop = proofs.pop();
+                if (!dpop) tally.starved++;
+                return dpop ? { ...req, headers: { ...req.headers, dpop } } : req;
+              },
+            }
+          : {}),
         onResponse(status, body) {
           if (status === 200 && body.includes('"result"')) tally.ok++;
           else tally.fail(status, body);
+          tally.lastAt = performance.now();
         },
       },
     ];
@@ -159,6 +172,22 @@ const kinds = {
     ];
   },
 };
+
+/** `count` DPoP proofs (RFC 9449) for POSTs to `spec.htu` with `spec.token`, each with its own jti. */
+async function dpopProofs(spec, count) {
+  const key = await importJWK(spec.privateJwk, 'ES256');
+  const ath = createHash('sha256').update(spec.token).digest('base64url');
+  const iat = Math.floor(Date.now() / 1000);
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    out.push(
+      await new SignJWT({ htm: 'POST', htu: spec.htu, ath, iat, jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: spec.publicJwk })
+        .sign(key),
+    );
+  }
+  return out;
+}
 
 function makeTally() {
   const samples = [];
@@ -188,6 +217,8 @@ async function probe(job) {
   const samples = [];
   const warm = Math.ceil(job.count / 10);
   for (let i = 0; i < job.count + warm; i++) {
+    // A fresh proof per request, signed before the clock starts: the agent's cost is not measured.
+    const dpop = job.data.dpop ? (await dpopProofs(job.data.dpop, 1))[0] : undefined;
     const t0 = process.hrtime.bigint();
     const { status, body } = await new Promise((resolve, reject) => {
       const req = request(
@@ -201,6 +232,7 @@ async function probe(job) {
             'content-type': 'application/json',
             accept: 'application/json, text/event-stream',
             ...(job.data.headers ?? {}),
+            ...(dpop ? { dpop } : {}),
           },
         },
         (res) => {
@@ -238,6 +270,7 @@ process.once('message', async (job) => {
   }
   try {
     const tally = makeTally();
+    if (job.data?.dpop) job.data.proofs = await dpopProofs(job.data.dpop, job.amount ?? 0);
     const requests = kinds[job.kind](job.data, tally);
     const started = performance.now();
     const result = await autocannon({

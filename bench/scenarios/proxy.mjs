@@ -9,6 +9,7 @@ import { alternate, median, percentile, ratios } from '../lib/measure.mjs';
 import { nginxAvailable, startNginx } from '../lib/nginx.mjs';
 import { authorize, CookieJar, redeem } from '../lib/oauth.mjs';
 import { DIST, distImport, freePort, startChild } from '../lib/proc.mjs';
+import { dpopScenario } from './dpop.mjs';
 
 const CALL = JSON.stringify({
   jsonrpc: '2.0',
@@ -39,6 +40,7 @@ function skipped(reason) {
       skipped: reason,
       target: { ratio: 0.9, p99OverheadMs: 1 },
     },
+    { id: 'dpop', title: 'Resource proxy: tools/call with DPoP vs bearer', skipped: reason },
     {
       id: 'revocation',
       title: 'Revocation reach (revoke → first refusal at the proxy)',
@@ -235,6 +237,7 @@ export async function proxyScenarios(settings, { want, log, profileArgs }) {
       result.memory = { afterLoadMiB: rss === null ? null : Math.round((rss / MiB) * 10) / 10 };
       out.push(result);
     }
+    if (want('dpop')) out.push(await dpopScenario(settings, t, log, { resource, call: CALL }));
     if (want('revocation')) out.push(await reach(settings, t, log));
     return out;
   } finally {

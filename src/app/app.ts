@@ -63,6 +63,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const base = basePath(config.issuer);
   const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure, base);
   const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
+  const dpopNonceSecret = Buffer.from(getOrCreateSecret(db, 'dpop_nonce_key'), 'base64url');
   await ensureSigningKey(keys);
 
   let current: Provider;
@@ -186,6 +187,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       grants: stores.grants,
       jwks: jwks.keys,
       cookieKeys,
+      dpopNonceSecret,
       renderError: providerErrorRenderer(views),
       clientDocuments,
       now: opts.now,

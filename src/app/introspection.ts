@@ -61,6 +61,8 @@ export function introspection(deps: {
       ctx.body = inactive;
       return;
     }
-    ctx.body = { ...payload, active: true, token_type: 'Bearer' };
+    // A DPoP-bound token keeps its `cnf` (RFC 9449 §6.2): the resource server must check the proof.
+    const cnf = payload.cnf as { jkt?: unknown } | undefined;
+    ctx.body = { ...payload, active: true, token_type: typeof cnf?.jkt === 'string' ? 'DPoP' : 'Bearer' };
   };
 }

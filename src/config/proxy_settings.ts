@@ -42,6 +42,7 @@ export const ROUTE_DEFAULTS = {
   writeScope: 'mcp:write',
   learnReadOnlyHints: true,
   hideUnauthorizedTools: false,
+  requireDpop: false,
 } as const;
 
 /** One route of the MCP_PROXY_CONFIG file; unknown keys (a secret, say) are refused. */
@@ -63,6 +64,8 @@ export const routeSchema = z
     hideUnauthorizedTools: z.boolean().default(ROUTE_DEFAULTS.hideUnauthorizedTools),
     /** Scopes the nginx auth_request endpoint demands (it cannot see the body): default read + write. */
     authRequestScopes: z.array(scopeToken).optional(),
+    /** Accept only DPoP-bound tokens with their proof (RFC 9449), never bearer tokens. */
+    requireDpop: z.boolean().default(ROUTE_DEFAULTS.requireDpop),
   })
   .strict();
 
@@ -191,7 +194,7 @@ export const proxySettings = z
     routesFile: setting('MCP_PROXY_CONFIG', filePath).describe(
       'A JSON file `{"routes": [...]}` listing several routes (each with `resource`, `upstream` and optionally ' +
         '`readScope`, `writeScope`, `readOnlyTools`, `writeTools`, `learnReadOnlyHints`, `hideUnauthorizedTools`, ' +
-        '`authRequestScopes`), instead of the single-route variables.',
+        '`authRequestScopes`, `requireDpop`), instead of the single-route variables.',
     ),
     route: z
       .object({
@@ -219,6 +222,9 @@ export const proxySettings = z
         hideUnauthorizedTools: setting('MCP_PROXY_HIDE_UNAUTHORIZED_TOOLS', flag, {
           default: String(ROUTE_DEFAULTS.hideUnauthorizedTools),
         }).describe('Drop the tools the token cannot call from `tools/list` answers.'),
+        requireDpop: setting('MCP_PROXY_REQUIRE_DPOP', flag, { default: String(ROUTE_DEFAULTS.requireDpop) }).describe(
+          'Accept only DPoP-bound access tokens with a valid proof (RFC 9449); bearer tokens are refused. Off: both.',
+        ),
       })
       .meta({
         title: 'Single route',

@@ -107,6 +107,11 @@ export const serverSettings = z
       'How long a rotated-out refresh token may still be presented by its own client (agents whose processes ' +
         'race); `0` turns it off, and any reuse revokes the grant.',
     ),
+    dpopRequireNonce: setting('MCP_OAUTH_DPOP_REQUIRE_NONCE', flag, { default: 'false' }).describe(
+      'DPoP proofs at the token endpoint must carry a nonce this server issued (RFC 9449 §8): one more round trip ' +
+        'per token request, and proofs an agent made in advance are useless. Nonces are valid on every node and ' +
+        'across restarts.',
+    ),
     metricsToken: setting('MCP_OAUTH_METRICS_TOKEN', bearerSecret(32, ', e.g. from: openssl rand -hex 32'), {
       secret: true,
     }).describe('Bearer token for `GET /metrics`; without it `/metrics` is not served.'),

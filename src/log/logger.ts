@@ -11,6 +11,8 @@ export type { Logger };
 // for both processes (the authorization server and the resource proxy).
 const REDACT = [
   'req.headers.authorization',
+  // A DPoP proof is good for one request within its minute: a credential while it lasts.
+  'req.headers.dpop',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   '*.password',

@@ -52,6 +52,8 @@ export interface ProviderDeps {
   grants: GrantIndex;
   jwks: JWK[];
   cookieKeys: string[];
+  /** 32 bytes from the database, so DPoP nonces hold on every node and across restarts. */
+  dpopNonceSecret: Buffer;
   renderError: (ctx: KoaContextWithOIDC, out: ErrorOut, error: Error) => Promise<void>;
   /**
    * Client ID Metadata Documents: allow hooks, and the outbound fetch guard every URL the provider
@@ -171,8 +173,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
-      // A DPoP-bound token would need a DPoP-checking resource server (docs/pitfalls.md#dpop-is-on-by-default).
-      dPoP: { enabled: false },
+      // RFC 9449: a proof at /token binds the access token (cnf.jkt) and a public client's refresh
+      // token to the agent's key; the proxy checks the proofs (docs/pitfalls.md#dpop-is-on-by-default).
+      dPoP: {
+        enabled: true,
+        nonceSecret: deps.dpopNonceSecret,
+        requireNonce: () => config.dpopRequireNonce,
+      },
     },
     // Under the issuer's path when it has one: the interaction cookie's path is taken from this URL.
     interactions: { url: (_ctx, interaction) => `${issuerPath}${INTERACTION_PREFIX}/${interaction.uid}` },

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { ProxyConfig } from '../config/proxy.js';
 import type { AuthorizationServer } from './authorization_server.js';
+import type { DpopVerifier } from './dpop.js';
 import type { Route } from './exchange.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { SessionBindings } from './sessions.js';
@@ -13,6 +14,8 @@ export interface ProxyContext {
   log: Logger;
   metrics: ProxyMetrics;
   as: AuthorizationServer;
+  /** DPoP proofs: checked against the request, each accepted once. */
+  proofs: DpopVerifier;
   sessions: SessionBindings;
   streams: OpenStreams;
   /** Routes by exact path. */

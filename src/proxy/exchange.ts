@@ -26,6 +26,8 @@ export type Outcome =
   | 'token_in_query'
   | 'invalid_token'
   | 'revoked'
+  | 'invalid_dpop_proof'
+  | 'dpop_required'
   | 'token_expired'
   | 'insufficient_scope'
   | 'session_mismatch'

@@ -17,6 +17,7 @@ const DROP_REQUEST = new Set([
   'content-length',
   'authorization',
   'proxy-authorization',
+  'dpop',
   'cookie',
   'accept-encoding',
   'expect',

@@ -2,6 +2,7 @@
 // exactly), its RFC 9728 metadata, its tool policy and a connection pool to its upstream.
 import { Pool } from 'undici';
 import type { ProxyConfig } from '../config/proxy.js';
+import { DPOP_ALGORITHMS } from './dpop.js';
 import type { Route } from './exchange.js';
 import { createToolPolicy } from './policy.js';
 
@@ -24,6 +25,9 @@ export function buildRoutes(config: ProxyConfig): Map<string, Route> {
         authorization_servers: [config.issuer],
         scopes_supported: scopes,
         bearer_methods_supported: ['header'],
+        // RFC 9728 §2: DPoP proofs we verify, and whether a bearer token is refused here.
+        dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
+        dpop_bound_access_tokens_required: rc.requireDpop,
       }),
       policy: createToolPolicy(rc),
       // No connection cap: every open event stream holds a connection, and a cap would let

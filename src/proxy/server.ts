@@ -9,6 +9,7 @@ import type { ProxyConfig } from '../config/proxy.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { connectAuthorizationServer } from './authorization_server.js';
 import type { ProxyContext } from './context.js';
+import { createDpopVerifier } from './dpop.js';
 import { authRequestEndpoint } from './endpoints/auth_request.js';
 import { liveness, readiness } from './endpoints/health.js';
 import { checkedMcpPipeline, type McpComposition, mcpEndpoint } from './endpoints/mcp.js';
@@ -65,6 +66,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     log,
     metrics,
     as,
+    proofs: createDpopVerifier({ clockToleranceSeconds: config.clockToleranceSeconds }),
     routes,
     sessions: createSessionBindings(),
     streams: createOpenStreams({

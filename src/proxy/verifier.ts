@@ -12,6 +12,8 @@ export interface VerifiedToken {
   grantId: string | undefined;
   iat: number;
   exp: number;
+  /** `cnf.jkt` (RFC 9449 §6.1): the token is DPoP-bound to the key with this thumbprint. */
+  jkt?: string;
 }
 
 /** The token is unacceptable: 401 invalid_token. */
@@ -153,7 +155,7 @@ function toVerified(p: JWTPayload): VerifiedToken {
   if (grantId !== undefined && (typeof grantId !== 'string' || grantId === '')) {
     throw new InvalidTokenError('bad grant_id');
   }
-  return {
+  const verified: VerifiedToken = {
     sub: p.sub,
     clientId,
     scope,
@@ -162,6 +164,16 @@ function toVerified(p: JWTPayload): VerifiedToken {
     iat: p.iat,
     exp: p.exp,
   };
+  if (p.cnf !== undefined) {
+    // A confirmation we cannot check (an mTLS certificate, say) must not pass as a bearer token.
+    const cnf = p.cnf as Record<string, unknown> | null;
+    const keys = cnf && typeof cnf === 'object' && !Array.isArray(cnf) ? Object.keys(cnf) : [];
+    if (keys.length !== 1 || typeof cnf?.jkt !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(cnf.jkt)) {
+      throw new InvalidTokenError('unsupported cnf');
+    }
+    verified.jkt = cnf.jkt;
+  }
+  return verified;
 }
 
 export function createVerifier(opts: VerifierOptions): Verifier {

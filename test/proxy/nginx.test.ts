@@ -9,6 +9,7 @@ import { generate } from 'selfsigned';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProxyConfig } from '../../src/proxy/index.js';
+import { ath, dpopAgent, proof } from '../dpop/support.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { eventually } from '../support/feed.js';
 import {
@@ -275,5 +276,27 @@ describe.skipIf(skip)('nginx examples (Debian nginx, 127.0.0.1)', () => {
       1000,
       20,
     );
+  });
+  it('DPoP through both examples: the proof names the public URL, replays are refused, nothing reaches the MCP server', async () => {
+    for (const [example, config] of [
+      ['mcp-proxy-tls.conf', {}],
+      ['mcp-auth-request.conf', { authRequestPath: '/_mcp_proxy/auth' }],
+    ] as const) {
+      const { chain, mcp } = await setUp(example, config);
+      const agent = await dpopAgent(as, chain.resource, { username: 'alice' });
+      const token = agent.tokens.access_token;
+      const dpop = await proof(agent.key, { htm: 'POST', htu: mcp, ath: ath(token) });
+      const ok = await send(mcp, undefined, INIT, { authorization: `DPoP ${token}`, dpop });
+      expect(ok.status, example).toBe(200);
+      expect(await ok.text()).toContain('upstream-under-test');
+      expect(upstream.seen.at(-1)?.dpop, example).toBeUndefined();
+      const before = upstream.seen.length;
+      const replay = await send(mcp, undefined, INIT, { authorization: `DPoP ${token}`, dpop });
+      expect(replay.status, example).toBe(401);
+      expect(replay.headers.get('www-authenticate')).toContain('error="invalid_dpop_proof"');
+      const asBearer = await send(mcp, token, INIT);
+      expect(asBearer.status, example).toBe(401);
+      expect(upstream.seen.length).toBe(before);
+    }
   });
 });

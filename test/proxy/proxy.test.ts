@@ -93,6 +93,8 @@ describe('resource proxy', () => {
         authorization_servers: [asMeta.issuer],
         scopes_supported: ['mcp:read', 'mcp:write'],
         bearer_methods_supported: ['header'],
+        dpop_signing_alg_values_supported: ['ES256', 'Ed25519', 'EdDSA'],
+        dpop_bound_access_tokens_required: false,
       });
     }
     expect((await fetch(`${chain.proxy.url}/.well-known/oauth-protected-resource/other`)).status).toBe(404);

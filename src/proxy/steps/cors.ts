@@ -1,6 +1,6 @@
 // Browser-based agents (MCP Inspector, web IDEs) call the MCP endpoint cross-origin. The endpoint
-// takes bearer tokens only, never cookies, so any origin may call it (and no credentials mode is
-// offered); it must be able to read the challenge and the session id.
+// takes tokens in the Authorization header only, never cookies, so any origin may call it (and no credentials mode is
+// offered); it must be able to read the challenge and the session id, and send a DPoP proof.
 import type { Step } from '../pipeline.js';
 
 export const MCP_CORS: Readonly<Record<string, string>> = Object.freeze({
@@ -10,7 +10,7 @@ export const MCP_CORS: Readonly<Record<string, string>> = Object.freeze({
 const PREFLIGHT = {
   'access-control-allow-methods': 'GET, POST, DELETE',
   'access-control-allow-headers':
-    'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, X-Request-Id',
+    'Authorization, DPoP, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID, X-Request-Id',
   'access-control-max-age': '600',
 };
 
