@@ -285,6 +285,18 @@ describe('MCP 2026-07-28 through the proxy', () => {
     expect(reached[0]?.['last-event-id']).toBeUndefined();
   });
 
+  it('never forwards a checked MCP header in another spelling', async () => {
+    const before = upstream.seen.length;
+    const res = await post(
+      { method: 'tools/list' },
+      { mcp_method: 'tools/call', mcp_name: 'add_note', mcp_session_id: 's' },
+    );
+    expect(res.status).toBe(200);
+    await res.text();
+    const reached = upstream.seen[before] ?? {};
+    expect(Object.keys(reached).filter((h) => h.includes('_'))).toEqual([]);
+  });
+
   it('passes Mcp-Param-* headers through', async () => {
     const before = upstream.seen.length;
     const res = await post(

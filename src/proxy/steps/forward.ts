@@ -2,13 +2,16 @@
 // static upstream credential) instead, and the body the proxy already read. An unreachable or silent
 // upstream is a 502/504 for the client, never the proxy's own 500. A modern (2026-07-28) request
 // goes without the session headers that revision does not have: a stray Mcp-Session-Id or
-// Last-Event-ID the proxy ignored must not reach an upstream that might honour it.
+// Last-Event-ID the proxy ignored must not reach an upstream that might honour it. The MCP headers
+// the proxy checks never go in another spelling (`Mcp_Method`): an upstream that reads `_` as `-`
+// would take the unchecked one.
 import type { ProxyContext } from '../context.js';
 import { jsonRpcError } from '../exchange.js';
 import { upstreamRequestHeaders } from '../headers.js';
 import type { Step } from '../pipeline.js';
 
 const LEGACY_ONLY = new Set(['mcp-session-id', 'last-event-id']);
+const CHECKED = new Set([...LEGACY_ONLY, 'mcp-protocol-version', 'mcp-method', 'mcp-name']);
 const canonical = (name: string) => name.toLowerCase().replaceAll('_', '-');
 
 export function forward(ctx: ProxyContext): Step {
@@ -28,8 +31,9 @@ export function forward(ctx: ProxyContext): Step {
       token,
       requestId: x.requestId,
     });
-    if (x.revision === 'modern') {
-      for (const name of Object.keys(headers)) if (LEGACY_ONLY.has(canonical(name))) delete headers[name];
+    for (const name of Object.keys(headers)) {
+      const c = canonical(name);
+      if ((c !== name && CHECKED.has(c)) || (x.revision === 'modern' && LEGACY_ONLY.has(c))) delete headers[name];
     }
     // A GET or subscriptions/listen is a long-lived event stream: idle is normal there.
     const stream = method === 'GET' || x.calls?.some((c) => c.method === 'subscriptions/listen') === true;
