@@ -33,7 +33,7 @@ describe('MCP 2026-07-28 through the proxy', () => {
 
   beforeAll(async () => {
     upstream = await startModernUpstream();
-    chain = await startChain({ upstream });
+    chain = await startChain({ upstream, config: { authRequestPath: '/_auth' } });
     // The audit lines are read back from a proxy of its own with a capturing logger.
     await chain.proxy.close();
     const { startProxy } = await import('../../src/proxy/index.js');
@@ -295,6 +295,28 @@ describe('MCP 2026-07-28 through the proxy', () => {
     await res.text();
     const reached = upstream.seen[before] ?? {};
     expect(Object.keys(reached).filter((h) => h.includes('_'))).toEqual([]);
+  });
+
+  it('names the method and tool of a modern auth_request from its headers in the audit, deciding as before', async () => {
+    const both = await obtainToken(chain.as, chain.resource, { username: 'alice', scope: 'mcp:read mcp:write' });
+    const ask = (token: string) =>
+      fetch(`${chain.proxy.url}/_auth`, {
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-original-uri': '/mcp',
+          'mcp-protocol-version': MODERN,
+          'mcp-method': 'tools/call',
+          'mcp-name': b64('add_note'),
+        },
+      });
+    expect((await ask(both.access)).status).toBe(204);
+    // Without the body the headers cannot be checked: the read-only token still needs the route's
+    // authRequestScopes (read and write), whatever the headers claim.
+    expect((await ask(read)).status).toBe(403);
+    const lines = log.lines.filter((l) => l.audit === 'mcp_call' && l.grant === both.grantId);
+    expect(lines).toEqual([
+      expect.objectContaining({ revision: 'modern', method: 'tools/call', tool: 'add_note', decision: 'allow' }),
+    ]);
   });
 
   it('passes Mcp-Param-* headers through', async () => {
