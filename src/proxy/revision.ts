@@ -38,6 +38,10 @@ export const HEADER_MISMATCH = -32020;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Compared as strings, as MCP SDK servers compare: a value that is no date at all ("garbage")
+ * sorts after every date and counts as modern, so it gets the stricter checks, never fewer.
+ */
 export const isModernVersion = (v: string | undefined): boolean => v !== undefined && v >= FIRST_MODERN_REVISION;
 
 /** One header's value, or undefined when absent. Repeated headers arrive joined and never match. */

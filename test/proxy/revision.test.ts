@@ -32,6 +32,13 @@ describe('classifyRevision', () => {
     ['no header at all', 'POST', {}, call('x', false), 'legacy'],
     ['the GET stream', 'GET', { 'mcp-protocol-version': '2025-11-25' }, undefined, 'legacy'],
     ['a GET claiming modern', 'GET', { 'mcp-protocol-version': '2026-07-28' }, undefined, 'modern'],
+    [
+      'a version that is no date (stricter checks)',
+      'POST',
+      { 'mcp-protocol-version': 'garbage' },
+      call('x', false),
+      'modern',
+    ],
   ];
   for (const [name, method, headers, body, want] of cases) {
     it(name, () => expect(classifyRevision(method, headers, body)).toBe(want));
