@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Chain, expectNoAuthorization, obtainToken, PASSWORD, startChain } from './helpers.js';
 import { type ModernUpstream, startModernUpstream } from './modern_upstream.js';
 
-async function legacyClient(chain: Chain, token: string) {
-  const client = new Client({ name: 'sdk-v2-legacy', version: '2.0.0' });
+async function legacyClient(chain: Chain, token: string, mode: 'legacy' | 'auto' = 'legacy') {
+  const client = new Client({ name: 'sdk-v2-legacy', version: '2.0.0' }, { versionNegotiation: { mode } });
   const transport = new StreamableHTTPClientTransport(new URL(chain.resource), {
     requestInit: { headers: { authorization: `Bearer ${token}` } },
   });
@@ -57,6 +57,14 @@ describe('the SDK v2 client in the legacy revision', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
     });
     expect(ride.status).toBe(403);
+    await client.close();
+  });
+
+  it('falls back from a server/discover probe (auto mode) to initialize with an SDK v1 server', async () => {
+    const { access } = await obtainToken(v1.as, v1.resource, { username: 'carol', scope: 'mcp:read' });
+    const { client, transport } = await legacyClient(v1, access, 'auto');
+    expect(transport.sessionId).toBeTruthy();
+    expect(JSON.stringify((await client.callTool({ name: 'read_notes' })).content)).toContain('first note');
     await client.close();
   });
 
