@@ -22,7 +22,7 @@ const quick = argv.includes('--quick');
 const profile = argv.includes('--profile');
 const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const only = onlyArg ? new Set(onlyArg.split(',')) : null;
-const SCENARIOS = ['refresh', 'code_flow', 'login', 'memory', 'proxy', 'dpop', 'revocation', 'scale'];
+const SCENARIOS = ['refresh', 'code_flow', 'login', 'memory', 'proxy', 'proxy_modern', 'dpop', 'revocation', 'scale'];
 const unknown = [...(only ?? [])].filter((id) => !SCENARIOS.includes(id));
 const badArg = argv.find((a) => !['--quick', '--profile'].includes(a) && !a.startsWith('--only='));
 if (unknown.length || badArg) {
@@ -75,7 +75,7 @@ async function main() {
       await ours.stop();
     }
   }
-  if (want('proxy') || want('dpop') || want('revocation')) {
+  if (want('proxy') || want('proxy_modern') || want('dpop') || want('revocation')) {
     for (const r of await proxyScenarios(settings, { want, log, profileArgs })) record(r);
   }
   if (want('scale')) record(await scaleScenario(settings, log, profileArgs));

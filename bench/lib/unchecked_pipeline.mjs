@@ -18,4 +18,4 @@ const assumeIdentity = async (x, next) => {
 };
 
 /** @type {import('../../src/proxy/index.js').McpComposition} */
-export const uncheckedPipeline = (s) => [s.allowMethods, assumeIdentity, s.bindSession, s.readBody, s.forward, s.relay];
+export const uncheckedPipeline = (s) => [s.allowMethods, assumeIdentity, s.readBody, s.bindSession, s.forward, s.relay];

@@ -1,6 +1,8 @@
 // Scenarios 4 (resource proxy overhead), 5 (revocation reach) and 7 (proxy memory). One MCP
 // upstream; in front of it the proxy with token checks on (subject), the same proxy with checks
-// off (baseline), nginx as a plain reverse proxy, and nothing (direct), for reference.
+// off (baseline), nginx as a plain reverse proxy, and nothing (direct), for reference. Scenario 4
+// runs once per MCP revision the proxy serves: a 2025-11-25 call (body only) and a 2026-07-28 call
+// (the _meta envelope and the mirrored headers the proxy checks against the body).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { PASSWORD, startAs, USERNAME } from '../lib/instances.mjs';
@@ -17,7 +19,32 @@ const CALL = JSON.stringify({
   method: 'tools/call',
   params: { name: 'echo', arguments: { text: 'hello' } },
 });
+const CALL_MODERN = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: {
+    name: 'echo',
+    arguments: { text: 'hello' },
+    _meta: {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    },
+  },
+});
 const MiB = 2 ** 20;
+
+/** Scenario 4 per revision: the result id and title, the body, and the headers beside the token. */
+const REVISIONS = [
+  { id: 'proxy', title: 'Resource proxy: tools/call, token checks on vs off', body: CALL, headers: {} },
+  {
+    id: 'proxy_modern',
+    title: 'Resource proxy, MCP 2026-07-28: tools/call, token checks on vs off',
+    body: CALL_MODERN,
+    headers: { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+  },
+];
 
 async function proxyAvailable() {
   if (!existsSync(path.join(DIST, 'src', 'proxy', 'index.js'))) return 'proxy not available (no src/proxy/index.ts)';
@@ -34,12 +61,7 @@ async function proxyAvailable() {
 
 function skipped(reason) {
   return [
-    {
-      id: 'proxy',
-      title: 'Resource proxy: tools/call, token checks on vs off',
-      skipped: reason,
-      target: { ratio: 0.9, p99OverheadMs: 1 },
-    },
+    ...REVISIONS.map((r) => ({ id: r.id, title: r.title, skipped: reason, target: { ratio: 0.9, p99OverheadMs: 1 } })),
     { id: 'dpop', title: 'Resource proxy: tools/call with DPoP vs bearer', skipped: reason },
     {
       id: 'revocation',
@@ -66,22 +88,25 @@ async function callProxy(url, token) {
   return res.status;
 }
 
-async function overhead(settings, t, log) {
-  log('scenario 4: resource proxy');
+async function overhead(settings, t, log, revision) {
+  log(`scenario 4: resource proxy (${revision.id})`);
+  const body = revision.body;
+  const plain = revision.headers;
+  const auth = { ...t.auth, ...plain };
   const job = (url, headers, pid) => async (duration) => ({
     kind: 'mcp',
     url,
     pid,
     connections: settings.connections,
     duration,
-    data: { path: '/mcp', headers, body: CALL },
+    data: { path: '/mcp', headers, body },
   });
   const targets = [
-    { key: 'subject', label: 'proxy, token checks on', job: job(t.on.url, t.auth, t.onPid) },
-    { key: 'baseline', label: 'proxy, token checks off', job: job(t.off.url, undefined, t.offPid) },
-    { key: 'direct', label: 'direct to the MCP server', job: job(t.upstreamBase) },
+    { key: 'subject', label: 'proxy, token checks on', job: job(t.on.url, auth, t.onPid) },
+    { key: 'baseline', label: 'proxy, token checks off', job: job(t.off.url, plain, t.offPid) },
+    { key: 'direct', label: 'direct to the MCP server', job: job(t.upstreamBase, plain) },
   ];
-  if (t.nginx) targets.push({ key: 'nginx', label: 'nginx pass-through', job: job(t.nginx.url) });
+  if (t.nginx) targets.push({ key: 'nginx', label: 'nginx pass-through', job: job(t.nginx.url, plain) });
   const m = await alternate(settings, targets, log);
 
   // Latency without load, one request at a time, microsecond timing: the checks' own cost.
@@ -89,18 +114,18 @@ async function overhead(settings, t, log) {
   for (let r = 0; r < settings.rounds; r++) {
     for (const [key, url, headers] of r % 2
       ? [
-          ['off', t.off.url],
-          ['on', t.on.url, t.auth],
+          ['off', t.off.url, plain],
+          ['on', t.on.url, auth],
         ]
       : [
-          ['on', t.on.url, t.auth],
-          ['off', t.off.url],
+          ['on', t.on.url, auth],
+          ['off', t.off.url, plain],
         ]) {
       const res = await runLoad({
         kind: 'probe',
         url,
         count: settings.probeCount,
-        data: { path: '/mcp', headers, body: CALL },
+        data: { path: '/mcp', headers, body },
       });
       if (res.failed) log(`  probe ${key}: ${res.failed} failed (${res.samples.join(' | ')})`);
       probes[key].push(res);
@@ -117,8 +142,8 @@ async function overhead(settings, t, log) {
   );
   const failedProbes = [...probes.on, ...probes.off].reduce((n, x) => n + x.failed, 0);
   return {
-    id: 'proxy',
-    title: 'Resource proxy: tools/call, token checks on vs off',
+    id: revision.id,
+    title: revision.title,
     unit: 'calls/s',
     subject: { ...m.subject, failed: m.subject.failed + failedProbes },
     baseline: m.baseline,
@@ -183,7 +208,7 @@ export async function proxyScenarios(settings, { want, log, profileArgs }) {
   const unavailable = await proxyAvailable();
   if (unavailable) {
     log(`scenarios 4 and 5 skipped: ${unavailable}`);
-    return skipped(unavailable).filter((s) => want(s.id));
+    return skipped(unavailable).filter((s) => want(s.id) || (s.id === 'proxy_modern' && want('proxy')));
   }
   const stops = [];
   try {
@@ -231,8 +256,10 @@ export async function proxyScenarios(settings, { want, log, profileArgs }) {
       auth: { authorization: `Bearer ${token}` },
     };
     const out = [];
-    if (want('proxy')) {
-      const result = await overhead(settings, t, log);
+    // `--only=proxy` measures both revisions; `--only=proxy_modern` the modern one alone.
+    for (const revision of REVISIONS) {
+      if (!want(revision.id) && !want('proxy')) continue;
+      const result = await overhead(settings, t, log, revision);
       const rss = on.rss();
       result.memory = { afterLoadMiB: rss === null ? null : Math.round((rss / MiB) * 10) / 10 };
       out.push(result);

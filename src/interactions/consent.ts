@@ -1,4 +1,5 @@
-// The consent page: who asks, for what, on which MCP server; the user may untick scopes.
+// The consent page: who asks, for what, on which MCP server; the user may untick scopes, and may
+// tick the server's other scopes, which the agent did not ask for (docs/agents.md#more-than-the-agent-asked-for).
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
@@ -44,6 +45,8 @@ interface ConsentRequest {
   resource: Resource;
   missing: string[];
   granted: string[];
+  /** The server's scopes neither asked for nor already allowed: offered unticked. */
+  unrequested: string[];
 }
 
 /**
@@ -69,7 +72,9 @@ async function consentRequest(
   const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
   const already = new Set(splitScope(grant?.getResourceScope(indicator)));
   const missing = (missingByResource[indicator] ?? requested.filter((s) => !already.has(s))).filter((s) => own.has(s));
-  return { indicator, resource, missing, granted: requested.filter((s) => already.has(s)) };
+  const asked = new Set([...requested, ...missing]);
+  const unrequested = [...own].filter((s) => !asked.has(s) && !already.has(s));
+  return { indicator, resource, missing, granted: requested.filter((s) => already.has(s)), unrequested };
 }
 
 function scopeViews(all: ResourceScope[], names: string[]): ResourceScope[] {
@@ -194,6 +199,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     resource: { name: resource.name, uri: resource.uri },
     scopes: scopeViews(resource.scopes, request.missing),
     granted: scopeViews(resource.scopes, request.granted),
+    unrequested: scopeViews(resource.scopes, request.unrequested),
     lifetime: lifetime(deps.config),
   });
 }
@@ -216,7 +222,10 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   }
   const request = await consentRequest(provider, deps.resources, details);
   const chosen = new Set(formList(body, 'scope'));
-  const allow = request.missing.filter((s) => chosen.has(s));
+  const extraChosen = new Set(formList(body, 'extra_scope'));
+  // Only what this page offered counts: never a scope of another server, never one of the list above.
+  const extra = request.unrequested.filter((s) => extraChosen.has(s));
+  const allow = [...request.missing.filter((s) => chosen.has(s)), ...extra];
   const decline = request.missing.filter((s) => !chosen.has(s));
   if (allow.length === 0 && request.granted.length === 0) {
     deps.audit.record({
@@ -241,6 +250,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   if (allow.length) grant.addResourceScope(request.indicator, allow.join(' '));
   if (decline.length) grant.rejectResourceScope(request.indicator, decline.join(' '));
   const grantId = await grant.save();
+  if (extra.length) await widenRequest(details, extra);
   deps.grantRecords.saved(
     {
       id: grantId,
@@ -260,9 +270,27 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     resource: request.indicator,
     grantId,
     ...requestSource(ctx),
-    details: { scopes: allow.join(' '), declined: decline.join(' ') },
+    details: {
+      scopes: allow.join(' '),
+      declined: decline.join(' '),
+      ...(extra.length && { unrequested: extra.join(' ') }),
+    },
   });
   return finish(provider, ctx, { consent: { grantId } }, true);
+}
+
+/**
+ * Makes the authorization request ask for the scopes the user ticked beyond it. oidc-provider issues
+ * a code, and from it access and refresh tokens, only for the scopes the request named (intersected
+ * with the grant), and a refresh can never widen them; so a scope added to the grant alone would
+ * never reach the agent. The request's parameters are kept in the interaction and read again when
+ * the authorization resumes, so that is where the ticked scopes go. The token response names the
+ * scopes issued (RFC 6749 §5.1), so the agent learns it holds more than it asked for.
+ */
+async function widenRequest(details: Interaction, extra: string[]): Promise<void> {
+  const scopes = splitScope(details.params.scope as string | undefined);
+  details.params.scope = [...new Set([...scopes, ...extra])].join(' ');
+  await details.persist();
 }
 
 async function finish(provider: Provider, ctx: Context, result: Record<string, unknown>, merge = false): Promise<void> {

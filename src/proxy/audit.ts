@@ -16,6 +16,7 @@ export function writeAudit(log: Logger, metrics: ProxyMetrics, x: Exchange): voi
     user: x.token?.sub,
     agent: x.token?.clientId,
     grant: x.token?.grantId,
+    revision: x.revision,
     decision: x.outcome,
     closed: x.closed,
     upstream_status: x.upstreamStatus,

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import type { RouteConfig } from '../config/proxy.js';
 import type { Call, ToolPolicy } from './policy.js';
+import type { Revision } from './revision.js';
 import type { VerifiedToken } from './verifier.js';
 
 export interface Route {
@@ -54,6 +55,8 @@ export interface Exchange {
   readonly search: string;
   token?: VerifiedToken;
   body?: Buffer;
+  /** The MCP revision the request speaks; known once the body is read (see revision.ts). */
+  revision?: Revision;
   calls?: Call[];
   /** Request ids of tools/list calls, whose answers the proxy learns from. */
   toolsListIds: (string | number)[];

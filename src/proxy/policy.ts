@@ -2,19 +2,34 @@
 // read scope; tools/call needs the read scope for a read-only tool and the write scope otherwise.
 // Read-only comes from the route's configuration, else from the upstream's own `readOnlyHint` seen
 // in tools/list, else the tool is treated as writing. Unknown methods also need the write scope.
+// The tables cover both revisions the proxy serves (2025-11-25 and 2026-07-28, see revision.ts).
 import type { RouteConfig } from '../config/proxy.js';
 
-/** Methods that only read (or negotiate the protocol). */
+/**
+ * Methods that only read (or negotiate the protocol), in either revision. Besides these, every
+ * `…/list` method and every notification is a read.
+ */
 const READ_METHODS = new Set([
   'initialize',
   'ping',
+  'server/discover',
+  'subscriptions/listen',
   'resources/read',
   'resources/subscribe',
   'resources/unsubscribe',
   'prompts/get',
   'completion/complete',
   'logging/setLevel',
+  'tasks/get',
+  'tasks/result',
 ]);
+
+/**
+ * Methods that act on a running task: the task may be a writing tool's, and the proxy cannot tell
+ * whose it is from a task id, so they need the write scope (as unknown methods do; listed so the
+ * choice is deliberate, not a fall-through).
+ */
+const TASK_ACTIONS = new Set(['tasks/update', 'tasks/cancel']);
 
 export interface Call {
   /** JSON-RPC method, or `response` for the client's answers to server requests. */
@@ -73,7 +88,9 @@ export function createToolPolicy(route: RouteConfig): ToolPolicy {
       const needs = name !== undefined && isReadOnly(name) ? route.readScope : route.writeScope;
       return { method, tool: name, id, needs };
     }
-    const read = READ_METHODS.has(method) || method.endsWith('/list') || method.startsWith('notifications/');
+    const read =
+      !TASK_ACTIONS.has(method) &&
+      (READ_METHODS.has(method) || method.endsWith('/list') || method.startsWith('notifications/'));
     return { method, tool: undefined, id, needs: read ? route.readScope : route.writeScope };
   };
 

@@ -295,9 +295,10 @@ describe('MCP TypeScript SDK as the agent', () => {
     const url = provider.lastAuthorizationUrl();
     expect(url.searchParams.get('scope')).toBe('mcp:read');
     const outcome = await actAsUser(url, { username: 'alice', password: PASSWORD });
-    // Only what was asked is offered on the consent page.
-    expect(outcome.consentHtml).toContain('value="mcp:read"');
-    expect(outcome.consentHtml).not.toContain('value="mcp:write"');
+    // Only what was asked is ticked on the consent page; the write scope is offered unticked, as not requested.
+    expect(outcome.consentHtml).toContain('name="scope" value="mcp:read" checked');
+    expect(outcome.consentHtml).not.toContain('name="scope" value="mcp:write"');
+    expect(outcome.consentHtml).toContain('<input type="checkbox" name="extra_scope" value="mcp:write">');
     expect(
       await auth(provider, {
         serverUrl: rs.resource,

@@ -178,7 +178,12 @@ describe('proxy under random and mutated requests', () => {
         ),
         accept: fc.constantFrom('application/json, text/event-stream', 'text/event-stream', '*/*'),
         'mcp-session-id': fc.oneof({ arbitrary: fc.constant('SID'), weight: 6 }, headerValue),
-        'mcp-protocol-version': fc.constantFrom('2025-06-18', '2025-03-26', 'garbage'),
+        // Anything not a 2025 date counts as 2026-07-28 or later (as MCP SDK servers read it), whose
+        // requests must carry Mcp-Method: mostly legacy versions, so that enough requests get through.
+        'mcp-protocol-version': fc.oneof(
+          { arbitrary: fc.constantFrom('2025-06-18', '2025-03-26', '2025-11-25'), weight: 6 },
+          fc.constantFrom('garbage', '2026-07-28'),
+        ),
         'x-request-id': headerValue,
         'x-mcp-subject': headerValue,
         'x-mcp-scopes': headerValue,

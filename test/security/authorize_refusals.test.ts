@@ -295,7 +295,8 @@ describe('accepted requests', () => {
   it('no scope requested → the resource default scope (mcp:read) only', async () => {
     const got = await authorize(server.url, { client: agent, ...USER, resource: RESOURCE });
     expect(got.consentHtml).toContain('value="mcp:read"');
-    expect(got.consentHtml).not.toContain('value="mcp:write"');
+    // Asked for is only the default; the write scope is at most offered unticked, as not requested.
+    expect(got.consentHtml).not.toContain('name="scope" value="mcp:write"');
     const token = await redeem(server.url, agent, got);
     expect(token.status).toBe(200);
     expect(token.body.scope).toBe('mcp:read');

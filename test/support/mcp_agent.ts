@@ -174,6 +174,8 @@ export interface UserDecision {
   password: string;
   /** Scopes left ticked on the consent page (default: every offered one). */
   keep?: string[];
+  /** Scopes the agent did not ask for, ticked too (posted as `extra_scope`). */
+  extra?: string[];
   decision?: 'allow' | 'deny';
   browser?: CookieBrowser;
 }
@@ -234,6 +236,7 @@ export async function actAsUser(authorizationUrl: URL, as: UserDecision): Promis
         csrf,
         decision: as.decision ?? 'allow',
         scope: as.keep ?? offered,
+        ...(as.extra && { extra_scope: as.extra }),
       });
       if (res.status !== 303) throw new Error(`consent failed with ${res.status}: ${(await res.text()).slice(0, 300)}`);
       step = await followWithin(browser, res, `${page}/consent`, origin);

@@ -106,6 +106,8 @@ export interface AuthorizeOptions {
   redirectUri?: string;
   /** Scopes to leave ticked on the consent page (default: all). */
   keep?: string[];
+  /** Scopes the agent did not ask for, ticked too (posted as `extra_scope`). */
+  extra?: string[];
   decision?: 'allow' | 'deny';
   browser?: CookieBrowser;
 }
@@ -149,7 +151,12 @@ export async function authorize(base: string, opts: AuthorizeOptions): Promise<A
       consentHtml = html;
       const offered = [...html.matchAll(/name="scope" value="([^"]+)"/g)].map((m) => m[1] ?? '');
       const keep = opts.keep ?? offered;
-      const res = await browser.post(`${step.url}/consent`, { csrf, decision: opts.decision ?? 'allow', scope: keep });
+      const res = await browser.post(`${step.url}/consent`, {
+        csrf,
+        decision: opts.decision ?? 'allow',
+        scope: keep,
+        ...(opts.extra && { extra_scope: opts.extra }),
+      });
       if (res.status !== 303) throw new Error(`consent failed with ${res.status}`);
       step = await browser.follow(res, `${step.url}/consent`, base);
     }

@@ -2,7 +2,10 @@
 // original request line in X-Original-URI ($request_uri: raw, not normalised). The same decision
 // steps as the MCP route run (token, revocation, scopes); without the body, the route's
 // authRequestScopes (default read + write) are demanded instead of per-tool scopes. A 2xx carries
-// the verified identity for nginx to pass on.
+// the verified identity for nginx to pass on. A 2026-07-28 request names its method and tool in
+// headers (Mcp-Method, Mcp-Name): the audit line names them, but the decision stays on
+// authRequestScopes, since only a reader of the body can check those headers (an upstream that
+// speaks only 2025-11-25 ignores them and would run whatever the body says).
 //
 // The URI is matched exactly against the route paths, as the MCP route matches its own requests:
 // nginx routes on its normalised path, so anything that normalises differently (a backslash,
@@ -13,6 +16,7 @@ import { audit } from '../audit.js';
 import type { ProxyContext } from '../context.js';
 import { newExchange, type Route } from '../exchange.js';
 import { compose, type Step } from '../pipeline.js';
+import { headerNamed } from '../revision.js';
 import { authenticate, requireScopes } from '../steps/authenticate.js';
 
 const SUSPICIOUS = /\\|%2e|%2f|%5c|%00/i;
@@ -60,14 +64,21 @@ export function authRequestEndpoint(ctx: ProxyContext) {
       return;
     }
     const { route, search } = target;
-    await decide(
-      newExchange(req, res, {
-        requestId,
-        route,
-        search,
-        method: 'auth_request',
-        needs: route.config.authRequestScopes,
-      }),
-    );
+    const x = newExchange(req, res, {
+      requestId,
+      route,
+      search,
+      method: 'auth_request',
+      needs: route.config.authRequestScopes,
+    });
+    const named = headerNamed(req.headers);
+    if (named) {
+      x.revision = 'modern';
+      // For the audit line only (see above): what the headers say the request does.
+      const message = { jsonrpc: '2.0', id: 0, method: named.method, params: { name: named.name } };
+      const cls = named.method === undefined ? undefined : route.policy.classify(message);
+      if (cls?.ok) x.calls = cls.calls.map((c) => ({ ...c, tool: c.method === 'tools/call' ? c.tool : undefined }));
+    }
+    await decide(x);
   };
 }

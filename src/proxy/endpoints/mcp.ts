@@ -36,8 +36,8 @@ export type McpComposition = (steps: McpSteps) => Step[];
 export const checkedMcpPipeline: McpComposition = (s) => [
   s.allowMethods,
   s.authenticate,
-  s.bindSession,
   s.readBody,
+  s.bindSession,
   s.requireScopes,
   s.forward,
   s.relay,

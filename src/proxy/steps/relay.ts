@@ -48,6 +48,8 @@ export function relay(ctx: ProxyContext): Step {
       'x-request-id': x.requestId,
       ...MCP_CORS,
     };
+    // 2026-07-28 has no sessions: never echo one an upstream minted anyway.
+    if (x.revision === 'modern') delete headers['mcp-session-id'];
     const type = String(up.headers['content-type'] ?? '');
     const observe = x.toolsListIds.length > 0 && up.statusCode < 300;
     const ids = new Set(x.toolsListIds);
