@@ -3,13 +3,13 @@
 // changes state must also send the session's CSRF token in X-CSRF-Token, so a cookie alone is never
 // enough. Every answer is JSON with no-store; errors are {error, error_description}.
 import type { Context, Middleware, Next } from 'koa';
-import { describeGrants } from '../web/grant_view.js';
-import { signedIn } from '../web/page_session.js';
 import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
-import { HttpError } from '../web/errors.js';
-import type { RouteDeps } from '../web/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { User } from '../storage/users.js';
+import { HttpError } from '../web/errors.js';
+import { describeGrants } from '../web/grant_view.js';
+import { signedIn } from '../web/page_session.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, type Query, single } from './grant_filter.js';

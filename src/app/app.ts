@@ -8,8 +8,10 @@ import { adminRoutes } from '../admin/routes.js';
 import { canonicalPath } from '../app/canonical_path.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { epochSeconds } from '../lib/duration.js';
+import type { Logger } from '../log/logger.js';
 import { createReadiness, healthRoutes } from '../ops/health.js';
 import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.js';
 import { requestContext } from '../ops/request_id.js';
@@ -23,17 +25,17 @@ import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
 import { createCsrf } from '../web/csrf.js';
 import { errorHandler, providerErrorRenderer } from '../web/errors.js';
-import { INTROSPECTION_PATH, introspection } from './introspection.js';
-import type { Logger } from '../log/logger.js';
-import { metadata } from './metadata.js';
-import { wireProviderEvents } from './provider_events.js';
 import { createLoginThrottle, defaultRules, rateLimit } from '../web/rate_limit.js';
-import { registrationCors } from './registration_cors.js';
-import { resourceParams } from './resource_params.js';
-import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { securityHeaders } from '../web/security_headers.js';
 import { createViews } from '../web/views.js';
+import { devicePolling } from './device_polling.js';
+import { INTROSPECTION_PATH, introspection } from './introspection.js';
+import { metadata } from './metadata.js';
+import { wireProviderEvents } from './provider_events.js';
+import { registrationCors } from './registration_cors.js';
+import { resourceParams } from './resource_params.js';
+import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -133,8 +135,11 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       resources,
       authorizePath: ROUTES.authorization,
       tokenPath: ROUTES.token,
+      deviceAuthorizationPath: ROUTES.device_authorization,
       provider: () => current,
     }),
+    devicePrefill(ROUTES.code_verification),
+    devicePolling({ tokenPath: ROUTES.token, now: opts.now }),
     introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }),
     revocationFeed(routeDeps, feedHub),
     accountRoutes(routeDeps),
@@ -179,12 +184,14 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       users,
       resources,
       grants: stores.grants,
+      serviceClients: stores.serviceClients,
       jwks: jwks.keys,
       cookieKeys,
       renderError: providerErrorRenderer(views),
       clientDocuments,
       now: opts.now,
       audit,
+      devicePages: devicePages(views),
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

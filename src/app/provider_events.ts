@@ -7,8 +7,8 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { type Audit, type AuditDetails, type AuditEvent, requestSource } from '../audit/index.js';
 import { createLifecycle, requestActor } from '../grants/index.js';
 import { epochSeconds } from '../lib/duration.js';
-import type { Stores } from '../storage/index.js';
 import type { Logger } from '../log/logger.js';
+import type { Stores } from '../storage/index.js';
 
 const REUSE_REASON = 'code or refresh token reused';
 const AGENT_REASON = 'refresh token revoked by the agent';

@@ -76,6 +76,8 @@ export function resourceParams(opts: {
   resources: ResourceRepository;
   authorizePath: string;
   tokenPath: string;
+  /** RFC 8628 §3.1: the device authorization request names its resource and scopes like /authorize. */
+  deviceAuthorizationPath?: string;
   provider: () => Provider;
 }): Middleware {
   const { resources } = opts;
@@ -97,8 +99,9 @@ export function resourceParams(opts: {
   };
 
   return async (ctx, next) => {
-    const isAuthorize = ctx.path === opts.authorizePath;
-    if (isAuthorize && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+    const isDevice = opts.deviceAuthorizationPath !== undefined && ctx.path === opts.deviceAuthorizationPath;
+    const isAuthorize = ctx.path === opts.authorizePath || isDevice;
+    if (isAuthorize && !isDevice && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       const params = new URLSearchParams(ctx.querystring);
       const changed = foldAll(params);
       const filled = fillDefaultScope(params);
@@ -114,7 +117,11 @@ export function resourceParams(opts: {
       const params = new URLSearchParams(body.toString('utf8'));
       const folded = foldAll(params);
       const filled = isAuthorize && fillDefaultScope(params);
-      if (!isAuthorize) await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
+      if (!isAuthorize) {
+        // Read once: later checks of the token request (./device_polling.ts) look at these.
+        ctx.state.tokenParams = params;
+        await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
+      }
       if (folded || filled) replaceBody(ctx.req, Buffer.from(params.toString(), 'utf8'));
     }
     await next();

@@ -4,7 +4,6 @@ import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import { HttpError } from '../web/errors.js';
 import { durationMessage } from '../i18n/duration.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
@@ -14,6 +13,7 @@ import { agentGroupKey } from '../provider/client_policy.js';
 import { forgetDeclined } from '../provider/grants.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { Resource, ResourceRepository, ResourceScope } from '../storage/resources.js';
+import { HttpError } from '../web/errors.js';
 import { formField, formList } from '../web/form_body.js';
 import { clientVerification } from './context.js';
 import type { LoginDeps } from './login.js';
@@ -71,6 +71,9 @@ async function consentRequest(
   const missing = (missingByResource[indicator] ?? requested.filter((s) => !already.has(s))).filter((s) => own.has(s));
   return { indicator, resource, missing, granted: requested.filter((s) => already.has(s)) };
 }
+
+/** An interaction of the device flow (RFC 8628): no browser redirect follows, the device polls. */
+const isDeviceFlow = (details: Interaction) => typeof (details as { deviceCode?: unknown }).deviceCode === 'string';
 
 function scopeViews(all: ResourceScope[], names: string[]): ResourceScope[] {
   return names.map((n) => all.find((s) => s.scope === n)).filter((s): s is ResourceScope => s !== undefined);
@@ -190,6 +193,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     uid: details.uid,
     csrf: deps.csrf.issue(ctx, details.uid),
     client,
+    device: isDeviceFlow(details),
     username: deps.users.findById(accountId)?.username ?? '',
     resource: { name: resource.name, uri: resource.uri },
     scopes: scopeViews(resource.scopes, request.missing),
@@ -248,7 +252,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
       clientId,
       resource: request.indicator,
       scopes: splitScope(grant.getResourceScope(request.indicator)),
-      obtainedVia: 'consent',
+      obtainedVia: isDeviceFlow(details) ? 'device' : 'consent',
     },
     epochSeconds(),
   );
@@ -260,7 +264,11 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     resource: request.indicator,
     grantId,
     ...requestSource(ctx),
-    details: { scopes: allow.join(' '), declined: decline.join(' ') },
+    details: {
+      scopes: allow.join(' '),
+      declined: decline.join(' '),
+      ...(isDeviceFlow(details) ? { via: 'device' } : {}),
+    },
   });
   return finish(provider, ctx, { consent: { grantId } }, true);
 }
