@@ -29,7 +29,7 @@ export function resourceFunctions(
    * itself: src/provider/client_policy.ts refuses the grant type there), and only for what the admin
    * allowed it.
    */
-  const serviceClientOf = (ctx: KoaContextWithOIDC, client: unknown): ServiceClient => {
+  const serviceClientOf = (client: unknown): ServiceClient => {
     const clientId = (client as { clientId?: string } | undefined)?.clientId;
     const service = clientId ? serviceClients.find(clientId) : undefined;
     if (!service) throw new errors.UnauthorizedClient('this client may not use the client credentials grant');
@@ -69,7 +69,7 @@ export function resourceFunctions(
       // At /token with several granted and none named: returned as is, the provider refuses (invalid_target).
       if (oneOf) return oneOf;
       if (isClientCredentials(ctx)) {
-        const only = serviceClientOf(ctx, client).resources;
+        const only = serviceClientOf(client).resources;
         if (only.length !== 1 || !only[0]) {
           throw new errors.InvalidTarget('name the MCP server with the resource parameter');
         }
@@ -87,7 +87,7 @@ export function resourceFunctions(
       }
       const resource = lookup(indicator);
       if (isClientCredentials(ctx)) {
-        const scope = serviceScopes(ctx, serviceClientOf(ctx, client), resource);
+        const scope = serviceScopes(ctx, serviceClientOf(client), resource);
         return {
           scope: scope.join(' '),
           audience: resource.uri,
