@@ -19,7 +19,7 @@ describe('client credentials for service clients', () => {
   let chain: Chain;
   let as: oauth.AuthorizationServer;
   let adminToken: string;
-  let keys: CryptoKeyPair;
+  let keys: Awaited<ReturnType<typeof generateKeyPair>>;
   let keyed: { client_id: string };
 
   const api = async (method: string, path: string, body?: unknown) => {

@@ -18,7 +18,12 @@ const token: VerifiedToken = {
   iat: 1,
   exp: 2,
 };
-const identity = { subject: 'x-mcp-subject', clientId: 'x-mcp-client-id', scopes: 'x-mcp-scopes' };
+const identity = {
+  subject: 'x-mcp-subject',
+  clientId: 'x-mcp-client-id',
+  scopes: 'x-mcp-scopes',
+  subjectType: 'x-mcp-subject-type',
+};
 
 const request = (headers: Record<string, string>) =>
   ({ headers, socket: { remoteAddress: '10.1.2.3', encrypted: false } }) as unknown as IncomingMessage;
@@ -85,6 +90,7 @@ describe('request headers sent upstream', () => {
       'x-user-sub': 'alice',
       'x-mcp-client-id': 'agent',
       'x-mcp-scopes': 'mcp:read',
+      'x-mcp-subject-type': 'user',
     });
   });
 
