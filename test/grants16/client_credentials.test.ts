@@ -31,6 +31,17 @@ describe('client credentials for service clients', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
+  // RFC 7662 for resource servers that cannot verify JWTs, with the proxy's resource credential.
+  const introspect = async (accessToken: string) => {
+    const basic = Buffer.from(`${chain.feed.id}:${chain.feed.secret}`).toString('base64');
+    const res = await fetch(`${chain.as.url}/introspect`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: accessToken }),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  };
+
   const token = (client: oauth.Client, auth: oauth.ClientAuth, params: Record<string, string> = {}) =>
     oauth
       .clientCredentialsGrantRequest(as, client, auth, params, insecure)
@@ -231,6 +242,7 @@ describe('client credentials for service clients', () => {
     const first = await mcpCall(chain.resource, tokens.access_token);
     expect(first.status).toBe(200);
     await first.body?.cancel();
+    expect(await introspect(tokens.access_token)).toMatchObject({ active: true, sub: keyed.client_id });
 
     const disabled = await api('POST', `/admin/api/clients/${encodeURIComponent(keyed.client_id)}/disable`);
     expect(disabled.body).toMatchObject({ disabled: true, changed: true });
@@ -242,10 +254,17 @@ describe('client credentials for service clients', () => {
     await expect(token(keyed, oauth.PrivateKeyJwt(keys.privateKey))).rejects.toMatchObject({
       error: 'invalid_client',
     });
+    expect(await introspect(tokens.access_token)).toEqual({ active: false });
     const listed = await api('GET', '/admin/api/service-clients');
     const mine = (listed.body.service_clients as { clientId: string; disabled: boolean }[]).find(
       (s) => s.clientId === keyed.client_id,
     );
     expect(mine?.disabled).toBe(true);
+    // Enabled again: the tokens it held before stay dead (the feed's client cutoff).
+    await api('POST', `/admin/api/clients/${encodeURIComponent(keyed.client_id)}/enable`);
+    expect(await introspect(tokens.access_token)).toEqual({ active: false });
+    const stillDead = await mcpCall(chain.resource, tokens.access_token);
+    expect(stillDead.status).toBe(401);
+    await stillDead.body?.cancel();
   });
 });

@@ -87,6 +87,15 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(done.consentHtml).toContain('go back to your device');
     expect(done.finalHtml).toContain('Device connected');
 
+    // Another server named at /token: refused before the code is used (it still works below).
+    nextPoll();
+    const other = await oauth.deviceCodeGrantRequest(as, client, oauth.None(), device.device_code, {
+      ...insecure,
+      additionalParameters: { resource: 'https://other.example.com/mcp' },
+    });
+    await expect(oauth.processDeviceCodeResponse(as, client, other)).rejects.toMatchObject({
+      error: 'invalid_target',
+    });
     nextPoll();
     const tokens = await oauth.processDeviceCodeResponse(as, client, await poll(device.device_code));
     const claims = decodeJwt(tokens.access_token);
@@ -126,7 +135,8 @@ describe('device authorization grant (RFC 8628)', () => {
   });
 
   it('gives access_denied to the poller when the user denies', async () => {
-    const device = await start();
+    // The resource in another spelling (trailing slash) is folded as on /authorize.
+    const device = await start({ resource: `${chain.resource}/` });
     const done = await approveDevice(chain.as.url, device.verification_uri_complete ?? '', {
       username: 'bob',
       password: PASSWORD,
