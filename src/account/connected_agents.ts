@@ -1,14 +1,14 @@
 // /account: the agents the signed-in user has let act for them, and a Revoke button for each.
 import type { Context } from 'koa';
 import { type Lifecycle, requestActor } from '../grants/index.js';
+import { HttpError } from '../web/errors.js';
+import type { RouteDeps } from '../web/route_deps.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import type { GrantRecord } from '../storage/grant_records.js';
 import type { Stores } from '../storage/index.js';
-import { HttpError } from '../web/errors.js';
 import { describeGrants, formatWhen, type GrantView } from '../web/grant_view.js';
 import { pageUser, type SignedIn } from '../web/page_session.js';
-import type { RouteDeps } from '../web/route_deps.js';
 
 const NOTICES: Record<string, string> = {
   revoked: 'Access revoked. The agent can no longer act for you there; to connect again it has to ask you again.',

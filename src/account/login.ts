@@ -2,11 +2,11 @@
 import type { Context } from 'koa';
 import { requestSource } from '../audit/index.js';
 import { loginFailure } from '../audit/login_failure.js';
-import { authenticate } from '../provider/accounts.js';
-import { formField } from '../web/form_body.js';
-import { safeNext, type WebSessions } from '../web/page_session.js';
 import { clientAddress, throttledMessage } from '../web/rate_limit.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { formField } from '../web/form_body.js';
+import { authenticate } from '../provider/accounts.js';
+import { safeNext, type WebSessions } from '../web/page_session.js';
 
 /** The CSRF scope of the sign-in form, which comes before any session. */
 export const LOGIN_CSRF_SCOPE = 'account-login';

@@ -2,11 +2,11 @@
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { createLifecycle } from '../grants/index.js';
-import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/page_session.js';
-import { checkedForm, pageErrors } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
+import { checkedForm, pageErrors } from '../web/pages.js';
+import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 
 /** The user's own pages: sign-in and "Connected agents". */
 export function accountRoutes(deps: RouteDeps): Middleware {

@@ -2,13 +2,12 @@
 // each (how it registered, first and last use, disabled). Metadata-document agents have no stored
 // registration: what their document said when last used is kept in client_state. Repeat
 // registrations of one agent (same name, redirect URIs and software id) are one row.
-
+import { clientName } from '../web/grant_view.js';
 import { redirectHosts } from '../lib/redirect_uris.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import { type ClientState, METADATA_DOCUMENT } from '../storage/client_state.js';
 import type { Stores } from '../storage/index.js';
-import { clientName } from '../web/grant_view.js';
 
 export interface AgentView {
   clientId: string;

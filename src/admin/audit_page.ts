@@ -1,10 +1,10 @@
 // The audit trail in the console, with the filters of `mcp-oauth audit`.
 import type { Context } from 'koa';
-import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
-import { epochSeconds } from '../lib/duration.js';
 import { formatWhen } from '../web/grant_view.js';
 import type { SignedIn } from '../web/page_session.js';
+import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { epochSeconds } from '../lib/duration.js';
 import { common } from './console_pages.js';
 
 const FIELDS = ['user', 'client', 'event', 'since', 'limit'] as const;

@@ -1,9 +1,9 @@
 // /admin (the console) and /admin/api (the JSON API), both for admins only.
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { createLifecycle, LifecycleError } from '../grants/index.js';
-import { createWebSessions } from '../web/page_session.js';
 import { pageErrors } from '../web/pages.js';
+import { createWebSessions } from '../web/page_session.js';
+import { createLifecycle, LifecycleError } from '../grants/index.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { apiEnvelope, apiHandlers, refusal, requireApiCaller } from './api.js';
 import { consoleForm, consoleHandlers, type RouteTable, requireAdminPage } from './console.js';

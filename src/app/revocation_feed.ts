@@ -7,11 +7,11 @@
 import type { ServerResponse } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { epochSeconds } from '../lib/duration.js';
-import type { Logger } from '../log/logger.js';
 import type { FeedEntry, RevocationService } from '../storage/revocations.js';
 import { HttpError } from '../web/errors.js';
-import type { RouteDeps } from '../web/route_deps.js';
+import type { Logger } from '../log/logger.js';
 import { authenticateResourceServer } from './resource_auth.js';
+import type { RouteDeps } from '../web/route_deps.js';
 
 export const FEED_PATH = '/revocations';
 export const FEED_STREAM_PATH = '/revocations/stream';

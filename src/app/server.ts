@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { pruneAudit } from '../audit/query.js';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
-import { createLogger, type Logger } from '../log/logger.js';
 import { openDatabase } from '../storage/db.js';
 import { migrate } from '../storage/migrate.js';
 import { purgeExpired } from '../storage/purge.js';
 import { buildApp } from './app.js';
+import { createLogger, type Logger } from '../log/logger.js';
 
 export interface RunningServer {
   url: string;

@@ -1,8 +1,7 @@
 // Security events: one row in audit_events and one structured log line each. Never a password,
 // token, code or secret: callers pass identifiers only, and `details` is for short facts.
-
-import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
+import { epochSeconds } from '../lib/duration.js';
 import type { Db } from '../storage/db.js';
 
 export { type AuditFilter, type AuditRow, parseSince, pruneAudit, queryAudit } from './query.js';

@@ -4,8 +4,8 @@
 // place a setting is declared: the loaders read them, the TypeScript types are inferred from them,
 // and docs/configuration.md is generated from them (scripts/gen-config-docs.mjs).
 import { z } from 'zod';
-import { parseDuration } from '../lib/duration.js';
 import { isHostPattern, normaliseHostName } from '../lib/host_names.js';
+import { parseDuration } from '../lib/duration.js';
 
 export interface SettingMeta {
   /** The environment variable, prefix included. */

@@ -2,9 +2,9 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
+import { HttpError } from '../web/errors.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { verifiedDomain } from '../provider/client_metadata_document.js';
-import { HttpError } from '../web/errors.js';
 
 export interface ClientView {
   id: string;

@@ -3,13 +3,13 @@ import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { type Audit, requestSource } from '../audit/index.js';
 import { loginFailure } from '../audit/login_failure.js';
-import type { Logger } from '../log/logger.js';
-import { authenticate } from '../provider/accounts.js';
-import type { UserRepository } from '../storage/users.js';
 import type { Csrf } from '../web/csrf.js';
-import { formField } from '../web/form_body.js';
+import type { Logger } from '../log/logger.js';
 import { clientAddress, type LoginThrottle, throttledMessage } from '../web/rate_limit.js';
 import type { Views } from '../web/views.js';
+import { authenticate } from '../provider/accounts.js';
+import type { UserRepository } from '../storage/users.js';
+import { formField } from '../web/form_body.js';
 import { describeClient } from './context.js';
 
 export interface LoginDeps {

@@ -1,9 +1,9 @@
 // /interaction/:uid — the login and consent steps oidc-provider hands to us.
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { INTERACTION_PREFIX } from '../provider/index.js';
 import { HttpError } from '../web/errors.js';
 import { formBody } from '../web/form_body.js';
+import { INTERACTION_PREFIX } from '../provider/index.js';
 import { type ConsentDeps, showConsent, submitConsent } from './consent.js';
 import { loadInteraction } from './context.js';
 import { showLogin, submitLogin } from './login.js';

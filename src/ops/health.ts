@@ -6,8 +6,8 @@
 // Answers are tiny JSON documents with no detail an outsider could use: the cause of a failure
 // goes to the log.
 import type { Middleware } from 'koa';
-import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
+import { epochSeconds } from '../lib/duration.js';
 import type { Db } from '../storage/db.js';
 import { readMigrations } from '../storage/migrate.js';
 import { startReadOnly } from './read_only.js';

@@ -10,8 +10,8 @@
 import type { Context, Middleware } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../audit/index.js';
-import { constantTimeEqual } from '../lib/constant_time.js';
 import type { Logger } from '../log/logger.js';
+import { constantTimeEqual } from '../lib/constant_time.js';
 import type { Db } from '../storage/db.js';
 import { startReadOnly } from './read_only.js';
 import { routeLabel } from './route_label.js';

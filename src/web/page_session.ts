@@ -2,10 +2,10 @@
 // cookie (__Host- prefixed over https), looked up by its hash. Expired sessions and disabled users
 // have no session.
 import type { Context, Middleware } from 'koa';
+import type { RouteDeps } from '../web/route_deps.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { User } from '../storage/users.js';
 import type { WebSession } from '../storage/web_sessions.js';
-import type { RouteDeps } from '../web/route_deps.js';
 
 export interface SignedIn {
   user: User;

@@ -1,9 +1,9 @@
 import type Provider from 'oidc-provider';
 import type { Audit } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../log/logger.js';
 import type { Stores } from '../storage/index.js';
 import type { Csrf } from './csrf.js';
+import type { Logger } from '../log/logger.js';
 import type { LoginThrottle } from './rate_limit.js';
 import type { Views } from './views.js';
 
