@@ -228,6 +228,27 @@ describe('the /device page', () => {
     }
   });
 
+  it('is off with MCP_OAUTH_DEVICE_FLOW=off: not advertised, not served', async () => {
+    const server = await startTestServer({ MCP_OAUTH_DEVICE_FLOW: 'off' });
+    try {
+      const meta = (await (await fetch(`${server.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(meta.device_authorization_endpoint).toBeUndefined();
+      expect(meta.grant_types_supported).not.toContain(DEVICE_GRANT);
+      const res = await fetch(`${server.url}/device/auth`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ client_id: 'x' }),
+      });
+      expect(res.status).toBe(404);
+      await res.body?.cancel();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('is shown in the reader’s language', async () => {
     const server = await startTestServer();
     try {

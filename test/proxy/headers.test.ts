@@ -94,6 +94,18 @@ describe('request headers sent upstream', () => {
     });
   });
 
+  it('says whether the subject is a user or a service client acting on its own behalf', () => {
+    const forged = request({ 'x-mcp-subject-type': 'client' });
+    const opts = { identity, credential: undefined, requestId: 'rid' };
+    expect(upstreamRequestHeaders(forged, { ...opts, token })['x-mcp-subject-type']).toBe('user');
+    const service = { ...token, sub: 'svc_1', clientId: 'svc_1', grantId: undefined };
+    expect(upstreamRequestHeaders(forged, { ...opts, token: service })['x-mcp-subject-type']).toBe('client');
+    // A user whose id happens to equal the client id still came through a grant.
+    expect(
+      upstreamRequestHeaders(forged, { ...opts, token: { ...service, grantId: 'g1' } })['x-mcp-subject-type'],
+    ).toBe('user');
+  });
+
   it('sends a static credential instead of the identity, never the client-sent one', () => {
     const out = upstreamRequestHeaders(request({ 'x-api-key': 'client', x_api_key: 'client', host: 'p.example' }), {
       identity,
