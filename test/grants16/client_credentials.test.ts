@@ -157,6 +157,12 @@ describe('client credentials for service clients', () => {
     expect(listed.out).toContain('Backup job');
     const shown = await cli.run(['clients', 'show', out.client_id, '--json']);
     expect(shown.out).not.toContain(out.client_secret);
+    // Deleted: no record left, no token.
+    expect((await cli.run(['clients', 'delete', out.client_id])).code).toBe(0);
+    expect(chain.as.app.stores.serviceClients.find(out.client_id)).toBeUndefined();
+    await expect(token(client, oauth.ClientSecretBasic(out.client_secret), { resource: OTHER })).rejects.toMatchObject({
+      status: 401,
+    });
   });
 
   it('refuses bad registrations with a clear error and writes nothing', async () => {

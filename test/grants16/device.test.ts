@@ -200,7 +200,15 @@ describe('device authorization grant (RFC 8628)', () => {
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
     const wrong = await browser.post(`${chain.as.url}/device`, { xsrf, user_code: 'BBBB-BBBB' });
     expect(wrong.status).toBe(400);
-    expect(await wrong.text()).toContain('That code is not valid');
+    const again = await wrong.text();
+    expect(again).toContain('That code is not valid');
+    // A typo is corrected on the same page: the right code then leads to the confirmation.
+    const retry = await browser.post(`${chain.as.url}/device`, {
+      xsrf: /name="xsrf" value="([^"]+)"/.exec(again)?.[1] ?? '',
+      user_code: device.user_code.toLowerCase().replace('-', ' '),
+    });
+    expect(retry.status).toBe(200);
+    expect(await retry.text()).toContain(device.user_code);
     nextPoll();
     await expect(oauth.processDeviceCodeResponse(as, client, await poll(device.device_code))).rejects.toMatchObject({
       error: 'authorization_pending',
