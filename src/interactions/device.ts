@@ -65,13 +65,17 @@ export function devicePages(views: Views): DevicePages {
         err && !aborted ? 400 : 200,
       );
     },
-    async confirm(ctx, _form, client, _deviceInfo, userCode) {
+    async confirm(ctx, _form, client, deviceInfo, userCode) {
       const c = client as { clientId: string; clientName?: string };
       const { verified, verifiedDomain } = clientVerification(c.clientId);
+      // Where the device asked from (oidc-provider records it): a code someone else started shows
+      // an address the user does not recognise (RFC 8628 §5.4).
+      const ip = (deviceInfo as { ip?: unknown } | undefined)?.ip;
       views.render(ctx as unknown as Context, 'device_confirm.njk', {
         title: 'Connect a device',
         ...formTarget(ctx),
         userCode,
+        deviceIp: typeof ip === 'string' ? ip.replace(/^::ffff:/, '') : null,
         client: { name: c.clientName?.trim() || c.clientId, verified, verifiedDomain },
       });
     },

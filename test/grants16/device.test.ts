@@ -80,6 +80,7 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(done.entryHtml).toContain(`value="${device.user_code}"`);
     expect(done.confirmHtml).toContain(device.user_code);
     expect(done.confirmHtml).toContain('Terminal Agent');
+    expect(done.confirmHtml).toContain('<code>127.0.0.1</code>');
     // The same consent page: agent, MCP server, scopes with write marked; no redirect host.
     expect(done.consentHtml).toContain('Terminal Agent');
     expect(done.consentHtml).toContain('Notes MCP');
