@@ -2,7 +2,7 @@
 // an admin API token (Authorization: Bearer, RFC 6750) or an admin session; a session call that
 // changes state must also send the session's CSRF token in X-CSRF-Token, so a cookie alone is never
 // enough. Every answer is JSON with no-store; errors are {error, error_description}.
-
+import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
 import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
@@ -33,6 +33,8 @@ export const API_ROUTES = [
   'GET /admin/api/client-domains',
   'POST /admin/api/client-domains/:domain/disable',
   'POST /admin/api/client-domains/:domain/enable',
+  'GET /admin/api/service-clients',
+  'POST /admin/api/service-clients',
 ] as const;
 
 const REALM = 'Bearer realm="mcp-oauth admin"';
@@ -110,6 +112,33 @@ function agentId(deps: RouteDeps, ctx: Context): string {
 const domainParam = (ctx: Context): string => String(ctx.params.domain);
 
 type Caller = ReturnType<typeof apiCaller>;
+
+/** JSON bodies for the API calls that take one (a key set is a few KiB). */
+const jsonBody = bodyParser({
+  enableTypes: ['json'],
+  jsonLimit: '64kb',
+  onError: () => {
+    throw new HttpError(400, 'invalid_request', 'the body must be a JSON object');
+  },
+});
+
+async function readJson(ctx: Context): Promise<Record<string, unknown>> {
+  if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'send the body as application/json');
+  await jsonBody(ctx, async () => {});
+  const body = ctx.request.body as unknown;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError(400, 'invalid_request', 'the body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+const stringList = (value: unknown, field: string): string[] => {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new HttpError(400, 'invalid_request', `${field} must be an array of strings`);
+  }
+  return value;
+};
 
 /** A refused lifecycle operation: 409 when the state of things forbids it, 400 when the request was wrong. */
 export function refusal(err: LifecycleError): HttpError {
@@ -258,6 +287,33 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
     'POST /admin/api/client-domains/:domain/enable': (ctx) => {
       const domain = domainOf(domainParam(ctx));
       ctx.body = { domain, disabled: false, changed: ops.enableDomain(caller(ctx), domain) };
+    },
+    // Agents without a user (client credentials); disable, enable and revoke them as clients above.
+    'GET /admin/api/service-clients': (ctx) => {
+      ctx.body = { service_clients: ops.listServiceClients() };
+    },
+    'POST /admin/api/service-clients': async (ctx) => {
+      const body = await readJson(ctx);
+      if (typeof body.name !== 'string') throw new HttpError(400, 'invalid_request', 'name must be a string');
+      if (body.secret !== undefined && typeof body.secret !== 'boolean') {
+        throw new HttpError(400, 'invalid_request', 'secret must be true or false');
+      }
+      const created = await ops.addServiceClient(caller(ctx), {
+        name: body.name,
+        resources: stringList(body.resources, 'resources'),
+        scopes: stringList(body.scopes, 'scopes'),
+        ...(body.jwks !== undefined ? { jwks: body.jwks } : {}),
+        ...(body.secret === true ? { secret: true } : {}),
+      });
+      ctx.status = 201;
+      ctx.body = {
+        client_id: created.clientId,
+        // Shown once, in this answer only.
+        ...(created.clientSecret ? { client_secret: created.clientSecret } : {}),
+        token_endpoint_auth_method: created.service.authMethod,
+        resources: created.service.resources,
+        scopes: created.service.scopes,
+      };
     },
   };
 }

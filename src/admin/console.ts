@@ -5,13 +5,13 @@ import { type Lifecycle, requestActor } from '../grants/index.js';
 import type { User } from '../storage/users.js';
 import { redirectInApp } from '../web/base_path.js';
 import { HttpError } from '../web/errors.js';
-import { formField } from '../web/form_body.js';
+import { formField, formList } from '../web/form_body.js';
 import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
-import { agentsPage, grantsPage, usersPage } from './console_pages.js';
+import { agentsPage, grantsPage, serviceClientPage, usersPage } from './console_pages.js';
 
 export const CONSOLE_ROUTES = [
   'GET /admin',
@@ -25,6 +25,7 @@ export const CONSOLE_ROUTES = [
   'POST /admin/agents/:id/revoke-grants',
   'POST /admin/agents/:id/disable',
   'POST /admin/agents/:id/enable',
+  'POST /admin/service-clients',
 ] as const;
 
 export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Promise<void>>;
@@ -105,6 +106,28 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     },
     'POST /admin/agents/:id/enable': (ctx) => {
       done(ctx, ops.enableClient(admin(ctx), targetAgent(deps, ctx)) ? 'agent-enabled' : 'unchanged');
+    },
+    // Agents without a user (src/grants/service_clients.ts checks everything); the secret is on the
+    // page that answers this POST and nowhere else.
+    'POST /admin/service-clients': async (ctx) => {
+      const body = ctx.request.body;
+      const jwksText = (formField(body, 'jwks') ?? '').trim();
+      let jwks: unknown;
+      if (jwksText !== '') {
+        try {
+          jwks = JSON.parse(jwksText);
+        } catch {
+          throw new HttpError(400, 'invalid_request', 'The key set is not JSON.');
+        }
+      }
+      const created = await ops.addServiceClient(admin(ctx), {
+        name: formField(body, 'name') ?? '',
+        resources: formList(body, 'resource'),
+        scopes: (formField(body, 'scopes') ?? '').split(/\s+/).filter(Boolean),
+        ...(jwks !== undefined ? { jwks } : {}),
+        ...(formField(body, 'secret') === 'yes' ? { secret: true } : {}),
+      });
+      serviceClientPage(deps, ctx, who(ctx), created, (formField(body, 'name') ?? '').trim());
     },
   };
 }

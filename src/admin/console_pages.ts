@@ -1,5 +1,6 @@
 // The admin console's pages: grants (filtered), agents, users. Server-rendered, no script.
 import type { Context } from 'koa';
+import type { CreatedServiceClient } from '../grants/index.js';
 import { type Message, msg } from '../i18n/translate.js';
 import { describeGrants, formatWhen } from '../web/grant_view.js';
 import { pageUser, type SignedIn } from '../web/page_session.js';
@@ -94,6 +95,26 @@ export function agentsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     agents,
     problem,
     pager: pager(ctx, next),
+    serviceResources: deps.stores.resources.list().map((r) => ({ uri: r.uri, name: r.name })),
+  });
+}
+
+/** The answer to adding a service client: the only place its secret is ever shown. */
+export function serviceClientPage(
+  deps: RouteDeps,
+  ctx: Context,
+  who: SignedIn,
+  created: CreatedServiceClient,
+  name: string,
+): void {
+  deps.views.render(ctx, 'admin_service_client.njk', {
+    ...common(deps, ctx, who, 'agents', 'Service client added'),
+    name,
+    clientId: created.clientId,
+    secret: created.clientSecret,
+    authMethod: created.service.authMethod,
+    resources: created.service.resources,
+    scopes: created.service.scopes,
   });
 }
 

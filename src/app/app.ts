@@ -8,6 +8,7 @@ import { adminRoutes } from '../admin/routes.js';
 import { canonicalPath } from '../app/canonical_path.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
@@ -29,6 +30,7 @@ import { createLoginThrottle, defaultRules, rateLimit } from '../web/rate_limit.
 import type { RouteDeps } from '../web/route_deps.js';
 import { securityHeaders } from '../web/security_headers.js';
 import { createViews } from '../web/views.js';
+import { devicePolling } from './device_polling.js';
 import { INTROSPECTION_PATH, introspection } from './introspection.js';
 import { metadata } from './metadata.js';
 import { wireProviderEvents } from './provider_events.js';
@@ -139,9 +141,20 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       resources,
       authorizePath: ROUTES.authorization,
       tokenPath: ROUTES.token,
+      deviceAuthorizationPath: ROUTES.device_authorization,
       provider: () => current,
     }),
-    introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }),
+    devicePrefill(ROUTES.code_verification),
+    devicePolling({ tokenPath: ROUTES.token, now: opts.now }),
+    introspection({
+      issuer: config.issuer,
+      keys,
+      credentials,
+      users,
+      serviceClients: stores.serviceClients,
+      revocations: stores.revocations,
+      provider: () => current,
+    }),
     revocationFeed(routeDeps, feedHub),
     accountRoutes(routeDeps),
     adminRoutes(routeDeps),
@@ -185,6 +198,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       users,
       resources,
       grants: stores.grants,
+      serviceClients: stores.serviceClients,
       jwks: jwks.keys,
       cookieKeys,
       dpopNonceSecret,
@@ -192,6 +206,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       clientDocuments,
       now: opts.now,
       audit,
+      devicePages: devicePages(views),
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

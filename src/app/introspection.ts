@@ -9,6 +9,8 @@ import { epochSeconds } from '../lib/duration.js';
 import { SIGNING_ALG } from '../provider/keys.js';
 import type { KeyRepository } from '../storage/keys.js';
 import type { ResourceCredentialRepository } from '../storage/resource_credentials.js';
+import type { RevocationService } from '../storage/revocations.js';
+import type { ServiceClientRepository } from '../storage/service_clients.js';
 import type { UserRepository } from '../storage/users.js';
 import { HttpError } from '../web/errors.js';
 import { formBody } from '../web/form_body.js';
@@ -21,8 +23,23 @@ export function introspection(deps: {
   keys: KeyRepository;
   credentials: ResourceCredentialRepository;
   users: UserRepository;
+  serviceClients: Pick<ServiceClientRepository, 'find'>;
+  revocations: Pick<RevocationService, 'clientRevokedBefore'>;
   provider: () => Provider;
 }): Middleware {
+  /**
+   * A service client's token (client credentials: no grant, the client is its own subject) is
+   * active while the client is a service client, is not disabled (the adapter then finds no
+   * client), and was not cut off after the token was issued.
+   */
+  const serviceTokenActive = async (payload: Record<string, unknown>): Promise<boolean> => {
+    const clientId = String(payload.client_id);
+    if (payload.grant_id !== undefined || payload.sub !== clientId || !deps.serviceClients.find(clientId)) return false;
+    if (!(await deps.provider().Client.find(clientId))) return false;
+    const before = deps.revocations.clientRevokedBefore(clientId, epochSeconds());
+    return before === undefined || Number(payload.iat) > before;
+  };
+
   const form = formBody('the request body could not be read');
 
   const inactive = { active: false };
@@ -56,6 +73,10 @@ export function introspection(deps: {
       return;
     }
     const grantId = payload.grant_id;
+    if (grantId === undefined && (await serviceTokenActive(payload))) {
+      ctx.body = { ...payload, active: true, token_type: 'Bearer' };
+      return;
+    }
     const grant = typeof grantId === 'string' ? await deps.provider().Grant.find(grantId) : undefined;
     if (!grant || deps.users.findById(String(grant.accountId))?.disabled !== false) {
       ctx.body = inactive;

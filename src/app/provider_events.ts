@@ -69,10 +69,19 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
     if (grantId || clientId) markUsed(grantId, clientId, epochSeconds());
   });
 
+  // A service client's token (client credentials): no grant, the client alone was used.
+  provider.on('client_credentials.issued', (token) => {
+    const { clientId } = token as { clientId?: string };
+    if (clientId) markUsed(undefined, clientId, epochSeconds());
+  });
+
   provider.on('grant.success', (ctx) => {
     const grantType = ctx.oidc.params?.grant_type;
     const event = grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued';
-    const { AccessToken: at, Grant: grant } = ctx.oidc.entities;
+    const { Grant: grant } = ctx.oidc.entities;
+    const at = (ctx.oidc.entities.AccessToken ?? ctx.oidc.entities.ClientCredentials) as
+      | (typeof ctx.oidc.entities.AccessToken & { accountId?: string; grantId?: string })
+      | undefined;
     record(ctx, {
       event,
       result: 'success',

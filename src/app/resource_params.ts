@@ -10,6 +10,7 @@ import type { ResourceRepository } from '../storage/resources.js';
 import { HttpError } from '../web/errors.js';
 
 const BODY_LIMIT = 56 * 1024; // oidc-provider's own limit
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 function foldAll(params: URLSearchParams): boolean {
   const resources = params.getAll('resource');
@@ -54,18 +55,25 @@ async function refuseUngrantedResource(
 ): Promise<void> {
   const asked = params.getAll('resource');
   const grantType = params.get('grant_type');
+  const device = grantType === DEVICE_CODE_GRANT;
   const value =
     grantType === 'authorization_code'
       ? params.get('code')
       : grantType === 'refresh_token'
         ? params.get('refresh_token')
-        : null;
+        : device
+          ? params.get('device_code')
+          : null;
   if (asked.length === 0 || !value) return;
-  const token: { consumed?: unknown; clientId?: string; resource?: string | string[] } | undefined =
+  const token: { consumed?: unknown; clientId?: string; resource?: string | string[]; accountId?: string } | undefined =
     grantType === 'authorization_code'
       ? await provider.AuthorizationCode.find(value, { ignoreExpiration: true })
-      : await provider.RefreshToken.find(value, { ignoreExpiration: true });
+      : device
+        ? await provider.DeviceCode.find(value, { ignoreExpiration: true })
+        : await provider.RefreshToken.find(value, { ignoreExpiration: true });
   if (!token || token.consumed || token.clientId !== requestClientId(authorization, params)) return;
+  // A device code the user has not approved yet names no resource: the poll is answered as pending.
+  if (device && !token.accountId) return;
   const granted = new Set([token.resource ?? []].flat());
   if (asked.length > 1 || !granted.has(asked[0] ?? '')) {
     throw new HttpError(400, 'invalid_target', 'resource indicator is missing, or unknown');
@@ -76,6 +84,8 @@ export function resourceParams(opts: {
   resources: ResourceRepository;
   authorizePath: string;
   tokenPath: string;
+  /** RFC 8628 §3.1: the device authorization request names its resource and scopes like /authorize. */
+  deviceAuthorizationPath?: string;
   provider: () => Provider;
 }): Middleware {
   const { resources } = opts;
@@ -97,8 +107,9 @@ export function resourceParams(opts: {
   };
 
   return async (ctx, next) => {
-    const isAuthorize = ctx.path === opts.authorizePath;
-    if (isAuthorize && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+    const isDevice = opts.deviceAuthorizationPath !== undefined && ctx.path === opts.deviceAuthorizationPath;
+    const isAuthorize = ctx.path === opts.authorizePath || isDevice;
+    if (isAuthorize && !isDevice && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       const params = new URLSearchParams(ctx.querystring);
       const changed = foldAll(params);
       const filled = fillDefaultScope(params);
@@ -114,7 +125,11 @@ export function resourceParams(opts: {
       const params = new URLSearchParams(body.toString('utf8'));
       const folded = foldAll(params);
       const filled = isAuthorize && fillDefaultScope(params);
-      if (!isAuthorize) await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
+      if (!isAuthorize) {
+        // Read once: later checks of the token request (./device_polling.ts) look at these.
+        ctx.state.tokenParams = params;
+        await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
+      }
       if (folded || filled) replaceBody(ctx.req, Buffer.from(params.toString(), 'utf8'));
     }
     await next();

@@ -13,6 +13,7 @@ import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 import { cliLifecycle, refused } from './lifecycle.js';
+import { registerServiceClientCommands } from './service_clients.js';
 
 // Never shown: the secret itself and any registration access token (RFC 7592 §3).
 const HIDDEN = new Set(['client_secret', 'registration_access_token']);
@@ -69,6 +70,7 @@ export function registerClientCommands(program: Command, io: CliIo): void {
     .description('revoke a registration token at once')
     .argument('<id>', 'the token id shown by clients tokens (not the token itself)')
     .action((id: string) => revokeToken(io, id));
+  registerServiceClientCommands(clients, io);
 }
 
 function summary(clientId: string, metadata: ClientMetadata, createdAt: number, disabled: boolean) {

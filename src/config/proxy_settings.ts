@@ -157,6 +157,9 @@ export const proxySettings = z
         scopes: setting('MCP_PROXY_SCOPES_HEADER', headerName, { default: 'x-mcp-scopes' }).describe(
           'Carries the granted scopes.',
         ),
+        subjectType: setting('MCP_PROXY_SUBJECT_TYPE_HEADER', headerName, { default: 'x-mcp-subject-type' }).describe(
+          'Says who the subject is: `user` (an agent acting for a user) or `client` (a service client on its own behalf).',
+        ),
       })
       .meta({
         title: 'Identity headers',

@@ -81,6 +81,9 @@ export const serverSettings = z
       'Optional fixed initial access token for `token` registration mode, besides those made with ' +
         '`mcp-oauth clients token`.',
     ),
+    deviceFlow: setting('MCP_OAUTH_DEVICE_FLOW', onOff, { default: 'on' }).describe(
+      'The device authorization grant (RFC 8628) for agents without a browser: `/device/auth` and the `/device` page.',
+    ),
     openRegistrationFetchedUris: setting('MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS', onOff, {
       default: 'off',
     }).describe(
@@ -164,6 +167,9 @@ export const serverSettings = z
         ),
         feed: setting('MCP_OAUTH_RATE_LIMIT_FEED', perMinute, { default: '600' }).describe(
           '`/revocations` and `/revocations/stream`.',
+        ),
+        device: setting('MCP_OAUTH_RATE_LIMIT_DEVICE', perMinute, { default: '20' }).describe(
+          '`POST /device` (entering and confirming a device code): throttles guessing of user codes.',
         ),
         admin: setting('MCP_OAUTH_RATE_LIMIT_ADMIN', perMinute, { default: '600' }).describe('`/admin/api/…`.'),
       })

@@ -64,6 +64,7 @@ export function agentOperations(stores: Stores, audit: Audit) {
         // What was issued to it, counted before the revocation removes the tokens.
         const deleted = stores.clients.related(clientId);
         const revoked = revocations.revokeClientGrants(clientId, actedBy(actor), epochSeconds(), 'agent deleted');
+        stores.serviceClients.delete(clientId);
         return stores.clients.delete(clientId) && { revoked, deleted };
       })();
       if (!result) return undefined;

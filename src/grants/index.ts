@@ -6,11 +6,13 @@ import type { Audit } from '../audit/index.js';
 import type { Stores } from '../storage/index.js';
 import { agentOperations } from './agents.js';
 import { grantOperations } from './grants.js';
+import { serviceClientOperations } from './service_clients.js';
 import { userOperations } from './users.js';
 
 export { type Actor, CLI_ACTOR, requestActor } from './actor.js';
 export { domainOf } from './agents.js';
 export { LifecycleError } from './errors.js';
+export type { CreatedServiceClient, NewServiceClient } from './service_clients.js';
 
 export type Lifecycle = ReturnType<typeof createLifecycle>;
 
@@ -19,5 +21,6 @@ export function createLifecycle(stores: Stores, audit: Audit) {
     ...grantOperations(stores, audit),
     ...agentOperations(stores, audit),
     ...userOperations(stores, audit),
+    ...serviceClientOperations(stores, audit),
   };
 }

@@ -77,6 +77,9 @@ async function consentRequest(
   return { indicator, resource, missing, granted: requested.filter((s) => already.has(s)), unrequested };
 }
 
+/** An interaction of the device flow (RFC 8628): no browser redirect follows, the device polls. */
+const isDeviceFlow = (details: Interaction) => typeof (details as { deviceCode?: unknown }).deviceCode === 'string';
+
 function scopeViews(all: ResourceScope[], names: string[]): ResourceScope[] {
   return names.map((n) => all.find((s) => s.scope === n)).filter((s): s is ResourceScope => s !== undefined);
 }
@@ -195,6 +198,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     uid: details.uid,
     csrf: deps.csrf.issue(ctx, details.uid),
     client,
+    device: isDeviceFlow(details),
     username: deps.users.findById(accountId)?.username ?? '',
     resource: { name: resource.name, uri: resource.uri },
     scopes: scopeViews(resource.scopes, request.missing),
@@ -258,7 +262,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
       clientId,
       resource: request.indicator,
       scopes: splitScope(grant.getResourceScope(request.indicator)),
-      obtainedVia: 'consent',
+      obtainedVia: isDeviceFlow(details) ? 'device' : 'consent',
     },
     epochSeconds(),
   );
@@ -274,6 +278,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
       scopes: allow.join(' '),
       declined: decline.join(' '),
       ...(extra.length && { unrequested: extra.join(' ') }),
+      ...(isDeviceFlow(details) ? { via: 'device' } : {}),
     },
   });
   return finish(provider, ctx, { consent: { grantId } }, true);

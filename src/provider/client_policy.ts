@@ -169,13 +169,27 @@ export function createClientMetadataValidator(rules: ClientMetadataRules) {
     // Only where someone registers: clients stored earlier (registered while it was allowed, or in
     // token mode) keep loading.
     const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
-    if (guardFetched && route !== undefined && REGISTRATION_ROUTES.has(route)) checkFetchedUris(metadata);
+    const registering = route !== undefined && REGISTRATION_ROUTES.has(route);
+    if (guardFetched && registering) checkFetchedUris(metadata);
+    // Tokens with no user behind them are for service clients an admin registers (mcp-oauth clients
+    // add-service, the console, the admin API), never for a client that registers or describes itself.
+    const selfDescribed =
+      registering || (typeof metadata.client_id === 'string' && isMetadataDocumentClientId(metadata.client_id));
+    if (selfDescribed && Array.isArray(metadata.grant_types) && metadata.grant_types.includes('client_credentials')) {
+      fail('grant type client_credentials is only for service clients an administrator registers');
+    }
 
     if (typeof metadata.client_id === 'string' && isMetadataDocumentClientId(metadata.client_id)) {
       checkMetadataDocument(metadata);
     }
 
-    if (metadata.redirect_uris !== undefined) {
+    // An agent that never uses a browser redirect (the device grant only, RFC 8628) has none.
+    const redirectless =
+      Array.isArray(metadata.grant_types) &&
+      !metadata.grant_types.includes('authorization_code') &&
+      Array.isArray(metadata.redirect_uris) &&
+      metadata.redirect_uris.length === 0;
+    if (metadata.redirect_uris !== undefined && !redirectless) {
       const verdict = judgeRedirectUris(metadata.redirect_uris);
       if (!verdict.ok) {
         // A description starting with "redirect_uris" makes the error code invalid_redirect_uri (RFC 7591 §3.2.2).

@@ -11,6 +11,7 @@ import { OIDC_SCOPES } from '../lib/scopes.js';
 import type { GrantIndex } from '../storage/grants.js';
 import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
 import type { ResourceRepository } from '../storage/resources.js';
+import type { ServiceClientRepository } from '../storage/service_clients.js';
 import type { UserRepository } from '../storage/users.js';
 import { findAccountFor } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
@@ -27,6 +28,8 @@ export const ROUTES = {
   registration: '/register',
   jwks: '/jwks',
   revocation: '/revoke',
+  device_authorization: '/device/auth',
+  code_verification: '/device',
 } as const;
 
 export const INTERACTION_PREFIX = '/interaction';
@@ -39,6 +42,7 @@ export const PROVIDER_ROUTE_TEMPLATES: readonly string[] = [
   ...Object.values(ROUTES),
   `${ROUTES.authorization}/:uid`,
   `${ROUTES.registration}/:clientId`,
+  `${ROUTES.code_verification}/:uid`,
   '/.well-known/openid-configuration',
   '/.well-known/oauth-authorization-server',
   '/session/end/confirm',
@@ -50,6 +54,7 @@ export interface ProviderDeps {
   users: UserRepository;
   resources: ResourceRepository;
   grants: GrantIndex;
+  serviceClients: Pick<ServiceClientRepository, 'find'>;
   jwks: JWK[];
   cookieKeys: string[];
   /** 32 bytes from the database, so DPoP nonces hold on every node and across restarts. */
@@ -63,6 +68,33 @@ export interface ProviderDeps {
   /** The clock (ms) of the adapter's store, for the refresh-token reuse grace window. */
   now?: () => number;
   audit?: Audit;
+  /** The pages of the device flow (src/interactions/device.ts); without them the flow is off. */
+  devicePages?: DevicePages;
+}
+
+/** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
+export interface DevicePages {
+  input(ctx: KoaContextWithOIDC, form: string, out?: ErrorOut, err?: Error): Promise<void>;
+  confirm(ctx: KoaContextWithOIDC, form: string, client: unknown, deviceInfo: unknown, userCode: string): Promise<void>;
+  success(ctx: KoaContextWithOIDC): Promise<void>;
+}
+
+/** How long a device code (and its user code) lives, seconds (RFC 8628 §3.2 expires_in). */
+export const DEVICE_CODE_TTL = 600;
+
+// RFC 8628 §6.1: a code read aloud and typed on another device. oidc-provider's base-20 alphabet has
+// no vowels (no words) and none of the letters people confuse; 8 characters are 20^8 ≈ 2.6e10 codes,
+// against which the /device throttle allows a few guesses a minute.
+function deviceFlowFeature(config: Config, pages: DevicePages | undefined) {
+  if (!pages || !config.deviceFlow) return { enabled: false };
+  return {
+    enabled: true,
+    charset: 'base-20' as const,
+    mask: '****-****',
+    userCodeInputSource: pages.input,
+    userCodeConfirmSource: pages.confirm,
+    successSource: pages.success,
+  };
 }
 
 function registrationFeature(config: Config) {
@@ -106,7 +138,7 @@ function clientDocumentsFeature(config: Config, policy: MetadataDocumentPolicy |
 
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
-  const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl);
+  const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl, deps.serviceClients);
   const secureCookies = config.issuer.startsWith('https:');
   const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
 
@@ -169,6 +201,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
         useGrantedResource: resourceFns.useGrantedResource,
       },
       revocation: { enabled: true },
+      deviceFlow: deviceFlowFeature(config, deps.devicePages),
+      // Only service clients an admin registered may use it (./resources.ts, ./client_policy.ts).
+      clientCredentials: { enabled: true },
       introspection: { enabled: false },
       userinfo: { enabled: false },
       rpInitiatedLogout: { enabled: false },
@@ -196,6 +231,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
     ttl: {
       AccessToken: config.accessTokenTtl,
       AuthorizationCode: config.authorizationCodeTtl,
+      ClientCredentials: (_ctx, token) =>
+        (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL ??
+        config.accessTokenTtl,
+      DeviceCode: DEVICE_CODE_TTL,
       Grant: config.refreshTokenAbsoluteTtl,
       Interaction: 900,
       Session: config.sessionTtl,

@@ -4,9 +4,16 @@ import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provi
 import { canonicalResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { Resource, ResourceRepository } from '../storage/resources.js';
+import type { ServiceClient, ServiceClientRepository } from '../storage/service_clients.js';
 import { SIGNING_ALG } from './keys.js';
 
-export function resourceFunctions(resources: ResourceRepository, accessTokenTtl: number) {
+const isClientCredentials = (ctx: KoaContextWithOIDC) => ctx.oidc.params?.grant_type === 'client_credentials';
+
+export function resourceFunctions(
+  resources: ResourceRepository,
+  accessTokenTtl: number,
+  serviceClients: Pick<ServiceClientRepository, 'find'>,
+) {
   const lookup = (indicator: string): Resource => {
     const canonical = canonicalResource(indicator);
     // Indicators are folded before they reach the provider (http/resource_params.ts), so a
@@ -17,29 +24,78 @@ export function resourceFunctions(resources: ResourceRepository, accessTokenTtl:
     return resource;
   };
 
+  /**
+   * Client credentials only for a service client an admin registered (never one that registered
+   * itself: src/provider/client_policy.ts refuses the grant type there), and only for what the admin
+   * allowed it.
+   */
+  const serviceClientOf = (client: unknown): ServiceClient => {
+    const clientId = (client as { clientId?: string } | undefined)?.clientId;
+    const service = clientId ? serviceClients.find(clientId) : undefined;
+    if (!service) throw new errors.UnauthorizedClient('this client may not use the client credentials grant');
+    return service;
+  };
+
+  /** The scopes a service client gets on the resource; none asked for means all it is allowed there. */
+  const serviceScopes = (ctx: KoaContextWithOIDC, service: ServiceClient, resource: Resource): string[] => {
+    if (!service.resources.includes(resource.uri)) {
+      throw new errors.InvalidTarget('this service client may not access that MCP server');
+    }
+    const allowed = resource.scopes.map((s) => s.scope).filter((s) => service.scopes.includes(s));
+    const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '').filter(
+      (s) => !OIDC_SCOPES.has(s),
+    );
+    const refused = requested.find((s) => !allowed.includes(s));
+    if (refused !== undefined) {
+      throw new errors.InvalidScope('requested scope is not allowed for this service client', refused);
+    }
+    if (allowed.length === 0) throw new errors.InvalidScope('this service client has no scope on that MCP server', '');
+    // The grant handler reads the request's scope after this: an empty request becomes everything allowed.
+    if (requested.length === 0 && ctx.oidc.params) ctx.oidc.params.scope = allowed.join(' ');
+    return allowed;
+  };
+
   return {
     /**
      * When the agent names no resource and exactly one is registered, that one
-     * (docs/requirements.md#rfc-8707-resource-indicators).
+     * (docs/requirements.md#rfc-8707-resource-indicators). A service client must name one unless
+     * it is allowed exactly one.
      */
     async defaultResource(
-      _ctx: KoaContextWithOIDC,
-      _client: unknown,
+      ctx: KoaContextWithOIDC,
+      client: unknown,
       oneOf?: readonly string[],
     ): Promise<string | readonly string[]> {
       // At /token with several granted and none named: returned as is, the provider refuses (invalid_target).
       if (oneOf) return oneOf;
+      if (isClientCredentials(ctx)) {
+        const only = serviceClientOf(client).resources;
+        if (only.length !== 1 || !only[0]) {
+          throw new errors.InvalidTarget('name the MCP server with the resource parameter');
+        }
+        return only[0];
+      }
       const single = resources.single()?.uri;
       if (!single) throw new errors.InvalidTarget('name the MCP server with the resource parameter');
       return single;
     },
 
-    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string): Promise<ResourceServer> {
+    async getResourceServerInfo(ctx: KoaContextWithOIDC, indicator: string, client: unknown): Promise<ResourceServer> {
       const asked = ctx.oidc.params?.resource;
       if (Array.isArray(asked) && new Set(asked).size > 1) {
         throw new errors.InvalidTarget('an authorization request must name exactly one MCP server');
       }
       const resource = lookup(indicator);
+      if (isClientCredentials(ctx)) {
+        const scope = serviceScopes(ctx, serviceClientOf(client), resource);
+        return {
+          scope: scope.join(' '),
+          audience: resource.uri,
+          accessTokenTTL: accessTokenTtl,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: SIGNING_ALG } },
+        };
+      }
       const known = new Set(resource.scopes.map((s) => s.scope));
       const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '');
       // A scope of another registered MCP server is not this request's business: agents such as

@@ -84,7 +84,9 @@ export function upstreamRequestHeaders(
   },
 ): Record<string, string | string[]> {
   const { identity, credential, token } = opts;
-  const own = new Set([identity.subject, identity.clientId, identity.scopes, credential?.header].filter(Boolean));
+  const own = new Set(
+    [identity.subject, identity.clientId, identity.scopes, identity.subjectType, credential?.header].filter(Boolean),
+  );
   const hop = connectionNamed(req.headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -105,8 +107,18 @@ export function upstreamRequestHeaders(
     out[identity.subject] = token.sub;
     out[identity.clientId] = token.clientId;
     out[identity.scopes] = token.scope;
+    out[identity.subjectType] = subjectType(token);
   }
   return out;
+}
+
+/**
+ * Who the token speaks for. A client-credentials token (a service client on its own behalf) names
+ * the client as its subject (RFC 9068 §2.2) and comes from no user's grant; every token a user's
+ * consent led to carries its grant_id.
+ */
+export function subjectType(token: Pick<VerifiedToken, 'sub' | 'clientId' | 'grantId'>): 'user' | 'client' {
+  return token.grantId === undefined && token.sub === token.clientId ? 'client' : 'user';
 }
 
 /** The upstream's response headers the client may see. */

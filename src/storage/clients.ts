@@ -46,7 +46,8 @@ export function createClientRepository(db: Db) {
   // Never completed an authorization: no grant was ever recorded for it and no token issued to it.
   const UNUSED = `o.model = 'Client'
     AND NOT EXISTS (SELECT 1 FROM grant_records g WHERE g.client_id = o.id)
-    AND NOT EXISTS (SELECT 1 FROM client_state s WHERE s.client_id = o.id AND (s.first_used_at IS NOT NULL OR s.disabled_at IS NOT NULL))`;
+    AND NOT EXISTS (SELECT 1 FROM client_state s WHERE s.client_id = o.id AND (s.first_used_at IS NOT NULL OR s.disabled_at IS NOT NULL))
+    AND NOT EXISTS (SELECT 1 FROM service_clients c WHERE c.client_id = o.id)`;
   // Newest first and stopping at the cap: a registration costs a walk over the clients registered
   // since the cleanup cut-off, and no more than `limit` unused ones, however many agents exist.
   const countUnused = db.prepare(

@@ -10,6 +10,7 @@ import { createOidcStore } from './oidc_adapter.js';
 import { createResourceCredentialRepository } from './resource_credentials.js';
 import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
+import { createServiceClientRepository } from './service_clients.js';
 import { createUserRepository } from './users.js';
 import { createWebSessionRepository } from './web_sessions.js';
 
@@ -32,5 +33,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     credentials: createResourceCredentialRepository(db),
     webSessions: createWebSessionRepository(db),
     adminTokens: createAdminTokenRepository(db),
+    serviceClients: createServiceClientRepository(db),
   };
 }

@@ -20,6 +20,9 @@ export interface OidcStore {
   revokeByGrantId(grantId: string): number;
 }
 
+/** Seconds an expired device code is kept findable (see upsert). */
+export const DEVICE_CODE_GRACE = 3600;
+
 export function createOidcStore(db: Db, now: () => number = () => Date.now()): OidcStore {
   const upsert = db.prepare(`
     INSERT INTO oidc_models (model, id, payload, grant_id, account_id, client_id, uid, user_code, created_at, expires_at, consumed_at)
@@ -60,7 +63,10 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
       const t = epochSeconds(now());
       // No expiresIn (dynamically registered clients) means no expiry, not a cap
       // (docs/pitfalls.md#registrations-that-never-expire).
-      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? t + expiresIn : null;
+      // A device code stays findable for a while past its expiry, so a device still polling is told
+      // expired_token (RFC 8628 §3.5) by oidc-provider, which checks `exp` itself, not invalid_grant.
+      const grace = model === 'DeviceCode' ? DEVICE_CODE_GRACE : 0;
+      const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? t + expiresIn + grace : null;
       const p = payload as AdapterPayload & { client_id?: string; userCode?: string };
       upsert.run({
         model,

@@ -75,6 +75,9 @@ export function createRevocationService(db: Db, opts: { accessTokenTtl: number }
     'SELECT seq, kind, subject, before, expires_at FROM revocations WHERE seq > ? AND expires_at > ? ORDER BY seq LIMIT ?',
   );
   const latest = db.prepare('SELECT COALESCE(MAX(seq), 0) AS seq FROM revocations');
+  const clientCutoff = db
+    .prepare("SELECT MAX(before) FROM revocations WHERE kind = 'client' AND subject = ? AND expires_at > ?")
+    .pluck();
   const purge = db.prepare('DELETE FROM revocations WHERE expires_at <= ?');
   const setClientDisabled = db.prepare(`
     INSERT INTO client_state (client_id, registered_via, disabled_at, disabled_by) VALUES (@client, 'unknown', @now, @by)
@@ -183,6 +186,14 @@ export function createRevocationService(db: Db, opts: { accessTokenTtl: number }
         before: r.before,
         expiresAt: r.expires_at,
       }));
+    },
+    /**
+     * The latest `before` of the agent's live client entries: its tokens issued at or before it are
+     * dead (a grantless service-client token has nothing else to be revoked by).
+     */
+    clientRevokedBefore(clientId: string, now: number): number | undefined {
+      const before = clientCutoff.get(clientId, now);
+      return typeof before === 'number' ? before : undefined;
     },
     latestSeq(): number {
       return (latest.get() as { seq: number }).seq;

@@ -70,12 +70,29 @@ export function defaultRules(
     registration: string;
     introspection: string;
     feed: string;
+    device_authorization?: string;
+    code_verification?: string;
   },
 ): RateLimitRule[] {
+  const codeEntry = paths.code_verification;
   return [
     // Not the resume URL below it: that is the same authorization coming back from sign-in and consent.
     { name: 'authorize', perMinute: limits.authorize, applies: exact(paths.authorization) },
-    { name: 'token', perMinute: limits.token, applies: exact(paths.token, paths.revocation) },
+    {
+      name: 'token',
+      perMinute: limits.token,
+      applies: exact(
+        paths.token,
+        paths.revocation,
+        ...(paths.device_authorization ? [paths.device_authorization] : []),
+      ),
+    },
+    // Each POST tries a user code (RFC 8628 §5.1): the page is throttled against guessing.
+    {
+      name: 'device',
+      perMinute: codeEntry ? limits.device : 0,
+      applies: (ctx: Context) => ctx.method === 'POST' && ctx.path === codeEntry,
+    },
     { name: 'registration', perMinute: limits.registration, applies: under(paths.registration) },
     { name: 'introspection', perMinute: limits.introspection, applies: exact(paths.introspection) },
     { name: 'feed', perMinute: limits.feed, applies: under(paths.feed) },

@@ -101,6 +101,7 @@ describe('throttle settings', () => {
       feed: 600,
       admin: 600,
       authorize: 60,
+      device: 20,
     });
     expect(config.refreshReuseGrace).toBe(10);
   });

@@ -54,6 +54,7 @@ describe('loadProxyConfig', () => {
       subject: 'x-mcp-subject',
       clientId: 'x-mcp-client-id',
       scopes: 'x-mcp-scopes',
+      subjectType: 'x-mcp-subject-type',
     });
     expect(c.upstreamCredential).toBeUndefined();
     expect(c.metricsToken).toBeUndefined();

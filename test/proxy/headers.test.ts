@@ -18,7 +18,12 @@ const token: VerifiedToken = {
   iat: 1,
   exp: 2,
 };
-const identity = { subject: 'x-mcp-subject', clientId: 'x-mcp-client-id', scopes: 'x-mcp-scopes' };
+const identity = {
+  subject: 'x-mcp-subject',
+  clientId: 'x-mcp-client-id',
+  scopes: 'x-mcp-scopes',
+  subjectType: 'x-mcp-subject-type',
+};
 
 const request = (headers: Record<string, string>) =>
   ({ headers, socket: { remoteAddress: '10.1.2.3', encrypted: false } }) as unknown as IncomingMessage;
@@ -85,7 +90,20 @@ describe('request headers sent upstream', () => {
       'x-user-sub': 'alice',
       'x-mcp-client-id': 'agent',
       'x-mcp-scopes': 'mcp:read',
+      'x-mcp-subject-type': 'user',
     });
+  });
+
+  it('says whether the subject is a user or a service client acting on its own behalf', () => {
+    const forged = request({ 'x-mcp-subject-type': 'client' });
+    const opts = { identity, credential: undefined, requestId: 'rid' };
+    expect(upstreamRequestHeaders(forged, { ...opts, token })['x-mcp-subject-type']).toBe('user');
+    const service = { ...token, sub: 'svc_1', clientId: 'svc_1', grantId: undefined };
+    expect(upstreamRequestHeaders(forged, { ...opts, token: service })['x-mcp-subject-type']).toBe('client');
+    // A user whose id happens to equal the client id still came through a grant.
+    expect(
+      upstreamRequestHeaders(forged, { ...opts, token: { ...service, grantId: 'g1' } })['x-mcp-subject-type'],
+    ).toBe('user');
   });
 
   it('sends a static credential instead of the identity, never the client-sent one', () => {

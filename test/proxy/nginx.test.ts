@@ -256,13 +256,14 @@ describe.skipIf(skip)('nginx examples (Debian nginx, 127.0.0.1)', () => {
     expect(upstream.seen.length).toBe(before);
 
     const full = await obtainToken(as, chain.resource, { username: 'alice' });
-    const ok = await send(mcp, full.access, INIT, { 'x-mcp-subject': 'forged-admin' });
+    const ok = await send(mcp, full.access, INIT, { 'x-mcp-subject': 'forged-admin', 'x-mcp-subject-type': 'client' });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('upstream-under-test');
     const seen = upstream.seen.at(-1) ?? {};
     expect(seen['x-mcp-subject']).toBe(full.sub);
     expect(seen['x-mcp-client-id']).toBe(full.clientId);
     expect(seen['x-mcp-scopes']).toBe('mcp:read mcp:write');
+    expect(seen['x-mcp-subject-type']).toBe('user');
     expect(seen.authorization).toBeUndefined();
 
     // Revoked: refused by nginx on the proxy's word within a second.

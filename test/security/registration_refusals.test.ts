@@ -131,13 +131,13 @@ describe('refused registrations create no client', () => {
     [
       'grant_types client_credentials',
       'invalid_client_metadata',
-      "grant_types can only contain 'authorization_code' or 'refresh_token'",
+      'grant type client_credentials is only for service clients an administrator registers',
       { ...PUBLIC_CLIENT, grant_types: ['client_credentials'] },
     ],
     [
       'the implicit grant',
       'invalid_client_metadata',
-      "grant_types can only contain 'authorization_code' or 'refresh_token'",
+      "grant_types can only contain 'authorization_code', 'refresh_token', 'client_credentials', or 'urn:ietf:params:oauth:grant-type:device_code'",
       { ...PUBLIC_CLIENT, grant_types: ['implicit'], response_types: ['token'] },
     ],
     // Not metadata errors: the body itself cannot be read, and oidc-provider says invalid_request.

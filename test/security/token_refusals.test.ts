@@ -279,7 +279,7 @@ describe('refresh token: refused, and the refresh token is not consumed', () => 
   });
 });
 
-describe('grant types this server does not offer', () => {
+describe('grant types this server does not offer, or not to this client', () => {
   const UNSUPPORTED = 'unsupported grant_type requested';
   it.each<[string, number, string, string, Record<string, string>]>([
     ['an unknown grant_type', 400, 'unsupported_grant_type', UNSUPPORTED, { grant_type: 'urn:example:nope' }],
@@ -290,19 +290,21 @@ describe('grant types this server does not offer', () => {
       UNSUPPORTED,
       { grant_type: 'password', username: USER.username, password: USER.password },
     ],
+    // Offered, but only to clients registered for them (service clients, device agents:
+    // test/grants16/).
     [
       'client_credentials',
       400,
-      'unsupported_grant_type',
-      UNSUPPORTED,
+      'invalid_request',
+      'requested grant type is not allowed for this client',
       { grant_type: 'client_credentials', scope: 'mcp:read' },
     ],
     ['implicit', 400, 'unsupported_grant_type', UNSUPPORTED, { grant_type: 'implicit' }],
     [
       'device_code',
       400,
-      'unsupported_grant_type',
-      UNSUPPORTED,
+      'invalid_request',
+      'requested grant type is not allowed for this client',
       { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x' },
     ],
     [

@@ -15,6 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { audit } from '../audit.js';
 import type { ProxyContext } from '../context.js';
 import { newExchange, type Route } from '../exchange.js';
+import { subjectType } from '../headers.js';
 import { compose, type Step } from '../pipeline.js';
 import { headerNamed } from '../revision.js';
 import { authenticate, requireScopes } from '../steps/authenticate.js';
@@ -51,6 +52,7 @@ export function authRequestEndpoint(ctx: ProxyContext) {
         [names.subject]: token.sub,
         [names.clientId]: token.clientId,
         [names.scopes]: token.scope,
+        [names.subjectType]: subjectType(token),
         'x-request-id': x.requestId,
       })
       .end();

@@ -1,0 +1,68 @@
+// Service clients (agents without a user): the MCP servers and scopes an admin allowed each one.
+// The OAuth client is oidc-provider's Client row (./clients.ts); a client without a row here can
+// never use the client credentials grant (src/provider/resources.ts).
+import type { Db } from './db.js';
+
+export interface ServiceClient {
+  clientId: string;
+  resources: string[];
+  scopes: string[];
+  /** token_endpoint_auth_method: private_key_jwt, or client_secret_basic when the admin allowed a secret. */
+  authMethod: string;
+  createdAt: number;
+  createdBy: string;
+}
+
+interface Row {
+  client_id: string;
+  resources: string;
+  scopes: string;
+  auth_method: string;
+  created_at: number;
+  created_by: string;
+}
+
+const split = (v: string) => (v ? v.split(' ') : []);
+
+const toServiceClient = (r: Row): ServiceClient => ({
+  clientId: r.client_id,
+  resources: split(r.resources),
+  scopes: split(r.scopes),
+  authMethod: r.auth_method,
+  createdAt: r.created_at,
+  createdBy: r.created_by,
+});
+
+export type ServiceClientRepository = ReturnType<typeof createServiceClientRepository>;
+
+export function createServiceClientRepository(db: Db) {
+  const insert =
+    db.prepare(`INSERT INTO service_clients (client_id, resources, scopes, auth_method, created_at, created_by)
+    VALUES (@client_id, @resources, @scopes, @auth_method, @created_at, @created_by)`);
+  const byId = db.prepare('SELECT * FROM service_clients WHERE client_id = ?');
+  const all = db.prepare('SELECT * FROM service_clients ORDER BY created_at, client_id');
+  const remove = db.prepare('DELETE FROM service_clients WHERE client_id = ?');
+
+  return {
+    create(c: ServiceClient): void {
+      insert.run({
+        client_id: c.clientId,
+        resources: c.resources.join(' '),
+        scopes: c.scopes.join(' '),
+        auth_method: c.authMethod,
+        created_at: c.createdAt,
+        created_by: c.createdBy,
+      });
+    },
+    find(clientId: string): ServiceClient | undefined {
+      const row = byId.get(clientId) as Row | undefined;
+      return row && toServiceClient(row);
+    },
+    list(): ServiceClient[] {
+      return (all.all() as Row[]).map(toServiceClient);
+    },
+    delete(clientId: string): boolean {
+      return remove.run(clientId).changes > 0;
+    },
+  };
+}
