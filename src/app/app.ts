@@ -18,6 +18,7 @@ import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
 import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import { registrationGuard } from '../provider/registration_guard.js';
+import { handOverSuccessor } from '../provider/refresh_grace.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
@@ -135,6 +136,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       tokenPath: ROUTES.token,
       provider: () => current,
     }),
+    handOverSuccessor,
     introspection({ issuer: config.issuer, keys, credentials, users, provider: () => current }),
     revocationFeed(routeDeps, feedHub),
     accountRoutes(routeDeps),
@@ -185,6 +187,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       clientDocuments,
       now: opts.now,
       audit,
+      refreshFamily: stores.refreshFamily,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

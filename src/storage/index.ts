@@ -7,6 +7,7 @@ import { createGrantRecordRepository } from './grant_records.js';
 import { createGrantIndex } from './grants.js';
 import { createKeyRepository } from './keys.js';
 import { createOidcStore } from './oidc_adapter.js';
+import { createRefreshFamilyRepository } from './refresh_family.js';
 import { createResourceCredentialRepository } from './resource_credentials.js';
 import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
@@ -32,5 +33,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     credentials: createResourceCredentialRepository(db),
     webSessions: createWebSessionRepository(db),
     adminTokens: createAdminTokenRepository(db),
+    refreshFamily: createRefreshFamilyRepository(db),
   };
 }
