@@ -6,6 +6,7 @@ import type Provider from 'oidc-provider';
 import { accountRoutes } from '../account/routes.js';
 import { adminRoutes } from '../admin/routes.js';
 import { canonicalPath } from '../app/canonical_path.js';
+import { withAlerts } from '../audit/alerts.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { interactionRoutes } from '../interactions/routes.js';
@@ -19,6 +20,8 @@ import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/ind
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import { registrationGuard } from '../provider/registration_guard.js';
 import { handOverSuccessor } from '../provider/refresh_grace.js';
+import { agentGroupKey } from '../provider/client_policy.js';
+import { type AlertSink, createAlertSink } from '../ops/alert_webhook.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
@@ -43,6 +46,8 @@ export interface App {
   feedHub: FeedHub;
   /** This app's Prometheus registry and counters (served at /metrics only with a token). */
   metrics: Metrics;
+  /** Alerts raised by this app: counted and queued for the webhook (`drained()` waits for it). */
+  alerts: AlertSink;
   /** Rebuilds the provider if the published or signing keys changed; true when it did. */
   reloadKeysIfChanged: () => boolean;
 }
@@ -74,7 +79,33 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     activeGrants: activeGrantCounter(db),
     log,
   });
-  const audit = metrics.meterAudit(createAudit(db, log));
+  const alertSink = createAlertSink({
+    registry: metrics.registry,
+    log,
+    issuer: config.issuer,
+    webhook:
+      config.alerts.webhookUrl !== undefined && config.alerts.webhookSecret !== undefined
+        ? { url: config.alerts.webhookUrl, secret: config.alerts.webhookSecret }
+        : undefined,
+  });
+  const audit = withAlerts(metrics.meterAudit(createAudit(db, log)), {
+    db,
+    alerts: stores.alerts,
+    rules: config.alerts,
+    log,
+    writeScopes: (uri) =>
+      new Set(
+        resources
+          .findByUri(uri)
+          ?.scopes.filter((s) => s.isWrite)
+          .map((s) => s.scope),
+      ),
+    agentKey: (clientId) => {
+      const client = stores.clients.find(clientId);
+      return client ? agentGroupKey(client.metadata) : clientId;
+    },
+    onAlert: alertSink,
+  });
   // One throttle for both sign-in forms, so alternating between them gains nothing.
   const loginThrottle = createLoginThrottle(config.loginThrottle);
   const deps = {
@@ -211,6 +242,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     stores,
     feedHub,
     metrics,
+    alerts: alertSink,
     reloadKeysIfChanged() {
       if (currentJwks().fingerprint === fingerprint) return false;
       build();

@@ -1,5 +1,6 @@
 // Every repository over one database, built once and passed to whoever needs it.
 import { createAdminTokenRepository } from './admin_tokens.js';
+import { createAlertRepository } from './alerts.js';
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
@@ -34,5 +35,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     webSessions: createWebSessionRepository(db),
     adminTokens: createAdminTokenRepository(db),
     refreshFamily: createRefreshFamilyRepository(db),
+    alerts: createAlertRepository(db),
   };
 }

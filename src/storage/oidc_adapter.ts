@@ -109,7 +109,13 @@ export type FindHook = (model: string, payload: AdapterPayload) => AdapterPayloa
 export type UpsertHook = (model: string, id: string, payload: AdapterPayload) => boolean;
 
 /** The class oidc-provider instantiates once per model name. */
-export function adapterClass(store: OidcStore, onFind?: FindHook, onUpsert?: UpsertHook): new (name: string) => Adapter {
+export function adapterClass(
+  store: OidcStore,
+  onFind?: FindHook,
+  onUpsert?: UpsertHook,
+): new (
+  name: string,
+) => Adapter {
   return class SqliteAdapter implements Adapter {
     constructor(private readonly model: string) {}
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
