@@ -10,6 +10,8 @@ import { formField } from '../web/form_body.js';
 import type { User } from '../storage/users.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
+import { alertsPage, grantPage } from './governance_pages.js';
+import { epochSeconds } from '../lib/duration.js';
 import { agentsPage, grantsPage, usersPage } from './console_pages.js';
 
 export const CONSOLE_ROUTES = [
@@ -17,6 +19,9 @@ export const CONSOLE_ROUTES = [
   'GET /admin/agents',
   'GET /admin/users',
   'GET /admin/audit',
+  'GET /admin/alerts',
+  'GET /admin/grants/:id',
+  'POST /admin/alerts/:id/acknowledge',
   'POST /admin/grants/:id/revoke',
   'POST /admin/users/:id/revoke-grants',
   'POST /admin/users/:id/disable',
@@ -72,6 +77,16 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     'GET /admin/agents': (ctx) => agentsPage(deps, ctx, who(ctx)),
     'GET /admin/users': (ctx) => usersPage(deps, ctx, who(ctx)),
     'GET /admin/audit': (ctx) => auditPage(deps, ctx, who(ctx)),
+    'GET /admin/alerts': (ctx) => alertsPage(deps, ctx, who(ctx)),
+    'GET /admin/grants/:id': (ctx) => grantPage(deps, ctx, who(ctx)),
+    'POST /admin/alerts/:id/acknowledge': (ctx) => {
+      const id = Number(ctx.params.id);
+      if (!Number.isSafeInteger(id) || !deps.stores.alerts.find(id)) {
+        throw new HttpError(404, 'not_found', 'There is no such alert.');
+      }
+      const changed = deps.stores.alerts.acknowledge(id, who(ctx).user.username, epochSeconds());
+      done(ctx, changed ? 'alert-acknowledged' : 'unchanged');
+    },
     'POST /admin/grants/:id/revoke': (ctx) => {
       const outcome = ops.revokeGrant(admin(ctx), String(ctx.params.id));
       if (outcome === 'unknown') throw new HttpError(404, 'not_found', 'There is no such grant.');
