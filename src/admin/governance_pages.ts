@@ -3,8 +3,8 @@
 // presentations of the rotated-out token inside the reuse grace window, from how many addresses).
 // Neither shows a token value: the family lists rotations, never the tokens themselves.
 import type { Context } from 'koa';
-import { describeGrants, formatWhen } from '../web/grant_view.js';
 import { HttpError } from '../web/errors.js';
+import { describeGrants, formatWhen } from '../web/grant_view.js';
 import type { SignedIn } from '../web/page_session.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { common } from './console_pages.js';
