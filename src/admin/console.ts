@@ -1,18 +1,18 @@
 // The admin console (/admin, server-rendered): every route is in CONSOLE_ROUTES, for admins only;
 // every POST carries the session's CSRF token and is audited (through src/grants/).
 import type { Context, Middleware, Next } from 'koa';
-import { type Lifecycle, requestActor } from '../grants/index.js';
-import { epochSeconds } from '../lib/duration.js';
-import type { User } from '../storage/users.js';
-import { HttpError } from '../web/errors.js';
-import { formField } from '../web/form_body.js';
-import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm } from '../web/pages.js';
+import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
+import { type Lifecycle, requestActor } from '../grants/index.js';
+import { HttpError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { formField } from '../web/form_body.js';
+import type { User } from '../storage/users.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
-import { agentsPage, grantsPage, usersPage } from './console_pages.js';
 import { alertsPage, grantPage } from './governance_pages.js';
+import { epochSeconds } from '../lib/duration.js';
+import { agentsPage, grantsPage, usersPage } from './console_pages.js';
 
 export const CONSOLE_ROUTES = [
   'GET /admin',

@@ -1,9 +1,9 @@
 // The admin console's pages: grants (filtered), agents, users. Server-rendered, no script.
 import type { Context } from 'koa';
-import { type Message, msg } from '../i18n/translate.js';
 import { describeGrants, formatWhen } from '../web/grant_view.js';
 import { pageUser, type SignedIn } from '../web/page_session.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { type Message, msg } from '../i18n/translate.js';
 import { listAgents } from './agents.js';
 import { grantFilter, type Query } from './grant_filter.js';
 
