@@ -33,8 +33,11 @@ export interface RefreshFamilyRepository {
   /** One more presentation of a rotated-out token inside the grace window. */
   presented(predecessor: string, at: number, ip: string | null): void;
   family(grantId: string, limit?: number): RotationView[];
-  /** Drops rotations of grants that have no provider rows left (revoked or expired). */
-  purgeOrphans(): number;
+  /**
+   * Drops rotations of grants that have no provider rows left (revoked or expired), and rotations
+   * older than `before` (epoch seconds): long past their grace window, kept only for the console.
+   */
+  purgeOrphans(before: number): number;
 }
 
 export function createRefreshFamilyRepository(db: Db): RefreshFamilyRepository {
@@ -48,7 +51,7 @@ export function createRefreshFamilyRepository(db: Db): RefreshFamilyRepository {
     last_ip = COALESCE(@ip, last_ip), last_presented_at = @at WHERE predecessor = @predecessor`);
   const family = db.prepare(`SELECT rotation, rotated_at, ip, presentations, addresses, last_ip, last_presented_at
     FROM refresh_rotations WHERE grant_id = ? ORDER BY rotated_at DESC, rotation DESC LIMIT ?`);
-  const purge = db.prepare(`DELETE FROM refresh_rotations WHERE grant_id NOT IN
+  const purge = db.prepare(`DELETE FROM refresh_rotations WHERE rotated_at < ? OR grant_id NOT IN
     (SELECT grant_id FROM oidc_models WHERE grant_id IS NOT NULL)`);
   return {
     claim(c) {
@@ -83,8 +86,8 @@ export function createRefreshFamilyRepository(db: Db): RefreshFamilyRepository {
         lastPresentedAt: r.last_presented_at,
       }));
     },
-    purgeOrphans() {
-      return purge.run().changes;
+    purgeOrphans(before) {
+      return purge.run(before).changes;
     },
   };
 }

@@ -4,6 +4,7 @@
 // replay of the old token after the window revokes the grant. Admins see the family in the console.
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purgeExpired } from '../../src/storage/purge.js';
 import { PASSWORD, RESOURCE, RESOURCE_NAME, WebClient } from '../support/account.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
@@ -81,6 +82,10 @@ describe('refresh across two server processes', () => {
     expect(replay.body.error).toBe('invalid_grant');
     expect((await refreshAt(a.url, c.client, first.body.refresh_token ?? '')).status).toBe(400);
     expect(a.app.stores.grantRecords.find(c.grantId)?.revokedBy).toBe('system:code or refresh token reused');
+    // The revoked grant's family (and the token ids in it) goes at the next purge.
+    expect(a.app.stores.refreshFamily.family(c.grantId)).toHaveLength(1);
+    purgeExpired(a.db, Math.floor(now() / 1000));
+    expect(a.app.stores.refreshFamily.family(c.grantId)).toEqual([]);
   });
 
   it('a token whose successor was already rotated on is not saved by the window: the grant is revoked', async () => {
