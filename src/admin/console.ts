@@ -2,6 +2,7 @@
 // every POST carries the session's CSRF token and is audited (through src/grants/).
 import type { Context, Middleware, Next } from 'koa';
 import { type Lifecycle, requestActor } from '../grants/index.js';
+import { epochSeconds } from '../lib/duration.js';
 import type { User } from '../storage/users.js';
 import { redirectInApp } from '../web/base_path.js';
 import { HttpError } from '../web/errors.js';
@@ -12,12 +13,16 @@ import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
 import { agentsPage, grantsPage, serviceClientPage, usersPage } from './console_pages.js';
+import { alertsPage, grantPage } from './governance_pages.js';
 
 export const CONSOLE_ROUTES = [
   'GET /admin',
   'GET /admin/agents',
   'GET /admin/users',
   'GET /admin/audit',
+  'GET /admin/alerts',
+  'GET /admin/grants/:id',
+  'POST /admin/alerts/:id/acknowledge',
   'POST /admin/grants/:id/revoke',
   'POST /admin/users/:id/revoke-grants',
   'POST /admin/users/:id/disable',
@@ -72,6 +77,16 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     'GET /admin/agents': (ctx) => agentsPage(deps, ctx, who(ctx)),
     'GET /admin/users': (ctx) => usersPage(deps, ctx, who(ctx)),
     'GET /admin/audit': (ctx) => auditPage(deps, ctx, who(ctx)),
+    'GET /admin/alerts': (ctx) => alertsPage(deps, ctx, who(ctx)),
+    'GET /admin/grants/:id': (ctx) => grantPage(deps, ctx, who(ctx)),
+    'POST /admin/alerts/:id/acknowledge': (ctx) => {
+      const id = Number(ctx.params.id);
+      if (!Number.isSafeInteger(id) || !deps.stores.alerts.find(id)) {
+        throw new HttpError(404, 'not_found', 'There is no such alert.');
+      }
+      const changed = deps.stores.alerts.acknowledge(id, who(ctx).user.username, epochSeconds());
+      done(ctx, changed ? 'alert-acknowledged' : 'unchanged');
+    },
     'POST /admin/grants/:id/revoke': (ctx) => {
       const outcome = ops.revokeGrant(admin(ctx), String(ctx.params.id));
       if (outcome === 'unknown') throw new HttpError(404, 'not_found', 'There is no such grant.');

@@ -19,6 +19,7 @@ const NOTICES: Record<string, (n: number) => Message> = {
   'agent-enabled': () => msg('admin.notice.agentEnabled'),
   'user-disabled': (n) => msg('admin.notice.userDisabled', { n }),
   'user-enabled': () => msg('admin.notice.userEnabled'),
+  'alert-acknowledged': () => msg('admin.notice.alertAcknowledged'),
   unchanged: () => msg('admin.notice.unchanged'),
 };
 

@@ -6,19 +6,23 @@ import type Provider from 'oidc-provider';
 import { accountRoutes } from '../account/routes.js';
 import { adminRoutes } from '../admin/routes.js';
 import { canonicalPath } from '../app/canonical_path.js';
+import { withAlerts } from '../audit/alerts.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
+import { type AlertSink, createAlertSink } from '../ops/alert_webhook.js';
 import { createReadiness, healthRoutes } from '../ops/health.js';
 import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.js';
 import { requestContext } from '../ops/request_id.js';
 import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
+import { agentGroupKey } from '../provider/client_policy.js';
 import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
 import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
+import { handOverSuccessor } from '../provider/refresh_grace.js';
 import { registrationGuard } from '../provider/registration_guard.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
@@ -45,6 +49,8 @@ export interface App {
   feedHub: FeedHub;
   /** This app's Prometheus registry and counters (served at /metrics only with a token). */
   metrics: Metrics;
+  /** Alerts raised by this app: counted and queued for the webhook (`drained()` waits for it). */
+  alerts: AlertSink;
   /** Rebuilds the provider if the published or signing keys changed; true when it did. */
   reloadKeysIfChanged: () => boolean;
 }
@@ -78,7 +84,33 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     activeGrants: activeGrantCounter(db),
     log,
   });
-  const audit = metrics.meterAudit(createAudit(db, log));
+  const alertSink = createAlertSink({
+    registry: metrics.registry,
+    log,
+    issuer: config.issuer,
+    webhook:
+      config.alerts.webhookUrl !== undefined && config.alerts.webhookSecret !== undefined
+        ? { url: config.alerts.webhookUrl, secret: config.alerts.webhookSecret }
+        : undefined,
+  });
+  const audit = withAlerts(metrics.meterAudit(createAudit(db, log)), {
+    db,
+    alerts: stores.alerts,
+    rules: config.alerts,
+    log,
+    writeScopes: (uri) =>
+      new Set(
+        resources
+          .findByUri(uri)
+          ?.scopes.filter((s) => s.isWrite)
+          .map((s) => s.scope),
+      ),
+    agentKey: (clientId) => {
+      const client = stores.clients.find(clientId);
+      return client ? agentGroupKey(client.metadata) : clientId;
+    },
+    onAlert: alertSink,
+  });
   // One throttle for both sign-in forms, so alternating between them gains nothing.
   const loginThrottle = createLoginThrottle(config.loginThrottle);
   const deps = {
@@ -144,6 +176,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       deviceAuthorizationPath: ROUTES.device_authorization,
       provider: () => current,
     }),
+    handOverSuccessor,
     devicePrefill(ROUTES.code_verification),
     devicePolling({ tokenPath: ROUTES.token, now: opts.now }),
     introspection({
@@ -207,6 +240,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       now: opts.now,
       audit,
       devicePages: devicePages(views),
+      refreshFamily: stores.refreshFamily,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);
@@ -231,6 +265,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     stores,
     feedHub,
     metrics,
+    alerts: alertSink,
     reloadKeysIfChanged() {
       if (currentJwks().fingerprint === fingerprint) return false;
       build();

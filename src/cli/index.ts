@@ -5,6 +5,7 @@ import { registerAdminCommands } from './admin.js';
 import { registerAuditCommand } from './audit.js';
 import { registerBackupCommand } from './backup.js';
 import { registerClientCommands } from './clients.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerGrantCommands } from './grants.js';
 import { ROOT_HELP } from './help_text.js';
 import { CliError, type CliIo, safe } from './io.js';
@@ -24,6 +25,7 @@ const EXPECTED = new Set([
   'UserExistsError',
   'ResourceExistsError',
   'SqliteError',
+  'DoctorFailed',
 ]);
 
 // Repeatable options start from an empty list; "(default: [])" in their help says nothing.
@@ -64,6 +66,7 @@ function buildProgram(io: CliIo): Command {
   registerMaintenanceCommands(program, io);
   registerBackupCommand(program, io);
   registerAdminCommands(program, io);
+  registerDoctorCommand(program, io);
   // `mcp-oauth proxy` is dispatched by src/main.ts before this CLI (and the storage code) loads;
   // it is listed here so that --help shows it.
   program

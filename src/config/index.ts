@@ -87,6 +87,19 @@ export function loadConfig(env: Env = process.env): Config {
       problems.add('MCP_OAUTH_REFRESH_TOKEN_IDLE_TTL', 'must not exceed MCP_OAUTH_REFRESH_TOKEN_ABSOLUTE_TTL');
     }
   });
+  problems.whenValid(['MCP_OAUTH_ALERT_WEBHOOK_URL', 'MCP_OAUTH_ALERT_WEBHOOK_SECRET'], () => {
+    const { webhookUrl, webhookSecret } = v.alerts;
+    if (webhookUrl === undefined) return;
+    const url = URL.parse(webhookUrl);
+    if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) {
+      problems.add('MCP_OAUTH_ALERT_WEBHOOK_URL', 'must be an absolute https URL (http only for a loopback address)');
+    } else if (url.username || url.password) {
+      problems.add('MCP_OAUTH_ALERT_WEBHOOK_URL', 'must not carry credentials; the signature authenticates the server');
+    }
+    if (webhookSecret === undefined) {
+      problems.add('MCP_OAUTH_ALERT_WEBHOOK_SECRET', 'is required with MCP_OAUTH_ALERT_WEBHOOK_URL (or its _FILE)');
+    }
+  });
   problems.throwIfAny();
 
   const dataDir = path.resolve(v.dataDir);

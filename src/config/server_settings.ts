@@ -210,6 +210,42 @@ export const serverSettings = z
         title: 'Client ID Metadata Documents',
         description: 'Agents whose `client_id` is an https URL of a JSON document describing them.',
       }),
+    alerts: z
+      .object({
+        webhookUrl: setting('MCP_OAUTH_ALERT_WEBHOOK_URL', text('absolute https URL')).describe(
+          'Each alert is POSTed here as JSON, signed with `MCP_OAUTH_ALERT_WEBHOOK_SECRET` (docs/operating.md#alerts). ' +
+            'Must be https unless it is a loopback address.',
+        ),
+        webhookSecret: setting('MCP_OAUTH_ALERT_WEBHOOK_SECRET', secret(32, ', e.g. from: openssl rand -hex 32'), {
+          secret: true,
+        }).describe('HMAC-SHA256 key of the `X-MCP-OAuth-Signature` header; required with a webhook URL.'),
+        tokenRateFactor: setting('MCP_OAUTH_ALERT_TOKEN_RATE_FACTOR', count(0, 1000), { default: '10' }).describe(
+          'An agent getting this many times its usual hourly tokens (its average over the past week) raises an ' +
+            'alert; `0` turns the rule off.',
+        ),
+        tokenRateMin: setting('MCP_OAUTH_ALERT_TOKEN_RATE_MIN', count(1, 1_000_000), { default: '60' }).describe(
+          'Fewest tokens in an hour for the rate rule to fire, whatever the usual rate.',
+        ),
+        registrationsPerHour: setting('MCP_OAUTH_ALERT_REGISTRATIONS_PER_HOUR', count(0, 1_000_000), {
+          default: '20',
+        }).describe('Registrations from one address within an hour that raise an alert; `0` turns the rule off.'),
+        newAddressWindow: setting('MCP_OAUTH_ALERT_NEW_ADDRESS_WINDOW', duration(0, DAY), { default: '30m' }).describe(
+          'Consent to a write scope this soon after a sign-in from an address the user never signed in from raises ' +
+            'an alert; `0` turns the rule off.',
+        ),
+        unusualHourHistory: setting('MCP_OAUTH_ALERT_UNUSUAL_HOUR_HISTORY', duration(0, 365 * DAY), {
+          default: '14d',
+        }).describe(
+          'History a user needs before tokens at an hour of the day (UTC) they never used in the past 30 days raise ' +
+            'an alert; `0` turns the rule off.',
+        ),
+      })
+      .meta({
+        title: 'Alerts',
+        description:
+          'Patterns in the audit trail an admin should look at: shown in the console, counted in `/metrics`, and ' +
+          'sent to an optional webhook.',
+      }),
   })
   .meta({
     title: 'Authorization server',

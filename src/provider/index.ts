@@ -10,6 +10,7 @@ import { LOOPBACK_HOSTS } from '../lib/redirect_uris.js';
 import { OIDC_SCOPES } from '../lib/scopes.js';
 import type { GrantIndex } from '../storage/grants.js';
 import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
+import type { RefreshFamilyRepository } from '../storage/refresh_family.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import type { ServiceClientRepository } from '../storage/service_clients.js';
 import type { UserRepository } from '../storage/users.js';
@@ -19,7 +20,7 @@ import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
-import { refreshGraceHook } from './refresh_grace.js';
+import { refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
 import { resourceFunctions } from './resources.js';
 
 export const ROUTES = {
@@ -70,6 +71,8 @@ export interface ProviderDeps {
   audit?: Audit;
   /** The pages of the device flow (src/interactions/device.ts); without them the flow is off. */
   devicePages?: DevicePages;
+  /** Each grant's refresh-token family: one chain per grant within the grace window. */
+  refreshFamily?: RefreshFamilyRepository;
 }
 
 /** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
@@ -141,12 +144,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl, deps.serviceClients);
   const secureCookies = config.issuer.startsWith('https:');
   const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
+  const graceOptions = {
+    graceSeconds: config.refreshReuseGrace,
+    now: deps.now ?? Date.now,
+    audit: deps.audit,
+    family: deps.refreshFamily,
+    isLive: (id: string) => {
+      const found = deps.store.find('RefreshToken', id);
+      return found !== undefined && typeof found.consumed !== 'number';
+    },
+  };
 
   const configuration: Configuration = {
-    adapter: adapterClass(
-      deps.store,
-      refreshGraceHook({ graceSeconds: config.refreshReuseGrace, now: deps.now ?? Date.now, audit: deps.audit }),
-    ),
+    adapter: adapterClass(deps.store, refreshGraceHook(graceOptions), refreshRotationHook(graceOptions)),
     clients: [],
     findAccount: findAccountFor(deps.users),
     jwks: { keys: deps.jwks as never },

@@ -1,5 +1,6 @@
 // Every repository over one database, built once and passed to whoever needs it.
 import { createAdminTokenRepository } from './admin_tokens.js';
+import { createAlertRepository } from './alerts.js';
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
@@ -7,6 +8,7 @@ import { createGrantRecordRepository } from './grant_records.js';
 import { createGrantIndex } from './grants.js';
 import { createKeyRepository } from './keys.js';
 import { createOidcStore } from './oidc_adapter.js';
+import { createRefreshFamilyRepository } from './refresh_family.js';
 import { createResourceCredentialRepository } from './resource_credentials.js';
 import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
@@ -34,5 +36,7 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     webSessions: createWebSessionRepository(db),
     adminTokens: createAdminTokenRepository(db),
     serviceClients: createServiceClientRepository(db),
+    refreshFamily: createRefreshFamilyRepository(db),
+    alerts: createAlertRepository(db),
   };
 }

@@ -107,11 +107,25 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
  */
 export type FindHook = (model: string, payload: AdapterPayload) => AdapterPayload;
 
+/**
+ * Lets the provider layer keep a record from being stored: false means "do not store" (a refresh
+ * token minted by a racing rotation whose predecessor already has a successor; see
+ * src/provider/refresh_grace.ts).
+ */
+export type UpsertHook = (model: string, id: string, payload: AdapterPayload) => boolean;
+
 /** The class oidc-provider instantiates once per model name. */
-export function adapterClass(store: OidcStore, onFind?: FindHook): new (name: string) => Adapter {
+export function adapterClass(
+  store: OidcStore,
+  onFind?: FindHook,
+  onUpsert?: UpsertHook,
+): new (
+  name: string,
+) => Adapter {
   return class SqliteAdapter implements Adapter {
     constructor(private readonly model: string) {}
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      if (onUpsert && !onUpsert(this.model, id, payload)) return;
       store.upsert(this.model, id, payload, expiresIn);
     }
     async find(id: string): Promise<AdapterPayload | undefined> {

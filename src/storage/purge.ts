@@ -1,6 +1,7 @@
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
+import { createRefreshFamilyRepository } from './refresh_family.js';
 
 export interface PurgeResult {
   oidcRows: number;
@@ -37,6 +38,8 @@ export function purgeExpired(db: Db, now: number, opts: { unusedClientTtl?: numb
       createClientRepository(db).purgeUnused(now, opts.unusedClientTtl ?? DAY) +
       createClientStateRepository(db).purgeUnusedDocuments();
     const registrationTokens = createRegistrationTokenRepository(db).purge(now);
+    // A grant's refresh-token family goes with its last provider row; the console shows 30 days of it.
+    createRefreshFamilyRepository(db).purgeOrphans(now - 30 * DAY);
     return { oidcRows, signingKeys, webSessions, unusedClients, registrationTokens };
   })();
 }

@@ -31,6 +31,7 @@ describe('admin access control', () => {
     const [method = '', pattern = ''] = route.split(' ');
     const path = pattern
       .replace(/\/grants\/:id/, `/grants/${bob.grantId}`)
+      .replace(/\/alerts\/:id/, '/alerts/1')
       .replace(/\/users\/:id/, `/users/${bobId()}`)
       .replace(/\/users\/:username/, '/users/bob')
       .replace(/\/(agents|clients)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`)

@@ -1,0 +1,217 @@
+// Alerts: the audit trail, acted on (docs/operating.md#alerts). After each audit event is recorded,
+// the rule for its kind looks at the trail and may raise an alert an admin should look at. Each
+// alert is raised once per subject and period (its dedupe key), stored, and handed to `onAlert`
+// (the operator webhook and /metrics, src/ops/alert_webhook.ts). Rules read identifiers, scopes,
+// addresses and counts only, so no alert can carry a token, a secret or a tool's arguments.
+//
+// The rules never break the request that recorded the event: a failure is logged.
+
+import { epochSeconds } from '../lib/duration.js';
+import type { Logger } from '../log/logger.js';
+import type { Alert, AlertDetails, AlertRepository } from '../storage/alerts.js';
+import type { Db } from '../storage/db.js';
+import type { Audit, AuditEvent } from './index.js';
+
+export const ALERT_KINDS = [
+  'agent.first_write',
+  'agent.token_rate',
+  'user.unusual_hour',
+  'user.new_address_write_consent',
+  'grant.token_reuse',
+  'registration.burst',
+] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
+
+export interface AlertRules {
+  /** Times an agent's usual hourly tokens that raise an alert; 0 = off. */
+  tokenRateFactor: number;
+  /** Fewest tokens in an hour for the rate rule. */
+  tokenRateMin: number;
+  /** Registrations from one address in an hour; 0 = off. */
+  registrationsPerHour: number;
+  /** Seconds between a sign-in from a new address and a consent to write; 0 = off. */
+  newAddressWindow: number;
+  /** Seconds of history a user needs before the unusual-hour rule applies; 0 = off. */
+  unusualHourHistory: number;
+}
+
+export interface AlertDeps {
+  db: Db;
+  alerts: AlertRepository;
+  rules: AlertRules;
+  log: Logger;
+  /** The write scopes of an MCP server (its `isWrite` scopes). */
+  writeScopes(resource: string): ReadonlySet<string>;
+  /** One key for an agent's repeat registrations (the console's agent grouping). */
+  agentKey(clientId: string): string;
+  /** Every new alert: must return at once (the webhook queues it). */
+  onAlert?: (alert: Alert) => void;
+  /** Epoch seconds; the audit trail's clock. */
+  now?: () => number;
+}
+
+const HOUR = 3600;
+const DAY = 86400;
+const TOKEN_EVENTS = "event IN ('token.issued', 'token.refreshed')";
+// The usual rate is the agent's average hourly tokens over this long (the hour being judged excluded).
+const BASELINE = 7 * DAY;
+// The unusual-hour rule looks this many days back for the same hour of the day.
+const HOUR_LOOKBACK_DAYS = 30;
+
+const scopesOf = (e: AuditEvent): string[] => {
+  const raw = e.details?.scopes ?? e.details?.scope;
+  return typeof raw === 'string' ? raw.split(' ').filter(Boolean) : [];
+};
+
+/** Wraps the audit writer: every recorded event is then run past the rules. */
+export function withAlerts(audit: Audit, deps: AlertDeps): Audit {
+  const rules = createAlertRules(deps);
+  return {
+    record(event) {
+      audit.record(event);
+      try {
+        rules(event);
+      } catch (err) {
+        deps.log.error({ err, event: event.event }, 'alert rules failed');
+      }
+    },
+  };
+}
+
+export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => void {
+  const { db, rules } = deps;
+  const now = deps.now ?? (() => epochSeconds());
+  const tokensSince = db.prepare(`SELECT COUNT(*) AS n FROM audit_events
+    WHERE client_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ?`);
+  const firstEvent = db.prepare('SELECT MIN(at) AS at FROM audit_events WHERE user_id = ?');
+  const tokenInHour = db.prepare(`SELECT 1 FROM audit_events
+    WHERE user_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ? LIMIT 1`);
+  const lastSignIn = db.prepare(`SELECT id, at, ip FROM audit_events
+    WHERE user_id = ? AND event = 'login.success' AND at >= ? ORDER BY at DESC, id DESC LIMIT 1`);
+  const earlierSignIn = db.prepare(`SELECT
+      EXISTS (SELECT 1 FROM audit_events WHERE user_id = @user AND event = 'login.success' AND id < @id) AS any,
+      EXISTS (SELECT 1 FROM audit_events WHERE user_id = @user AND event = 'login.success' AND id < @id AND ip = @ip) AS here`);
+  const registrationsFrom = db.prepare(`SELECT COUNT(*) AS n FROM audit_events
+    WHERE ip = ? AND event = 'client.registered' AND at >= ?`);
+
+  const raise = (kind: AlertKind, e: AuditEvent, dedupe: string, details: AlertDetails, at: number) => {
+    const alert = deps.alerts.raise({
+      kind,
+      at,
+      userId: e.userId,
+      clientId: e.clientId,
+      grantId: e.grantId,
+      ip: e.ip,
+      details,
+      dedupe: `${kind}:${dedupe}`,
+    });
+    if (alert) deps.onAlert?.(alert);
+  };
+
+  const writeScopesIn = (e: AuditEvent): string[] => {
+    if (!e.resource) return [];
+    const write = deps.writeScopes(e.resource);
+    return scopesOf(e).filter((s) => write.has(s));
+  };
+
+  // An agent's first write scope, by consent or by token: once per agent (its repeat
+  // registrations count as one), so an agent writing every day is not news.
+  const firstWrite = (e: AuditEvent, at: number) => {
+    if (!e.clientId) return;
+    const write = writeScopesIn(e);
+    if (write.length === 0) return;
+    raise(
+      'agent.first_write',
+      e,
+      deps.agentKey(e.clientId),
+      { resource: e.resource ?? null, scopes: write.join(' '), via: e.event },
+      at,
+    );
+  };
+
+  // Tokens in the last hour against the agent's average hour of the past week.
+  const tokenRate = (e: AuditEvent, at: number) => {
+    if (rules.tokenRateFactor <= 0 || !e.clientId) return;
+    const lastHour = (tokensSince.get(e.clientId, at - HOUR + 1, at + 1) as { n: number }).n;
+    if (lastHour < rules.tokenRateMin) return;
+    const before = (tokensSince.get(e.clientId, at - HOUR - BASELINE + 1, at - HOUR + 1) as { n: number }).n;
+    const usual = before / (BASELINE / HOUR);
+    if (lastHour <= rules.tokenRateFactor * Math.max(usual, 1)) return;
+    raise(
+      'agent.token_rate',
+      e,
+      `${e.clientId}:${Math.floor(at / HOUR)}`,
+      { tokens_last_hour: lastHour, usual_per_hour: Math.round(usual * 100) / 100, factor: rules.tokenRateFactor },
+      at,
+    );
+  };
+
+  // A token at an hour of the day (UTC) the user has not had one in the past 30 days, once the
+  // user has enough history for "never" to mean something.
+  const unusualHour = (e: AuditEvent, at: number) => {
+    if (rules.unusualHourHistory <= 0 || !e.userId) return;
+    const first = (firstEvent.get(e.userId) as { at: number | null }).at;
+    if (first === null || first > at - rules.unusualHourHistory) return;
+    const hourStart = at - (at % HOUR);
+    for (let d = 1; d <= HOUR_LOOKBACK_DAYS; d++) {
+      const from = hourStart - d * DAY;
+      if (tokenInHour.get(e.userId, from, from + HOUR)) return;
+    }
+    const hour = new Date(at * 1000).getUTCHours();
+    raise('user.unusual_hour', e, `${e.userId}:${Math.floor(at / DAY)}:${hour}`, { hour_utc: hour }, at);
+  };
+
+  // Consent to a write scope shortly after a sign-in from an address this user never signed in
+  // from before (a user with no earlier sign-in has no usual address: nothing to compare).
+  const newAddressWrite = (e: AuditEvent, at: number) => {
+    if (rules.newAddressWindow <= 0 || !e.userId) return;
+    const write = writeScopesIn(e);
+    if (write.length === 0) return;
+    const signIn = lastSignIn.get(e.userId, at - rules.newAddressWindow) as
+      | { id: number; at: number; ip: string | null }
+      | undefined;
+    if (!signIn?.ip) return;
+    const seen = earlierSignIn.get({ user: e.userId, id: signIn.id, ip: signIn.ip }) as { any: number; here: number };
+    if (!seen.any || seen.here) return;
+    raise(
+      'user.new_address_write_consent',
+      { ...e, ip: signIn.ip },
+      `${e.userId}:${signIn.ip}`,
+      { resource: e.resource ?? null, scopes: write.join(' '), signed_in_at: signIn.at },
+      at,
+    );
+  };
+
+  const reuse = (e: AuditEvent, at: number) => {
+    raise('grant.token_reuse', e, `${e.grantId ?? `${e.clientId}:${at}`}`, { detected: e.event }, at);
+  };
+
+  const registrations = (e: AuditEvent, at: number) => {
+    if (rules.registrationsPerHour <= 0 || !e.ip) return;
+    const n = (registrationsFrom.get(e.ip, at - HOUR + 1) as { n: number }).n;
+    if (n < rules.registrationsPerHour) return;
+    raise('registration.burst', e, `${e.ip}:${Math.floor(at / HOUR)}`, { registrations_last_hour: n }, at);
+  };
+
+  return (e) => {
+    const at = now();
+    // Detections are recorded as failures (of the token presented); everything else counts only when it happened.
+    if (e.event === 'refresh_token.reuse_detected' || e.event === 'code.replay_detected') return reuse(e, at);
+    if (e.result !== 'success') return;
+    switch (e.event) {
+      case 'consent.given':
+        firstWrite(e, at);
+        newAddressWrite(e, at);
+        break;
+      case 'token.issued':
+      case 'token.refreshed':
+        firstWrite(e, at);
+        tokenRate(e, at);
+        unusualHour(e, at);
+        break;
+      case 'client.registered':
+        registrations(e, at);
+        break;
+    }
+  };
+}
