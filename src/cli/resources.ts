@@ -10,7 +10,7 @@ import {
   type ResourceScope,
   UnknownScopeError,
 } from '../storage/resources.js';
-import { withDatabase } from './database.js';
+import { withDatabase, withNewDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 
 export interface ScopeOptions {
@@ -221,7 +221,7 @@ async function addResource(io: CliIo, input: string, opts: AddOptions): Promise<
     throw new CliError('--name must be 1-100 characters without control characters');
   }
   const scopes = buildScopes(opts);
-  await withDatabase(io, ({ db }) => {
+  await withNewDatabase(io, ({ db }) => {
     const resource = createResourceRepository(db).create(uri, name, scopes);
     if (opts.json) return printJson(io, resourceJson(resource));
     const note = uri === input ? '' : ` (canonical form of ${quoted(input)})`;

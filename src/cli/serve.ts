@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { SERVE_HELP } from './help_text.js';
@@ -30,7 +31,10 @@ async function serve(io: CliIo): Promise<void> {
   const { createLogger } = await import('../log/logger.js');
   const logger = createLogger(config.logLevel, io.stdout);
   const { startServer } = await import('../app/server.js');
+  const created = !existsSync(config.databaseFile);
   const server = await startServer(config, { logger });
+  // Said with the full path: a server started from another directory gets another ./data.
+  if (created) logger.info({ database: config.databaseFile }, 'created a new database');
   // startServer opens and migrates the database and logs where it listens.
   // Then, if no admin or no MCP server exists yet, the next steps (nothing when it is set up).
   const { announceFirstStart } = await import('../ops/first_start.js');

@@ -1,0 +1,64 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { cliFor, databaseFile, tempDataDir } from '../support/cli.js';
+
+const PASSWORD = 'correct horse battery staple';
+
+// Run from the wrong directory, ./data is not the server's database: a command that reads or
+// changes what is there must say so instead of answering from a new, empty one.
+describe('a missing database', () => {
+  it.each([
+    [['users', 'list']],
+    [['users', 'disable', 'alice']],
+    [['users', 'passwd', 'alice']],
+    [['resources', 'list']],
+    [['resources', 'remove', 'https://mcp.example.com/mcp']],
+    [['clients', 'list']],
+    [['grants', 'list']],
+    [['grants', 'revoke', 'some-grant']],
+    [['grants', 'revoke', '--user', 'alice']],
+    [['keys', 'list']],
+    [['audit']],
+    [['admin-tokens', 'list']],
+    [['purge']],
+  ])('%j refuses it, names the path and MCP_OAUTH_DATA_DIR, and creates nothing', async (argv) => {
+    const cli = cliFor(tempDataDir());
+    const result = await cli.run(argv, { stdin: `${PASSWORD}\n` });
+    expect(result).toEqual({
+      code: 1,
+      out: '',
+      err: `mcp-oauth: no database at ${databaseFile(cli.dataDir)} (from MCP_OAUTH_DATA_DIR): set MCP_OAUTH_DATA_DIR to the directory that holds the server's mcp-oauth.sqlite, or start a new one with: mcp-oauth migrate\n`,
+    });
+    expect(readdirSync(cli.dataDir)).toEqual([]);
+  });
+
+  it('is refused in a data directory that does not exist, without creating it', async () => {
+    const cli = cliFor(`${tempDataDir()}/nowhere`);
+    const result = await cli.run(['users', 'list']);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`no database at ${databaseFile(cli.dataDir)}`);
+    expect(existsSync(cli.dataDir)).toBe(false);
+  });
+});
+
+describe('commands that set something up', () => {
+  it.each([
+    [['migrate']],
+    [['users', 'add', 'alice', '--admin']],
+    [['resources', 'add', 'https://mcp.example.com/mcp', '--name', 'Orders']],
+    [['keys', 'rotate']],
+    [['admin-tokens', 'create', '--name', 'ci']],
+    [['clients', 'token']],
+  ])('%j creates the database and says where, once', async (argv) => {
+    const cli = cliFor(tempDataDir());
+    const first = await cli.run(argv, { stdin: `${PASSWORD}\n` });
+    expect(first.code).toBe(0);
+    expect(first.err.split('\n')[0]).toBe(
+      `mcp-oauth: created a new database at ${databaseFile(cli.dataDir)} (from MCP_OAUTH_DATA_DIR)`,
+    );
+    expect(existsSync(databaseFile(cli.dataDir))).toBe(true);
+    const again = await cli.run(['users', 'list']);
+    expect(again.code).toBe(0);
+    expect(again.err).toBe('');
+  });
+});
