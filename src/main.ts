@@ -15,7 +15,8 @@ if (process.argv[2] === 'proxy') {
     process.exitCode = await runProxy(process.env);
   }
 } else {
-  const { runCli } = await import('./cli/index.js');
+  const { withoutRuntimeWarning } = await import('./cli/runtime_warning.js');
+  const { runCli } = await withoutRuntimeWarning(() => import('./cli/index.js'));
   process.exitCode = await runCli(process.argv.slice(2), {
     env: process.env,
     stdin: process.stdin,

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { SERVE_HELP } from './help_text.js';
 import type { CliIo } from './io.js';
+import { withoutRuntimeWarning } from './runtime_warning.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
@@ -30,7 +31,7 @@ async function serve(io: CliIo): Promise<void> {
   // Loaded here, not at the top, so the other commands never load the HTTP stack.
   const { createLogger } = await import('../log/logger.js');
   const logger = createLogger(config.logLevel, io.stdout);
-  const { startServer } = await import('../app/server.js');
+  const { startServer } = await withoutRuntimeWarning(() => import('../app/server.js'));
   const created = !existsSync(config.databaseFile);
   const server = await startServer(config, { logger });
   // Said with the full path: a server started from another directory gets another ./data.
