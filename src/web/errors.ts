@@ -3,6 +3,7 @@
 import type { Context, Middleware } from 'koa';
 import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log/logger.js';
+import { providerErrorText } from './provider_errors.js';
 import type { Views } from './views.js';
 
 export class HttpError extends Error {
@@ -83,8 +84,7 @@ export function errorHandler(views: Views, log: Logger): Middleware {
 export function providerErrorRenderer(views: Views) {
   return async (ctx: KoaContextWithOIDC, out: ErrorOut, _error: Error): Promise<void> => {
     const code = out.error ?? 'server_error';
-    const message =
-      code === 'server_error' ? 'the server could not complete the request' : (out.error_description ?? code);
+    const message = providerErrorText(views.i18n, ctx as unknown as Context, code, out.error_description);
     errorPage(views, ctx as unknown as Context, Math.max(ctx.status, 400), code, message);
   };
 }

@@ -13,9 +13,9 @@ import {
   signedInClient,
   WebClient,
 } from '../support/account.js';
-import { authorizeParams, openInteraction } from '../support/security.js';
 import type { TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf, PUBLIC_CLIENT, register } from '../support/oauth.js';
+import { authorizeParams, openInteraction } from '../support/security.js';
 
 const htmlLang = (html: string) => /<html lang="([^"]+)">/.exec(html)?.[1];
 const h1 = (html: string) => /<h1>([^<]*)<\/h1>/.exec(html)?.[1];
