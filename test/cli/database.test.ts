@@ -1,5 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/index.js';
 import { cliFor, databaseFile, tempDataDir } from '../support/cli.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -60,5 +63,53 @@ describe('commands that set something up', () => {
     const again = await cli.run(['users', 'list']);
     expect(again.code).toBe(0);
     expect(again.err).toBe('');
+  });
+});
+
+describe('without MCP_OAUTH_DATA_DIR', () => {
+  /** Runs the CLI with an empty environment from `cwd` (test files run in their own process). */
+  async function runIn(cwd: string, argv: string[]) {
+    let out = '';
+    let err = '';
+    const before = process.cwd();
+    process.chdir(cwd);
+    try {
+      const code = await runCli(argv, {
+        env: {},
+        stdin: Readable.from(['']),
+        stdout: {
+          write: (s) => {
+            out += s;
+          },
+        },
+        stderr: {
+          write: (s) => {
+            err += s;
+          },
+        },
+      });
+      return { code, out, err };
+    } finally {
+      process.chdir(before);
+    }
+  }
+
+  it('names ./data under the current directory, both when refusing and when creating', async () => {
+    const cwd = tempDataDir();
+    const file = path.join(cwd, 'data', 'mcp-oauth.sqlite');
+    const hint = 'MCP_OAUTH_DATA_DIR is not set, so it is ./data under the current directory';
+    const refused = await runIn(cwd, ['users', 'list']);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(new RegExp(`^mcp-oauth: no database at ${file} \\(${hint}\\): `));
+    expect(existsSync(path.join(cwd, 'data'))).toBe(false);
+
+    const created = await runIn(cwd, ['migrate']);
+    expect(created.code).toBe(0);
+    expect(created.err).toBe(`mcp-oauth: created a new database at ${file} (${hint})\n`);
+    expect(await runIn(cwd, ['users', 'list'])).toEqual({
+      code: 0,
+      out: 'no users; add one with: mcp-oauth users add USERNAME --admin\n',
+      err: '',
+    });
   });
 });
