@@ -5,7 +5,7 @@ import { epochSeconds } from '../lib/duration.js';
 import { type AdminToken, createAdminTokenRepository } from '../storage/admin_tokens.js';
 import { createUserRepository } from '../storage/users.js';
 import { cliAudit } from './audit.js';
-import { withDatabase, withNewDatabase } from './database.js';
+import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 
 const NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._@+:/-]{0,63}$/u;
@@ -48,7 +48,7 @@ async function createToken(io: CliIo, opts: { name: string; user?: string; json?
       '--name must be 1-64 letters, digits, spaces and . _ @ + : / - (starting with a letter or digit)',
     );
   }
-  await withNewDatabase(io, ({ db }) => {
+  await withDatabase(io, ({ db }) => {
     let userId: string | null = null;
     if (opts.user !== undefined) {
       const user = createUserRepository(db).findByUsername(opts.user);

@@ -10,7 +10,7 @@ import {
 } from '../storage/client_state.js';
 import { type ClientMetadata, createClientRepository, type RelatedCounts } from '../storage/clients.js';
 import { cliAudit } from './audit.js';
-import { withDatabase, withNewDatabase } from './database.js';
+import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 import { cliLifecycle, refused } from './lifecycle.js';
 
@@ -251,7 +251,7 @@ async function createToken(io: CliIo, opts: TokenOptions): Promise<void> {
   if (label === '' || label.length > 100 || /[\u0000-\u001f\u007f]/.test(label)) {
     throw new CliError('--label must be 1 to 100 printable characters');
   }
-  await withNewDatabase(io, ({ config, db }) => {
+  await withDatabase(io, ({ config, db }) => {
     const { token, record } = createRegistrationTokenRepository(db).create(label, ttl, uses, epochSeconds());
     cliAudit(db).record({
       event: 'registration_token.created',

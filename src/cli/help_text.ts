@@ -13,7 +13,7 @@ Every command reads its settings from MCP_OAUTH_* environment variables (never f
 no secret lands in shell history). The database is MCP_OAUTH_DATA_DIR/mcp-oauth.sqlite; unset,
 that is ./data under the current directory, so run every command from the directory where the
 server runs, or set it. Commands that only read or change what is there refuse a missing
-database; migrate, users add, resources add and the other set-up commands create one and say where.
+database; only migrate, users add and resources add create one, and they say where.
 "mcp-oauth serve --help" lists the main variables; docs/configuration.md lists all, and
 docs/operating.md covers users, grants, keys, backups and upgrades.
 "mcp-oauth help COMMAND" shows a command's help.

@@ -3,7 +3,7 @@ import { parseDuration } from '../lib/duration.js';
 import { ensureSigningKey, type KeyStatus, keyStatuses, rotateSigningKey } from '../provider/keys.js';
 import { createKeyRepository } from '../storage/keys.js';
 import { cliAudit } from './audit.js';
-import { withDatabase, withNewDatabase } from './database.js';
+import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable } from './io.js';
 
 // Tokens are checked with some clock tolerance; a retired key stays published that much longer.
@@ -55,7 +55,7 @@ async function listKeys(io: CliIo, opts: { json?: boolean }): Promise<void> {
 
 async function rotateKey(io: CliIo, opts: { delay?: string; json?: boolean }): Promise<void> {
   const explicitDelay = opts.delay === undefined ? undefined : parseDelay(opts.delay);
-  await withNewDatabase(io, async ({ config, db }) => {
+  await withDatabase(io, async ({ config, db }) => {
     const delay = explicitDelay ?? config.keyActivationDelay;
     const repo = createKeyRepository(db);
     // With no key at all, a pending key alone would leave nothing to sign with until it activates,

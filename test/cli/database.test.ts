@@ -23,6 +23,9 @@ describe('a missing database', () => {
     [['keys', 'list']],
     [['audit']],
     [['admin-tokens', 'list']],
+    [['admin-tokens', 'create', '--name', 'ci']],
+    [['clients', 'token']],
+    [['keys', 'rotate']],
     [['purge']],
   ])('%j refuses it, names the path and MCP_OAUTH_DATA_DIR, and creates nothing', async (argv) => {
     const cli = cliFor(tempDataDir());
@@ -49,9 +52,6 @@ describe('commands that set something up', () => {
     [['migrate']],
     [['users', 'add', 'alice', '--admin']],
     [['resources', 'add', 'https://mcp.example.com/mcp', '--name', 'Orders']],
-    [['keys', 'rotate']],
-    [['admin-tokens', 'create', '--name', 'ci']],
-    [['clients', 'token']],
   ])('%j creates the database and says where, once', async (argv) => {
     const cli = cliFor(tempDataDir());
     const first = await cli.run(argv, { stdin: `${PASSWORD}\n` });
