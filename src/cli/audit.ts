@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { type Audit, createAudit } from '../audit/index.js';
 import { type AuditRow, MAX_AUDIT_LIMIT, parseSince, queryAudit } from '../audit/query.js';
-import { epochSeconds } from '../lib/duration.js';
 import { createLogger } from '../log/logger.js';
+import { epochSeconds } from '../lib/duration.js';
 import type { Db } from '../storage/db.js';
 import { createUserRepository } from '../storage/users.js';
 import { withDatabase } from './database.js';
