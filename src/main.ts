@@ -4,9 +4,9 @@
 if (process.argv[2] === 'proxy') {
   const rest = process.argv.slice(3);
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(
-      'Usage: mcp-oauth proxy\n\nRuns the resource proxy in front of an MCP server. Configured only from the\nenvironment (MCP_PROXY_*; see the README section "Resource proxy").\n',
-    );
+    // help_text.js imports nothing: the proxy still loads none of the server's code.
+    const { PROXY_HELP } = await import('./cli/help_text.js');
+    process.stdout.write(PROXY_HELP);
   } else if (rest.length > 0) {
     process.stderr.write('mcp-oauth proxy: takes no arguments; configure it with MCP_PROXY_* variables\n');
     process.exitCode = 2;
@@ -15,7 +15,8 @@ if (process.argv[2] === 'proxy') {
     process.exitCode = await runProxy(process.env);
   }
 } else {
-  const { runCli } = await import('./cli/index.js');
+  const { withoutRuntimeWarning } = await import('./cli/runtime_warning.js');
+  const { runCli } = await withoutRuntimeWarning(() => import('./cli/index.js'));
   process.exitCode = await runCli(process.argv.slice(2), {
     env: process.env,
     stdin: process.stdin,

@@ -21,7 +21,7 @@ export function registerBackupCommand(program: Command, io: CliIo): void {
   program
     .command('backup')
     .description(
-      'copy the database to PATH while the server runs (SQLite online backup), then check the copy; see README "Backups" for restoring',
+      'copy the database to PATH while the server runs (SQLite online backup), then check the copy; docs/operating.md "Backups" says how to restore',
     )
     .argument('<path>', 'file to write, e.g. /backups/mcp-oauth-2026-01-31.sqlite (its directory must exist)')
     .option('--force', 'replace PATH if it already exists')

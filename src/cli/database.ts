@@ -1,7 +1,8 @@
+import { existsSync } from 'node:fs';
 import { type Config, loadConfig } from '../config/index.js';
 import { type Db, openDatabase } from '../storage/db.js';
 import { migrate } from '../storage/migrate.js';
-import type { CliIo } from './io.js';
+import { CliError, type CliIo, safe } from './io.js';
 
 export interface CommandContext {
   config: Config;
@@ -10,10 +11,41 @@ export interface CommandContext {
   applied: string[];
 }
 
-/** Loads the configuration, opens and migrates the database, runs `fn`, and always closes it. */
-export async function withDatabase<T>(io: CliIo, fn: (ctx: CommandContext) => T | Promise<T>): Promise<T> {
+/** Where MCP_OAUTH_DATA_DIR comes from, for messages that name the database. */
+function dataDirHint(io: CliIo): string {
+  return io.env.MCP_OAUTH_DATA_DIR === undefined
+    ? 'MCP_OAUTH_DATA_DIR is not set, so it is ./data under the current directory'
+    : 'from MCP_OAUTH_DATA_DIR';
+}
+
+/**
+ * Loads the configuration, opens and migrates the existing database, runs `fn`, and always closes
+ * it. A missing database is an error: run from the wrong directory, `./data` is not the server's
+ * database, and a new empty one would answer "no users" or revoke nothing while looking like success.
+ */
+export function withDatabase<T>(io: CliIo, fn: (ctx: CommandContext) => T | Promise<T>): Promise<T> {
+  return run(io, fn, false);
+}
+
+/**
+ * The same for the commands that set something up (migrate, users add, resources add, ...): they
+ * may start a new database, and say so on stderr with its full path.
+ */
+export function withNewDatabase<T>(io: CliIo, fn: (ctx: CommandContext) => T | Promise<T>): Promise<T> {
+  return run(io, fn, true);
+}
+
+async function run<T>(io: CliIo, fn: (ctx: CommandContext) => T | Promise<T>, create: boolean): Promise<T> {
   const config = loadConfig(io.env);
+  const exists = existsSync(config.databaseFile);
+  if (!exists && !create) {
+    throw new CliError(
+      `no database at ${safe(config.databaseFile)} (${dataDirHint(io)}): set MCP_OAUTH_DATA_DIR to the directory that holds the server's mcp-oauth.sqlite, or start a new one with: mcp-oauth migrate`,
+    );
+  }
   const db = openDatabase(config.databaseFile);
+  if (!exists)
+    io.stderr.write(`mcp-oauth: created a new database at ${safe(config.databaseFile)} (${dataDirHint(io)})\n`);
   try {
     const { applied } = migrate(db);
     return await fn({ config, db, applied });

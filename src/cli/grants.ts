@@ -1,9 +1,11 @@
 import { type Command, Option } from 'commander';
 import { CLI_ACTOR } from '../grants/index.js';
 import { canonicalResource } from '../lib/resource_uri.js';
+import { createClientStateRepository } from '../storage/client_state.js';
 import { createClientRepository } from '../storage/clients.js';
 import type { Db } from '../storage/db.js';
 import { createGrantRecordRepository, type GrantRecord } from '../storage/grant_records.js';
+import { createResourceRepository } from '../storage/resources.js';
 import { createUserRepository, type User } from '../storage/users.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
@@ -54,6 +56,14 @@ function requireUser(db: Db, username: string): User {
   return user;
 }
 
+/** Registered, or an agent known by its metadata document. */
+function knownClient(db: Db, clientId: string): boolean {
+  return (
+    createClientRepository(db).find(clientId) !== undefined ||
+    createClientStateRepository(db).find(clientId) !== undefined
+  );
+}
+
 /** Names of agents and users, looked up once per listing. */
 function namer(db: Db) {
   const users = createUserRepository(db);
@@ -102,6 +112,16 @@ async function listGrants(io: CliIo, opts: ListOptions): Promise<void> {
     const accountId = opts.user === undefined ? undefined : requireUser(db, opts.user).id;
     const state = opts.all ? 'all' : opts.revoked ? 'revoked' : 'active';
     const records = createGrantRecordRepository(db).list({ accountId, clientId: opts.client, resource, state });
+    // A typo must not read as "no grants", as an unknown --user does not. Gone agents and MCP
+    // servers may still have grants on record, so those are listed.
+    if (records.length === 0) {
+      if (resource !== undefined && !createResourceRepository(db).findByUri(resource)) {
+        throw new CliError(`no resource ${safe(resource)}; mcp-oauth resources list shows them`);
+      }
+      if (opts.client !== undefined && !knownClient(db, opts.client)) {
+        throw new CliError(`no client ${safe(JSON.stringify(opts.client))}; mcp-oauth clients list shows them`);
+      }
+    }
     const names = namer(db);
     const grants = records.map((g) => grantJson(g, names));
     if (opts.json) return printJson(io, grants);

@@ -26,10 +26,21 @@ export async function readNewPassword(io: CliIo): Promise<string> {
     if (line === undefined) throw new CliError('no password on stdin: pipe it as the first line, or run in a terminal');
     return validPassword(line);
   }
-  const first = validPassword(await promptHidden(io, 'New password: '));
+  // At a terminal a typo is worth another try, as passwd(1) gives; a script gets the reason at once.
+  for (let attempt = 1; ; attempt++) {
+    const first = await promptHidden(io, 'New password: ');
+    const problem = passwordProblem(first) ?? (await matchProblem(io, first));
+    if (!problem) return first;
+    if (attempt === PASSWORD_ATTEMPTS) throw new CliError(problem);
+    io.stderr.write(`${problem}; try again\n`);
+  }
+}
+
+const PASSWORD_ATTEMPTS = 3;
+
+async function matchProblem(io: CliIo, first: string): Promise<string | undefined> {
   const second = await promptHidden(io, 'Repeat the password: ');
-  if (first !== second) throw new CliError('the passwords do not match');
-  return first;
+  return first === second ? undefined : 'the passwords do not match';
 }
 
 function validPassword(password: string): string {

@@ -3,7 +3,7 @@ import { pruneAudit } from '../audit/query.js';
 import { epochSeconds } from '../lib/duration.js';
 import { purgeExpired } from '../storage/purge.js';
 import { createRevocationService } from '../storage/revocations.js';
-import { withDatabase } from './database.js';
+import { withDatabase, withNewDatabase } from './database.js';
 import { type CliIo, printLine } from './io.js';
 
 export function registerMaintenanceCommands(program: Command, io: CliIo): void {
@@ -20,7 +20,7 @@ export function registerMaintenanceCommands(program: Command, io: CliIo): void {
 }
 
 async function runMigrate(io: CliIo): Promise<void> {
-  await withDatabase(io, ({ applied }) => {
+  await withNewDatabase(io, ({ applied }) => {
     if (applied.length === 0) return printLine(io, 'database is up to date');
     for (const name of applied) printLine(io, `applied ${name}`);
   });

@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_LOCALE, LOCALES } from '../i18n/catalogue.js';
+import { isLoopbackHost } from '../lib/loopback.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { DEFAULT_READ_SCOPE, DEFAULT_WRITE_SCOPE, isScopeToken, OIDC_SCOPES } from '../lib/scopes.js';
 import { createResourceCredentialRepository } from '../storage/resource_credentials.js';
@@ -10,7 +11,7 @@ import {
   type ResourceScope,
   UnknownScopeError,
 } from '../storage/resources.js';
-import { withDatabase } from './database.js';
+import { withDatabase, withNewDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 
 export interface ScopeOptions {
@@ -19,7 +20,7 @@ export interface ScopeOptions {
   writeScope: string[];
 }
 
-type AddOptions = ScopeOptions & { name: string; json?: boolean } & Record<string, unknown>;
+type AddOptions = ScopeOptions & { name?: string; json?: boolean } & Record<string, unknown>;
 
 /** The page languages besides English: each gets a --description-<lang> option. */
 const OTHER_LANGS = LOCALES.filter((l) => l !== DEFAULT_LOCALE);
@@ -42,7 +43,9 @@ export function registerResourceCommands(program: Command, io: CliIo): void {
     .command('add')
     .description('register an MCP server by its resource URI (RFC 8707); stored in canonical form')
     .argument('<uri>', 'the URL agents connect to, e.g. https://mcp.example.com/mcp (the token audience)')
-    .requiredOption('--name <name>', 'name shown to users on the consent page')
+    // Checked in addResource, not by commander: commander reports a missing mandatory option
+    // before a missing argument, so "resources add" alone would ask for --name, not the URI.
+    .option('--name <name>', 'name shown to users on the consent page (required)')
     .option(
       '--scope <scope=description>',
       'a scope it offers (repeatable; default mcp:read and mcp:write)',
@@ -214,15 +217,25 @@ function printScopes(io: CliIo, scopes: ResourceScope[]): void {
   );
 }
 
+/** Plain http beyond this machine: tokens for it cross the network readable and replayable. */
+function plainHttpWarning(uri: string): string | undefined {
+  const url = new URL(uri);
+  if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return undefined;
+  return `warning: ${uri} is plain http on a host other than this machine: anyone on the network between agents and it can read and replay their access tokens; use https (for example behind a TLS reverse proxy, docs/proxy.md)`;
+}
+
 async function addResource(io: CliIo, input: string, opts: AddOptions): Promise<void> {
   const uri = canonical(input);
+  if (opts.name === undefined) throw new CliError("required option '--name <name>' not specified");
   const name = opts.name.trim();
   if (name === '' || name.length > 100 || CONTROL.test(name)) {
     throw new CliError('--name must be 1-100 characters without control characters');
   }
   const scopes = buildScopes(opts);
-  await withDatabase(io, ({ db }) => {
+  await withNewDatabase(io, ({ db }) => {
     const resource = createResourceRepository(db).create(uri, name, scopes);
+    const warning = plainHttpWarning(resource.uri);
+    if (warning) io.stderr.write(`mcp-oauth: ${safe(warning)}\n`);
     if (opts.json) return printJson(io, resourceJson(resource));
     const note = uri === input ? '' : ` (canonical form of ${quoted(input)})`;
     printLine(io, `added resource ${resource.uri}${note}`);

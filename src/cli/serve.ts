@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/index.js';
 import { SERVE_HELP } from './help_text.js';
 import type { CliIo } from './io.js';
+import { withoutRuntimeWarning } from './runtime_warning.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
@@ -29,8 +31,11 @@ async function serve(io: CliIo): Promise<void> {
   // Loaded here, not at the top, so the other commands never load the HTTP stack.
   const { createLogger } = await import('../log/logger.js');
   const logger = createLogger(config.logLevel, io.stdout);
-  const { startServer } = await import('../app/server.js');
+  const { startServer } = await withoutRuntimeWarning(() => import('../app/server.js'));
+  const created = !existsSync(config.databaseFile);
   const server = await startServer(config, { logger });
+  // Said with the full path: a server started from another directory gets another ./data.
+  if (created) logger.info({ database: config.databaseFile }, 'created a new database');
   // startServer opens and migrates the database and logs where it listens.
   // Then, if no admin or no MCP server exists yet, the next steps (nothing when it is set up).
   const { announceFirstStart } = await import('../ops/first_start.js');

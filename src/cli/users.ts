@@ -3,7 +3,7 @@ import { CLI_ACTOR } from '../grants/index.js';
 import { hashPassword } from '../lib/passwords.js';
 import { createUserRepository, type User, type UserRepository, usernameProblem } from '../storage/users.js';
 import { cliAudit } from './audit.js';
-import { withDatabase } from './database.js';
+import { withDatabase, withNewDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, readNewPassword, safe } from './io.js';
 import { cliLifecycle, refused } from './lifecycle.js';
 
@@ -73,7 +73,7 @@ function requireUser(repo: UserRepository, username: string): User {
 async function addUser(io: CliIo, username: string, opts: JsonOption & { admin?: boolean }): Promise<void> {
   const problem = usernameProblem(username);
   if (problem) throw new CliError(problem);
-  await withDatabase(io, async ({ db }) => {
+  await withNewDatabase(io, async ({ db }) => {
     const repo = createUserRepository(db);
     // Checked before the prompt so nobody types a password for nothing; create() still refuses a race.
     if (repo.findByUsername(username)) throw new CliError(`user ${username} already exists`);

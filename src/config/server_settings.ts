@@ -44,7 +44,9 @@ export const serverSettings = z
         'loopback address; no trailing slash, query, fragment or userinfo.',
     ),
     dataDir: setting('MCP_OAUTH_DATA_DIR', text('directory path'), { default: './data' }).describe(
-      'Directory of the SQLite database `mcp-oauth.sqlite` (created 0600, the directory 0700).',
+      'Directory of the SQLite database `mcp-oauth.sqlite` (created 0600, the directory 0700). A relative path is ' +
+        'taken from the current directory: CLI commands that only read or change what is there refuse a missing ' +
+        'database, and those that create one print its full path.',
     ),
     trustProxy: setting('MCP_OAUTH_TRUST_PROXY', flag, { default: 'false' }).describe(
       'Behind a TLS-terminating reverse proxy: trust `X-Forwarded-*` and allow a public bind. The issuer must then ' +

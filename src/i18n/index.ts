@@ -1,7 +1,7 @@
 // Pages in the reader's language: the catalogues, the choice of language, and what a template gets.
 import type { Context } from 'koa';
 import nunjucks from 'nunjucks';
-import { type Catalogues, LOCALE_NAMES, LOCALES, type Locale, loadCatalogues } from './catalogue.js';
+import { type Catalogues, DEFAULT_LOCALE, LOCALE_NAMES, LOCALES, type Locale, loadCatalogues } from './catalogue.js';
 import { fillHtml, type Part } from './markup.js';
 import { LANG_PARAM, negotiateLocale, switchTarget } from './negotiate.js';
 import { createTranslator, type Params } from './translate.js';
@@ -21,8 +21,26 @@ interface DescribedScope {
 
 export type I18n = ReturnType<typeof createI18n>;
 
+/**
+ * The descriptions `mcp-oauth resources add` gives scopes when the admin names none, by their
+ * English text: the pages show them in the reader's language (stored translations still win).
+ */
+const DEFAULT_SCOPE_PREFIX = 'scope.default.';
+
 export function createI18n(catalogues: Catalogues = loadCatalogues()) {
   const translator = createTranslator(catalogues);
+  const defaultScopeKeys = new Map(
+    Object.entries(catalogues[DEFAULT_LOCALE])
+      .filter(([key]) => key.startsWith(DEFAULT_SCOPE_PREFIX))
+      .map(([key, text]) => [text, key]),
+  );
+  /** A scope's description in `locale`: the admin's, else a default's translation, else the English one. */
+  const describe = (locale: Locale, scope: DescribedScope): string => {
+    const own = scope.descriptions?.[locale];
+    if (own) return own;
+    const key = scope.description === undefined ? undefined : defaultScopeKeys.get(scope.description);
+    return key ? translator.t(locale, key) : scope.description || '';
+  };
 
   /** The variables every template gets for this request, and the handler's texts translated. */
   function pageVars(ctx: Context, vars: Record<string, unknown>): Record<string, unknown> {
@@ -46,7 +64,7 @@ export function createI18n(catalogues: Catalogues = loadCatalogues()) {
       /** An English text from a handler (such as "never"), in this language when known. */
       tx: (value: unknown) => translator.show(locale, value) ?? '',
       /** A scope's description in this language, else the English one the admin gave. */
-      sd: (scope: DescribedScope) => scope.descriptions?.[locale] || scope.description || '',
+      sd: (scope: DescribedScope) => describe(locale, scope),
       languages: LOCALES.map((code: Locale) => ({
         code,
         name: LOCALE_NAMES[code],
@@ -56,5 +74,5 @@ export function createI18n(catalogues: Catalogues = loadCatalogues()) {
     };
   }
 
-  return { catalogues, translator, pageVars };
+  return { catalogues, translator, pageVars, describe };
 }

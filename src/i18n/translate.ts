@@ -92,6 +92,11 @@ export function createTranslator(catalogues: Catalogues) {
     return englishText;
   }
 
+  /** Whether an English handler text is one the catalogue has (and so shows in every language). */
+  function knows(englishText: string): boolean {
+    return exact.has(englishText) || patterns.some((p) => p.regex.test(englishText));
+  }
+
   /** A Message, an English handler text, or nothing, as the reader should see it. */
   function show(locale: Locale, value: unknown): string | undefined {
     if (isMessage(value)) return t(locale, value.key, value.params);
@@ -99,5 +104,5 @@ export function createTranslator(catalogues: Catalogues) {
     return undefined;
   }
 
-  return { t, text, show };
+  return { t, text, show, knows };
 }

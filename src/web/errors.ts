@@ -7,6 +7,7 @@ import type { Context, Middleware } from 'koa';
 import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log/logger.js';
 import { INTERACTION_PREFIX } from '../provider/index.js';
+import { providerErrorText } from './provider_errors.js';
 import type { Views } from './views.js';
 
 export class HttpError extends Error {
@@ -175,8 +176,9 @@ export function errorsAs(views: Views, log: Logger, page?: ErrorPage): Middlewar
 export function providerErrorRenderer(views: Views) {
   return async (ctx: KoaContextWithOIDC, out: ErrorOut, _error: Error): Promise<void> => {
     const error = out.error ?? 'server_error';
-    const description = error === 'server_error' ? SERVER_ERROR : (out.error_description ?? error);
     const koa = ctx as unknown as Context;
+    const description =
+      error === 'server_error' ? SERVER_ERROR : providerErrorText(views.i18n, koa, error, out.error_description);
     // oidc-provider asks for a page only when it has decided the caller is a browser.
     koa.state.errorFormat = 'html';
     sendError(koa, { status: Math.max(ctx.status, 400), error, description }, views);

@@ -318,6 +318,7 @@ export function createLoginThrottle(cfg: LoginThrottleConfig): LoginThrottle {
 
 /** What a sign-in form says while blocked: the same words whether or not the account exists. */
 export function throttledMessage(seconds: number): string {
-  const wait = seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+  const count = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+  const wait = seconds < 120 ? count(seconds, 'second') : count(Math.ceil(seconds / 60), 'minute');
   return `Too many failed sign-in attempts. Try again in ${wait}.`;
 }

@@ -29,7 +29,7 @@ describe('command line', () => {
   });
 
   it('names the environment variable of a bad setting and touches nothing', async () => {
-    const cli = cliFor();
+    const cli = cliFor(tempDataDir());
     const result = await cli.run(['users', 'list'], { env: { MCP_OAUTH_PORT: 'abc' } });
     expect(result).toEqual({
       code: 1,
@@ -51,10 +51,14 @@ describe('command line', () => {
 
 describe('migrate', () => {
   it('applies every migration once, then reports the database up to date', async () => {
-    const cli = cliFor();
+    const cli = cliFor(tempDataDir());
     const names = readMigrations().map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`);
     expect(names.length).toBeGreaterThan(0);
-    expect(await cli.run(['migrate'])).toEqual({ code: 0, out: names.map((n) => `applied ${n}\n`).join(''), err: '' });
+    expect(await cli.run(['migrate'])).toEqual({
+      code: 0,
+      out: names.map((n) => `applied ${n}\n`).join(''),
+      err: `mcp-oauth: created a new database at ${databaseFile(cli.dataDir)} (from MCP_OAUTH_DATA_DIR)\n`,
+    });
     expect(await cli.run(['migrate'])).toEqual({ code: 0, out: 'database is up to date\n', err: '' });
   });
 
@@ -66,7 +70,7 @@ describe('migrate', () => {
         .filter((f) => f.endsWith('.sql'))
         .sort()[0] ?? '';
     writeFileSync(path.join(edited, first), `${readFileSync(path.join(edited, first), 'utf8')}\n-- edited\n`);
-    const cli = cliFor();
+    const cli = cliFor(tempDataDir());
     const db = openDatabase(databaseFile(cli.dataDir));
     migrate(db, edited);
     db.close();

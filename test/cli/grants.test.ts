@@ -96,7 +96,7 @@ describe('grants list', () => {
       ['--all', '--user', 'bob'],
       ['g-b1', 'g-old'],
     ],
-    [['--client', 'nobody'], []],
+    [['--client', 'agent-2', '--user', 'bob'], []],
   ])('filters with %j', async (args, ids) => {
     const { cli } = setup();
     const result = await cli.run(['grants', 'list', ...args, '--json']);
@@ -133,6 +133,11 @@ describe('grants list', () => {
     [['--all', '--revoked'], "option '--all' cannot be used with option '--revoked'"],
     [['--user', 'carol'], 'no user named carol'],
     [['--resource', 'not a uri'], '--resource: resource indicator must be an absolute URI'],
+    [
+      ['--resource', 'https://mcp.exmaple.com/mcp'],
+      'no resource https://mcp.exmaple.com/mcp; mcp-oauth resources list shows them',
+    ],
+    [['--client', 'agent-9'], 'no client "agent-9"; mcp-oauth clients list shows them'],
   ])('refuses %j with one line', async (args, message) => {
     const { cli } = setup();
     expect(await cli.run(['grants', 'list', ...args])).toEqual({ code: 1, out: '', err: `mcp-oauth: ${message}\n` });
@@ -142,6 +147,21 @@ describe('grants list', () => {
     const cli = cliFor();
     expect((await cli.run(['grants', 'list'])).out).toBe('no active grants\n');
     expect((await cli.run(['grants', 'list', '--all'])).out).toBe('no grants\n');
+  });
+
+  it('says there are none for a registered MCP server or a known agent without grants', async () => {
+    const { cli } = setup();
+    expect((await cli.run(['resources', 'add', 'https://quiet.example.com/mcp', '--name', 'Quiet'])).code).toBe(0);
+    expect(await cli.run(['grants', 'list', '--resource', 'https://quiet.example.com/mcp/'])).toEqual({
+      code: 0,
+      out: 'no active grants\n',
+      err: '',
+    });
+    expect(await cli.run(['grants', 'list', '--client', 'agent-2', '--user', 'bob'])).toEqual({
+      code: 0,
+      out: 'no active grants\n',
+      err: '',
+    });
   });
 });
 

@@ -105,6 +105,35 @@ describe('resources add', () => {
     const result = await cliFor().run(['resources', 'add', 'https://x.test']);
     expect(result).toEqual({ code: 1, out: '', err: "mcp-oauth: required option '--name <name>' not specified\n" });
   });
+
+  it('asks for the URI first when given nothing', async () => {
+    const result = await cliFor().run(['resources', 'add']);
+    expect(result).toEqual({ code: 1, out: '', err: "mcp-oauth: missing required argument 'uri'\n" });
+  });
+
+  it.each([['http://mcp.internal.example:8080/mcp'], ['http://10.0.0.5/mcp']])(
+    'warns about plain http to another machine (%s), and still adds it',
+    async (uri) => {
+      const cli = cliFor();
+      const result = await cli.run(['resources', 'add', uri, '--name', 'Internal']);
+      expect(result.code).toBe(0);
+      expect(result.err).toBe(
+        `mcp-oauth: warning: ${uri} is plain http on a host other than this machine: anyone on the network between agents and it can read and replay their access tokens; use https (for example behind a TLS reverse proxy, docs/proxy.md)\n`,
+      );
+      expect(cli.withDb((db) => createResourceRepository(db).count())).toBe(1);
+    },
+  );
+
+  it.each([
+    ['http://127.0.0.1:8080/mcp'],
+    ['http://localhost:8080/mcp'],
+    ['http://[::1]:8080/mcp'],
+    ['https://x.test/mcp'],
+  ])('does not warn about %s', async (uri) => {
+    const result = await cliFor().run(['resources', 'add', uri, '--name', 'Local']);
+    expect(result.code).toBe(0);
+    expect(result.err).toBe('');
+  });
 });
 
 describe('resources list and remove', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import type { Logger } from '../../src/log/logger.js';
-import { cliFor } from '../support/cli.js';
+import { cliFor, databaseFile, tempDataDir } from '../support/cli.js';
 
 const server = vi.hoisted(() => ({
   started: [] as { config: Config; logger: Logger | undefined }[],
@@ -27,7 +27,8 @@ describe('serve', () => {
       server.started.length = 0;
       server.closed = 0;
       const before = process.listenerCount(signal);
-      const cli = cliFor();
+      // No database yet: the real server creates it (this one is a stand-in) and says where.
+      const cli = cliFor(tempDataDir());
       const running = cli.run(['serve'], { env: { MCP_OAUTH_PORT: '4123', MCP_OAUTH_LOG_LEVEL: 'info' } });
       await vi.waitFor(() => expect(process.listenerCount(signal)).toBe(before + 1), { timeout: 5000 });
       expect(server.started).toHaveLength(1);
@@ -45,7 +46,10 @@ describe('serve', () => {
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as Record<string, unknown>);
-      expect(logged).toEqual([expect.objectContaining({ level: 30, signal, msg: 'shutting down' })]);
+      expect(logged).toEqual([
+        expect.objectContaining({ level: 30, database: databaseFile(cli.dataDir), msg: 'created a new database' }),
+        expect.objectContaining({ level: 30, signal, msg: 'shutting down' }),
+      ]);
     },
   );
 

@@ -93,11 +93,34 @@ describe('users add', () => {
     expect(await verifyPassword(userNamed(cli, 'alice')?.passwordHash ?? '', PASSWORD)).toBe(true);
   });
 
-  it('refuses two different passwords typed at the terminal', async () => {
+  it('asks again at the terminal after a too-short password or two that differ', async () => {
     const cli = cliFor();
-    const result = await cli.run(['users', 'add', 'alice'], { stdin: fakeTty(`${PASSWORD}\r${PASSWORD}x\r`) });
+    const tty = fakeTty(`short\r${PASSWORD}\r${PASSWORD}x\r${PASSWORD}\r${PASSWORD}\r`);
+    const result = await cli.run(['users', 'add', 'alice'], { stdin: tty });
+    expect(result).toEqual({
+      code: 0,
+      out: 'added user alice\n',
+      err: [
+        'New password: ',
+        'password must have at least 8 characters; try again',
+        'New password: ',
+        'Repeat the password: ',
+        'the passwords do not match; try again',
+        'New password: ',
+        'Repeat the password: ',
+        '',
+      ].join('\n'),
+    });
+    expect(await verifyPassword(userNamed(cli, 'alice')?.passwordHash ?? '', PASSWORD)).toBe(true);
+  });
+
+  it('gives up at the terminal after three failed tries and creates nothing', async () => {
+    const cli = cliFor();
+    const pair = `${PASSWORD}\r${PASSWORD}x\r`;
+    const result = await cli.run(['users', 'add', 'alice'], { stdin: fakeTty(`short\r${pair}${pair}`) });
     expect(result.code).toBe(1);
-    expect(result.err).toBe('New password: \nRepeat the password: \nmcp-oauth: the passwords do not match\n');
+    expect(result.err).toMatch(/the passwords do not match; try again\nNew password: \nRepeat the password: \n/);
+    expect(result.err.endsWith('\nmcp-oauth: the passwords do not match\n')).toBe(true);
     expect(userNamed(cli, 'alice')).toBeUndefined();
   });
 });

@@ -77,7 +77,8 @@ describe('consent page branches', () => {
     expect(html.match(/&lt;img src=x onerror=alert\(1\)&gt;/g)?.length).toBe(3);
     expect(html).toContain('<span class="redirect-host">elsewhere.example.net</span>');
     expect(html).toContain(lang === 'ja' ? '注意:' : '주의:');
-    expect(html).toContain(lang === 'ja' ? 'Read data and list tools' : '데이터 읽기');
+    // Korean has the admin's own text; Japanese the translation of the default description.
+    expect(html).toContain(lang === 'ja' ? 'データの読み取りとツール一覧の表示' : '데이터 읽기');
     expect(html).toContain(lang === 'ja' ? '90 日間' : '90일');
     expect(html).not.toMatch(/\{[a-z]+\}/);
   });

@@ -138,10 +138,11 @@ describe('pages in the reader’s language', () => {
     expect(html).toContain('14 日間');
     expect(html).toContain('<a href="/account">接続中のエージェント</a>');
     expect(html).toContain(`${server.url}/account`);
-    // Korean has no descriptions of its own: the English ones the admin gave.
+    // No Korean descriptions stored: the default English ones are shown translated.
     const ko = await (await step.browser.get(`${consent.url}?lang=ko`)).text();
     expect(htmlLang(ko)).toBe('ko');
-    expect(ko).toContain('Read data and list tools');
+    expect(ko).toContain('데이터 읽기 및 도구 목록 보기');
+    expect(ko).not.toContain('Read data and list tools');
     expect(ko).toContain('데이터를 변경할 수 있음');
   });
 

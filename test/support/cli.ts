@@ -42,7 +42,18 @@ export function databaseFile(dataDir: string): string {
   return path.join(dataDir, 'mcp-oauth.sqlite');
 }
 
-export function cliFor(dataDir = tempDataDir()): Cli {
+/**
+ * The CLI on `dataDir` as it is; with no directory, on a new one holding a migrated database, as
+ * a server that ran once leaves it (most commands refuse a missing database: cliFor(tempDataDir())
+ * is a directory with none).
+ */
+export function cliFor(dataDir?: string): Cli {
+  if (dataDir === undefined) {
+    dataDir = tempDataDir();
+    const db = openDatabase(databaseFile(dataDir));
+    migrate(db);
+    db.close();
+  }
   const env = { MCP_OAUTH_DATA_DIR: dataDir };
   return {
     dataDir,
