@@ -7,6 +7,7 @@ import type { RouteDeps } from '../web/route_deps.js';
 import { formField } from '../web/form_body.js';
 import { authenticate } from '../provider/accounts.js';
 import { safeNext, type WebSessions } from '../web/page_session.js';
+import { PASSWORD_LOGIN_OFF, signInOptions } from '../web/sso.js';
 
 /** The CSRF scope of the sign-in form, which comes before any session. */
 export const LOGIN_CSRF_SCOPE = 'account-login';
@@ -25,6 +26,8 @@ export function showLogin(
       next: extra.next ?? safeNext(ctx.query.next),
       error: extra.error,
       username: extra.username ?? '',
+      passwordLogin: deps.config.sso.passwordLogin,
+      identityProviders: signInOptions(deps.config).providers,
     },
     extra.status ?? 200,
   );
@@ -33,6 +36,7 @@ export function showLogin(
 export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: Context): Promise<void> {
   const body = ctx.request.body;
   const next = safeNext(formField(body, 'next'));
+  if (!deps.config.sso.passwordLogin) return showLogin(deps, ctx, { next, error: PASSWORD_LOGIN_OFF, status: 403 });
   const username = (formField(body, 'username') ?? '').trim();
   const password = formField(body, 'password') ?? '';
   if (!username || !password) {

@@ -6,6 +6,7 @@ import type { RouteDeps } from '../web/route_deps.js';
 import { type Message, msg } from '../i18n/translate.js';
 import { listAgents } from './agents.js';
 import { grantFilter, type Query } from './grant_filter.js';
+import { NO_PASSWORD } from '../web/sso.js';
 
 // Catalogue keys (locales/*.json, admin.notice.*): the page shows them in the reader's language.
 const NOTICES: Record<string, (n: number) => Message> = {
@@ -71,7 +72,12 @@ export function agentsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
 }
 
 export function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+  const linked = deps.stores.identities.providersByUser();
+  const names = new Map(deps.config.identityProviders.map((p) => [p.name, p.displayName]));
   const users = deps.stores.users.list().map((u) => ({
+    // How the user signs in: the identity providers linked to them, and a password if they have one.
+    sources: (linked.get(u.id) ?? []).map((p) => names.get(p) ?? p),
+    password: u.passwordHash !== NO_PASSWORD,
     id: u.id,
     username: u.username,
     isAdmin: u.isAdmin,

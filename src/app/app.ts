@@ -34,6 +34,9 @@ import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revoca
 import type { RouteDeps } from '../web/route_deps.js';
 import { securityHeaders } from '../web/security_headers.js';
 import { createViews } from '../web/views.js';
+import { ssoDeps, ssoRoutes } from '../interactions/sso.js';
+import { createUpstream } from '../provider/upstream.js';
+import { signInOptions } from '../web/sso.js';
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -76,9 +79,11 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const audit = metrics.meterAudit(createAudit(db, log));
   // One throttle for both sign-in forms, so alternating between them gains nothing.
   const loginThrottle = createLoginThrottle(config.loginThrottle);
+  const upstream = createUpstream({ config, identities: stores.identities, users, audit, log });
   const deps = {
     config,
     loginThrottle,
+    signInOptions: signInOptions(config),
     provider: () => current,
     users,
     resources,
@@ -88,8 +93,18 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     audit,
     log,
   };
-  const routes = interactionRoutes(deps);
-  const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, loginThrottle, provider: () => current };
+  const routeDeps: RouteDeps = {
+    config,
+    stores,
+    views,
+    csrf,
+    audit,
+    log,
+    loginThrottle,
+    provider: () => current,
+    upstream,
+  };
+  const routes = interactionRoutes(deps, ssoDeps(routeDeps, upstream));
 
   const feedHub = createFeedHub(stores.revocations, log);
   // Built once: a provider rebuild (key rotation) puts the same middleware in front of the new
@@ -139,6 +154,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     revocationFeed(routeDeps, feedHub),
     accountRoutes(routeDeps),
     adminRoutes(routeDeps),
+    ssoRoutes(routeDeps, upstream),
     routes.routes(),
     routes.allowedMethods(),
   ] as Middleware[];
@@ -185,6 +201,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       clientDocuments,
       now: opts.now,
       audit,
+      upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

@@ -9,6 +9,7 @@ import { isLoopbackHost } from '../lib/loopback.js';
 import { deepFreeze, type Frozen } from './define.js';
 import { ConfigError, type Env, Problems, readSettings } from './read.js';
 import { type ServerSettings, serverSettings } from './server_settings.js';
+import { type IdentityProviderConfig, readIdentityProviders } from './identity_providers.js';
 
 export { ConfigError };
 
@@ -19,8 +20,12 @@ export type Config = Frozen<
     /** Absolute. */
     dataDir: string;
     databaseFile: string;
+    /** From MCP_OAUTH_IDPS_FILE; empty without it. */
+    identityProviders: IdentityProviderConfig[];
   }
 >;
+/** One identity provider, as the server uses it (frozen). */
+export type IdentityProvider = Config['identityProviders'][number];
 export type RegistrationMode = Config['registration'];
 export type LoginThrottleConfig = Config['loginThrottle'];
 export type RateLimitConfig = Config['rateLimits'];
@@ -87,6 +92,20 @@ export function loadConfig(env: Env = process.env): Config {
       problems.add('MCP_OAUTH_REFRESH_TOKEN_IDLE_TTL', 'must not exceed MCP_OAUTH_REFRESH_TOKEN_ABSOLUTE_TTL');
     }
   });
+  let identityProviders: IdentityProviderConfig[] = [];
+  problems.whenValid(['MCP_OAUTH_IDPS_FILE', 'MCP_OAUTH_TRUST_PROXY', 'MCP_OAUTH_ISSUER', 'MCP_OAUTH_HOST'], () => {
+    const host = issuer === undefined ? undefined : URL.parse(issuer)?.hostname;
+    const serverIsLocal = !v.trustProxy && host !== undefined && isLoopbackHost(host);
+    identityProviders = readIdentityProviders(v.sso.providersFile, env, serverIsLocal, problems);
+  });
+  problems.whenValid(['MCP_OAUTH_PASSWORD_LOGIN', 'MCP_OAUTH_IDPS_FILE'], () => {
+    if (!v.sso.passwordLogin && identityProviders.length === 0) {
+      problems.add(
+        'MCP_OAUTH_PASSWORD_LOGIN',
+        'is off but MCP_OAUTH_IDPS_FILE lists no identity provider: nobody could sign in',
+      );
+    }
+  });
   problems.throwIfAny();
 
   const dataDir = path.resolve(v.dataDir);
@@ -95,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
     issuer: issuer as string,
     dataDir,
     databaseFile: path.join(dataDir, 'mcp-oauth.sqlite'),
+    identityProviders,
     loginThrottle: { ...v.loginThrottle, firstBlock: Math.min(v.loginThrottle.firstBlock, v.loginThrottle.maxBlock) },
   });
 }

@@ -12,7 +12,7 @@ import type { GrantIndex } from '../storage/grants.js';
 import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import type { UserRepository } from '../storage/users.js';
-import { findAccountFor } from './accounts.js';
+import { findAccountFor, type UpstreamStanding } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
 import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
 import { loadExistingGrantFor } from './grants.js';
@@ -61,6 +61,8 @@ export interface ProviderDeps {
   /** The clock (ms) of the adapter's store, for the refresh-token reuse grace window. */
   now?: () => number;
   audit?: Audit;
+  /** Re-checks users of identity providers on refresh (./upstream.ts). */
+  upstreamStanding?: UpstreamStanding;
 }
 
 function registrationFeature(config: Config) {
@@ -113,7 +115,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       refreshGraceHook({ graceSeconds: config.refreshReuseGrace, now: deps.now ?? Date.now, audit: deps.audit }),
     ),
     clients: [],
-    findAccount: findAccountFor(deps.users),
+    findAccount: findAccountFor(deps.users, deps.upstreamStanding),
     jwks: { keys: deps.jwks as never },
     cookies: {
       keys: deps.cookieKeys,

@@ -12,6 +12,7 @@ import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
 import { createUserRepository } from './users.js';
 import { createWebSessionRepository } from './web_sessions.js';
+import { createIdentityRepository } from './identities.js';
 
 export type Stores = ReturnType<typeof createStores>;
 
@@ -32,5 +33,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     credentials: createResourceCredentialRepository(db),
     webSessions: createWebSessionRepository(db),
     adminTokens: createAdminTokenRepository(db),
+    identities: createIdentityRepository(db),
   };
 }

@@ -6,6 +6,7 @@ import type { Csrf } from './csrf.js';
 import type { Logger } from '../log/logger.js';
 import type { LoginThrottle } from './rate_limit.js';
 import type { Views } from './views.js';
+import type { Upstream } from '../provider/upstream.js';
 
 /** What every group of our own routes gets. */
 export interface RouteDeps {
@@ -18,4 +19,6 @@ export interface RouteDeps {
   provider: () => Provider;
   /** Sign-in back-off shared by every password form. */
   loginThrottle: LoginThrottle;
+  /** The organisation's identity providers (src/provider/upstream.ts). */
+  upstream?: Upstream;
 }
