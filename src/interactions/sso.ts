@@ -53,7 +53,7 @@ export function ssoRoutes(deps: RouteDeps, upstream: Upstream): Middleware {
       return;
     }
     const interaction = await deps.provider().Interaction.find(done.target.uid);
-    if (!interaction || interaction.prompt.name !== 'login') {
+    if (interaction?.prompt.name !== 'login') {
       throw new HttpError(
         400,
         'session_not_found',

@@ -58,7 +58,8 @@ export function errorHandler(views: Views, log: Logger): Middleware {
     } catch (caught) {
       const err = caught as ExposedError;
       const status = err.status ?? err.statusCode ?? 500;
-      const exposed = err.expose === true && status >= 400 && status < 500;
+      // An HttpError is ours and meant to be read, even a 503 (an identity provider that is down).
+      const exposed = err.expose === true && status >= 400 && (status < 500 || caught instanceof HttpError);
       // oidc-provider's SessionNotFound: the interaction cookie is missing, expired or from another browser.
       const lost = (caught as Error).name === 'SessionNotFound';
       const code = lost ? 'session_not_found' : exposed ? (err.error ?? 'invalid_request') : 'server_error';

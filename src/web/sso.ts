@@ -62,7 +62,7 @@ export async function startSso(deps: SsoDeps, ctx: Context, idp: IdentityProvide
     configuration = await deps.upstream.client(idp);
   } catch (err) {
     deps.log.warn({ event: 'upstream.discovery_failed', provider: idp.name, err }, 'identity provider unreachable');
-    throw new HttpError(502, 'temporarily_unavailable', PROVIDER_FAILED);
+    throw new HttpError(503, 'temporarily_unavailable', PROVIDER_FAILED);
   }
   const flow: Flow = {
     provider: idp.name,
