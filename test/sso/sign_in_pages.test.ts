@@ -75,6 +75,21 @@ describe('sign-in pages with identity providers', () => {
     expect(posted.status).toBe(403);
   });
 
+  it.each([
+    ['ja', 'Acme SSO でサインイン', 'ここではパスワードでのサインインは無効です。'],
+    ['ko', 'Acme SSO(으)로 로그인', '여기에서는 비밀번호 로그인이 꺼져 있습니다.'],
+  ])('speaks %s on the sign-in page', async (lang, button, refusal) => {
+    const browser = new CookieBrowser();
+    const page = await (await browser.get(`${server.url}/account/login?lang=${lang}`)).text();
+    expect(page).toContain(button);
+    const posted = await browser.post(`${server.url}/account/login?lang=${lang}`, {
+      csrf: csrfOf(page),
+      username: 'alice',
+      password: PASSWORD,
+    });
+    expect(await posted.text()).toContain(refusal);
+  });
+
   it('refuses an unknown provider, a start without the CSRF token, and an unreachable provider', async () => {
     const browser = new CookieBrowser();
     const { url, html } = await loginPage(browser);
