@@ -79,7 +79,14 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const audit = metrics.meterAudit(createAudit(db, log));
   // One throttle for both sign-in forms, so alternating between them gains nothing.
   const loginThrottle = createLoginThrottle(config.loginThrottle);
-  const upstream = createUpstream({ config, identities: stores.identities, users, audit, log });
+  const upstream = createUpstream({
+    config,
+    identities: stores.identities,
+    users,
+    audit,
+    log,
+    endSessions: (userId) => stores.revocations.endSessions(userId),
+  });
   const deps = {
     config,
     loginThrottle,

@@ -134,6 +134,14 @@ export function readIdentityProviders(
       problems.add(VARIABLE, `${where}: accounts "existing" needs link_by_email (users are found by their email)`);
       return [];
     }
+    if (p.accounts === 'create' && p.allowed_email_domains.length === 0 && p.allowed_groups.length === 0) {
+      // Deny by default: a public provider (Google, Microsoft personal accounts) signs in anyone.
+      problems.add(
+        VARIABLE,
+        `${where}: accounts "create" needs allowed_email_domains or allowed_groups, or anyone the provider signs in would get an account here`,
+      );
+      return [];
+    }
     out.push({
       name: p.name,
       displayName: p.display_name,

@@ -12,7 +12,9 @@ export function findAccountFor(users: UserRepository, standing?: UpstreamStandin
     // A disabled user has no account: sessions lapse into a login prompt and refresh fails.
     if (!user || user.disabled) return undefined;
     // An agent's refresh is where a user who lost their standing upstream must stop getting
-    // tokens: the provider answers invalid_grant for an account that is not found.
+    // tokens: the provider answers invalid_grant for an account that is not found. (Not at
+    // /authorize: oidc-provider fails on a session whose account is gone; a lost standing ends
+    // the user's sessions instead, see ./upstream.ts.)
     const grantType = (ctx?.oidc?.params as { grant_type?: unknown } | undefined)?.grant_type;
     if (standing && ctx?.oidc?.route === 'token' && grantType === 'refresh_token' && !(await standing(user.id))) {
       return undefined;

@@ -7,7 +7,8 @@
 // (only for that grant, only when the last confirmation is older than MCP_OAUTH_IDP_RECHECK_INTERVAL)
 // uses the stored upstream refresh token to ask the provider again; any failure (the provider
 // refuses the token, the user left the allowed groups, no refresh token, the provider unreachable
-// or no longer configured) fails closed. The agent then has to send the user through sign-in again.
+// or no longer configured) fails closed. The agent then has to send the user through sign-in again,
+// and the user's browser sessions end, so no session signed in earlier authorizes another agent.
 import * as oidc from 'openid-client';
 import type { Audit } from '../audit/index.js';
 import type { Config, IdentityProvider } from '../config/index.js';
@@ -55,6 +56,8 @@ export interface UpstreamDeps {
   users: UserRepository;
   audit: Audit;
   log: Logger;
+  /** Ends the user's browser sessions (oidc-provider's and the pages'), so none outlives the standing. */
+  endSessions?: (userId: string) => unknown;
 }
 
 export function createUpstream(deps: UpstreamDeps) {
@@ -90,6 +93,7 @@ export function createUpstream(deps: UpstreamDeps) {
   const recheck = async (identity: Identity): Promise<boolean> => {
     const idp = byIssuer.get(identity.issuer);
     const fail = (reason: string) => {
+      deps.endSessions?.(identity.userId);
       audit.record({
         event: 'user.upstream_check_failed',
         result: 'failure',

@@ -23,6 +23,7 @@ const ENTRY = {
   issuer: 'https://login.acme.example',
   client_id: 'mcp',
   client_secret_file: path.join(dir, 'secret'),
+  allowed_email_domains: ['Acme.example'],
 };
 
 function problem(env: Record<string, string>): string {
@@ -48,7 +49,7 @@ describe('MCP_OAUTH_IDPS_FILE', () => {
         scopes: 'openid email profile offline_access',
         accounts: 'create',
         linkByEmail: false,
-        allowedEmailDomains: [],
+        allowedEmailDomains: ['acme.example'],
         groupsClaim: 'groups',
         allowedGroups: [],
         adminGroups: [],
@@ -71,6 +72,7 @@ describe('MCP_OAUTH_IDPS_FILE', () => {
     [{ ...ENTRY, name: 'Acme Corp' }, /name/],
     [{ ...ENTRY, scopes: 'email' }, /scopes must include openid/],
     [{ ...ENTRY, accounts: 'existing' }, /needs link_by_email/],
+    [{ ...ENTRY, allowed_email_domains: [] }, /needs allowed_email_domains or allowed_groups/],
     [{ ...ENTRY, client_secret: SECRET }, /Unrecognized key/],
     [{ ...ENTRY, client_secret_file: path.join(dir, 'missing') }, /cannot read client_secret_file/],
   ])('refuses a bad entry (%#)', (entry, message) => {

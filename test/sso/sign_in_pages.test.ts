@@ -23,7 +23,15 @@ describe('sign-in pages with identity providers', () => {
     // Nothing listens on the discard port: the provider cannot be reached.
     writeFileSync(
       idps,
-      JSON.stringify([{ name: 'acme', display_name: 'Acme SSO', issuer: 'http://127.0.0.1:9', client_id: 'mcp' }]),
+      JSON.stringify([
+        {
+          name: 'acme',
+          display_name: 'Acme SSO',
+          issuer: 'http://127.0.0.1:9',
+          client_id: 'mcp',
+          allowed_groups: ['staff'],
+        },
+      ]),
     );
     server = await startTestServer({ MCP_OAUTH_IDPS_FILE: idps, MCP_OAUTH_PASSWORD_LOGIN: 'off' });
     server.addResource(RESOURCE, RESOURCE_NAME);

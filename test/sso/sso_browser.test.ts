@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { auditRows, RESOURCE, RESOURCE_NAME } from '../support/account.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
@@ -146,6 +146,9 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
 
     // Disabled at the company: the provider refuses our refresh token, and so do we.
     idp.accounts.set('ann', { ...idp.accounts.get('ann'), disabled: true });
+    onTestFinished(() => {
+      idp.accounts.set('ann', { ...idp.accounts.get('ann'), disabled: false });
+    });
     const second = await tokenRequest(server.url, {
       grant_type: 'refresh_token',
       refresh_token: rotated,
@@ -156,7 +159,11 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     const failed = auditRows(server, 'user.upstream_check_failed').at(-1);
     expect(failed?.user_id).toBe(user?.id);
     expect(String(JSON.parse(String(failed?.details)).reason)).toMatch(/^refresh_failed/);
-    idp.accounts.set('ann', { ...idp.accounts.get('ann'), disabled: false });
+
+    // The user's browser sessions ended with it: another agent's authorization asks to sign in again.
+    await startAuthorization();
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in with Acme SSO' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Allow' }).count()).toBe(0);
   });
 
   it('refuses a response whose state was changed', async () => {
