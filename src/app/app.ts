@@ -36,6 +36,7 @@ import { securityHeaders } from '../web/security_headers.js';
 import { createViews } from '../web/views.js';
 import { ssoDeps, ssoRoutes } from '../interactions/sso.js';
 import { createUpstream } from '../provider/upstream.js';
+import { registerIdJagGrant } from '../provider/id_jag.js';
 import { signInOptions } from '../web/sso.js';
 
 export interface App {
@@ -209,6 +210,14 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       now: opts.now,
       audit,
       upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
+    });
+    registerIdJagGrant(provider, {
+      config,
+      upstream,
+      identities: stores.identities,
+      users,
+      resources,
+      grantRecords: stores.grantRecords,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

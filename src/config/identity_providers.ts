@@ -33,6 +33,15 @@ const entry = z
     groups_claim: z.string().min(1).max(64).default('groups'),
     allowed_groups: names.default([]),
     admin_groups: names.default([]),
+    // Enterprise-managed authorization (ID-JAG): this provider may grant agents access without a
+    // consent page, to these MCP servers and scopes only.
+    id_jag: z
+      .object({
+        resources: z.array(z.string().url().max(512)).min(1).max(100),
+        scopes: names.min(1),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -58,6 +67,8 @@ export interface IdentityProviderConfig {
   adminGroups: string[];
   /** Plain http to this provider: only a loopback provider for a loopback server (development, tests). */
   insecureLoopback: boolean;
+  /** Identity Assertion JWT Authorization Grants this provider may issue; none: not trusted for them. */
+  idJag?: { resources: string[]; scopes: string[] };
 }
 
 /**
@@ -156,6 +167,7 @@ export function readIdentityProviders(
       allowedGroups: p.allowed_groups,
       adminGroups: p.admin_groups,
       insecureLoopback: url.protocol === 'http:',
+      ...(p.id_jag === undefined ? {} : { idJag: { resources: p.id_jag.resources, scopes: p.id_jag.scopes } }),
     });
   }
   return out;

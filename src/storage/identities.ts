@@ -54,7 +54,17 @@ export function createIdentityRepository(db: Db) {
      WHERE issuer = ? AND subject = ?`,
   );
 
+  const forgetExpired = db.prepare('DELETE FROM id_jag_assertions WHERE expires_at < ?');
+  const remember = db.prepare('INSERT OR IGNORE INTO id_jag_assertions (issuer, jti, expires_at) VALUES (?, ?, ?)');
+
   return {
+    /** True the first time an assertion (issuer, jti) is presented before it expires; false on replay. */
+    firstUseOfAssertion(issuer: string, jti: string, expiresAt: number, now = epochSeconds()): boolean {
+      return db.transaction(() => {
+        forgetExpired.run(now);
+        return remember.run(issuer, jti, expiresAt).changes === 1;
+      })();
+    },
     find(issuer: string, subject: string): Identity | undefined {
       const row = byKey.get(issuer, subject) as IdentityRow | undefined;
       return row && toIdentity(row);

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { JWK } from 'jose';
 import Provider from 'oidc-provider';
 
 export interface UpstreamAccount {
@@ -38,7 +39,8 @@ export interface TestIdp {
   close(): Promise<void>;
 }
 
-export async function startTestIdp(): Promise<TestIdp> {
+/** `signingKey`: the provider's private JWK (with `kid`), for tests that sign as the provider. */
+export async function startTestIdp(opts: { signingKey?: JWK } = {}): Promise<TestIdp> {
   const server: Server = createServer((_req, res) => {
     res.statusCode = 503;
     res.end();
@@ -85,6 +87,7 @@ export async function startTestIdp(): Promise<TestIdp> {
         issueRefreshToken: async () => true,
         pkce: { required: () => true },
         cookies: { keys: ['test-idp-cookie-key'] },
+        ...(opts.signingKey ? { jwks: { keys: [opts.signingKey as never] } } : {}),
         features: { devInteractions: { enabled: true } },
       });
       const handle = provider.callback();
