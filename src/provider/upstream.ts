@@ -102,7 +102,8 @@ export function createUpstream(deps: UpstreamDeps) {
       });
       return false;
     };
-    if (!idp || idp.name !== identity.provider) return fail('provider_not_configured');
+    // Matched by issuer: the pair (issuer, subject) is the identity; the name is only a label.
+    if (!idp) return fail('provider_not_configured');
     if (!identity.refreshToken) return fail('no_refresh_token');
     let claims: Record<string, unknown>;
     let refreshToken: string | null;

@@ -59,6 +59,15 @@ describe('MCP_OAUTH_IDPS_FILE', () => {
     expect(c.sso).toMatchObject({ passwordLogin: true, recheckInterval: 3600 });
   });
 
+  it('reads an ID-JAG policy, and refuses a malformed one', () => {
+    const policy = { resources: ['https://mcp.acme.example/mcp'], scopes: ['mcp:read'] };
+    const c = loadConfig({ MCP_OAUTH_IDPS_FILE: file([{ ...ENTRY, id_jag: policy }]) });
+    expect(c.identityProviders[0]?.idJag).toEqual(policy);
+    expect(problem({ MCP_OAUTH_IDPS_FILE: file([{ ...ENTRY, id_jag: { ...policy, resources: [] } }]) })).toMatch(
+      /id_jag/,
+    );
+  });
+
   it('takes the secret from the variable an entry names', () => {
     const entry = { ...ENTRY, client_secret_file: undefined, client_secret_env: 'ACME_SECRET' };
     const c = loadConfig({ MCP_OAUTH_IDPS_FILE: file([entry]), ACME_SECRET: SECRET });
