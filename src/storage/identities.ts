@@ -4,6 +4,12 @@
 import { epochSeconds } from '../lib/duration.js';
 import type { Db } from './db.js';
 
+/**
+ * The password hash of users who sign in only through an identity provider: no password verifies
+ * against it (argon2 refuses to parse it).
+ */
+export const NO_PASSWORD = '!sso';
+
 export interface Identity {
   issuer: string;
   subject: string;

@@ -13,13 +13,13 @@ import { type Audit, requestSource } from '../audit/index.js';
 import type { IdentityProvider } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
 import { applyAdminRole, judgeClaims, type Upstream } from '../provider/upstream.js';
+import { NO_PASSWORD } from '../storage/identities.js';
 import type { Stores } from '../storage/index.js';
 import { type User, UserExistsError, usernameProblem } from '../storage/users.js';
 import { HttpError } from './errors.js';
 
 export const SSO_CALLBACK_PATH = '/sso/callback';
-/** A password hash no password verifies against (argon2 refuses it): users who sign in upstream only. */
-export const NO_PASSWORD = '!sso';
+export { NO_PASSWORD } from '../storage/identities.js';
 const FLOW_SECONDS = 600;
 
 /** Where the sign-in goes on: an agent's interaction, or the account and admin pages. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { NO_PASSWORD } from '../../src/web/sso.js';
 import { auditRows, RESOURCE, RESOURCE_NAME } from '../support/account.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
@@ -50,6 +51,8 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     idp.accounts.set('boss', { email: 'boss@acme.test', email_verified: true, groups: ['mcp-admins'] });
     idp.accounts.set('eve', { email: 'eve@acme.test', email_verified: false, groups: ['mcp-users'] });
     idp.accounts.set('outsider', { email: 'out@acme.test', email_verified: true, groups: ['contractors'] });
+    idp.accounts.set('namesake', { email: 'local@acme.test', email_verified: true, groups: ['mcp-users'] });
+    await server.addUser('local@acme.test', 'a local password of someone');
   });
   afterAll(async () => {
     await server?.close();
@@ -210,6 +213,17 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     expect(server.app.stores.users.findByUsername('out@acme.test')).toBeUndefined();
   });
 
+  it('never takes over a local user of the same name', async () => {
+    await page.goto(`${server.url}/account/login`);
+    await signInUpstream('namesake');
+    expect(await alertText()).toBe(
+      'An account with your email address already exists here. Ask an administrator to link it.',
+    );
+    const local = server.app.stores.users.findByUsername('local@acme.test');
+    expect(server.app.stores.identities.forUser(local?.id ?? '')).toEqual([]);
+    expect(lastFailure()).toMatchObject({ reason: 'username_taken' });
+  });
+
   it('signs in to the account pages through the provider; the admin group makes an admin, shown with its source', async () => {
     await page.goto(`${server.url}/account/login?next=/admin/users`);
     await signInUpstream('boss');
@@ -218,5 +232,73 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.locator('td.source').textContent()).toBe('Acme SSO');
     expect(server.app.stores.users.findByUsername('boss@acme.test')?.isAdmin).toBe(true);
+  });
+});
+
+describe('single sign-on for pre-provisioned users only, linked by verified email', () => {
+  const browser = useChromium();
+  let idp: TestIdp;
+  let server: TestServer;
+  let configDir: string;
+  let context: BrowserContext | undefined;
+  let page: Page;
+
+  beforeAll(async () => {
+    idp = await startTestIdp();
+    configDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-sso-existing-'));
+    server = await startTestServer({
+      MCP_OAUTH_IDPS_FILE: idp.writeConfig(configDir, { accounts: 'existing', link_by_email: true }),
+      MCP_OAUTH_PASSWORD_LOGIN: 'off',
+    });
+    idp.start(`${server.url}/sso/callback`);
+    server.app.stores.users.create('carol@acme.test', NO_PASSWORD, false);
+    idp.accounts.set('carol', { email: 'carol@acme.test', email_verified: true });
+    idp.accounts.set('dave', { email: 'dave@acme.test', email_verified: true });
+    idp.accounts.set('carol-unverified', { email: 'carol@acme.test', email_verified: false });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await idp?.close();
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    context = await browser().newContext({ viewport: { width: 390, height: 844 } });
+    page = await context.newPage();
+  });
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
+
+  async function signInUpstream(login: string): Promise<void> {
+    await page.goto(`${server.url}/account/login`);
+    await page.getByRole('button', { name: 'Sign in with Acme SSO' }).click();
+    await expect.poll(() => new URL(page.url()).origin).toBe(idp.issuer);
+    await page.locator('input[name="login"]').fill(login);
+    await page.locator('input[name="password"]').fill('anything');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+  }
+
+  it('links a pre-provisioned user by verified email and signs them in', async () => {
+    await signInUpstream('carol');
+    await page.waitForURL(`${server.url}/account`);
+    const carol = server.app.stores.users.findByUsername('carol@acme.test');
+    expect(server.app.stores.identities.forUser(carol?.id ?? '')).toMatchObject([{ subject: 'carol' }]);
+  });
+
+  it('refuses someone with no account here, and an unverified email, creating and linking nothing', async () => {
+    const before = server.app.stores.users.list().length;
+    await signInUpstream('dave');
+    await expect
+      .poll(() => page.getByRole('alert').first().textContent())
+      .toBe('There is no account here for you. Ask an administrator to add you.');
+    await context?.clearCookies();
+    await signInUpstream('carol-unverified');
+    await expect
+      .poll(() => page.getByRole('alert').first().textContent())
+      .toBe('There is no account here for you. Ask an administrator to add you.');
+    expect(server.app.stores.users.list().length).toBe(before);
+    expect(server.app.stores.identities.find(idp.issuer, 'carol-unverified')).toBeUndefined();
   });
 });
