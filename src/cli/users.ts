@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '../grants/index.js';
 import { hashPassword } from '../lib/passwords.js';
-import { createUserRepository, type User, type UserRepository, usernameProblem } from '../storage/users.js';
 import { NO_PASSWORD } from '../storage/identities.js';
+import { createUserRepository, type User, type UserRepository, usernameProblem } from '../storage/users.js';
 import { cliAudit } from './audit.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, readNewPassword, safe } from './io.js';

@@ -18,8 +18,9 @@ import type { Stores } from '../storage/index.js';
 import { type User, UserExistsError, usernameProblem } from '../storage/users.js';
 import { HttpError } from './errors.js';
 
-export const SSO_CALLBACK_PATH = '/sso/callback';
 export { NO_PASSWORD } from '../storage/identities.js';
+
+export const SSO_CALLBACK_PATH = '/sso/callback';
 const FLOW_SECONDS = 600;
 
 /** Where the sign-in goes on: an agent's interaction, or the account and admin pages. */
