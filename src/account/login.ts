@@ -8,6 +8,7 @@ import { formField } from '../web/form_body.js';
 import { safeNext, type WebSessions } from '../web/page_session.js';
 import { clientAddress, throttledMessage } from '../web/rate_limit.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { PASSWORD_LOGIN_OFF, signInOptions } from '../web/sso.js';
 
 /** The CSRF scope of the sign-in form, which comes before any session. */
 export const LOGIN_CSRF_SCOPE = 'account-login';
@@ -17,6 +18,16 @@ export function showLogin(
   ctx: Context,
   extra: { next?: string; error?: string; username?: string; status?: number } = {},
 ): void {
+  const identityProviders = signInOptions(deps.config).providers;
+  // With "Sign in with …" buttons this page's forms lead off-site: the provider's sign-in, through
+  // whatever redirects it makes. Browsers apply form-action to every redirect after a submission,
+  // so form-action 'self' would strand the user (as on the agent's sign-in page, src/web/views.ts).
+  if (identityProviders.length > 0) {
+    ctx.set(
+      'Content-Security-Policy',
+      "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+  }
   deps.views.render(
     ctx,
     'account_login.njk',
@@ -26,6 +37,8 @@ export function showLogin(
       next: extra.next ?? safeNext(ctx.query.next),
       error: extra.error,
       username: extra.username ?? '',
+      passwordLogin: deps.config.sso.passwordLogin,
+      identityProviders,
     },
     extra.status ?? 200,
   );
@@ -34,6 +47,7 @@ export function showLogin(
 export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: Context): Promise<void> {
   const body = ctx.request.body;
   const next = safeNext(formField(body, 'next'));
+  if (!deps.config.sso.passwordLogin) return showLogin(deps, ctx, { next, error: PASSWORD_LOGIN_OFF, status: 403 });
   const username = (formField(body, 'username') ?? '').trim();
   const password = formField(body, 'password') ?? '';
   if (!username || !password) {

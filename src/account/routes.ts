@@ -4,9 +4,12 @@ import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import { createLifecycle } from '../grants/index.js';
 import { redirectInApp } from '../web/base_path.js';
+import { HttpError } from '../web/errors.js';
+import { formField } from '../web/form_body.js';
 import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm, pageErrors } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { startSso } from '../web/sso.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
 
@@ -34,6 +37,18 @@ export function accountRoutes(deps: RouteDeps): Middleware {
     '/account/login',
     checkedForm(deps.csrf, () => LOGIN_CSRF_SCOPE),
     (ctx) => submitLogin(deps, sessions, ctx),
+  );
+  // Sign-in with an identity provider; it comes back to /sso/callback (src/interactions/sso.ts).
+  router.post(
+    '/account/sso/:name',
+    checkedForm(deps.csrf, () => LOGIN_CSRF_SCOPE),
+    async (ctx) => {
+      const upstream = deps.upstream;
+      const idp = upstream?.find(String(ctx.params.name));
+      if (!upstream || !idp) throw new HttpError(404, 'invalid_request', 'There is no such identity provider here.');
+      const sso = { issuer: deps.config.issuer, stores: deps.stores, audit: deps.audit, log: deps.log, upstream };
+      await startSso(sso, ctx, idp, { kind: 'account', next: safeNext(formField(ctx.request.body, 'next')) });
+    },
   );
   router.post('/account/logout', requireSession, sessionForm, (ctx) => {
     sessions.end(ctx);

@@ -5,6 +5,7 @@ import { type Message, msg } from '../i18n/translate.js';
 import { describeGrants, formatWhen } from '../web/grant_view.js';
 import { pageUser, type SignedIn } from '../web/page_session.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { NO_PASSWORD } from '../web/sso.js';
 import { listAgents } from './agents.js';
 import { grantFilter, grantPage, type Query } from './grant_filter.js';
 import { DEFAULT_PAGE, linkTo, type PageRequest, pageOf, readPage } from './paging.js';
@@ -121,8 +122,13 @@ export function serviceClientPage(
 
 export function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
   const { page, problem } = pageOrProblem(ctx);
+  const linked = deps.stores.identities.providersByUser();
+  const names = new Map(deps.config.identityProviders.map((p) => [p.name, p.displayName]));
   const { items, next } = pageOf(deps.stores.users.list(), page.limit, page.at);
   const users = items.map((u) => ({
+    // How the user signs in: the identity providers linked to them, and a password if they have one.
+    sources: (linked.get(u.id) ?? []).map((p) => names.get(p) ?? p),
+    password: u.passwordHash !== NO_PASSWORD,
     id: u.id,
     username: u.username,
     isAdmin: u.isAdmin,

@@ -11,6 +11,7 @@ import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
+import { ssoDeps, ssoRoutes } from '../interactions/sso.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
 import { type AlertSink, createAlertSink } from '../ops/alert_webhook.js';
@@ -20,10 +21,12 @@ import { requestContext } from '../ops/request_id.js';
 import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
+import { registerIdJagGrant } from '../provider/id_jag.js';
 import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import { handOverSuccessor } from '../provider/refresh_grace.js';
 import { registrationGuard } from '../provider/registration_guard.js';
+import { createUpstream } from '../provider/upstream.js';
 import type { Db } from '../storage/db.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
@@ -33,6 +36,7 @@ import { errorHandler, providerErrorRenderer } from '../web/errors.js';
 import { createLoginThrottle, defaultRules, rateLimit } from '../web/rate_limit.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { securityHeaders } from '../web/security_headers.js';
+import { signInOptions } from '../web/sso.js';
 import { createViews } from '../web/views.js';
 import { devicePolling } from './device_polling.js';
 import { INTROSPECTION_PATH, introspection } from './introspection.js';
@@ -113,9 +117,18 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   });
   // One throttle for both sign-in forms, so alternating between them gains nothing.
   const loginThrottle = createLoginThrottle(config.loginThrottle);
+  const upstream = createUpstream({
+    config,
+    identities: stores.identities,
+    users,
+    audit,
+    log,
+    endSessions: (userId) => stores.revocations.endSessions(userId),
+  });
   const deps = {
     config,
     loginThrottle,
+    signInOptions: signInOptions(config),
     provider: () => current,
     users,
     resources,
@@ -125,8 +138,18 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     audit,
     log,
   };
-  const routes = interactionRoutes(deps);
-  const routeDeps: RouteDeps = { config, stores, views, csrf, audit, log, loginThrottle, provider: () => current };
+  const routeDeps: RouteDeps = {
+    config,
+    stores,
+    views,
+    csrf,
+    audit,
+    log,
+    loginThrottle,
+    provider: () => current,
+    upstream,
+  };
+  const routes = interactionRoutes(deps, ssoDeps(routeDeps, upstream));
 
   const feedHub = createFeedHub(stores.revocations, log, {
     maxStreamsPerCredential: config.feedStreamsPerCredential,
@@ -191,6 +214,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     revocationFeed(routeDeps, feedHub),
     accountRoutes(routeDeps),
     adminRoutes(routeDeps),
+    ssoRoutes(routeDeps, upstream),
     routes.routes(),
     routes.allowedMethods(),
   ] as Middleware[];
@@ -241,6 +265,15 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       audit,
       devicePages: devicePages(views),
       refreshFamily: stores.refreshFamily,
+      upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
+    });
+    registerIdJagGrant(provider, {
+      config,
+      upstream,
+      identities: stores.identities,
+      users,
+      resources,
+      grantRecords: stores.grantRecords,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

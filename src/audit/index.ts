@@ -30,6 +30,8 @@ export const AUDIT_EVENTS = [
   'user.enabled',
   'user.password_changed',
   'user.role_changed',
+  'user.identity_linked',
+  'user.upstream_check_failed',
   'key.rotated',
   'admin_token.created',
   'admin_token.revoked',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '../grants/index.js';
 import { hashPassword } from '../lib/passwords.js';
+import { NO_PASSWORD } from '../storage/identities.js';
 import { createUserRepository, type User, type UserRepository, usernameProblem } from '../storage/users.js';
 import { cliAudit } from './audit.js';
 import { withDatabase, withNewDatabase } from './database.js';
@@ -18,8 +19,11 @@ export function registerUserCommands(program: Command, io: CliIo): void {
     .description('add a user; the password is prompted for (or read from the first line of stdin)')
     .argument('<username>', 'the name they sign in with (letters, digits, . _ @ -)')
     .option('--admin', 'may use the admin console')
+    .option('--sso-only', 'no password: they sign in through an identity provider (docs/single-sign-on.md)')
     .option('--json', 'print the user as JSON')
-    .action((username: string, opts: JsonOption & { admin?: boolean }) => addUser(io, username, opts));
+    .action((username: string, opts: JsonOption & { admin?: boolean; ssoOnly?: boolean }) =>
+      addUser(io, username, opts),
+    );
   users
     .command('list')
     .description('list users with their role (admin or user), status and creation time')
@@ -70,14 +74,18 @@ function requireUser(repo: UserRepository, username: string): User {
   return user;
 }
 
-async function addUser(io: CliIo, username: string, opts: JsonOption & { admin?: boolean }): Promise<void> {
+async function addUser(
+  io: CliIo,
+  username: string,
+  opts: JsonOption & { admin?: boolean; ssoOnly?: boolean },
+): Promise<void> {
   const problem = usernameProblem(username);
   if (problem) throw new CliError(problem);
   await withNewDatabase(io, async ({ db }) => {
     const repo = createUserRepository(db);
     // Checked before the prompt so nobody types a password for nothing; create() still refuses a race.
     if (repo.findByUsername(username)) throw new CliError(`user ${username} already exists`);
-    const hash = await hashPassword(await readNewPassword(io));
+    const hash = opts.ssoOnly ? NO_PASSWORD : await hashPassword(await readNewPassword(io));
     const user = repo.create(username, hash, opts.admin === true);
     cliAudit(db).record({
       event: 'user.created',

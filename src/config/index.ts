@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { isLoopbackHost } from '../lib/loopback.js';
 import { deepFreeze, type Frozen } from './define.js';
+import { type IdentityProviderConfig, readIdentityProviders } from './identity_providers.js';
 import { ConfigError, type Env, Problems, readSettings } from './read.js';
 import { type ServerSettings, serverSettings } from './server_settings.js';
 
@@ -19,8 +20,12 @@ export type Config = Frozen<
     /** Absolute. */
     dataDir: string;
     databaseFile: string;
+    /** From MCP_OAUTH_IDPS_FILE; empty without it. */
+    identityProviders: IdentityProviderConfig[];
   }
 >;
+/** One identity provider, as the server uses it (frozen). */
+export type IdentityProvider = Config['identityProviders'][number];
 export type RegistrationMode = Config['registration'];
 export type LoginThrottleConfig = Config['loginThrottle'];
 export type RateLimitConfig = Config['rateLimits'];
@@ -100,6 +105,20 @@ export function loadConfig(env: Env = process.env): Config {
       problems.add('MCP_OAUTH_ALERT_WEBHOOK_SECRET', 'is required with MCP_OAUTH_ALERT_WEBHOOK_URL (or its _FILE)');
     }
   });
+  let identityProviders: IdentityProviderConfig[] = [];
+  problems.whenValid(['MCP_OAUTH_IDPS_FILE', 'MCP_OAUTH_TRUST_PROXY', 'MCP_OAUTH_ISSUER', 'MCP_OAUTH_HOST'], () => {
+    const host = issuer === undefined ? undefined : URL.parse(issuer)?.hostname;
+    const serverIsLocal = !v.trustProxy && host !== undefined && isLoopbackHost(host);
+    identityProviders = readIdentityProviders(v.sso.providersFile, env, serverIsLocal, problems);
+  });
+  problems.whenValid(['MCP_OAUTH_PASSWORD_LOGIN', 'MCP_OAUTH_IDPS_FILE'], () => {
+    if (!v.sso.passwordLogin && identityProviders.length === 0) {
+      problems.add(
+        'MCP_OAUTH_PASSWORD_LOGIN',
+        'is off but MCP_OAUTH_IDPS_FILE lists no identity provider: nobody could sign in',
+      );
+    }
+  });
   problems.throwIfAny();
 
   const dataDir = path.resolve(v.dataDir);
@@ -108,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     issuer: issuer as string,
     dataDir,
     databaseFile: path.join(dataDir, 'mcp-oauth.sqlite'),
+    identityProviders,
     loginThrottle: { ...v.loginThrottle, firstBlock: Math.min(v.loginThrottle.firstBlock, v.loginThrottle.maxBlock) },
   });
 }

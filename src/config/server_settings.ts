@@ -179,6 +179,25 @@ export const serverSettings = z
         title: 'Rate limits',
         description: 'Requests per minute per client address on each group of endpoints; `0` means no limit.',
       }),
+    sso: z
+      .object({
+        providersFile: setting('MCP_OAUTH_IDPS_FILE', filePath).describe(
+          "JSON file listing the organisation's OpenID Connect identity providers users may sign in with " +
+            '(docs/single-sign-on.md); client secrets come from the files or variables it names.',
+        ),
+        passwordLogin: setting('MCP_OAUTH_PASSWORD_LOGIN', onOff, { default: 'on' }).describe(
+          'Sign-in with a username and password on the sign-in pages; `off` leaves only the identity providers.',
+        ),
+        recheckInterval: setting('MCP_OAUTH_IDP_RECHECK_INTERVAL', duration(0, 30 * DAY), { default: '1h' }).describe(
+          "How long a user's standing at their identity provider is trusted: an agent's refresh after that asks " +
+            'the provider again (with its refresh token) and fails if the user is disabled or left the allowed ' +
+            'groups there, or cannot be asked; `0` asks at every refresh.',
+        ),
+      })
+      .meta({
+        title: 'Single sign-on',
+        description: "Sign-in with the organisation's identity providers (OpenID Connect).",
+      }),
     clientMetadataDocuments: z
       .object({
         enabled: setting('MCP_OAUTH_CIMD', onOff, { default: 'on' }).describe(

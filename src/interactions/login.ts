@@ -9,6 +9,7 @@ import type { UserRepository } from '../storage/users.js';
 import type { Csrf } from '../web/csrf.js';
 import { formField } from '../web/form_body.js';
 import { clientAddress, type LoginThrottle, throttledMessage } from '../web/rate_limit.js';
+import { PASSWORD_LOGIN_OFF, type SignInOptions } from '../web/sso.js';
 import type { Views } from '../web/views.js';
 import { describeClient } from './context.js';
 
@@ -20,6 +21,8 @@ export interface LoginDeps {
   csrf: Csrf;
   log: Logger;
   loginThrottle: LoginThrottle;
+  /** The password form and identity-provider buttons the page offers (password only when absent). */
+  signInOptions?: SignInOptions;
 }
 
 export async function showLogin(
@@ -40,12 +43,16 @@ export async function showLogin(
       clientVerified: client.verified,
       error: extra.error,
       username: extra.username ?? '',
+      passwordLogin: deps.signInOptions?.password ?? true,
+      identityProviders: deps.signInOptions?.providers ?? [],
     },
     extra.status ?? 200,
   );
 }
 
 export async function submitLogin(deps: LoginDeps, ctx: Context, details: Interaction): Promise<void> {
+  if (deps.signInOptions?.password === false)
+    return showLogin(deps, ctx, details, { error: PASSWORD_LOGIN_OFF, status: 403 });
   const body = ctx.request.body;
   const username = (formField(body, 'username') ?? '').trim();
   const password = formField(body, 'password') ?? '';

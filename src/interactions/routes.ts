@@ -4,13 +4,15 @@ import type { Context } from 'koa';
 import { INTERACTION_PREFIX } from '../provider/index.js';
 import { HttpError } from '../web/errors.js';
 import { formBody } from '../web/form_body.js';
+import type { SsoDeps } from '../web/sso.js';
 import { type ConsentDeps, showConsent, submitConsent } from './consent.js';
 import { loadInteraction } from './context.js';
 import { showLogin, submitLogin } from './login.js';
+import { startInteractionSso } from './sso.js';
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function interactionRoutes(deps: ConsentDeps): Router {
+export function interactionRoutes(deps: ConsentDeps, sso?: SsoDeps): Router {
   // Exact paths: requests arrive in one spelling (src/app/canonical_path.ts) and so must match one.
   const router = new Router({ prefix: INTERACTION_PREFIX, sensitive: true, strict: true });
   const form = formBody();
@@ -45,6 +47,13 @@ export function interactionRoutes(deps: ConsentDeps): Router {
     const details = await loadInteraction(deps.provider(), ctx);
     if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'this step is already done');
     await submitLogin(deps, ctx, details);
+  });
+
+  router.post('/:uid/sso/:name', checkUid, form, checkCsrf, async (ctx) => {
+    const details = await loadInteraction(deps.provider(), ctx);
+    if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'this step is already done');
+    if (!sso) throw new HttpError(404, 'invalid_request', 'There is no such identity provider here.');
+    await startInteractionSso(sso, ctx, details, String(ctx.params.name));
   });
 
   router.post('/:uid/consent', checkUid, form, checkCsrf, async (ctx) => {

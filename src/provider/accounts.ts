@@ -3,11 +3,22 @@ import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from '../lib/passwords.js';
 import type { User, UserRepository } from '../storage/users.js';
 
-export function findAccountFor(users: UserRepository) {
-  return async (_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
+/** Whether a user's upstream identity provider still vouches for them (./upstream.ts). */
+export type UpstreamStanding = (userId: string) => Promise<boolean>;
+
+export function findAccountFor(users: UserRepository, standing?: UpstreamStanding) {
+  return async (ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
     const user = users.findById(sub);
     // A disabled user has no account: sessions lapse into a login prompt and refresh fails.
     if (!user || user.disabled) return undefined;
+    // An agent's refresh is where a user who lost their standing upstream must stop getting
+    // tokens: the provider answers invalid_grant for an account that is not found. (Not at
+    // /authorize: oidc-provider fails on a session whose account is gone; a lost standing ends
+    // the user's sessions instead, see ./upstream.ts.)
+    const grantType = (ctx?.oidc?.params as { grant_type?: unknown } | undefined)?.grant_type;
+    if (standing && ctx?.oidc?.route === 'token' && grantType === 'refresh_token' && !(await standing(user.id))) {
+      return undefined;
+    }
     return { accountId: user.id, claims: async () => ({ sub: user.id }) };
   };
 }

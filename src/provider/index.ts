@@ -14,7 +14,7 @@ import type { RefreshFamilyRepository } from '../storage/refresh_family.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import type { ServiceClientRepository } from '../storage/service_clients.js';
 import type { UserRepository } from '../storage/users.js';
-import { findAccountFor } from './accounts.js';
+import { findAccountFor, type UpstreamStanding } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
 import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
 import { loadExistingGrantFor } from './grants.js';
@@ -73,6 +73,8 @@ export interface ProviderDeps {
   devicePages?: DevicePages;
   /** Each grant's refresh-token family: one chain per grant within the grace window. */
   refreshFamily?: RefreshFamilyRepository;
+  /** Re-checks users of identity providers on refresh (./upstream.ts). */
+  upstreamStanding?: UpstreamStanding;
 }
 
 /** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
@@ -158,7 +160,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: adapterClass(deps.store, refreshGraceHook(graceOptions), refreshRotationHook(graceOptions)),
     clients: [],
-    findAccount: findAccountFor(deps.users),
+    findAccount: findAccountFor(deps.users, deps.upstreamStanding),
     jwks: { keys: deps.jwks as never },
     cookies: {
       keys: deps.cookieKeys,

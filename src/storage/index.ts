@@ -6,6 +6,7 @@ import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
 import { createGrantRecordRepository } from './grant_records.js';
 import { createGrantIndex } from './grants.js';
+import { createIdentityRepository } from './identities.js';
 import { createKeyRepository } from './keys.js';
 import { createOidcStore } from './oidc_adapter.js';
 import { createRefreshFamilyRepository } from './refresh_family.js';
@@ -38,5 +39,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     serviceClients: createServiceClientRepository(db),
     refreshFamily: createRefreshFamilyRepository(db),
     alerts: createAlertRepository(db),
+    identities: createIdentityRepository(db),
   };
 }

@@ -127,7 +127,9 @@ export function problemOf(caught: unknown): { problem: Problem; unexpected: bool
     };
   }
   const status = err.status ?? err.statusCode ?? 500;
-  if (err.expose !== true || status < 400 || status >= 500) {
+  // An HttpError is ours and meant to be read, even a 503 (an identity provider that is down).
+  const readable = status < 500 || caught instanceof HttpError;
+  if (err.expose !== true || status < 400 || !readable) {
     return { problem: { status: 500, error: 'server_error', description: SERVER_ERROR }, unexpected: true };
   }
   return {
