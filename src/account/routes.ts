@@ -4,7 +4,18 @@ import type { Context, Middleware, Next } from 'koa';
 import { createLifecycle } from '../grants/index.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
-import { LOGIN_CSRF_SCOPE, showLogin, submitLogin } from './login.js';
+import { LOGIN_CSRF_SCOPE, showLogin, submitCode, submitLogin, submitPasskey } from './login.js';
+import {
+  addPasskey,
+  changePassword,
+  confirmTotp,
+  newCodes,
+  removePasskey,
+  removeTotp,
+  showSecurity,
+  startTotp,
+} from './security.js';
+import { createPendingSignIns } from '../web/pending_sign_in.js';
 import { checkedForm, pageErrors } from '../web/pages.js';
 import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 
@@ -15,6 +26,7 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   // Exact paths: requests arrive in one spelling (src/app/canonical_path.ts) and so must match one.
   const router = new Router({ sensitive: true, strict: true });
   const sessionForm = checkedForm(deps.csrf, (ctx) => (signedIn(ctx) as SignedIn).csrfScope);
+  const pending = createPendingSignIns(deps.stores.db);
 
   // Not signed in: back to the sign-in page, coming back here afterwards (for a POST, to the page).
   const requireSession = async (ctx: Context, next: Next) => {
@@ -28,13 +40,12 @@ export function accountRoutes(deps: RouteDeps): Middleware {
       ctx.status = 303;
       return ctx.redirect(safeNext(ctx.query.next));
     }
-    showLogin(deps, ctx);
+    return showLogin(deps, ctx);
   });
-  router.post(
-    '/account/login',
-    checkedForm(deps.csrf, () => LOGIN_CSRF_SCOPE),
-    (ctx) => submitLogin(deps, sessions, ctx),
-  );
+  const loginForm = checkedForm(deps.csrf, () => LOGIN_CSRF_SCOPE);
+  router.post('/account/login', loginForm, (ctx) => submitLogin(deps, sessions, pending, ctx));
+  router.post('/account/login/code', loginForm, (ctx) => submitCode(deps, sessions, pending, ctx));
+  router.post('/account/login/passkey', loginForm, (ctx) => submitPasskey(deps, sessions, ctx));
   router.post('/account/logout', requireSession, sessionForm, (ctx) => {
     sessions.end(ctx);
     ctx.status = 303;
@@ -43,6 +54,29 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   router.get('/account', requireSession, (ctx) => showConnectedAgents(deps, ctx, signedIn(ctx) as SignedIn));
   router.post('/account/grants/:id/revoke', requireSession, sessionForm, (ctx) =>
     revokeOwnGrant(deps, ops, ctx, signedIn(ctx) as SignedIn),
+  );
+
+  // Sign-in and security: password, authenticator app, recovery codes, passkeys.
+  const me = (ctx: Context) => signedIn(ctx) as SignedIn;
+  router.get('/account/security', requireSession, (ctx) => showSecurity(deps, ctx, me(ctx)));
+  router.post('/account/password', requireSession, sessionForm, (ctx) =>
+    changePassword(deps, ops, sessions, ctx, me(ctx)),
+  );
+  router.post('/account/security/totp', requireSession, sessionForm, (ctx) => startTotp(deps, ops, ctx, me(ctx)));
+  router.post('/account/security/totp/confirm', requireSession, sessionForm, (ctx) =>
+    confirmTotp(deps, ops, ctx, me(ctx)),
+  );
+  router.post('/account/security/totp/remove', requireSession, sessionForm, (ctx) =>
+    removeTotp(deps, ops, ctx, me(ctx)),
+  );
+  router.post('/account/security/recovery-codes', requireSession, sessionForm, (ctx) =>
+    newCodes(deps, ops, ctx, me(ctx)),
+  );
+  router.post('/account/security/passkeys', requireSession, sessionForm, (ctx) =>
+    addPasskey(deps, ops, ctx, me(ctx)),
+  );
+  router.post('/account/security/passkeys/:id/remove', requireSession, sessionForm, (ctx) =>
+    removePasskey(deps, ops, ctx, me(ctx)),
   );
 
   const routes = router.routes() as Middleware;

@@ -11,6 +11,10 @@ import type { User } from '../storage/users.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
 import { agentsPage, grantsPage, usersPage } from './console_pages.js';
+import { policyStrength } from '../provider/sign_in_policy.js';
+import { hasAnyFactor } from '../web/factors.js';
+import { hashPassword, passwordProblem } from '../lib/passwords.js';
+import { usernameProblem } from '../storage/users.js';
 
 export const CONSOLE_ROUTES = [
   'GET /admin',
@@ -24,6 +28,8 @@ export const CONSOLE_ROUTES = [
   'POST /admin/agents/:id/revoke-grants',
   'POST /admin/agents/:id/disable',
   'POST /admin/agents/:id/enable',
+  'POST /admin/users',
+  'POST /admin/users/:id/reset-factors',
 ] as const;
 
 export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Promise<void>>;
@@ -31,8 +37,12 @@ export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Pr
 const who = (ctx: Context) => signedIn(ctx) as SignedIn;
 const admin = (ctx: Context) => requestActor(ctx, 'admin', who(ctx).user.id);
 
-/** Signed-in admins only: others get 403; nobody signed in is sent to sign in first. */
-export function requireAdminPage(): Middleware {
+/**
+ * Signed-in admins only: others get 403; nobody signed in is sent to sign in first. Where the
+ * policy (MCP_OAUTH_SECOND_FACTOR) wants a second factor of this admin and they have none yet,
+ * they are sent to set one up first.
+ */
+export function requireAdminPage(deps?: RouteDeps): Middleware {
   return async (ctx: Context, next: Next) => {
     const current = signedIn(ctx);
     if (!current) {
@@ -40,6 +50,14 @@ export function requireAdminPage(): Middleware {
       return ctx.redirect(`/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.url : '/admin')}`);
     }
     if (!current.user.isAdmin) throw new HttpError(403, 'forbidden', 'Only administrators can use the admin console.');
+    if (
+      deps &&
+      policyStrength(deps.config.secondFactor, current.user, false) &&
+      !hasAnyFactor(deps.stores.factors, current.user.id)
+    ) {
+      ctx.status = 303;
+      return ctx.redirect('/account/security?notice=factor-required');
+    }
     await next();
   };
 }
@@ -106,6 +124,30 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     },
     'POST /admin/agents/:id/enable': (ctx) => {
       done(ctx, ops.enableClient(admin(ctx), targetAgent(deps, ctx)) ? 'agent-enabled' : 'unchanged');
+    },
+    'POST /admin/users': async (ctx) => {
+      const body = ctx.request.body;
+      const username = (formField(body, 'username') ?? '').trim();
+      const password = formField(body, 'password') ?? '';
+      if (usernameProblem(username)) {
+        throw new HttpError(
+          400,
+          'invalid_request',
+          'A username has 1 to 64 letters, digits and . _ @ + - and starts with a letter or digit.',
+        );
+      }
+      if (passwordProblem(password)) {
+        throw new HttpError(400, 'invalid_request', 'A password has at least 8 and at most 1024 characters.');
+      }
+      if (deps.stores.users.findByUsername(username)) {
+        throw new HttpError(409, 'invalid_request', 'There is already a user with that name.');
+      }
+      ops.createUser(admin(ctx), username, await hashPassword(password), formField(body, 'admin') === 'on');
+      done(ctx, 'user-created');
+    },
+    'POST /admin/users/:id/reset-factors': (ctx) => {
+      ops.resetFactors(admin(ctx), targetUser(deps, ctx));
+      done(ctx, 'factors-reset');
     },
   };
 }

@@ -18,6 +18,8 @@ const NOTICES: Record<string, (n: number) => Message> = {
   'user-disabled': (n) => msg('admin.notice.userDisabled', { n }),
   'user-enabled': () => msg('admin.notice.userEnabled'),
   unchanged: () => msg('admin.notice.unchanged'),
+  'user-created': () => msg('admin.notice.userCreated'),
+  'factors-reset': () => msg('admin.notice.factorsReset'),
 };
 
 function notice(ctx: Context): Message | undefined {
@@ -78,6 +80,8 @@ export function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     disabled: u.disabled,
     created: formatWhen(u.createdAt),
     self: u.id === who.user.id,
+    passkeys: deps.stores.factors.passkeys(u.id).length,
+    totp: deps.stores.factors.totp(u.id)?.confirmed === true,
   }));
   deps.views.render(ctx, 'admin_users.njk', { ...common(deps, ctx, who, 'users', 'Users'), users });
 }

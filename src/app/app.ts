@@ -33,7 +33,10 @@ import { resourceParams } from './resource_params.js';
 import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { securityHeaders } from '../web/security_headers.js';
-import { createViews } from '../web/views.js';
+import { createViews, viewsDir } from '../web/views.js';
+import { staticScripts } from '../web/static_scripts.js';
+import { relyingParty } from '../web/factors.js';
+import { createPendingSignIns } from '../web/pending_sign_in.js';
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -79,6 +82,10 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const deps = {
     config,
     loginThrottle,
+    factors: stores.factors,
+    pending: createPendingSignIns(db),
+    rp: relyingParty(config.issuer),
+    secondFactor: config.secondFactor,
     provider: () => current,
     users,
     resources,
@@ -112,6 +119,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       ctx.set('Cache-Control', 'public, max-age=3600');
       ctx.body = views.css;
     },
+    staticScripts(viewsDir()),
     metadata(resources, config.issuer),
     registrationCors(ROUTES.registration),
     // After CORS, so a browser-based agent can read its 429.

@@ -5,8 +5,11 @@
 export class LifecycleError extends Error {
   override name = 'LifecycleError';
   constructor(
-    /** last_admin: it would leave no enabled admin; self: an admin acting on their own account; invalid_domain. */
-    readonly reason: 'last_admin' | 'self' | 'invalid_domain',
+    /**
+     * last_admin: it would leave no enabled admin; self: an admin acting on their own account;
+     * invalid_domain; exists / missing: the user, factor or passkey already exists / does not yet.
+     */
+    readonly reason: 'last_admin' | 'self' | 'invalid_domain' | 'exists' | 'missing',
     message: string,
   ) {
     super(message);

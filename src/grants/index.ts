@@ -5,6 +5,7 @@
 import type { Audit } from '../audit/index.js';
 import type { Stores } from '../storage/index.js';
 import { agentOperations } from './agents.js';
+import { factorOperations } from './factors.js';
 import { grantOperations } from './grants.js';
 import { userOperations } from './users.js';
 
@@ -19,5 +20,6 @@ export function createLifecycle(stores: Stores, audit: Audit) {
     ...grantOperations(stores, audit),
     ...agentOperations(stores, audit),
     ...userOperations(stores, audit),
+    ...factorOperations(stores, audit),
   };
 }

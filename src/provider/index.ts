@@ -20,6 +20,7 @@ import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 import { refreshGraceHook } from './refresh_grace.js';
 import { resourceFunctions } from './resources.js';
+import { ACR_VALUES_SUPPORTED, interactionPrompts, signInClaims } from './sign_in_policy.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -173,16 +174,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // A DPoP-bound token would need a DPoP-checking resource server (docs/pitfalls.md#dpop-is-on-by-default).
       dPoP: { enabled: false },
     },
-    interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `${INTERACTION_PREFIX}/${interaction.uid}`,
+      policy: interactionPrompts({ secondFactor: config.secondFactor, users: deps.users, resources: deps.resources }),
+    },
+    // How the user signed in (src/lib/sign_in_strength.ts): advertised, asked for with acr_values.
+    acrValues: ACR_VALUES_SUPPORTED,
     loadExistingGrant: loadExistingGrantFor(deps.grants),
     // Agents need refresh tokens without offline_access, bound to the grant
     // (docs/pitfalls.md#refresh-tokens-for-agents).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
-    extraTokenClaims: async (_ctx, token) => {
+    extraTokenClaims: async (ctx, token) => {
       const grantId = (token as { grantId?: string }).grantId;
-      return grantId ? { grant_id: grantId } : undefined;
+      // acr, amr and auth_time let a resource server ask for a stronger sign-in (RFC 9470).
+      return grantId ? { grant_id: grantId, ...signInClaims(ctx) } : undefined;
     },
     ttl: {
       AccessToken: config.accessTokenTtl,

@@ -3,6 +3,7 @@ import { createAdminTokenRepository } from './admin_tokens.js';
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
+import { createFactorRepository } from './factors.js';
 import { createGrantRecordRepository } from './grant_records.js';
 import { createGrantIndex } from './grants.js';
 import { createKeyRepository } from './keys.js';
@@ -32,5 +33,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     credentials: createResourceCredentialRepository(db),
     webSessions: createWebSessionRepository(db),
     adminTokens: createAdminTokenRepository(db),
+    factors: createFactorRepository(db),
   };
 }
