@@ -22,6 +22,9 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const scopeToken = z.string().regex(SCOPE_TOKEN, 'must be one scope token');
 const toolName = z.string().min(1).max(200);
 
+/** What a route may demand of the user's sign-in for writing calls (src/lib/sign_in_strength.ts). */
+export const WRITE_SIGN_IN = ['off', 'mfa', 'phr'] as const;
+
 /** A route's defaults, shared by the routes file and the single-route variables. */
 export const ROUTE_DEFAULTS = {
   readScope: 'mcp:read',
@@ -49,6 +52,14 @@ export const routeSchema = z
     hideUnauthorizedTools: z.boolean().default(ROUTE_DEFAULTS.hideUnauthorizedTools),
     /** Scopes the nginx auth_request endpoint demands (it cannot see the body): default read + write. */
     authRequestScopes: z.array(scopeToken).optional(),
+    /**
+     * How the user must have signed in for calls that need the write scope: `mfa` (a second factor
+     * or a passkey), `phr` (a passkey: phishing-resistant) or `off`. Refused with RFC 9470's
+     * `insufficient_user_authentication`.
+     */
+    writeSignIn: z.enum(WRITE_SIGN_IN).default('off'),
+    /** And at most this many seconds ago (`auth_time`); none when absent. */
+    writeSignInMaxAge: z.number().int().min(0).max(DAY).optional(),
   })
   .strict();
 
@@ -177,7 +188,7 @@ export const proxySettings = z
     routesFile: setting('MCP_PROXY_CONFIG', filePath).describe(
       'A JSON file `{"routes": [...]}` listing several routes (each with `resource`, `upstream` and optionally ' +
         '`readScope`, `writeScope`, `readOnlyTools`, `writeTools`, `learnReadOnlyHints`, `hideUnauthorizedTools`, ' +
-        '`authRequestScopes`), instead of the single-route variables.',
+        '`authRequestScopes`, `writeSignIn`, `writeSignInMaxAge` in seconds), instead of the single-route variables.',
     ),
     route: z
       .object({
@@ -205,6 +216,14 @@ export const proxySettings = z
         hideUnauthorizedTools: setting('MCP_PROXY_HIDE_UNAUTHORIZED_TOOLS', flag, {
           default: String(ROUTE_DEFAULTS.hideUnauthorizedTools),
         }).describe('Drop the tools the token cannot call from `tools/list` answers.'),
+        writeSignIn: setting('MCP_PROXY_WRITE_SIGN_IN', oneOf(WRITE_SIGN_IN), { default: 'off' }).describe(
+          'How the user must have signed in for calls that need the write scope: `mfa` (a second factor or a ' +
+            'passkey), `phr` (a passkey), `off`. Other tokens get `401 insufficient_user_authentication` with ' +
+            '`acr_values` (RFC 9470).',
+        ),
+        writeSignInMaxAge: setting('MCP_PROXY_WRITE_SIGN_IN_MAX_AGE', duration(0, DAY)).describe(
+          'And no longer ago than this (the token\'s `auth_time`); the challenge then carries `max_age`.',
+        ),
       })
       .meta({
         title: 'Single route',

@@ -28,6 +28,7 @@ export type Outcome =
   | 'revoked'
   | 'token_expired'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
   | 'session_mismatch'
   | 'session_unknown'
   | 'bad_request'

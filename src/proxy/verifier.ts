@@ -12,6 +12,9 @@ export interface VerifiedToken {
   grantId: string | undefined;
   iat: number;
   exp: number;
+  /** How and when the user signed in (src/lib/sign_in_strength.ts), when the token says. */
+  acr?: string | undefined;
+  authTime?: number | undefined;
 }
 
 /** The token is unacceptable: 401 invalid_token. */
@@ -161,6 +164,9 @@ function toVerified(p: JWTPayload): VerifiedToken {
     grantId,
     iat: p.iat,
     exp: p.exp,
+    // Optional claims: a value of the wrong type counts as absent, which only ever fails a check.
+    acr: typeof p.acr === 'string' ? p.acr : undefined,
+    authTime: typeof p.auth_time === 'number' && Number.isFinite(p.auth_time) ? p.auth_time : undefined,
   };
 }
 

@@ -14,6 +14,7 @@ import type { ProxyContext } from '../context.js';
 import { newExchange, type Route } from '../exchange.js';
 import { compose, type Step } from '../pipeline.js';
 import { authenticate, requireScopes } from '../steps/authenticate.js';
+import { requireUserAuthentication } from '../steps/user_authentication.js';
 
 const SUSPICIOUS = /\\|%2e|%2f|%5c|%00/i;
 
@@ -51,7 +52,13 @@ export function authRequestEndpoint(ctx: ProxyContext) {
       })
       .end();
   };
-  const decide = compose([audit(ctx.log, ctx.metrics), authenticate(ctx), requireScopes, allow]);
+  const decide = compose([
+    audit(ctx.log, ctx.metrics),
+    authenticate(ctx),
+    requireScopes,
+    requireUserAuthentication(),
+    allow,
+  ]);
 
   return async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const target = resolveOriginalUri(ctx.routes, req.headers['x-original-uri']);
