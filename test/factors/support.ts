@@ -40,6 +40,8 @@ export interface Authorization {
   status: number;
   verifier: string;
   state: string;
+  /** The access token once consentAndRedeem has run. */
+  accessToken?: string;
 }
 
 /** Starts an authorization and follows it to the first page of ours (sign-in or consent). */
@@ -108,6 +110,7 @@ export async function consentAndRedeem(
     { resource },
   );
   if (status !== 200) throw new Error(`token request failed: ${status} ${JSON.stringify(body)}`);
+  a.accessToken = String(body.access_token);
   const [, payload = ''] = String(body.access_token).split('.');
   return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
 }
