@@ -20,7 +20,7 @@ import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 import { refreshGraceHook } from './refresh_grace.js';
 import { resourceFunctions } from './resources.js';
-import { ACR_VALUES_SUPPORTED, interactionPrompts, signInClaims } from './sign_in_policy.js';
+import { ACR_VALUES_SUPPORTED, interactionPrompts, signInClaims, stepUpExtraParams } from './sign_in_policy.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -180,6 +180,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     // How the user signed in (src/lib/sign_in_strength.ts): advertised, asked for with acr_values.
     acrValues: ACR_VALUES_SUPPORTED,
+    extraParams: stepUpExtraParams as never,
     loadExistingGrant: loadExistingGrantFor(deps.grants),
     // Agents need refresh tokens without offline_access, bound to the grant
     // (docs/pitfalls.md#refresh-tokens-for-agents).

@@ -5,7 +5,7 @@
 // - the request's `acr_values`, as an agent sends it after a resource server's
 //   `insufficient_user_authentication` challenge (RFC 9470 §4); `max_age` is oidc-provider's own.
 // A session weaker than what is needed is sent back to the sign-in page, which asks for more.
-import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/index.js';
 import { splitScope } from '../lib/scopes.js';
 import { ACR, requestedStrength, type Strength, satisfies, stronger } from '../lib/sign_in_strength.js';
@@ -13,6 +13,29 @@ import type { ResourceRepository } from '../storage/resources.js';
 import type { UserRepository } from '../storage/users.js';
 
 export type SecondFactorPolicy = Config['secondFactor'];
+
+/**
+ * oidc-provider accepts `acr_values` and `max_age` only with the `openid` scope (they are OpenID
+ * Connect parameters), but RFC 9470 has plain OAuth clients send them after a challenge. Such
+ * requests carry them under these names instead (src/app/step_up_params.ts moves them), declared
+ * as extra parameters, and the login check below reads both spellings.
+ */
+export const STEP_UP_PARAMS = { acrValues: 'mcp_acr_values', maxAge: 'mcp_max_age' } as const;
+
+/** oidc-provider's `extraParams`: the step-up parameters, with max_age's syntax checked. */
+export const stepUpExtraParams = {
+  [STEP_UP_PARAMS.acrValues]: undefined,
+  [STEP_UP_PARAMS.maxAge]: (_ctx: KoaContextWithOIDC, value: string | undefined) => {
+    if (value !== undefined && !/^\d{1,9}$/.test(value)) {
+      throw new errors.InvalidRequest('max_age must be a non-negative integer');
+    }
+  },
+};
+
+/** The acr_values of a request, in either spelling. */
+function acrValuesOf(params: Record<string, unknown>): unknown {
+  return params.acr_values ?? params[STEP_UP_PARAMS.acrValues];
+}
 
 /** What the operator's policy asks of this user for this request. */
 export function policyStrength(
@@ -49,7 +72,7 @@ export function neededStrength(
 ): Strength | undefined {
   const user = accountId ? deps.users.findById(accountId) : undefined;
   const fromPolicy = policyStrength(deps.secondFactor, user, asksForWrite(deps.resources, params));
-  return stronger(fromPolicy, requestedStrength(params.acr_values));
+  return stronger(fromPolicy, requestedStrength(acrValuesOf(params)));
 }
 
 /** oidc-provider's prompts, with a login check for a session weaker than the request needs. */
@@ -63,6 +86,19 @@ export function interactionPrompts(deps: StrengthDeps) {
       const needed = neededStrength(deps, oidc.params as Record<string, unknown>, accountId);
       if (!needed || satisfies(oidc.session?.acr, needed)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       return interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  // max_age for plain OAuth requests, as oidc-provider's own check does it for OpenID ones.
+  prompts.get('login')?.checks.add(
+    new interactionPolicy.Check('step_up_max_age', 'a more recent sign-in is required', (ctx) => {
+      const { oidc } = ctx;
+      const raw = (oidc.params as Record<string, unknown>)[STEP_UP_PARAMS.maxAge];
+      if (typeof raw !== 'string' || !oidc.session?.accountId || oidc.result?.login) {
+        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      }
+      return oidc.session.past(Number(raw))
+        ? interactionPolicy.Check.REQUEST_PROMPT
+        : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
   );
   return prompts;
