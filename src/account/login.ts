@@ -151,7 +151,13 @@ export async function submitPasskey(deps: RouteDeps, sessions: WebSessions, ctx:
     });
     return showLogin(deps, ctx, { next, error: 'That passkey cannot sign in here.', status: 401 });
   }
-  signedIn({ users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle }, ctx, user, 'passkey', WHERE);
+  signedIn(
+    { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
+    ctx,
+    user,
+    'passkey',
+    WHERE,
+  );
   start(sessions, ctx, user, next);
 }
 

@@ -72,11 +72,9 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   router.post('/account/security/recovery-codes', requireSession, sessionForm, (ctx) =>
     newCodes(deps, ops, ctx, me(ctx)),
   );
-  router.post('/account/security/passkeys', requireSession, sessionForm, (ctx) =>
-    addPasskey(deps, ops, ctx, me(ctx)),
-  );
+  router.post('/account/security/passkeys', requireSession, sessionForm, (ctx) => addPasskey(deps, ops, ctx, me(ctx)));
   router.post('/account/security/passkeys/:id/remove', requireSession, sessionForm, (ctx) =>
-    removePasskey(deps, ops, ctx, me(ctx)),
+    removePasskey(ops, ctx, me(ctx)),
   );
 
   const routes = router.routes() as Middleware;

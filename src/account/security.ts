@@ -4,9 +4,9 @@
 // The TOTP secret and the recovery codes are shown once, in the answer to the POST that made them.
 import type { Context } from 'koa';
 import { type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
-import { hashPassword, passwordProblem } from '../lib/passwords.js';
 import type { Message } from '../i18n/translate.js';
 import { msg } from '../i18n/translate.js';
+import { hashPassword, passwordProblem } from '../lib/passwords.js';
 import { HttpError } from '../web/errors.js';
 import {
   hasTotp,
@@ -103,7 +103,10 @@ export async function changePassword(
     return showSecurity(deps, ctx, who, { error: 'The new passwords do not match.', status: 400 });
   }
   if (passwordProblem(next)) {
-    return showSecurity(deps, ctx, who, { error: 'A password has at least 8 and at most 1024 characters.', status: 400 });
+    return showSecurity(deps, ctx, who, {
+      error: 'A password has at least 8 and at most 1024 characters.',
+      status: 400,
+    });
   }
   // The current password, under the same back-off as the sign-in forms: a session left open on
   // someone else's screen is not enough to take the account.
@@ -160,12 +163,7 @@ export async function confirmTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context,
   return showSecurity(deps, ctx, who, { codes });
 }
 
-export async function removeTotp(
-  deps: RouteDeps,
-  ops: Lifecycle,
-  ctx: Context,
-  who: SignedIn,
-): Promise<void> {
+export async function removeTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): Promise<void> {
   // Taking away a factor asks for the password, as changing it does.
   const checked = await signIn(
     { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
@@ -211,13 +209,14 @@ export async function addPasskey(deps: RouteDeps, ops: Lifecycle, ctx: Context, 
   try {
     ops.addPasskey(actor(ctx, who), who.user, { ...credential, name });
   } catch (err) {
-    if (err instanceof LifecycleError) throw new HttpError(409, 'invalid_request', 'This passkey is already registered.');
+    if (err instanceof LifecycleError)
+      throw new HttpError(409, 'invalid_request', 'This passkey is already registered.');
     throw err;
   }
   back(ctx, 'passkey-added');
 }
 
-export function removePasskey(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): void {
+export function removePasskey(ops: Lifecycle, ctx: Context, who: SignedIn): void {
   if (!ops.removePasskey(actor(ctx, who), who.user, String(ctx.params.id))) {
     throw new HttpError(404, 'not_found', 'There is no such passkey.');
   }

@@ -222,7 +222,7 @@ export const proxySettings = z
             '`acr_values` (RFC 9470).',
         ),
         writeSignInMaxAge: setting('MCP_PROXY_WRITE_SIGN_IN_MAX_AGE', duration(0, DAY)).describe(
-          'And no longer ago than this (the token\'s `auth_time`); the challenge then carries `max_age`.',
+          "And no longer ago than this (the token's `auth_time`); the challenge then carries `max_age`.",
         ),
       })
       .meta({

@@ -37,7 +37,8 @@ export function factorOperations(stores: Stores, audit: Audit) {
     },
     /** Starts a TOTP enrolment (replacing one not yet confirmed); refused while one is active. */
     startTotp(_actor: Actor, user: User, secret: string): void {
-      if (factors.totp(user.id)?.confirmed) throw new LifecycleError('exists', 'a TOTP authenticator is already set up');
+      if (factors.totp(user.id)?.confirmed)
+        throw new LifecycleError('exists', 'a TOTP authenticator is already set up');
       factors.startTotp(user.id, secret, epochSeconds());
     },
     /**

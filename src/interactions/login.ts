@@ -6,8 +6,8 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { type Audit, requestSource } from '../audit/index.js';
-import type { Logger } from '../log/logger.js';
 import { ACR, AMR, type Strength } from '../lib/sign_in_strength.js';
+import type { Logger } from '../log/logger.js';
 import { neededStrength, type SecondFactorPolicy } from '../provider/sign_in_policy.js';
 import type { FactorRepository } from '../storage/factors.js';
 import type { ResourceRepository } from '../storage/resources.js';
@@ -149,7 +149,9 @@ export async function submitCode(deps: LoginDeps, ctx: Context, details: Interac
 
 export async function submitPasskey(deps: LoginDeps, ctx: Context, details: Interaction): Promise<void> {
   const clientId = String(details.params.client_id ?? '') || null;
-  const response = parseCredential<Parameters<typeof verifyPasskeySignIn>[3]>(formField(ctx.request.body, 'credential'));
+  const response = parseCredential<Parameters<typeof verifyPasskeySignIn>[3]>(
+    formField(ctx.request.body, 'credential'),
+  );
   const passkey = response && (await verifyPasskeySignIn(deps.factors, deps.rp, challengeScope(details.uid), response));
   const user = passkey && deps.users.findById(passkey.userId);
   if (!user || user.disabled) {

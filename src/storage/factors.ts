@@ -45,9 +45,7 @@ const toPasskey = (r: PasskeyRow): Passkey => ({
 
 /** Recovery codes are 80 random bits: a plain SHA-256 is enough to make a leaked table useless. */
 export function hashRecoveryCode(code: string): string {
-  return createHash('sha256')
-    .update(code.replace(/[\s-]/g, '').toLowerCase())
-    .digest('hex');
+  return createHash('sha256').update(code.replace(/[\s-]/g, '').toLowerCase()).digest('hex');
 }
 
 export type FactorRepository = ReturnType<typeof createFactorRepository>;
@@ -68,9 +66,7 @@ export function createFactorRepository(db: Db) {
   const codeUse = db.prepare(
     'UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL',
   );
-  const codesLeft = db
-    .prepare('SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL')
-    .pluck();
+  const codesLeft = db.prepare('SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL').pluck();
   const passkeysOf = db.prepare('SELECT * FROM passkeys WHERE user_id = ? ORDER BY created_at');
   const passkeyById = db.prepare('SELECT * FROM passkeys WHERE id = ?');
   const passkeyInsert = db.prepare(
@@ -130,7 +126,15 @@ export function createFactorRepository(db: Db) {
       return r && toPasskey(r);
     },
     addPasskey(p: Omit<Passkey, 'lastUsedAt'>): void {
-      passkeyInsert.run(p.id, p.userId, Buffer.from(p.publicKey), p.counter, p.transports.join(' '), p.name, p.createdAt);
+      passkeyInsert.run(
+        p.id,
+        p.userId,
+        Buffer.from(p.publicKey),
+        p.counter,
+        p.transports.join(' '),
+        p.name,
+        p.createdAt,
+      );
     },
     passkeyUsed(id: string, counter: number, now: number): void {
       passkeyUsed.run(counter, now, id);

@@ -9,7 +9,7 @@
 import type { Context } from 'koa';
 import { type Audit, type AuditDetails, requestSource } from '../audit/index.js';
 import { loginFailure } from '../audit/login_failure.js';
-import { AMR } from '../lib/sign_in_strength.js';
+import type { AMR } from '../lib/sign_in_strength.js';
 import { authenticate } from '../provider/accounts.js';
 import type { FactorRepository } from '../storage/factors.js';
 import type { User, UserRepository } from '../storage/users.js';
@@ -63,7 +63,15 @@ export async function signIn(
   }
   if (!user) {
     const failure = loginFailure(deps.users, username);
-    return failed(deps, ctx, attempt, clientId, failure.userId, { ...failure.details, ...page }, 'Wrong username or password.');
+    return failed(
+      deps,
+      ctx,
+      attempt,
+      clientId,
+      failure.userId,
+      { ...failure.details, ...page },
+      'Wrong username or password.',
+    );
   }
   if (needsMore(user)) {
     attempt.release();
@@ -81,7 +89,9 @@ export async function signInSecondFactor(
   user: User,
   code: string,
   where: SignInContext = {},
-): Promise<{ ok: true; method: SignInMethod } | { ok: false; status: 400 | 401 | 429; error: string; retryAfter?: number }> {
+): Promise<
+  { ok: true; method: SignInMethod } | { ok: false; status: 400 | 401 | 429; error: string; retryAfter?: number }
+> {
   if (!code.trim()) return { ok: false, status: 400, error: 'Enter the code from your authenticator app.' };
   const attempt = await deps.loginThrottle.begin(user.username, clientAddress(ctx));
   if (attempt.retryAfter > 0) return throttled(attempt.retryAfter);

@@ -3,13 +3,7 @@
 // (audited with the admin as actor; a reset signs the user out everywhere). The account sign-in
 // page asks a TOTP user for the code too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  auditRows,
-  PASSWORD,
-  serverWithUsers,
-  signedInClient,
-  WebClient,
-} from '../support/account.js';
+import { auditRows, PASSWORD, serverWithUsers, signedInClient, WebClient } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 import { enrolTotp, field, totpCode } from './support.js';
 
@@ -142,9 +136,9 @@ describe('account security page and admin console', () => {
     expect((await alice.post('/admin/users', { csrf, username: 'evil', password: PASSWORD })).status).toBe(403);
     expect((await alice.post(`/admin/users/${userId('bob')}/reset-factors`, { csrf })).status).toBe(403);
     const root = await signedInClient(server, 'root');
-    expect((await root.post('/admin/users', { csrf: 'x'.repeat(43), username: 'evil', password: PASSWORD })).status).toBe(
-      403,
-    );
+    expect(
+      (await root.post('/admin/users', { csrf: 'x'.repeat(43), username: 'evil', password: PASSWORD })).status,
+    ).toBe(403);
     expect(server.app.stores.users.findByUsername('evil')).toBeUndefined();
   });
 });

@@ -3,9 +3,10 @@
 // account page, signs out, signs in with it (no username typed), and an agent that asks for a
 // phishing-resistant sign-in (acr_values=phr) gets a token that says so. The security page fits
 // the screen in English, Japanese and Korean.
+
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
@@ -13,8 +14,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config/index.js';
-import { ACR } from '../../src/lib/sign_in_strength.js';
 import { hashPassword } from '../../src/lib/passwords.js';
+import { ACR } from '../../src/lib/sign_in_strength.js';
 import { createLogger } from '../../src/log/logger.js';
 import { type Db, openDatabase } from '../../src/storage/db.js';
 import { migrate } from '../../src/storage/migrate.js';

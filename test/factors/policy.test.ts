@@ -20,7 +20,10 @@ describe('acr_values in the authorization request', () => {
   afterAll(() => server.close());
 
   it('advertises the sign-in strengths it issues', async () => {
-    const meta = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const meta = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(meta.acr_values_supported).toEqual([ACR.password, ACR.mfa, ACR.phr]);
   });
 

@@ -5,8 +5,6 @@
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ACR, acrValuesFor } from '../../src/lib/sign_in_strength.js';
-import { WebClient } from '../support/account.js';
-import { PUBLIC_CLIENT, register } from '../support/oauth.js';
 import {
   type Chain,
   expectNoAuthorization,
@@ -17,6 +15,8 @@ import {
   PASSWORD,
   startChain,
 } from '../proxy/helpers.js';
+import { WebClient } from '../support/account.js';
+import { PUBLIC_CLIENT, register } from '../support/oauth.js';
 import { consentAndRedeem, enrolTotp, field, startAuthorization, submit, totpCode } from './support.js';
 
 const MAX_AGE = 600;
@@ -28,7 +28,9 @@ describe('proxy step-up for writing tools', () => {
   let secondFactor: string;
 
   beforeAll(async () => {
-    chain = await startChain({ route: { writeSignIn: 'mfa', writeSignInMaxAge: MAX_AGE, readOnlyTools: ['read_notes'] } });
+    chain = await startChain({
+      route: { writeSignIn: 'mfa', writeSignInMaxAge: MAX_AGE, readOnlyTools: ['read_notes'] },
+    });
     mcp = `${chain.proxy.url}/mcp`;
     await chain.as.addUser('alice', PASSWORD);
     await chain.as.addUser('tess', PASSWORD);
@@ -104,7 +106,7 @@ describe('proxy step-up for writing tools', () => {
     await res.text();
   });
 
-  it.each([
+  it.each<[string, { acr?: unknown; auth_time?: number | undefined }, number]>([
     ['no acr', {}, 401],
     ['an acr we never issue', { acr: 'urn:example:gold' }, 401],
     ['acr as a number', { acr: 2 }, 401],

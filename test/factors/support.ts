@@ -2,8 +2,8 @@
 // from the shared secret, and an authorization driven step by step (password, code, consent).
 import { randomBytes } from 'node:crypto';
 import { generateSync } from 'otplib';
-import type { TestServer } from '../support/app.js';
 import type { WebClient } from '../support/account.js';
+import type { TestServer } from '../support/app.js';
 import { CookieBrowser, csrfOf, pkcePair, type RegisteredClient, redeem } from '../support/oauth.js';
 
 /** A TOTP code for `secret`, `offset` periods of 30 s from now. */

@@ -134,7 +134,10 @@ describe('TOTP second factor', () => {
     const web = await signedInClient(server, 'ivy');
     const { secret } = await enrolTotp(web);
     const one = await authorizeWith();
-    const pending = field((await submit(server, one, 'login', { username: 'ivy', password: PASSWORD })).html, 'pending');
+    const pending = field(
+      (await submit(server, one, 'login', { username: 'ivy', password: PASSWORD })).html,
+      'pending',
+    );
     const other = await authorizeWith();
     const moved = await submit(server, other, 'code', { pending, code: totpCode(secret, 1) });
     expect(moved.status).toBe(400);

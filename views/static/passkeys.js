@@ -92,7 +92,11 @@
     // Conditional UI: the browser offers passkeys among the username field's suggestions.
     if (!register && document.querySelector('input[autocomplete~="webauthn"]')) {
       const check = PublicKeyCredential.isConditionalMediationAvailable;
-      if (check) check.call(PublicKeyCredential).then((ok) => ok && run(true), () => {});
+      if (check)
+        check.call(PublicKeyCredential).then(
+          (ok) => ok && run(true),
+          () => {},
+        );
     }
   }
 })();
