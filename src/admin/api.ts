@@ -13,6 +13,8 @@ import type { User } from '../storage/users.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, type Query, single } from './grant_filter.js';
+import { policyStrength } from '../provider/sign_in_policy.js';
+import { hasAnyFactor } from '../web/factors.js';
 
 export const API_ROUTES = [
   'GET /admin/api/grants',
@@ -55,6 +57,13 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
     throw new HttpError(401, 'unauthorized', 'send an admin API token: Authorization: Bearer <token>');
   }
   if (!current.user.isAdmin) throw new HttpError(403, 'forbidden', 'only administrators may use the admin API');
+  // As for the console (./console.ts requireAdminPage): the policy's second factor first.
+  if (
+    policyStrength(deps.config.secondFactor, current.user, false) &&
+    !hasAnyFactor(deps.stores.factors, current.user.id)
+  ) {
+    throw new HttpError(403, 'forbidden', 'set up a passkey or an authenticator app on /account/security first');
+  }
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
     if (!deps.csrf.verify(ctx, current.csrfScope, ctx.get('x-csrf-token'))) {
       throw new HttpError(

@@ -128,10 +128,13 @@ describe('MCP_OAUTH_SECOND_FACTOR=admins', () => {
     const res = await web.get('/admin');
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/account/security?notice=factor-required');
+    const api = await web.get('/admin/api/grants', { accept: 'application/json' });
+    expect(api.status).toBe(403);
     const page = await (await web.get('/account/security?notice=factor-required')).text();
     expect(page).toContain('id="factor-required"');
     const { secret } = await enrolTotp(web);
     expect((await web.get('/admin')).status).toBe(200);
+    expect((await web.get('/admin/api/grants', { accept: 'application/json' })).status).toBe(200);
 
     // The next sign-in of the admin asks for the code too.
     const fresh = await signedInClient(server, 'bob');
