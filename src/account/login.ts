@@ -88,7 +88,7 @@ export async function submitLogin(
   }
   if (result.complete) return start(sessions, ctx, result.user, next);
   if (hasTotp(deps.stores.factors, result.user.id)) {
-    return showCode(deps, ctx, next, await pending.issue(result.user.id, PENDING_SCOPE));
+    return showCode(deps, ctx, next, await pending.issue(result.user, PENDING_SCOPE));
   }
   deps.audit.record({
     event: 'login.failure',
@@ -114,9 +114,8 @@ export async function submitCode(
   const body = ctx.request.body;
   const next = safeNext(formField(body, 'next'));
   const token = formField(body, 'pending');
-  const userId = await pending.verify(token, PENDING_SCOPE);
-  const user = userId ? deps.stores.users.findById(userId) : undefined;
-  if (!user || user.disabled || typeof token !== 'string') {
+  const user = await pending.verify(token, PENDING_SCOPE);
+  if (!user || typeof token !== 'string') {
     return showLogin(deps, ctx, { next, error: 'That sign-in took too long. Start again.', status: 400 });
   }
   const signInDeps = {

@@ -26,7 +26,7 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   // Exact paths: requests arrive in one spelling (src/app/canonical_path.ts) and so must match one.
   const router = new Router({ sensitive: true, strict: true });
   const sessionForm = checkedForm(deps.csrf, (ctx) => (signedIn(ctx) as SignedIn).csrfScope);
-  const pending = createPendingSignIns(deps.stores.db);
+  const pending = createPendingSignIns(deps.stores.db, deps.stores.users);
 
   // Not signed in: back to the sign-in page, coming back here afterwards (for a POST, to the page).
   const requireSession = async (ctx: Context, next: Next) => {

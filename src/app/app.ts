@@ -83,7 +83,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     config,
     loginThrottle,
     factors: stores.factors,
-    pending: createPendingSignIns(db),
+    pending: createPendingSignIns(db, users),
     rp: relyingParty(config.issuer),
     secondFactor: config.secondFactor,
     provider: () => current,

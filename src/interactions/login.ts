@@ -112,7 +112,7 @@ export async function submitLogin(deps: LoginDeps, ctx: Context, details: Intera
   }
   if (result.complete) return finish(deps, ctx, result.user, 'password');
   if (hasTotp(deps.factors, result.user.id)) {
-    return showCode(deps, ctx, details, await deps.pending.issue(result.user.id, pendingScope(details.uid)));
+    return showCode(deps, ctx, details, await deps.pending.issue(result.user, pendingScope(details.uid)));
   }
   // Needed, but nothing to ask for: a passkey, if the user has one, or the account page first.
   deps.audit.record({
@@ -133,9 +133,8 @@ export async function submitLogin(deps: LoginDeps, ctx: Context, details: Intera
 export async function submitCode(deps: LoginDeps, ctx: Context, details: Interaction): Promise<void> {
   const body = ctx.request.body;
   const pending = formField(body, 'pending');
-  const userId = await deps.pending.verify(pending, pendingScope(details.uid));
-  const user = userId ? deps.users.findById(userId) : undefined;
-  if (!user || user.disabled || typeof pending !== 'string') {
+  const user = await deps.pending.verify(pending, pendingScope(details.uid));
+  if (!user || typeof pending !== 'string') {
     return showLogin(deps, ctx, details, { error: 'That sign-in took too long. Start again.', status: 400 });
   }
   const clientId = String(details.params.client_id ?? '') || null;

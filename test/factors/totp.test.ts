@@ -3,6 +3,7 @@
 // authorization, one use per code, recovery codes, the back-off shared with passwords, and the
 // acr/amr/auth_time the access token then carries.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/lib/passwords.js';
 import { ACR } from '../../src/lib/sign_in_strength.js';
 import { auditRows, PASSWORD, RESOURCE, serverWithUsers, signedInClient } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
@@ -14,7 +15,7 @@ describe('TOTP second factor', () => {
   let client: RegisteredClient;
   beforeAll(async () => {
     server = await serverWithUsers({ MCP_OAUTH_LOGIN_FAILURES_PER_USER_AND_ADDRESS: '3' });
-    for (const name of ['dora', 'erin', 'fay', 'gus', 'hal', 'ivy']) await server.addUser(name, PASSWORD);
+    for (const name of ['dora', 'erin', 'fay', 'gus', 'hal', 'ivy', 'jay']) await server.addUser(name, PASSWORD);
     client = await register(server.url, PUBLIC_CLIENT);
   });
   afterAll(() => server.close());
@@ -144,5 +145,17 @@ describe('TOTP second factor', () => {
     expect(moved.html).toContain('That sign-in took too long. Start again.');
     const forged = await submit(server, other, 'code', { pending: `${pending}x`, code: totpCode(secret, 1) });
     expect(forged.status).toBe(400);
+  });
+
+  it('voids a half-finished sign-in when the password changes in between', async () => {
+    const web = await signedInClient(server, 'jay');
+    const { secret } = await enrolTotp(web);
+    const a = await authorizeWith();
+    const pending = field((await submit(server, a, 'login', { username: 'jay', password: PASSWORD })).html, 'pending');
+    const jay = server.app.stores.users.findByUsername('jay');
+    server.app.stores.users.setPasswordHash(jay?.id ?? '', await hashPassword('a different passphrase'));
+    const late = await submit(server, a, 'code', { pending, code: totpCode(secret, 1) });
+    expect(late.status).toBe(400);
+    expect(late.html).not.toContain('name="scope"');
   });
 });
