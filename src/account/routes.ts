@@ -67,14 +67,14 @@ export function accountRoutes(deps: RouteDeps): Middleware {
     confirmTotp(deps, ops, ctx, me(ctx)),
   );
   router.post('/account/security/totp/remove', requireSession, sessionForm, (ctx) =>
-    removeTotp(deps, ops, ctx, me(ctx)),
+    removeTotp(deps, ops, sessions, ctx, me(ctx)),
   );
   router.post('/account/security/recovery-codes', requireSession, sessionForm, (ctx) =>
     newCodes(deps, ops, ctx, me(ctx)),
   );
   router.post('/account/security/passkeys', requireSession, sessionForm, (ctx) => addPasskey(deps, ops, ctx, me(ctx)));
   router.post('/account/security/passkeys/:id/remove', requireSession, sessionForm, (ctx) =>
-    removePasskey(ops, ctx, me(ctx)),
+    removePasskey(ops, sessions, ctx, me(ctx)),
   );
 
   const routes = router.routes() as Middleware;

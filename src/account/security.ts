@@ -163,7 +163,13 @@ export async function confirmTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context,
   return showSecurity(deps, ctx, who, { codes });
 }
 
-export async function removeTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): Promise<void> {
+export async function removeTotp(
+  deps: RouteDeps,
+  ops: Lifecycle,
+  sessions: WebSessions,
+  ctx: Context,
+  who: SignedIn,
+): Promise<void> {
   // Taking away a factor asks for the password, as changing it does.
   const checked = await signIn(
     { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
@@ -179,6 +185,8 @@ export async function removeTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context, 
     return showSecurity(deps, ctx, who, { error, status: checked.status });
   }
   ops.removeTotp(actor(ctx, who), who.user);
+  // Every session ended with it; this browser gets a new one.
+  sessions.start(ctx, who.user);
   back(ctx, 'totp-removed');
 }
 
@@ -216,9 +224,10 @@ export async function addPasskey(deps: RouteDeps, ops: Lifecycle, ctx: Context, 
   back(ctx, 'passkey-added');
 }
 
-export function removePasskey(ops: Lifecycle, ctx: Context, who: SignedIn): void {
+export function removePasskey(ops: Lifecycle, sessions: WebSessions, ctx: Context, who: SignedIn): void {
   if (!ops.removePasskey(actor(ctx, who), who.user, String(ctx.params.id))) {
     throw new HttpError(404, 'not_found', 'There is no such passkey.');
   }
+  sessions.start(ctx, who.user);
   back(ctx, 'passkey-removed');
 }

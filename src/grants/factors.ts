@@ -1,8 +1,9 @@
 // A user's sign-in factors and the accounts admins create: enrolling and removing TOTP, recovery
 // codes, passkeys, an admin's reset of every factor, a new user. Each change is audited with who
-// made it. A reset by an admin (a lost phone, a stolen key) also ends every browser session of the
-// user, so whoever holds the old factor is signed out too; a password change already does
-// (./users.ts).
+// made it. Taking a factor away (the user removing a lost passkey, an admin's reset after a stolen
+// phone) also ends every browser session of the user, so whoever signed in with it is signed out
+// too; a password change already does (./users.ts). The page that made the change starts itself a
+// new session.
 import type { Audit } from '../audit/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Stores } from '../storage/index.js';
@@ -17,6 +18,10 @@ export interface NewPasskey {
   transports: string[];
   name: string;
 }
+
+const ended = (sessions: { provider: number; pages: number }) => ({
+  sessions_ended: sessions.provider + sessions.pages,
+});
 
 export function factorOperations(stores: Stores, audit: Audit) {
   const { db, users, factors, revocations } = stores;
@@ -69,11 +74,11 @@ export function factorOperations(stores: Stores, audit: Audit) {
         .transaction(() => {
           const had = factors.removeTotp(user.id);
           factors.removeRecoveryCodes(user.id);
-          return had;
+          return had && revocations.endSessions(user.id);
         })
         .immediate();
-      if (removed) log.event(actor, 'user.totp_removed', { userId: user.id });
-      return removed;
+      if (removed) log.event(actor, 'user.totp_removed', { userId: user.id, details: ended(removed) });
+      return removed !== false;
     },
     addPasskey(actor: Actor, user: User, passkey: NewPasskey): void {
       if (factors.passkey(passkey.id)) throw new LifecycleError('exists', 'this passkey is already registered');
@@ -82,9 +87,11 @@ export function factorOperations(stores: Stores, audit: Audit) {
     },
     /** Removes one of the user's passkeys; false when the user has no passkey with that id. */
     removePasskey(actor: Actor, user: User, id: string): boolean {
-      const removed = factors.removePasskey(user.id, id);
-      if (removed) log.event(actor, 'user.passkey_removed', { userId: user.id });
-      return removed;
+      const removed = db
+        .transaction(() => factors.removePasskey(user.id, id) && revocations.endSessions(user.id))
+        .immediate();
+      if (removed) log.event(actor, 'user.passkey_removed', { userId: user.id, details: ended(removed) });
+      return removed !== false;
     },
     /** An admin's reset: every factor goes and every session of the user ends. */
     resetFactors(actor: Actor, user: User): { totp: boolean; passkeys: number } {

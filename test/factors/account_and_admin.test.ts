@@ -88,6 +88,33 @@ describe('account security page and admin console', () => {
     expect(auditRows(server, 'user.totp_removed').at(-1)?.user_id).toBe(userId('lee'));
   });
 
+  it('signs every other session out when the user removes a passkey', async () => {
+    await server.addUser('pia', PASSWORD);
+    const here = await signedInClient(server, 'pia');
+    const elsewhere = await signedInClient(server, 'pia');
+    const factors = server.app.stores.factors;
+    factors.addPasskey({
+      id: 'test-credential-id',
+      userId: userId('pia'),
+      publicKey: new Uint8Array([1, 2, 3]),
+      counter: 0,
+      transports: ['internal'],
+      name: 'Old phone',
+      createdAt: 0,
+    });
+    const { csrf, html } = await here.page('/account/security');
+    expect(html).toContain('Old phone');
+    const other = await here.post('/account/security/passkeys/someone-elses/remove', { csrf });
+    expect(other.status).toBe(404);
+    expect((await elsewhere.get('/account')).status).toBe(200);
+    const res = await here.post('/account/security/passkeys/test-credential-id/remove', { csrf });
+    expect(res.status).toBe(303);
+    expect(factors.passkeys(userId('pia'))).toHaveLength(0);
+    expect((await here.get('/account/security')).status).toBe(200);
+    expect((await elsewhere.get('/account')).status).toBe(303);
+    expect(auditRows(server, 'user.passkey_removed').at(-1)?.user_id).toBe(userId('pia'));
+  });
+
   it('lets an admin add a user, who can then sign in', async () => {
     const root = await signedInClient(server, 'root');
     const { csrf } = await root.page('/admin/users');
