@@ -153,3 +153,28 @@ describe('MCP_OAUTH_SECOND_FACTOR=admins', () => {
     );
   });
 });
+
+describe('MCP_OAUTH_SECOND_FACTOR=everyone', () => {
+  let server: TestServer;
+  let client: RegisteredClient;
+  beforeAll(async () => {
+    server = await serverWithUsers({ MCP_OAUTH_SECOND_FACTOR: 'everyone' });
+    client = await register(server.url, PUBLIC_CLIENT);
+  });
+  afterAll(() => server.close());
+
+  it('asks every user for more than a password, and lets them in to the account page to set it up', async () => {
+    const a = await startAuthorization(server, client, { resource: RESOURCE, scope: 'mcp:read' });
+    const refused = await submit(server, a, 'login', { username: 'alice', password: PASSWORD });
+    expect(refused.status).toBe(403);
+    expect(refused.html).toContain('/account/security');
+    const web = await signedInClient(server, 'alice');
+    const page = await (await web.get('/account/security')).text();
+    expect(page).toContain('id="factor-required"');
+    const { secret } = await enrolTotp(web);
+    const again = await startAuthorization(server, client, { resource: RESOURCE, scope: 'mcp:read' });
+    const step = await submit(server, again, 'login', { username: 'alice', password: PASSWORD });
+    await submit(server, again, 'code', { pending: field(step.html, 'pending'), code: totpCode(secret, 1) });
+    expect((await consentAndRedeem(server, client, again, RESOURCE)).acr).toBe(ACR.mfa);
+  });
+});
