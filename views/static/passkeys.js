@@ -78,7 +78,7 @@
             });
         if (!credential) return;
         field.value = JSON.stringify(answerJSON(credential));
-        if (form.reportValidity()) form.submit();
+        form.submit();
       } catch {
         if (!conditional && status) status.textContent = status.dataset.failed || '';
       }
@@ -87,6 +87,9 @@
     button.addEventListener('click', (event) => {
       event.preventDefault();
       if (status) status.textContent = '';
+      // The form's own fields (a new passkey's name) first: no passkey is made for a form that
+      // could not then be sent.
+      if (!form.reportValidity()) return;
       run(false);
     });
     // Conditional UI: the browser offers passkeys among the username field's suggestions.
