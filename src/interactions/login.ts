@@ -73,7 +73,7 @@ export async function showLogin(
       username: extra.username ?? '',
       stronger: strength === 'password' ? undefined : strength,
       passwordAllowed: strength !== 'phr',
-      passkeyOptions: JSON.stringify(options),
+      passkeyOptions: options && JSON.stringify(options),
     },
     extra.status ?? 200,
   );

@@ -77,6 +77,7 @@ export function createFactorRepository(db: Db) {
   const passkeysDelete = db.prepare('DELETE FROM passkeys WHERE user_id = ?');
   const challengePurge = db.prepare('DELETE FROM webauthn_challenges WHERE expires_at <= ?');
   const challengeInsert = db.prepare('INSERT INTO webauthn_challenges (challenge, scope, expires_at) VALUES (?, ?, ?)');
+  const challengeCount = db.prepare('SELECT COUNT(*) FROM webauthn_challenges').pluck();
   const challengeTake = db.prepare(
     'DELETE FROM webauthn_challenges WHERE challenge = ? AND scope = ? AND expires_at > ? RETURNING challenge',
   );
@@ -145,10 +146,16 @@ export function createFactorRepository(db: Db) {
     removePasskeys(userId: string): number {
       return passkeysDelete.run(userId).changes;
     },
-    /** Stores a challenge for `scope` until `expiresAt`; expired ones are dropped on the way. */
-    putChallenge(challenge: string, scope: string, expiresAt: number, now: number): void {
+    /**
+     * Stores a challenge for `scope` until `expiresAt`; expired ones are dropped on the way. False
+     * (nothing stored) when `cap` live challenges exist already: sign-in pages are public, and
+     * loading them must not grow the table without bound.
+     */
+    putChallenge(challenge: string, scope: string, expiresAt: number, now: number, cap = 10_000): boolean {
       challengePurge.run(now);
+      if ((challengeCount.get() as number) >= cap) return false;
       challengeInsert.run(challenge, scope, expiresAt);
+      return true;
     },
     /** Consumes a live challenge issued for `scope`: true once, then never again. */
     takeChallenge(challenge: string, scope: string, now: number): boolean {

@@ -103,16 +103,18 @@ export function hasTotp(factors: FactorRepository, userId: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Passkeys
 
-/** Options for a sign-in with any passkey of this site (usernameless); the challenge is stored for `scope`. */
+/**
+ * Options for a sign-in with any passkey of this site (usernameless); the challenge is stored for
+ * `scope`. Undefined when no challenge could be stored (the page then offers no passkey).
+ */
 export async function passkeySignInOptions(
   factors: FactorRepository,
   rp: RelyingParty,
   scope: string,
-): Promise<PublicKeyCredentialRequestOptionsJSON> {
+): Promise<PublicKeyCredentialRequestOptionsJSON | undefined> {
   const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: 'required', timeout: 120_000 });
   const now = epochSeconds();
-  factors.putChallenge(options.challenge, scope, now + CHALLENGE_TTL, now);
-  return options;
+  return factors.putChallenge(options.challenge, scope, now + CHALLENGE_TTL, now) ? options : undefined;
 }
 
 /** Parses a credential response posted by the page; undefined when it is not one. */
@@ -177,7 +179,7 @@ export async function passkeyRegistrationOptions(
   rp: RelyingParty,
   user: User,
   scope: string,
-): Promise<PublicKeyCredentialCreationOptionsJSON> {
+): Promise<PublicKeyCredentialCreationOptionsJSON | undefined> {
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
@@ -189,8 +191,7 @@ export async function passkeyRegistrationOptions(
     timeout: 120_000,
   });
   const now = epochSeconds();
-  factors.putChallenge(options.challenge, scope, now + CHALLENGE_TTL, now);
-  return options;
+  return factors.putChallenge(options.challenge, scope, now + CHALLENGE_TTL, now) ? options : undefined;
 }
 
 /** The credential a registration response creates, checked against its (consumed) challenge. */
