@@ -194,8 +194,19 @@ describe('passkeys in a real browser', () => {
     await page.goto(`${server.url}/account/security?lang=${lang}`);
     expect(await page.getAttribute('html', 'lang')).toBe(lang);
     expect(await page.evaluate(OVERFLOW)).toEqual([]);
-    const labelled = await page.evaluate(`[...document.querySelectorAll('input:not([type=hidden])')]
-      .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).length`);
-    expect(labelled).toBe(0);
+    const unlabelled = `[...document.querySelectorAll('input:not([type=hidden])')]
+      .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label')).length`;
+    expect(await page.evaluate(unlabelled)).toBe(0);
+    // Signed out: the sign-in page with its passkey button.
+    const visitor = await chromium().newContext({ viewport: PHONE });
+    try {
+      const other = await visitor.newPage();
+      await other.goto(`${server.url}/account/login?lang=${lang}`);
+      expect(await other.locator('form[data-passkey="sign-in"]').isVisible()).toBe(true);
+      expect(await other.evaluate(OVERFLOW)).toEqual([]);
+      expect(await other.evaluate(unlabelled)).toBe(0);
+    } finally {
+      await visitor.close();
+    }
   });
 });

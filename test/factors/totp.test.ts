@@ -38,6 +38,10 @@ describe('TOTP second factor', () => {
     expect(again).not.toContain(secret);
     for (const c of codes) expect(again).not.toContain(c);
     expect(auditRows(server, 'user.totp_enabled').some((r) => r.user_id === dora?.id)).toBe(true);
+    // Neither the secret nor a recovery code is in the audit trail.
+    const trail = JSON.stringify(server.db.prepare('SELECT * FROM audit_events').all());
+    expect(trail).not.toContain(secret);
+    for (const c of codes) expect(trail).not.toContain(c);
   });
 
   it('refuses to confirm an enrolment with a wrong code, and asks nothing at sign-in until confirmed', async () => {
