@@ -33,11 +33,12 @@ CREATE TABLE passkeys (
 ) STRICT;
 CREATE INDEX passkeys_user ON passkeys (user_id);
 
--- WebAuthn challenges, single use: deleted when a response is checked against them. `scope` binds a
--- challenge to what it was issued for (a sign-in interaction, a page session's registration).
+-- WebAuthn challenges that were answered: a challenge is made and checked without the database
+-- (an HMAC over its expiry and what it was issued for, src/web/factors.ts), so showing a sign-in page
+-- writes nothing; once an answer to it verifies, it is recorded here until it expires and is never
+-- accepted again.
 CREATE TABLE webauthn_challenges (
   challenge  TEXT PRIMARY KEY,
-  scope      TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires_at);

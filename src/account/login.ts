@@ -41,7 +41,7 @@ export async function showLogin(
       error: extra.error,
       username: extra.username ?? '',
       passwordAllowed: true,
-      passkeyOptions: options && JSON.stringify(options),
+      passkeyOptions: JSON.stringify(options),
     },
     extra.status ?? 200,
   );

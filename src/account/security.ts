@@ -78,7 +78,7 @@ export async function showSecurity(deps: RouteDeps, ctx: Context, who: SignedIn,
         lastUsed: formatWhen(p.lastUsedAt),
       })),
       required: deps.config.secondFactor === 'everyone' || (deps.config.secondFactor === 'admins' && who.user.isAdmin),
-      registerOptions: options && JSON.stringify(options),
+      registerOptions: JSON.stringify(options),
     },
     extra.status ?? 200,
   );

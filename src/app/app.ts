@@ -64,6 +64,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const secure = config.issuer.startsWith('https:');
   const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure);
   const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
+  // Made now rather than by the first sign-in page, which must write nothing.
+  stores.factors.challengeKey();
   await ensureSigningKey(keys);
 
   let current: Provider;

@@ -73,7 +73,7 @@ export async function showLogin(
       username: extra.username ?? '',
       stronger: strength === 'password' ? undefined : strength,
       passwordAllowed: strength !== 'phr',
-      passkeyOptions: options && JSON.stringify(options),
+      passkeyOptions: JSON.stringify(options),
     },
     extra.status ?? 200,
   );

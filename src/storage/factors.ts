@@ -2,6 +2,7 @@
 // (WebAuthn credentials) and the single-use WebAuthn challenges. migrations/0050_sign_in_factors.sql.
 import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
+import { getOrCreateSecret } from './settings.js';
 
 export interface TotpRecord {
   userId: string;
@@ -76,11 +77,10 @@ export function createFactorRepository(db: Db) {
   const passkeyDelete = db.prepare('DELETE FROM passkeys WHERE id = ? AND user_id = ?');
   const passkeysDelete = db.prepare('DELETE FROM passkeys WHERE user_id = ?');
   const challengePurge = db.prepare('DELETE FROM webauthn_challenges WHERE expires_at <= ?');
-  const challengeInsert = db.prepare('INSERT INTO webauthn_challenges (challenge, scope, expires_at) VALUES (?, ?, ?)');
-  const challengeCount = db.prepare('SELECT COUNT(*) FROM webauthn_challenges').pluck();
-  const challengeTake = db.prepare(
-    'DELETE FROM webauthn_challenges WHERE challenge = ? AND scope = ? AND expires_at > ? RETURNING challenge',
+  const challengeUse = db.prepare(
+    'INSERT INTO webauthn_challenges (challenge, expires_at) VALUES (?, ?) ON CONFLICT (challenge) DO NOTHING',
   );
+  let challengeKey: Buffer | undefined;
 
   return {
     totp(userId: string): TotpRecord | undefined {
@@ -146,20 +146,15 @@ export function createFactorRepository(db: Db) {
     removePasskeys(userId: string): number {
       return passkeysDelete.run(userId).changes;
     },
-    /**
-     * Stores a challenge for `scope` until `expiresAt`; expired ones are dropped on the way. False
-     * (nothing stored) when `cap` live challenges exist already: sign-in pages are public, and
-     * loading them must not grow the table without bound.
-     */
-    putChallenge(challenge: string, scope: string, expiresAt: number, now: number, cap = 10_000): boolean {
-      challengePurge.run(now);
-      if ((challengeCount.get() as number) >= cap) return false;
-      challengeInsert.run(challenge, scope, expiresAt);
-      return true;
+    /** The key WebAuthn challenges are signed with (made once, shared by every process on the file). */
+    challengeKey(): Buffer {
+      challengeKey ??= Buffer.from(getOrCreateSecret(db, 'webauthn_challenge_key'), 'utf8');
+      return challengeKey;
     },
-    /** Consumes a live challenge issued for `scope`: true once, then never again. */
-    takeChallenge(challenge: string, scope: string, now: number): boolean {
-      return challengeTake.get(challenge, scope, now) !== undefined;
+    /** Records an answered challenge until it expires; false when it was answered before. */
+    useChallenge(challenge: string, expiresAt: number, now: number): boolean {
+      challengePurge.run(now);
+      return challengeUse.run(challenge, expiresAt).changes === 1;
     },
   };
 }

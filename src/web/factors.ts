@@ -1,7 +1,7 @@
 // Checking the factors beside the password: a TOTP code (RFC 6238, otplib), a one-time recovery
 // code, a passkey (WebAuthn, @simplewebauthn/server). The relying party is the issuer: its host is
 // the RP ID and its origin the only origin accepted. User verification is always required.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   type AuthenticationResponseJSON,
   generateAuthenticationOptions,
@@ -103,18 +103,51 @@ export function hasTotp(factors: FactorRepository, userId: string): boolean {
 // ---------------------------------------------------------------------------------------------
 // Passkeys
 
-/**
- * Options for a sign-in with any passkey of this site (usernameless); the challenge is stored for
- * `scope`. Undefined when no challenge could be stored (the page then offers no passkey).
- */
+// A challenge is 16 random bytes, its expiry and an HMAC binding both to what it was issued for
+// (one interaction, the account sign-in, one page session's registration). Showing a page so
+// writes nothing; an answer that verifies records its challenge as used (FactorRepository
+// useChallenge), so each is accepted once.
+const NONCE = 16;
+const MAC = 32;
+
+function challengeMac(factors: FactorRepository, body: Buffer, scope: string): Buffer {
+  return createHmac('sha256', factors.challengeKey()).update(body).update('\0').update(scope).digest();
+}
+
+export function newChallenge(factors: FactorRepository, scope: string): Uint8Array<ArrayBuffer> {
+  const body = Buffer.alloc(NONCE + 4);
+  randomBytes(NONCE).copy(body);
+  body.writeUInt32BE(epochSeconds() + CHALLENGE_TTL, NONCE);
+  return new Uint8Array(Buffer.concat([body, challengeMac(factors, body, scope)]));
+}
+
+/** The expiry of a challenge we issued for `scope` that has not expired; undefined otherwise. */
+export function challengeExpiry(
+  factors: FactorRepository,
+  challenge: string,
+  scope: string,
+  now: number,
+): number | undefined {
+  const raw = Buffer.from(challenge, 'base64url');
+  if (raw.length !== NONCE + 4 + MAC) return undefined;
+  const body = raw.subarray(0, NONCE + 4);
+  if (!timingSafeEqual(raw.subarray(NONCE + 4), challengeMac(factors, body, scope))) return undefined;
+  const expires = body.readUInt32BE(NONCE);
+  return expires > now ? expires : undefined;
+}
+
+/** Options for a sign-in with any passkey of this site (usernameless), with a challenge for `scope`. */
 export async function passkeySignInOptions(
   factors: FactorRepository,
   rp: RelyingParty,
   scope: string,
-): Promise<PublicKeyCredentialRequestOptionsJSON | undefined> {
-  const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: 'required', timeout: 120_000 });
-  const now = epochSeconds();
-  return factors.putChallenge(options.challenge, scope, now + CHALLENGE_TTL, now) ? options : undefined;
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  return generateAuthenticationOptions({
+    rpID: rp.id,
+    userVerification: 'required',
+    timeout: 120_000,
+    challenge: newChallenge(factors, scope),
+  });
 }
 
 /** Parses a credential response posted by the page; undefined when it is not one. */
@@ -147,13 +180,14 @@ export async function verifyPasskeySignIn(
   const handle = response.response.userHandle;
   if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== passkey.userId) return undefined;
   const now = epochSeconds();
-  let taken = false;
+  let answered: { challenge: string; expires: number } | undefined;
   try {
     const result = await verifyAuthenticationResponse({
       response,
       expectedChallenge: (challenge) => {
-        taken = factors.takeChallenge(challenge, scope, now);
-        return taken;
+        const expires = challengeExpiry(factors, challenge, scope, now);
+        answered = expires === undefined ? undefined : { challenge, expires };
+        return answered !== undefined;
       },
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
@@ -165,7 +199,9 @@ export async function verifyPasskeySignIn(
       },
       requireUserVerification: true,
     });
-    if (!result.verified || !taken) return undefined;
+    if (!result.verified || !answered) return undefined;
+    // Once only: a replay of this very answer finds its challenge used.
+    if (!factors.useChallenge(answered.challenge, answered.expires, now)) return undefined;
     factors.passkeyUsed(passkey.id, result.authenticationInfo.newCounter, now);
     return passkey;
   } catch {
@@ -179,7 +215,7 @@ export async function passkeyRegistrationOptions(
   rp: RelyingParty,
   user: User,
   scope: string,
-): Promise<PublicKeyCredentialCreationOptionsJSON | undefined> {
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
@@ -189,9 +225,9 @@ export async function passkeyRegistrationOptions(
     excludeCredentials: factors.passkeys(user.id).map((p) => ({ id: p.id, transports: p.transports as never })),
     authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
     timeout: 120_000,
+    challenge: newChallenge(factors, scope),
   });
-  const now = epochSeconds();
-  return factors.putChallenge(options.challenge, scope, now + CHALLENGE_TTL, now) ? options : undefined;
+  return options;
 }
 
 /** The credential a registration response creates, checked against its (consumed) challenge. */
@@ -202,19 +238,21 @@ export async function verifyPasskeyRegistration(
   response: RegistrationResponseJSON,
 ): Promise<{ id: string; publicKey: Uint8Array; counter: number; transports: string[] } | undefined> {
   const now = epochSeconds();
-  let taken = false;
+  let answered: { challenge: string; expires: number } | undefined;
   try {
     const result = await verifyRegistrationResponse({
       response,
       expectedChallenge: (challenge) => {
-        taken = factors.takeChallenge(challenge, scope, now);
-        return taken;
+        const expires = challengeExpiry(factors, challenge, scope, now);
+        answered = expires === undefined ? undefined : { challenge, expires };
+        return answered !== undefined;
       },
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
       requireUserVerification: true,
     });
-    if (!result.verified || !taken) return undefined;
+    if (!result.verified || !answered) return undefined;
+    if (!factors.useChallenge(answered.challenge, answered.expires, now)) return undefined;
     const { credential } = result.registrationInfo;
     return {
       id: credential.id,

@@ -18,11 +18,9 @@ const TYP = 'mcp-oauth-pending-sign-in+jwt';
 export type PendingSignIns = ReturnType<typeof createPendingSignIns>;
 
 export function createPendingSignIns(db: Db, users: UserRepository) {
-  let key: KeyObject | undefined;
-  const keyOf = () => {
-    key ??= createSecretKey(Buffer.from(getOrCreateSecret(db, 'pending_sign_in_key'), 'utf8'));
-    return key;
-  };
+  // Made when the app is built, not by a sign-in attempt (a refused one must write nothing).
+  const key: KeyObject = createSecretKey(Buffer.from(getOrCreateSecret(db, 'pending_sign_in_key'), 'utf8'));
+  const keyOf = () => key;
   return {
     issue(user: User, scope: string): Promise<string> {
       return new SignJWT({ pwd: passwordMark(user) })

@@ -1,10 +1,11 @@
-// The factor tables' rules without HTTP: WebAuthn challenges are single use, bound to what they
-// were issued for, expire, and are capped; a TOTP time step is accepted once; recovery codes once.
+// The factor tables' rules without HTTP: an answered WebAuthn challenge is recorded once; a TOTP
+// time step is accepted once; recovery codes once.
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/db.js';
 import { createFactorRepository, hashRecoveryCode } from '../../src/storage/factors.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { createUserRepository } from '../../src/storage/users.js';
+import { challengeExpiry, newChallenge } from '../../src/web/factors.js';
 
 function fresh() {
   const db = openDatabase(':memory:');
@@ -14,23 +15,14 @@ function fresh() {
 }
 
 describe('factor storage', () => {
-  it('takes a challenge once, only for its scope, and not after it expired', () => {
+  it('records an answered challenge once, and forgets it after it expired', () => {
     const { factors } = fresh();
-    expect(factors.putChallenge('c1', 'interaction:a', 100, 0)).toBe(true);
-    expect(factors.takeChallenge('c1', 'interaction:b', 10)).toBe(false);
-    expect(factors.takeChallenge('c1', 'interaction:a', 10)).toBe(true);
-    expect(factors.takeChallenge('c1', 'interaction:a', 10)).toBe(false);
-    expect(factors.putChallenge('c2', 's', 100, 0)).toBe(true);
-    expect(factors.takeChallenge('c2', 's', 100)).toBe(false);
-  });
-
-  it('stores no more than the cap of live challenges, and room comes back as they expire', () => {
-    const { factors } = fresh();
-    expect(factors.putChallenge('a', 's', 50, 0, 2)).toBe(true);
-    expect(factors.putChallenge('b', 's', 100, 0, 2)).toBe(true);
-    expect(factors.putChallenge('c', 's', 100, 0, 2)).toBe(false);
-    expect(factors.takeChallenge('c', 's', 1)).toBe(false);
-    expect(factors.putChallenge('d', 's', 200, 60, 2)).toBe(true);
+    expect(factors.useChallenge('c1', 100, 0)).toBe(true);
+    expect(factors.useChallenge('c1', 100, 10)).toBe(false);
+    // Purged once expired (by then no answer to it verifies anyway).
+    expect(factors.useChallenge('c1', 200, 100)).toBe(true);
+    expect(factors.challengeKey().length).toBeGreaterThan(30);
+    expect(factors.challengeKey()).toBe(factors.challengeKey());
   });
 
   it('moves the TOTP step only forward and uses a recovery code once', () => {
@@ -45,5 +37,20 @@ describe('factor storage', () => {
     expect(factors.useRecoveryCode(userId, 'ABCD EFGH JKMN PQRS', 0)).toBe(true);
     expect(factors.useRecoveryCode(userId, 'abcd-efgh-jkmn-pqrs', 0)).toBe(false);
     expect(factors.recoveryCodesLeft(userId)).toBe(0);
+  });
+
+  it('accepts a challenge only for what it was issued for, untouched and before it expires', () => {
+    const { factors } = fresh();
+    const now = Math.floor(Date.now() / 1000);
+    const challenge = Buffer.from(newChallenge(factors, 'interaction:one')).toString('base64url');
+    expect(challengeExpiry(factors, challenge, 'interaction:one', now)).toBeGreaterThan(now);
+    expect(challengeExpiry(factors, challenge, 'interaction:two', now)).toBeUndefined();
+    expect(challengeExpiry(factors, challenge, 'interaction:one', now + 3600)).toBeUndefined();
+    const raw = Buffer.from(challenge, 'base64url');
+    raw.writeUInt32BE(now + 86_400, 16);
+    expect(challengeExpiry(factors, raw.toString('base64url'), 'interaction:one', now)).toBeUndefined();
+    expect(challengeExpiry(factors, 'short', 'interaction:one', now)).toBeUndefined();
+    const other = fresh().factors;
+    expect(challengeExpiry(other, challenge, 'interaction:one', now)).toBeUndefined();
   });
 });
