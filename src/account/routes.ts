@@ -1,7 +1,8 @@
 // /account/*: sign-in for people (not agents) and the "Connected agents" page.
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
-import { createLifecycle } from '../grants/index.js';
+import { createLifecycle, LifecycleError } from '../grants/index.js';
+import { HttpError } from '../web/errors.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitCode, submitLogin, submitPasskey } from './login.js';
@@ -81,6 +82,15 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   const errors = pageErrors(deps.views, deps.csrf);
   return async (ctx, next) => {
     if (ctx.path !== '/account' && !ctx.path.startsWith('/account/')) return next();
-    await errors(ctx, () => sessions.load(ctx, () => routes(ctx, next)));
+    await errors(ctx, () =>
+      sessions.load(ctx, async () => {
+        try {
+          await routes(ctx, next);
+        } catch (err) {
+          // A refused operation (a factor already there, say, from a second tab) is a page, not a 500.
+          throw err instanceof LifecycleError ? new HttpError(409, 'invalid_request', err.message) : err;
+        }
+      }),
+    );
   };
 }

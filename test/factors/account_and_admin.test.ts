@@ -62,6 +62,10 @@ describe('account security page and admin console', () => {
   it('asks for the code at the account sign-in too, and removes TOTP only with the password', async () => {
     const web = await signedInClient(server, 'lee');
     const { secret } = await enrolTotp(web);
+    // A second set-up (an old tab) is refused with a page; the secret in use stays.
+    const again = await web.post('/account/security/totp', { csrf: (await web.page('/account/security')).csrf });
+    expect(again.status).toBe(409);
+    expect(server.app.stores.factors.totp(userId('lee'))?.secret).toBe(secret);
     const fresh = new WebClient(server.url);
     const step = await fresh.signIn('lee');
     expect(step.status).toBe(200);
