@@ -2,7 +2,7 @@
 // domain) with user verification, on a phone-sized screen. A user registers a passkey on the
 // account page, signs out, signs in with it (no username typed), and an agent that asks for a
 // phishing-resistant sign-in (acr_values=phr) gets a token that says so. The security page fits
-// the screen in English, Japanese and Korean.
+// the screen in English, Japanese and Korean, and so does the code step after a password.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -86,6 +86,10 @@ describe('passkeys in a real browser', () => {
     server = await startLocalhostServer();
     server.app.stores.users.create('pat', await hashPassword(PASSWORD), false);
     server.app.stores.resources.create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
+    // quinn has an authenticator app (set up directly: the code page is what is looked at here).
+    const quinn = server.app.stores.users.create('quinn', await hashPassword(PASSWORD), false);
+    server.app.stores.factors.startTotp(quinn.id, 'JBSWY3DPEHPK3PXP', 0);
+    server.app.stores.factors.confirmTotp(quinn.id, 1, 0);
     receiver = await startLoopbackReceiver();
     client = await register(server.url, {
       client_name: 'Passkey Test Agent',
@@ -205,6 +209,23 @@ describe('passkeys in a real browser', () => {
       expect(await other.locator('form[data-passkey="sign-in"]').isVisible()).toBe(true);
       expect(await other.evaluate(OVERFLOW)).toEqual([]);
       expect(await other.evaluate(unlabelled)).toBe(0);
+    } finally {
+      await visitor.close();
+    }
+  });
+
+  it.each(['ja', 'ko', 'en'])('fits the code step on a phone in %s', async (lang) => {
+    const visitor = await chromium().newContext({ viewport: PHONE });
+    try {
+      const other = await visitor.newPage();
+      await other.goto(`${server.url}/account/login?lang=${lang}`);
+      await other.fill('#username', 'quinn');
+      await other.fill('#password', PASSWORD);
+      await other.click('form[action="/account/login"] button[type=submit]');
+      await other.waitForSelector('input[name=code]');
+      expect(await other.getAttribute('html', 'lang')).toBe(lang);
+      expect(await other.evaluate(OVERFLOW)).toEqual([]);
+      expect(await other.locator('label[for=code]').isVisible()).toBe(true);
     } finally {
       await visitor.close();
     }
