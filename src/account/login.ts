@@ -1,33 +1,43 @@
-// /account/login and /account/logout: password sign-in for the account and admin pages.
+// /account/login and its second steps: sign-in for the account and admin pages, with a password
+// (then a TOTP or recovery code when the user has set one up) or a passkey.
 import type { Context } from 'koa';
 import { requestSource } from '../audit/index.js';
-import { loginFailure } from '../audit/login_failure.js';
-import { authenticate } from '../provider/accounts.js';
-import { redirectInApp } from '../web/base_path.js';
+import { policyStrength } from '../provider/sign_in_policy.js';
+import type { User } from '../storage/users.js';
+import { baseOf, redirectInApp } from '../web/base_path.js';
+import {
+  hasTotp,
+  PASSKEY_PAGE_CSP,
+  parseCredential,
+  passkeySignInOptions,
+  relyingParty,
+  verifyPasskeySignIn,
+} from '../web/factors.js';
 import { formField } from '../web/form_body.js';
 import { safeNext, type WebSessions } from '../web/page_session.js';
-import { clientAddress, throttledMessage } from '../web/rate_limit.js';
+import type { PendingSignIns } from '../web/pending_sign_in.js';
 import type { RouteDeps } from '../web/route_deps.js';
+import { signedIn, signIn, signInSecondFactor } from '../web/sign_in.js';
 import { PASSWORD_LOGIN_OFF, signInOptions } from '../web/sso.js';
 
-/** The CSRF scope of the sign-in form, which comes before any session. */
+/** The CSRF scope of the sign-in forms, which come before any session. */
 export const LOGIN_CSRF_SCOPE = 'account-login';
+const CHALLENGE_SCOPE = 'account-login';
+const PENDING_SCOPE = 'account';
+const WHERE = { page: 'account' };
 
-export function showLogin(
+export async function showLogin(
   deps: RouteDeps,
   ctx: Context,
   extra: { next?: string; error?: string; username?: string; status?: number } = {},
-): void {
+): Promise<void> {
+  const options = await passkeySignInOptions(deps.stores.factors, relyingParty(deps.config.issuer), CHALLENGE_SCOPE);
   const identityProviders = signInOptions(deps.config).providers;
-  // With "Sign in with …" buttons this page's forms lead off-site: the provider's sign-in, through
-  // whatever redirects it makes. Browsers apply form-action to every redirect after a submission,
-  // so form-action 'self' would strand the user (as on the agent's sign-in page, src/web/views.ts).
-  if (identityProviders.length > 0) {
-    ctx.set(
-      'Content-Security-Policy',
-      "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
-    );
-  }
+  // With "Sign in with …" buttons this page's forms lead off-site, through whatever redirects the
+  // provider makes, and browsers apply form-action to every redirect after a submission: then no
+  // form-action (as on the agent's sign-in page, src/web/views.ts). Without them, 'self'.
+  const forms = identityProviders.length > 0 ? '' : "; form-action 'self'";
+  ctx.set('Content-Security-Policy', `${PASSKEY_PAGE_CSP}${forms}`);
   deps.views.render(
     ctx,
     'account_login.njk',
@@ -37,78 +47,130 @@ export function showLogin(
       next: extra.next ?? safeNext(ctx.query.next),
       error: extra.error,
       username: extra.username ?? '',
+      passwordAllowed: deps.config.sso.passwordLogin,
       passwordLogin: deps.config.sso.passwordLogin,
       identityProviders,
+      passkeyOptions: JSON.stringify(options),
     },
     extra.status ?? 200,
   );
 }
 
-export async function submitLogin(deps: RouteDeps, sessions: WebSessions, ctx: Context): Promise<void> {
+function showCode(deps: RouteDeps, ctx: Context, next: string, pending: string, error?: string, status = 200): void {
+  deps.views.render(
+    ctx,
+    'login_code.njk',
+    {
+      title: 'Sign in',
+      action: `${baseOf(ctx)}/account/login/code`,
+      csrf: deps.csrf.issue(ctx, LOGIN_CSRF_SCOPE),
+      pending,
+      next,
+      error,
+    },
+    status,
+  );
+}
+
+/** Whether a password is not enough for this user here: a TOTP to ask for, or a passkey the policy wants. */
+function needsMore(deps: RouteDeps, user: User): boolean {
+  if (hasTotp(deps.stores.factors, user.id)) return true;
+  const wanted = policyStrength(deps.config.secondFactor, user, false);
+  return wanted !== undefined && deps.stores.factors.passkeys(user.id).length > 0;
+}
+
+export async function submitLogin(
+  deps: RouteDeps,
+  sessions: WebSessions,
+  pending: PendingSignIns,
+  ctx: Context,
+): Promise<void> {
   const body = ctx.request.body;
   const next = safeNext(formField(body, 'next'));
   if (!deps.config.sso.passwordLogin) return showLogin(deps, ctx, { next, error: PASSWORD_LOGIN_OFF, status: 403 });
   const username = (formField(body, 'username') ?? '').trim();
   const password = formField(body, 'password') ?? '';
-  if (!username || !password) {
-    return showLogin(deps, ctx, { next, username, error: 'Enter your username and password.', status: 400 });
+  const signInDeps = { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle };
+  const result = await signIn(signInDeps, ctx, username, password, WHERE, (user) => needsMore(deps, user));
+  if (!result.ok) {
+    if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
+    return showLogin(deps, ctx, { next, username, error: result.error, status: result.status });
   }
-  // The same back-off as the agent sign-in page, sharing its counters (src/web/rate_limit.ts),
-  // checked before the password and alike for unknown and known usernames.
-  const address = clientAddress(ctx);
-  const attempt = await deps.loginThrottle.begin(username, address);
-  if (attempt.retryAfter > 0) return throttled(deps, ctx, next, username, attempt.retryAfter);
-  // One answer for no such user, disabled user and wrong password (authenticate makes them alike);
-  // the audit trail keeps the cause.
-  let user: Awaited<ReturnType<typeof authenticate>>;
-  try {
-    user = await authenticate(deps.stores.users, username, password);
-  } catch (err) {
-    attempt.release();
-    throw err;
+  if (result.complete) return start(sessions, ctx, result.user, next);
+  if (hasTotp(deps.stores.factors, result.user.id)) {
+    return showCode(deps, ctx, next, await pending.issue(result.user, PENDING_SCOPE));
   }
-  if (!user) {
-    const started = await attempt.failed();
-    const failure = loginFailure(deps.stores.users, username);
+  deps.audit.record({
+    event: 'login.failure',
+    result: 'failure',
+    userId: result.user.id,
+    ...requestSource(ctx),
+    details: { reason: 'second_factor_missing', page: 'account' },
+  });
+  return showLogin(deps, ctx, {
+    next,
+    username,
+    error: 'This sign-in needs more than a password: sign in with your passkey.',
+    status: 403,
+  });
+}
+
+export async function submitCode(
+  deps: RouteDeps,
+  sessions: WebSessions,
+  pending: PendingSignIns,
+  ctx: Context,
+): Promise<void> {
+  const body = ctx.request.body;
+  const next = safeNext(formField(body, 'next'));
+  const token = formField(body, 'pending');
+  const user = await pending.verify(token, PENDING_SCOPE);
+  if (!user || typeof token !== 'string') {
+    return showLogin(deps, ctx, { next, error: 'That sign-in took too long. Start again.', status: 400 });
+  }
+  const signInDeps = {
+    users: deps.stores.users,
+    audit: deps.audit,
+    loginThrottle: deps.loginThrottle,
+    factors: deps.stores.factors,
+  };
+  const result = await signInSecondFactor(signInDeps, ctx, user, formField(body, 'code') ?? '', WHERE);
+  if (!result.ok) {
+    if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
+    return showCode(deps, ctx, next, token, result.error, result.status);
+  }
+  start(sessions, ctx, user, next);
+}
+
+export async function submitPasskey(deps: RouteDeps, sessions: WebSessions, ctx: Context): Promise<void> {
+  const next = safeNext(formField(ctx.request.body, 'next'));
+  const response = parseCredential<Parameters<typeof verifyPasskeySignIn>[3]>(
+    formField(ctx.request.body, 'credential'),
+  );
+  const rp = relyingParty(deps.config.issuer);
+  const passkey = response && (await verifyPasskeySignIn(deps.stores.factors, rp, CHALLENGE_SCOPE, response));
+  const user = passkey && deps.stores.users.findById(passkey.userId);
+  if (!user || user.disabled) {
     deps.audit.record({
       event: 'login.failure',
       result: 'failure',
-      userId: failure.userId,
+      userId: user ? user.id : null,
       ...requestSource(ctx),
-      details: { ...failure.details, page: 'account' },
+      details: { reason: user ? 'disabled' : 'passkey_refused', page: 'account' },
     });
-    for (const block of started) {
-      deps.audit.record({
-        event: 'login.throttled',
-        result: 'failure',
-        userId: failure.userId,
-        ...requestSource(ctx),
-        details: {
-          ...failure.details,
-          page: 'account',
-          scope: block.scope,
-          failures: block.failures,
-          block_seconds: block.blockSeconds,
-        },
-      });
-    }
-    const blockedFor = Math.max(0, ...started.map((b) => b.blockSeconds));
-    if (blockedFor > 0) return throttled(deps, ctx, next, username, blockedFor);
-    return showLogin(deps, ctx, { next, username, error: 'Wrong username or password.', status: 401 });
+    return showLogin(deps, ctx, { next, error: 'That passkey cannot sign in here.', status: 401 });
   }
-  await attempt.succeeded();
-  sessions.start(ctx, user);
-  deps.audit.record({
-    event: 'login.success',
-    result: 'success',
-    userId: user.id,
-    ...requestSource(ctx),
-    details: { page: 'account' },
-  });
-  redirectInApp(ctx, next);
+  signedIn(
+    { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
+    ctx,
+    user,
+    'passkey',
+    WHERE,
+  );
+  start(sessions, ctx, user, next);
 }
 
-function throttled(deps: RouteDeps, ctx: Context, next: string, username: string, seconds: number): void {
-  ctx.set('Retry-After', String(seconds));
-  showLogin(deps, ctx, { next, username, error: throttledMessage(seconds), status: 429 });
+function start(sessions: WebSessions, ctx: Context, user: User, next: string): void {
+  sessions.start(ctx, user);
+  redirectInApp(ctx, next);
 }

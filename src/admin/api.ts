@@ -8,8 +8,10 @@ import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
 import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
 import { parseBearer } from '../lib/bearer.js';
 import { epochSeconds } from '../lib/duration.js';
+import { policyStrength } from '../provider/sign_in_policy.js';
 import type { User } from '../storage/users.js';
 import { errorsAs, HttpError } from '../web/errors.js';
+import { hasAnyFactor } from '../web/factors.js';
 import { describeGrants } from '../web/grant_view.js';
 import { signedIn } from '../web/page_session.js';
 import type { RouteDeps } from '../web/route_deps.js';
@@ -64,6 +66,13 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
     throw new HttpError(401, 'unauthorized', 'send an admin API token: Authorization: Bearer <token>');
   }
   if (!current.user.isAdmin) throw new HttpError(403, 'forbidden', 'only administrators may use the admin API');
+  // As for the console (./console.ts requireAdminPage): the policy's second factor first.
+  if (
+    policyStrength(deps.config.secondFactor, current.user, false) &&
+    !hasAnyFactor(deps.stores.factors, current.user.id)
+  ) {
+    throw new HttpError(403, 'forbidden', 'set up a passkey or an authenticator app on /account/security first');
+  }
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
     if (!deps.csrf.verify(ctx, current.csrfScope, ctx.get('x-csrf-token'))) {
       throw new HttpError(

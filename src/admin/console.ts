@@ -3,9 +3,13 @@
 import type { Context, Middleware, Next } from 'koa';
 import { type Lifecycle, requestActor } from '../grants/index.js';
 import { epochSeconds } from '../lib/duration.js';
+import { hashPassword, passwordProblem } from '../lib/passwords.js';
+import { policyStrength } from '../provider/sign_in_policy.js';
 import type { User } from '../storage/users.js';
+import { usernameProblem } from '../storage/users.js';
 import { redirectInApp } from '../web/base_path.js';
 import { HttpError } from '../web/errors.js';
+import { hasAnyFactor } from '../web/factors.js';
 import { formField, formList } from '../web/form_body.js';
 import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm } from '../web/pages.js';
@@ -31,6 +35,8 @@ export const CONSOLE_ROUTES = [
   'POST /admin/agents/:id/disable',
   'POST /admin/agents/:id/enable',
   'POST /admin/service-clients',
+  'POST /admin/users',
+  'POST /admin/users/:id/reset-factors',
 ] as const;
 
 export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Promise<void>>;
@@ -38,14 +44,25 @@ export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Pr
 const who = (ctx: Context) => signedIn(ctx) as SignedIn;
 const admin = (ctx: Context) => requestActor(ctx, 'admin', who(ctx).user.id);
 
-/** Signed-in admins only: others get 403; nobody signed in is sent to sign in first. */
-export function requireAdminPage(): Middleware {
+/**
+ * Signed-in admins only: others get 403; nobody signed in is sent to sign in first. Where the
+ * policy (MCP_OAUTH_SECOND_FACTOR) wants a second factor of this admin and they have none yet,
+ * they are sent to set one up first.
+ */
+export function requireAdminPage(deps?: RouteDeps): Middleware {
   return async (ctx: Context, next: Next) => {
     const current = signedIn(ctx);
     if (!current) {
       return redirectInApp(ctx, `/account/login?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.url : '/admin')}`);
     }
     if (!current.user.isAdmin) throw new HttpError(403, 'forbidden', 'Only administrators can use the admin console.');
+    if (
+      deps &&
+      policyStrength(deps.config.secondFactor, current.user, false) &&
+      !hasAnyFactor(deps.stores.factors, current.user.id)
+    ) {
+      return redirectInApp(ctx, '/account/security?notice=factor-required');
+    }
     await next();
   };
 }
@@ -143,6 +160,30 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
         ...(formField(body, 'secret') === 'yes' ? { secret: true } : {}),
       });
       serviceClientPage(deps, ctx, who(ctx), created, (formField(body, 'name') ?? '').trim());
+    },
+    'POST /admin/users': async (ctx) => {
+      const body = ctx.request.body;
+      const username = (formField(body, 'username') ?? '').trim();
+      const password = formField(body, 'password') ?? '';
+      if (usernameProblem(username)) {
+        throw new HttpError(
+          400,
+          'invalid_request',
+          'A username has 1 to 64 letters, digits and . _ @ + - and starts with a letter or digit.',
+        );
+      }
+      if (passwordProblem(password)) {
+        throw new HttpError(400, 'invalid_request', 'A password has at least 8 and at most 1024 characters.');
+      }
+      if (deps.stores.users.findByUsername(username)) {
+        throw new HttpError(409, 'invalid_request', 'There is already a user with that name.');
+      }
+      ops.createUser(admin(ctx), username, await hashPassword(password), formField(body, 'admin') === 'on');
+      done(ctx, 'user-created');
+    },
+    'POST /admin/users/:id/reset-factors': (ctx) => {
+      ops.resetFactors(admin(ctx), targetUser(deps, ctx));
+      done(ctx, 'factors-reset');
     },
   };
 }

@@ -22,6 +22,8 @@ const NOTICES: Record<string, (n: number) => Message> = {
   'user-enabled': () => msg('admin.notice.userEnabled'),
   'alert-acknowledged': () => msg('admin.notice.alertAcknowledged'),
   unchanged: () => msg('admin.notice.unchanged'),
+  'user-created': () => msg('admin.notice.userCreated'),
+  'factors-reset': () => msg('admin.notice.factorsReset'),
 };
 
 function notice(ctx: Context): Message | undefined {
@@ -135,6 +137,8 @@ export function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     disabled: u.disabled,
     created: formatWhen(u.createdAt),
     self: u.id === who.user.id,
+    passkeys: deps.stores.factors.passkeys(u.id).length,
+    totp: deps.stores.factors.totp(u.id)?.confirmed === true,
   }));
   deps.views.render(ctx, 'admin_users.njk', {
     ...common(deps, ctx, who, 'users', 'Users'),

@@ -25,7 +25,7 @@ export function adminRoutes(deps: RouteDeps): Middleware {
   const sessions = createWebSessions(deps);
   const ops = createLifecycle(deps.stores, deps.audit);
   const api = routerFor(apiHandlers(deps, ops), []);
-  const pages = routerFor(consoleHandlers(deps, ops), [requireAdminPage()], consoleForm(deps));
+  const pages = routerFor(consoleHandlers(deps, ops), [requireAdminPage(deps)], consoleForm(deps));
   const envelope = apiEnvelope(deps);
   const auth = requireApiCaller(deps);
   const errors = pageErrors(deps.views, deps.csrf, deps.log);

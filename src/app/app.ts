@@ -33,11 +33,14 @@ import { getOrCreateSecret } from '../storage/settings.js';
 import { basePath, mountAt, withBasePath } from '../web/base_path.js';
 import { createCsrf } from '../web/csrf.js';
 import { errorHandler, providerErrorRenderer } from '../web/errors.js';
+import { relyingParty } from '../web/factors.js';
+import { createPendingSignIns } from '../web/pending_sign_in.js';
 import { createLoginThrottle, defaultRules, rateLimit } from '../web/rate_limit.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { securityHeaders } from '../web/security_headers.js';
 import { signInOptions } from '../web/sso.js';
-import { createViews } from '../web/views.js';
+import { staticScripts } from '../web/static_scripts.js';
+import { createViews, viewsDir } from '../web/views.js';
 import { devicePolling } from './device_polling.js';
 import { INTROSPECTION_PATH, introspection } from './introspection.js';
 import { metadata } from './metadata.js';
@@ -76,6 +79,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure, base);
   const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
   const dpopNonceSecret = Buffer.from(getOrCreateSecret(db, 'dpop_nonce_key'), 'base64url');
+  // Made now rather than by the first sign-in page, which must write nothing.
+  stores.factors.challengeKey();
   await ensureSigningKey(keys);
 
   let current: Provider;
@@ -129,6 +134,10 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     config,
     loginThrottle,
     signInOptions: signInOptions(config),
+    factors: stores.factors,
+    pending: createPendingSignIns(db, users),
+    rp: relyingParty(config.issuer),
+    secondFactor: config.secondFactor,
     provider: () => current,
     users,
     resources,
@@ -175,6 +184,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       ctx.set('Cache-Control', 'public, max-age=3600');
       ctx.body = views.css;
     },
+    staticScripts(viewsDir()),
     metadata(resources, config.issuer),
     registrationCors(ROUTES.registration),
     // After CORS, so a browser-based agent can read its 429.

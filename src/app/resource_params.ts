@@ -8,6 +8,7 @@ import { foldResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import { HttpError } from '../web/errors.js';
+import { moveStepUpParams } from './step_up_params.js';
 
 const BODY_LIMIT = 56 * 1024; // oidc-provider's own limit
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -113,7 +114,8 @@ export function resourceParams(opts: {
       const params = new URLSearchParams(ctx.querystring);
       const changed = foldAll(params);
       const filled = fillDefaultScope(params);
-      if (changed || filled) ctx.querystring = params.toString();
+      const moved = moveStepUpParams(params);
+      if (changed || filled || moved) ctx.querystring = params.toString();
     } else if (
       (isAuthorize || ctx.path === opts.tokenPath) &&
       ctx.method === 'POST' &&
@@ -125,12 +127,13 @@ export function resourceParams(opts: {
       const params = new URLSearchParams(body.toString('utf8'));
       const folded = foldAll(params);
       const filled = isAuthorize && fillDefaultScope(params);
+      const moved = isAuthorize && moveStepUpParams(params);
       if (!isAuthorize) {
         // Read once: later checks of the token request (./device_polling.ts) look at these.
         ctx.state.tokenParams = params;
         await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
       }
-      if (folded || filled) replaceBody(ctx.req, Buffer.from(params.toString(), 'utf8'));
+      if (folded || filled || moved) replaceBody(ctx.req, Buffer.from(params.toString(), 'utf8'));
     }
     await next();
   };

@@ -54,6 +54,11 @@ export function registerUserCommands(program: Command, io: CliIo): void {
     .description("set a user's password (prompted for, or read from the first line of stdin)")
     .argument('<username>', 'the user whose password changes')
     .action((username: string) => changePassword(io, username));
+  users
+    .command('reset-factors')
+    .description("remove a user's passkeys and authenticator app (a lost phone or key); their sessions end")
+    .argument('<username>', 'the user who signs in with the password alone again')
+    .action((username: string) => resetFactors(io, username));
 }
 
 /** Everything about a user except the password hash. */
@@ -151,5 +156,18 @@ async function changePassword(io: CliIo, username: string): Promise<void> {
     // Every session of the user ends with the old password: a stolen cookie is worth nothing after.
     ops.changePassword(CLI_ACTOR, user, hash);
     printLine(io, `changed the password of ${user.username}`);
+  });
+}
+
+async function resetFactors(io: CliIo, username: string): Promise<void> {
+  await withDatabase(io, (command) => {
+    const { stores, ops } = cliLifecycle(command);
+    const user = requireUser(stores.users, username);
+    const done = ops.resetFactors(CLI_ACTOR, user);
+    printLine(
+      io,
+      `reset the sign-in of ${user.username}: ${done.passkeys} passkey${done.passkeys === 1 ? '' : 's'}` +
+        `${done.totp ? ' and the authenticator app' : ''} removed; every session ended`,
+    );
   });
 }

@@ -36,6 +36,9 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 const scopeToken = z.string().regex(SCOPE_TOKEN, 'must be one scope token');
 const toolName = z.string().min(1).max(200);
 
+/** What a route may demand of the user's sign-in for writing calls (src/lib/sign_in_strength.ts). */
+export const WRITE_SIGN_IN = ['off', 'mfa', 'phr'] as const;
+
 /** A route's defaults, shared by the routes file and the single-route variables. */
 export const ROUTE_DEFAULTS = {
   readScope: 'mcp:read',
@@ -66,6 +69,14 @@ export const routeSchema = z
     authRequestScopes: z.array(scopeToken).optional(),
     /** Accept only DPoP-bound tokens with their proof (RFC 9449), never bearer tokens. */
     requireDpop: z.boolean().default(ROUTE_DEFAULTS.requireDpop),
+    /**
+     * How the user must have signed in for calls that need the write scope: `mfa` (a second factor
+     * or a passkey), `phr` (a passkey: phishing-resistant) or `off`. Refused with RFC 9470's
+     * `insufficient_user_authentication`.
+     */
+    writeSignIn: z.enum(WRITE_SIGN_IN).default('off'),
+    /** And at most this many seconds ago (`auth_time`); none when absent. */
+    writeSignInMaxAge: z.number().int().min(0).max(DAY).optional(),
   })
   .strict();
 
@@ -197,7 +208,7 @@ export const proxySettings = z
     routesFile: setting('MCP_PROXY_CONFIG', filePath).describe(
       'A JSON file `{"routes": [...]}` listing several routes (each with `resource`, `upstream` and optionally ' +
         '`readScope`, `writeScope`, `readOnlyTools`, `writeTools`, `learnReadOnlyHints`, `hideUnauthorizedTools`, ' +
-        '`authRequestScopes`, `requireDpop`), instead of the single-route variables.',
+        '`authRequestScopes`, `requireDpop`, `writeSignIn`, `writeSignInMaxAge` in seconds), instead of the single-route variables.',
     ),
     route: z
       .object({
@@ -227,6 +238,14 @@ export const proxySettings = z
         }).describe('Drop the tools the token cannot call from `tools/list` answers.'),
         requireDpop: setting('MCP_PROXY_REQUIRE_DPOP', flag, { default: String(ROUTE_DEFAULTS.requireDpop) }).describe(
           'Accept only DPoP-bound access tokens with a valid proof (RFC 9449); bearer tokens are refused. Off: both.',
+        ),
+        writeSignIn: setting('MCP_PROXY_WRITE_SIGN_IN', oneOf(WRITE_SIGN_IN), { default: 'off' }).describe(
+          'How the user must have signed in for calls that need the write scope: `mfa` (a second factor or a ' +
+            'passkey), `phr` (a passkey), `off`. Other tokens get `401 insufficient_user_authentication` with ' +
+            '`acr_values` (RFC 9470).',
+        ),
+        writeSignInMaxAge: setting('MCP_PROXY_WRITE_SIGN_IN_MAX_AGE', duration(0, DAY)).describe(
+          "And no longer ago than this (the token's `auth_time`); the challenge then carries `max_age`.",
         ),
       })
       .meta({

@@ -126,6 +126,13 @@ export const serverSettings = z
     maxUnusedClients: setting('MCP_OAUTH_MAX_UNUSED_CLIENTS', count(1, 1_000_000), { default: '1000' }).describe(
       'At most this many never-used registrations at once; further registrations get `429`.',
     ),
+    secondFactor: setting('MCP_OAUTH_SECOND_FACTOR', oneOf(['off', 'everyone', 'admins', 'write']), {
+      default: 'off',
+    }).describe(
+      'Who must sign in with a second factor (a TOTP code after the password) or a passkey: `everyone`, `admins` ' +
+        '(also for the admin console), `write` (anyone allowing an agent a scope that can change data), or `off` ' +
+        '(only users who set one up). docs/sign-in.md.',
+    ),
     loginThrottle: z
       .object({
         perUserAndAddress: setting('MCP_OAUTH_LOGIN_FAILURES_PER_USER_AND_ADDRESS', count(1, 1000), {

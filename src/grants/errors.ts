@@ -5,8 +5,12 @@
 export class LifecycleError extends Error {
   override name = 'LifecycleError';
   constructor(
-    /** last_admin: it would leave no enabled admin; self: an admin acting on their own account; invalid_domain; invalid_service_client: a service client's name, servers, scopes or key were refused. */
-    readonly reason: 'last_admin' | 'self' | 'invalid_domain' | 'invalid_service_client',
+    /**
+     * last_admin: it would leave no enabled admin; self: an admin acting on their own account;
+     * invalid_domain; invalid_service_client: a service client's name, servers, scopes or key were
+     * refused; exists / missing: the user, factor or passkey already exists / does not yet.
+     */
+    readonly reason: 'last_admin' | 'self' | 'invalid_domain' | 'invalid_service_client' | 'exists' | 'missing',
     message: string,
   ) {
     super(message);

@@ -5,6 +5,7 @@
 import type { Audit } from '../audit/index.js';
 import type { Stores } from '../storage/index.js';
 import { agentOperations } from './agents.js';
+import { factorOperations } from './factors.js';
 import { grantOperations } from './grants.js';
 import { serviceClientOperations } from './service_clients.js';
 import { userOperations } from './users.js';
@@ -22,5 +23,6 @@ export function createLifecycle(stores: Stores, audit: Audit) {
     ...agentOperations(stores, audit),
     ...userOperations(stores, audit),
     ...serviceClientOperations(stores, audit),
+    ...factorOperations(stores, audit),
   };
 }

@@ -9,9 +9,11 @@ import { durationMessage } from '../i18n/duration.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { splitScope } from '../lib/scopes.js';
+import { satisfies } from '../lib/sign_in_strength.js';
 import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import { forgetDeclined } from '../provider/grants.js';
+import { policyStrength } from '../provider/sign_in_policy.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { Resource, ResourceRepository, ResourceScope } from '../storage/resources.js';
 import { HttpError } from '../web/errors.js';
@@ -244,6 +246,13 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user allowed no permission' });
   }
   const accountId = details.session?.accountId as string;
+  // The sign-in was judged against the request; whatever this form allows is judged again, so no
+  // scope that changes data is allowed on a weaker sign-in than MCP_OAUTH_SECOND_FACTOR asks.
+  const wantsWrite = request.resource.scopes.some((s) => s.isWrite && allow.includes(s.scope));
+  const needed = policyStrength(deps.secondFactor, deps.users.findById(accountId), wantsWrite);
+  if (needed && !satisfies(details.session?.acr, needed)) {
+    throw new HttpError(403, 'access_denied', 'Allowing this agent to change data needs a stronger sign-in.');
+  }
   const clientId = String(details.params.client_id);
   const grant: Grant =
     (details.grantId && (await provider.Grant.find(details.grantId))) || new provider.Grant({ accountId, clientId });

@@ -7,7 +7,7 @@ import { formBody } from '../web/form_body.js';
 import type { SsoDeps } from '../web/sso.js';
 import { type ConsentDeps, showConsent, submitConsent } from './consent.js';
 import { loadInteraction } from './context.js';
-import { showLogin, submitLogin } from './login.js';
+import { showLogin, submitCode, submitLogin, submitPasskey } from './login.js';
 import { startInteractionSso } from './sso.js';
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -54,6 +54,19 @@ export function interactionRoutes(deps: ConsentDeps, sso?: SsoDeps): Router {
     if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'this step is already done');
     if (!sso) throw new HttpError(404, 'invalid_request', 'There is no such identity provider here.');
     await startInteractionSso(sso, ctx, details, String(ctx.params.name));
+  });
+
+  // The second step of a password sign-in, and a passkey instead of the password.
+  router.post('/:uid/code', checkUid, form, checkCsrf, async (ctx) => {
+    const details = await loadInteraction(deps.provider(), ctx);
+    if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'this step is already done');
+    await submitCode(deps, ctx, details);
+  });
+
+  router.post('/:uid/passkey', checkUid, form, checkCsrf, async (ctx) => {
+    const details = await loadInteraction(deps.provider(), ctx);
+    if (details.prompt.name !== 'login') throw new HttpError(400, 'invalid_request', 'this step is already done');
+    await submitPasskey(deps, ctx, details);
   });
 
   router.post('/:uid/consent', checkUid, form, checkCsrf, async (ctx) => {

@@ -22,6 +22,7 @@ import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 import { refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
 import { resourceFunctions } from './resources.js';
+import { ACR_VALUES_SUPPORTED, interactionPrompts, signInClaims, stepUpExtraParams } from './sign_in_policy.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -228,17 +229,24 @@ export function buildProvider(deps: ProviderDeps): Provider {
         requireNonce: () => config.dpopRequireNonce,
       },
     },
-    // Under the issuer's path when it has one: the interaction cookie's path is taken from this URL.
-    interactions: { url: (_ctx, interaction) => `${issuerPath}${INTERACTION_PREFIX}/${interaction.uid}` },
+    interactions: {
+      // Under the issuer's path when it has one: the interaction cookie's path is taken from this URL.
+      url: (_ctx, interaction) => `${issuerPath}${INTERACTION_PREFIX}/${interaction.uid}`,
+      policy: interactionPrompts({ secondFactor: config.secondFactor, users: deps.users, resources: deps.resources }),
+    },
+    // How the user signed in (src/lib/sign_in_strength.ts): advertised, asked for with acr_values.
+    acrValues: ACR_VALUES_SUPPORTED,
+    extraParams: stepUpExtraParams as never,
     loadExistingGrant: loadExistingGrantFor(deps.grants),
     // Agents need refresh tokens without offline_access, bound to the grant
     // (docs/pitfalls.md#refresh-tokens-for-agents).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
-    extraTokenClaims: async (_ctx, token) => {
+    extraTokenClaims: async (ctx, token) => {
       const grantId = (token as { grantId?: string }).grantId;
-      return grantId ? { grant_id: grantId } : undefined;
+      // acr, amr and auth_time let a resource server ask for a stronger sign-in (RFC 9470).
+      return grantId ? { grant_id: grantId, ...signInClaims(ctx) } : undefined;
     },
     ttl: {
       AccessToken: config.accessTokenTtl,

@@ -31,6 +31,7 @@ export type Outcome =
   | 'dpop_required'
   | 'token_expired'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
   | 'session_mismatch'
   | 'session_unknown'
   | 'bad_request'

@@ -14,6 +14,9 @@ export interface VerifiedToken {
   exp: number;
   /** `cnf.jkt` (RFC 9449 §6.1): the token is DPoP-bound to the key with this thumbprint. */
   jkt?: string;
+  /** How and when the user signed in (src/lib/sign_in_strength.ts), when the token says. */
+  acr?: string | undefined;
+  authTime?: number | undefined;
 }
 
 /** The token is unacceptable: 401 invalid_token. */
@@ -163,6 +166,9 @@ function toVerified(p: JWTPayload): VerifiedToken {
     grantId,
     iat: p.iat,
     exp: p.exp,
+    // Optional claims: a value of the wrong type counts as absent, which only ever fails a check.
+    acr: typeof p.acr === 'string' ? p.acr : undefined,
+    authTime: typeof p.auth_time === 'number' && Number.isFinite(p.auth_time) ? p.auth_time : undefined,
   };
   if (p.cnf !== undefined) {
     // A confirmation we cannot check (an mTLS certificate, say) must not pass as a bearer token.

@@ -4,6 +4,7 @@ import { createAlertRepository } from './alerts.js';
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
+import { createFactorRepository } from './factors.js';
 import { createGrantRecordRepository } from './grant_records.js';
 import { createGrantIndex } from './grants.js';
 import { createIdentityRepository } from './identities.js';
@@ -40,5 +41,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     refreshFamily: createRefreshFamilyRepository(db),
     alerts: createAlertRepository(db),
     identities: createIdentityRepository(db),
+    factors: createFactorRepository(db),
   };
 }

@@ -306,7 +306,8 @@ describe('page headers', () => {
 
   it('the login form asks password managers for username and current-password', async () => {
     const { html } = await loginPage();
-    expect(html).toMatch(/<input id="username" name="username"[^>]*autocomplete="username"/);
+    // "webauthn" also lets the browser offer passkeys there (conditional UI).
+    expect(html).toMatch(/<input id="username" name="username"[^>]*autocomplete="username webauthn"/);
     expect(html).toMatch(/<input id="password" name="password" type="password"[^>]*autocomplete="current-password"/);
   });
 });

@@ -19,6 +19,7 @@ import { subjectType } from '../headers.js';
 import { compose, type Step } from '../pipeline.js';
 import { headerNamed } from '../revision.js';
 import { authenticate, requireScopes } from '../steps/authenticate.js';
+import { requireUserAuthentication } from '../steps/user_authentication.js';
 
 const SUSPICIOUS = /\\|%2e|%2f|%5c|%00/i;
 
@@ -57,7 +58,13 @@ export function authRequestEndpoint(ctx: ProxyContext) {
       })
       .end();
   };
-  const decide = compose([audit(ctx.log, ctx.metrics), authenticate(ctx), requireScopes, allow]);
+  const decide = compose([
+    audit(ctx.log, ctx.metrics),
+    authenticate(ctx),
+    requireScopes,
+    requireUserAuthentication(),
+    allow,
+  ]);
 
   return async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     const target = resolveOriginalUri(ctx.routes, req.headers['x-original-uri']);

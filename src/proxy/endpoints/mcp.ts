@@ -11,6 +11,7 @@ import { cors } from '../steps/cors.js';
 import { forward } from '../steps/forward.js';
 import { relay } from '../steps/relay.js';
 import { bindSession } from '../steps/session.js';
+import { requireUserAuthentication } from '../steps/user_authentication.js';
 
 const allowMethods: Step = async (x, next) => {
   if (x.method === 'POST' || x.method === 'GET' || x.method === 'DELETE') return next();
@@ -26,6 +27,7 @@ export interface McpSteps {
   bindSession: Step;
   readBody: Step;
   requireScopes: Step;
+  requireUserAuthentication: Step;
   forward: Step;
   relay: Step;
 }
@@ -39,6 +41,7 @@ export const checkedMcpPipeline: McpComposition = (s) => [
   s.readBody,
   s.bindSession,
   s.requireScopes,
+  s.requireUserAuthentication,
   s.forward,
   s.relay,
 ];
@@ -50,6 +53,7 @@ export function mcpSteps(ctx: ProxyContext): McpSteps {
     bindSession: bindSession(ctx),
     readBody: readBody(ctx),
     requireScopes,
+    requireUserAuthentication: requireUserAuthentication(),
     forward: forward(ctx),
     relay: relay(ctx),
   };
