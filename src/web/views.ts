@@ -36,6 +36,7 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
     value === undefined || value === null ? '' : isolatedText(String(value)),
   );
   const css = readFileSync(path.join(dir, 'static', 'app.css'));
+  const favicon = readFileSync(path.join(dir, 'static', 'favicon.svg'));
   return {
     render(ctx: Context, template: string, vars: Record<string, unknown>, status = 200): void {
       ctx.status = status;
@@ -49,6 +50,7 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
       ctx.vary('Cookie');
     },
     css,
+    favicon,
     i18n,
   };
 }
