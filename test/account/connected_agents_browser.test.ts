@@ -93,7 +93,9 @@ describe('Connected agents in a real browser', () => {
     expect(await page.locator('.confirm-question').textContent()).toContain(AGENT_NAME);
     await page.getByRole('button', { name: 'Revoke', exact: true }).click();
     await page.waitForURL((url) => url.searchParams.get('notice') === 'revoked');
-    expect(await page.getByRole('status').textContent()).toContain(`Access revoked for ${AGENT_NAME} on ${RESOURCE_NAME}.`);
+    expect(await page.getByRole('status').textContent()).toContain(
+      `Access revoked for ${AGENT_NAME} on ${RESOURCE_NAME}.`,
+    );
     expect(await page.locator('li.grant', { hasText: agent.client.client_id }).count()).toBe(0);
     expect(await page.getByText('No agent is connected to your account.').count()).toBe(1);
 
