@@ -223,7 +223,12 @@ describe('the pages on a phone in three languages', () => {
         await page
           .locator(`${row} td[data-label]`)
           .first()
-          .evaluate((el) => getComputedStyle(el, '::before').content),
+          .evaluate(
+            (el) =>
+              (
+                globalThis as unknown as { getComputedStyle(e: unknown, pseudo: string): { content: string } }
+              ).getComputedStyle(el, '::before').content,
+          ),
       ).toBe(JSON.stringify(t(lang, 'col.user')));
 
       await page.goto(`${server.url}/admin/agents`);
