@@ -89,6 +89,12 @@ describe('admin confirmation pages', () => {
     expect(page.html).toContain('<a href="/admin" class="cancel">');
   });
 
+  it('marks times up as <time> in UTC, saying so', async () => {
+    await connect(server, 'alice');
+    const html = (await root.page('/admin?user=alice')).html;
+    expect(html).toMatch(/<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\dZ">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time>/);
+  });
+
   it('is for admins only', async () => {
     const c = await connect(server, 'alice');
     const alice = await signedInClient(server, 'alice');
