@@ -3,6 +3,9 @@
 // unrelated site, a confirmation step (no script) before Revoke, Disable and "Revoke all grants",
 // the revoke notice naming the agent, the admin tables as cards with the action on screen, the
 // audit details as text, the favicon, and the empty Connected agents page.
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalogues } from '../../src/i18n/catalogue.js';
@@ -13,6 +16,8 @@ import { type LoopbackReceiver, startLoopbackReceiver } from '../support/mcp_age
 import { pkcePair, type RegisteredClient, register } from '../support/oauth.js';
 
 const PHONE = { width: 390, height: 844 };
+// Screenshots for a person to look at, outside the repository.
+const SHOTS = process.env.I18N_SCREENSHOT_DIR ?? path.join(tmpdir(), 'mcp-oauth-i18n-screenshots');
 const LOCALES = { en: 'en-US', ja: 'ja-JP', ko: 'ko-KR' } as const;
 type Lang = keyof typeof LOCALES;
 const text = loadCatalogues();
@@ -39,6 +44,7 @@ describe('the pages on a phone in three languages', () => {
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
     server = await serverWithUsers();
     receiver = await startLoopbackReceiver();
     agent = await register(server.url, {
@@ -155,6 +161,7 @@ describe('the pages on a phone in three languages', () => {
         t(lang, 'consent.unrelated', { agent: 'Claude', host: 'collector.example.net' }),
       );
       await expectFits(page, `${lang} consent with warning`);
+      await page.screenshot({ path: path.join(SHOTS, `consent-unrelated-${lang}-390.png`), fullPage: true });
     },
   );
 
@@ -190,6 +197,7 @@ describe('the pages on a phone in three languages', () => {
       const question = t(lang, 'confirm.accountRevoke', { agent: AGENT_NAME, server: RESOURCE_NAME });
       expect(await page.locator('.confirm-question').textContent()).toBe(question);
       await expectFits(page, `${lang} confirm`);
+      await page.screenshot({ path: path.join(SHOTS, `confirm-revoke-${lang}-390.png`), fullPage: true });
       // Cancel changes nothing.
       await page.getByRole('link', { name: t(lang, 'confirm.cancel'), exact: true }).click();
       await page.getByRole('heading', { level: 1, name: t(lang, 'account.heading') }).waitFor();
@@ -218,6 +226,7 @@ describe('the pages on a phone in three languages', () => {
       await page.waitForURL((url) => url.pathname === '/admin');
       const row = `tr[data-grant-id="${c.grantId}"]`;
       await expectFits(page, `${lang} grants`);
+      await page.screenshot({ path: path.join(SHOTS, `admin-grants-${lang}-390.png`), fullPage: true });
       await expectOnScreen(page, `${row} button.danger`);
       expect(
         await page
@@ -251,6 +260,7 @@ describe('the pages on a phone in three languages', () => {
 
       await page.goto(`${server.url}/admin/audit`);
       await expectFits(page, `${lang} audit`);
+      await page.screenshot({ path: path.join(SHOTS, `admin-audit-${lang}-390.png`), fullPage: true });
       // Details as "name: value" lines, not JSON; the filter button styled like the other pages'.
       expect(await page.locator('.details-list dt').count()).toBeGreaterThan(0);
       expect(await page.locator('.audit-table td[data-label]').allTextContents()).not.toContainEqual(
