@@ -2,6 +2,7 @@
 
 import type { Context } from 'koa';
 import { type Lifecycle, requestActor } from '../grants/index.js';
+import { type Message, msg } from '../i18n/translate.js';
 import { isMetadataDocumentClientId, verifiedDomain } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import type { GrantRecord } from '../storage/grant_records.js';
@@ -15,6 +16,50 @@ import type { RouteDeps } from '../web/route_deps.js';
 const NOTICES: Record<string, string> = {
   revoked: 'Access revoked. The agent can no longer act for you there; to connect again it has to ask you again.',
 };
+
+/**
+ * The notice after a revocation, naming the agent and server: looked up from the user's own revoked
+ * grant (never from text in the URL, which anyone could put in a link).
+ */
+function noticeOf(deps: RouteDeps, ctx: Context, who: SignedIn): Message | string | undefined {
+  const notice = NOTICES[String(ctx.query.notice)];
+  const id = typeof ctx.query.grant === 'string' ? ctx.query.grant : '';
+  const record = notice && id ? deps.stores.grantRecords.find(id) : undefined;
+  if (!record || record.accountId !== who.user.id || record.revokedAt === null) return notice;
+  const [g] = describeGrants(deps.stores, [record]);
+  const name = g?.client.name ?? deps.stores.clientState.find(record.clientId)?.name ?? record.clientId;
+  return msg('account.revokedAgent', { agent: name, server: g?.resource.name ?? record.resource });
+}
+
+/** The user's own active grant named in the URL, or 404 whoever's it is. */
+function ownActiveGrant(deps: RouteDeps, ctx: Context, who: SignedIn): GrantRecord {
+  const record = deps.stores.grantRecords.find(String(ctx.params.id));
+  if (!record || record.accountId !== who.user.id || record.revokedAt !== null) {
+    throw new HttpError(404, 'not_found', 'There is no such connected agent on your account.');
+  }
+  return record;
+}
+
+/** "Revoke … on …?": the list's Revoke opens this page; only its form revokes (no script needed). */
+export function confirmRevoke(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+  const record = ownActiveGrant(deps, ctx, who);
+  const [g] = groupGrants(deps.stores, [record]);
+  deps.views.render(ctx, 'confirm.njk', {
+    title: msg('confirm.heading'),
+    section: 'account',
+    width: 'medium',
+    user: pageUser(who.user),
+    csrf: deps.csrf.issue(ctx, who.csrfScope),
+    action: ctx.path,
+    back: '/account',
+    sentence: 'confirm.accountRevoke',
+    parts: {
+      agent: { text: g?.client.name ?? record.clientId, tag: 'strong' },
+      server: { text: g?.resource.name ?? record.resource, tag: 'strong' },
+    },
+    button: 'account.revoke',
+  });
+}
 
 /**
  * Which agent a grant belongs to as the user sees it: agents that register anew on every
@@ -83,19 +128,16 @@ export function showConnectedAgents(deps: RouteDeps, ctx: Context, who: SignedIn
     user: pageUser(who.user),
     csrf: deps.csrf.issue(ctx, who.csrfScope),
     grants,
-    notice: NOTICES[String(ctx.query.notice)],
+    notice: noticeOf(deps, ctx, who),
   });
 }
 
 /** Only the user's own active grants; any other id is "not found", whoever's it is. */
 export function revokeOwnGrant(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): void {
-  const id = String(ctx.params.id);
-  const record = deps.stores.grantRecords.find(id);
-  if (!record || record.accountId !== who.user.id || record.revokedAt !== null) {
-    throw new HttpError(404, 'not_found', 'There is no such connected agent on your account.');
-  }
+  const record = ownActiveGrant(deps, ctx, who);
+  const id = record.id;
   // The entry stands for every registration of the same agent on that server: revoke them all.
   const others = sameAgentGrants(deps.stores, who.user.id, record).filter((g) => g.id !== id);
   ops.revokeGrants(requestActor(ctx, 'user', who.user.id), [...others.map((g) => g.id), id]);
-  redirectInApp(ctx, '/account?notice=revoked');
+  redirectInApp(ctx, `/account?notice=revoked&grant=${encodeURIComponent(id)}`);
 }

@@ -11,7 +11,7 @@ import { checkedForm, pageErrors } from '../web/pages.js';
 import { createPendingSignIns } from '../web/pending_sign_in.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { startSso } from '../web/sso.js';
-import { revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
+import { confirmRevoke, revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
 import { LOGIN_CSRF_SCOPE, showLogin, submitCode, submitLogin, submitPasskey } from './login.js';
 import {
   addPasskey,
@@ -62,6 +62,9 @@ export function accountRoutes(deps: RouteDeps): Middleware {
     redirectInApp(ctx, '/account/login');
   });
   router.get('/account', requireSession, (ctx) => showConnectedAgents(deps, ctx, signedIn(ctx) as SignedIn));
+  router.get('/account/grants/:id/revoke', requireSession, (ctx) =>
+    confirmRevoke(deps, ctx, signedIn(ctx) as SignedIn),
+  );
   router.post('/account/grants/:id/revoke', requireSession, sessionForm, (ctx) =>
     revokeOwnGrant(deps, ops, ctx, signedIn(ctx) as SignedIn),
   );

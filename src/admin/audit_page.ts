@@ -55,6 +55,14 @@ function startOf(ctx: Context): { beforeId?: number } | { problem: string } {
   return page.at.before === undefined ? {} : { beforeId: page.at.before };
 }
 
+/** An event's details as "name: value" pairs to read, not JSON: nested values stay compact JSON. */
+function detailList(details: unknown): { name: string; value: string }[] {
+  if (!details || typeof details !== 'object') return [];
+  return Object.entries(details as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined && v !== null && v !== '')
+    .map(([name, v]) => ({ name, value: typeof v === 'object' ? JSON.stringify(v) : String(v) }));
+}
+
 export function auditPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
   const values = read(ctx);
   const start = startOf(ctx);
@@ -77,7 +85,7 @@ export function auditPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     events: rows.map((r) => ({
       ...r,
       when: formatWhen(r.at),
-      detailText: r.details ? JSON.stringify(r.details) : '',
+      detailList: detailList(r.details),
     })),
   });
 }

@@ -16,6 +16,7 @@ import { checkedForm } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
 import { auditPage } from './audit_page.js';
+import { confirmPage } from './confirm_pages.js';
 import { agentsPage, grantsPage, serviceClientPage, usersPage } from './console_pages.js';
 import { alertsPage, grantPage } from './governance_pages.js';
 
@@ -26,6 +27,12 @@ export const CONSOLE_ROUTES = [
   'GET /admin/audit',
   'GET /admin/alerts',
   'GET /admin/grants/:id',
+  // The confirmation pages of the destructive POSTs below (src/admin/confirm_pages.ts).
+  'GET /admin/grants/:id/revoke',
+  'GET /admin/users/:id/revoke-grants',
+  'GET /admin/users/:id/disable',
+  'GET /admin/agents/:id/revoke-grants',
+  'GET /admin/agents/:id/disable',
   'POST /admin/alerts/:id/acknowledge',
   'POST /admin/grants/:id/revoke',
   'POST /admin/users/:id/revoke-grants',
@@ -96,6 +103,11 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     'GET /admin/audit': (ctx) => auditPage(deps, ctx, who(ctx)),
     'GET /admin/alerts': (ctx) => alertsPage(deps, ctx, who(ctx)),
     'GET /admin/grants/:id': (ctx) => grantPage(deps, ctx, who(ctx)),
+    'GET /admin/grants/:id/revoke': (ctx) => confirmPage(deps, ctx, who(ctx), 'grant-revoke', 'grants'),
+    'GET /admin/users/:id/revoke-grants': (ctx) => confirmPage(deps, ctx, who(ctx), 'user-revoke-grants', 'grants'),
+    'GET /admin/users/:id/disable': (ctx) => confirmPage(deps, ctx, who(ctx), 'user-disable', 'users'),
+    'GET /admin/agents/:id/revoke-grants': (ctx) => confirmPage(deps, ctx, who(ctx), 'agent-revoke-grants', 'agents'),
+    'GET /admin/agents/:id/disable': (ctx) => confirmPage(deps, ctx, who(ctx), 'agent-disable', 'agents'),
     'POST /admin/alerts/:id/acknowledge': (ctx) => {
       const id = Number(ctx.params.id);
       if (!Number.isSafeInteger(id) || !deps.stores.alerts.find(id)) {

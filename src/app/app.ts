@@ -185,6 +185,13 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       ctx.body = views.css;
     },
     staticScripts(viewsDir()),
+    // The pages link the SVG icon; browsers (and bookmarks) still ask for /favicon.ico: same icon.
+    async (ctx, next) => {
+      if (ctx.path !== '/static/favicon.svg' && ctx.path !== '/favicon.ico') return next();
+      ctx.type = 'image/svg+xml';
+      ctx.set('Cache-Control', 'public, max-age=86400');
+      ctx.body = views.favicon;
+    },
     metadata(resources, config.issuer),
     registrationCors(ROUTES.registration),
     // After CORS, so a browser-based agent can read its 429.

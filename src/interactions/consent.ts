@@ -96,6 +96,11 @@ export interface ConsentClientView {
   /** Where the browser goes after the decision, and whether that is off the verified site. */
   redirectHost: string;
   redirectOffSite: boolean;
+  /**
+   * Unverified agent sending the browser to a website that matches neither its name nor its
+   * client_uri: the name is self-declared, so a look-alike "Claude" could send the code elsewhere.
+   */
+  redirectUnrelated: boolean;
   /** Every redirect URI is loopback (or a private-use scheme): a program on the user's computer. */
   local: boolean;
   /** Shown only for verified clients: an unverified logo would lend a fake name credibility. */
@@ -129,6 +134,25 @@ export function siteOf(host: string): string {
 
 function hostOf(uri: string): string | undefined {
   return URL.parse(uri)?.hostname.toLowerCase() || undefined;
+}
+
+const letters = (text: string) => text.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
+
+/**
+ * Whether an https redirect goes to a site the agent claims nothing about: not the site of its
+ * client_uri, and its name does not contain the site's name (claude.ai for "Claude"). Loopback and
+ * private-use schemes end in a program on the user's own computer and are not judged here.
+ */
+export function unrelatedRedirect(name: string | undefined, clientUri: unknown, redirectUri: string): boolean {
+  const kind = classifyRedirectUri(redirectUri);
+  if (!kind.ok || kind.kind !== 'https') return false;
+  const back = hostOf(redirectUri);
+  if (!back) return true;
+  const site = siteOf(back);
+  const claimed = typeof clientUri === 'string' ? hostOf(clientUri) : undefined;
+  if (claimed && siteOf(claimed) === site) return false;
+  const label = letters(site.split('.')[0] ?? '');
+  return !(label.length >= 3 && letters(name ?? '').includes(label));
 }
 
 /** Whether the user has a grant (active or not) from this agent or an identical registration of it. */
@@ -174,6 +198,8 @@ export async function describeConsentClient(
     verifiedDomain: domain,
     redirectHost: redirectHost(redirectUri),
     redirectOffSite: offSite,
+    redirectUnrelated:
+      domain === null && unrelatedRedirect(client.clientName, client.metadata().client_uri, redirectUri),
     local,
     logoUri: logo,
     known: askingForMore || (accountId !== '' && (await knownToUser(deps, provider, accountId, client))),

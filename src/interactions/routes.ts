@@ -9,6 +9,7 @@ import { type ConsentDeps, showConsent, submitConsent } from './consent.js';
 import { loadInteraction } from './context.js';
 import { showLogin, submitCode, submitLogin, submitPasskey } from './login.js';
 import { startInteractionSso } from './sso.js';
+import { switchAccount } from './switch_account.js';
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -73,6 +74,13 @@ export function interactionRoutes(deps: ConsentDeps, sso?: SsoDeps): Router {
     const details = await loadInteraction(deps.provider(), ctx);
     if (details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'sign in first');
     await submitConsent(deps, ctx, details);
+  });
+
+  // "Not you?": only from the consent step, where a session names someone.
+  router.post('/:uid/switch-account', checkUid, form, checkCsrf, async (ctx) => {
+    const details = await loadInteraction(deps.provider(), ctx);
+    if (details.prompt.name !== 'consent') throw new HttpError(400, 'invalid_request', 'sign in first');
+    await switchAccount(deps, ctx, details);
   });
 
   router.post('/:uid/abort', checkUid, form, checkCsrf, async (ctx) => {

@@ -35,7 +35,16 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
   env.addFilter('isotext', (value: unknown) =>
     value === undefined || value === null ? '' : isolatedText(String(value)),
   );
+  // `| when` on a time from formatWhen ("2026-01-31 09:05 UTC"): a <time> element with the
+  // machine-readable instant. Times stay in UTC, said on every one: showing the reader's zone would
+  // need a script, and the pages' policy allows none (docs/design.md on the pages' CSP).
+  env.addFilter('when', (value: unknown) => {
+    const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d) UTC$/.exec(String(value ?? ''));
+    if (!m) return value ?? '';
+    return new nunjucks.runtime.SafeString(`<time datetime="${m[1]}T${m[2]}Z">${m[1]} ${m[2]} UTC</time>`);
+  });
   const css = readFileSync(path.join(dir, 'static', 'app.css'));
+  const favicon = readFileSync(path.join(dir, 'static', 'favicon.svg'));
   return {
     render(ctx: Context, template: string, vars: Record<string, unknown>, status = 200): void {
       ctx.status = status;
@@ -49,6 +58,7 @@ export function createViews(dir: string = viewsDir(), i18n: I18n = createI18n())
       ctx.vary('Cookie');
     },
     css,
+    favicon,
     i18n,
   };
 }

@@ -53,16 +53,49 @@ describe('Connected agents page', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
   });
 
+  it("names the agent in the revoke notice only for the reader's own revoked grant", async () => {
+    const c = await connect(server, 'alice');
+    const other = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Secret Helper' });
+    const d = await connect(server, 'alice', other);
+    const alice = await signedInClient(server, 'alice');
+    // Still active: the generic notice.
+    const active = await alice.page(`/account?notice=revoked&grant=${c.grantId}`);
+    expect(active.html).toContain('<p class="notice" role="status">Access revoked. The agent');
+    const { csrf } = await alice.page('/account');
+    await alice.post(`/account/grants/${d.grantId}/revoke`, { csrf });
+    // Someone else's revoked grant: nothing about it shows.
+    const bob = await signedInClient(server, 'bob');
+    const foreign = await bob.page(`/account?notice=revoked&grant=${d.grantId}`);
+    expect(foreign.html).not.toContain('Secret Helper');
+    expect(foreign.html).toContain('<p class="notice" role="status">Access revoked. The agent');
+  });
+
+  it('shows a confirmation naming the agent before revoking, and changes nothing on GET', async () => {
+    const c = await connect(server, 'alice');
+    const web = await signedInClient(server, 'alice');
+    const confirm = await web.page(`/account/grants/${c.grantId}/revoke`);
+    expect(confirm.html).toContain(
+      `Revoke the access of <strong>${AGENT_NAME}</strong> on <strong>${RESOURCE_NAME}</strong>?`,
+    );
+    expect(confirm.html).toContain(`action="/account/grants/${c.grantId}/revoke"`);
+    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).toBeNull();
+    expect((await refresh(server, c)).status).toBe(200);
+    // Nobody else's grant gets a confirmation page either.
+    const bob = await signedInClient(server, 'bob');
+    const res = await bob.get(`/account/grants/${c.grantId}/revoke`);
+    expect(res.status).toBe(404);
+  });
+
   it('revokes an own grant with the CSRF token: audited, refresh token refused, gone from the page', async () => {
     const c = await connect(server, 'alice');
     const web = await signedInClient(server, 'alice');
     const { csrf } = await web.page('/account');
     const res = await web.post(`/account/grants/${c.grantId}/revoke`, { csrf });
     expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toBe('/account?notice=revoked');
-    const after = await web.page('/account?notice=revoked');
-    expect(after.html).toContain('Access revoked.');
-    expect(after.html).not.toContain(c.grantId);
+    expect(res.headers.get('location')).toBe(`/account?notice=revoked&grant=${c.grantId}`);
+    const after = await web.page(res.headers.get('location') ?? '');
+    expect(after.html).toContain(`Access revoked for ${AGENT_NAME} on ${RESOURCE_NAME}.`);
+    expect(after.html).not.toContain(`data-grant-id="${c.grantId}"`);
     expect(server.app.stores.grantRecords.find(c.grantId)).toMatchObject({ revokedBy: `user:${userId('alice')}` });
     expect((await refresh(server, c)).status).toBe(400);
     expect(auditRows(server, 'grant.revoked').at(-1)).toMatchObject({

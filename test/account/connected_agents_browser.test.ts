@@ -53,7 +53,7 @@ describe('Connected agents in a real browser', () => {
     expect((await context?.cookies())?.some((c) => c.name === 'mcp_account')).toBe(false);
   });
 
-  it('signs in, shows the agent and the MCP server, revokes it with one click; the agent must ask again', async () => {
+  it('signs in, shows the agent and the MCP server, revokes it after a confirmation naming it; the agent must ask again', async () => {
     // A web agent (https callback): oidc-provider asks native agents for consent every time, so only
     // for a web agent does a second consent page show that the grant is gone.
     const web = await register(server.url, { ...PUBLIC_CLIENT, redirect_uris: ['https://agent.example/callback'] });
@@ -88,8 +88,14 @@ describe('Connected agents in a real browser', () => {
     await page.screenshot({ path: ACCOUNT_SHOT, fullPage: true });
 
     await card.getByRole('button', { name: `Revoke ${AGENT_NAME} on ${RESOURCE_NAME}` }).click();
-    await page.waitForURL(`${server.url}/account?notice=revoked`);
-    expect(await page.getByRole('status').textContent()).toContain('Access revoked.');
+    // The confirmation step names the agent and the server; Revoke there revokes.
+    await page.waitForURL((url) => url.pathname.endsWith('/revoke'));
+    expect(await page.locator('.confirm-question').textContent()).toContain(AGENT_NAME);
+    await page.getByRole('button', { name: 'Revoke', exact: true }).click();
+    await page.waitForURL((url) => url.searchParams.get('notice') === 'revoked');
+    expect(await page.getByRole('status').textContent()).toContain(
+      `Access revoked for ${AGENT_NAME} on ${RESOURCE_NAME}.`,
+    );
     expect(await page.locator('li.grant', { hasText: agent.client.client_id }).count()).toBe(0);
     expect(await page.getByText('No agent is connected to your account.').count()).toBe(1);
 

@@ -59,6 +59,11 @@ describe('admin console in a real browser', () => {
     const row = page.locator(`tr[data-grant-id="${a.grantId}"]`);
     expect(await row.locator('.client-name').textContent()).toBe(AGENT_NAME);
     await row.getByRole('button', { name: 'Revoke' }).click();
+    // A confirmation step naming the agent; nothing is revoked until it is confirmed.
+    await page.waitForURL((url) => url.pathname === `/admin/grants/${a.grantId}/revoke`);
+    expect(await page.locator('.confirm-question').textContent()).toContain(AGENT_NAME);
+    expect((await refresh(server, a)).status).toBe(200);
+    await page.getByRole('button', { name: 'Revoke' }).click();
     await page.waitForURL((url) => url.searchParams.get('notice') === 'grant-revoked');
     expect(new URL(page.url()).searchParams.get('user')).toBe('alice');
     expect(await page.getByRole('status').textContent()).toContain('Grant revoked.');
@@ -74,6 +79,8 @@ describe('admin console in a real browser', () => {
     expect(await row.textContent()).toContain('dynamic');
     await page.screenshot({ path: AGENTS_SHOT, fullPage: true });
     await row.getByRole('button', { name: 'Disable' }).click();
+    await page.waitForURL((url) => url.pathname.endsWith('/disable'));
+    await page.getByRole('button', { name: 'Disable' }).click();
     await page.waitForURL((url) => url.searchParams.get('notice') === 'agent-disabled');
     expect(await page.locator(`tr[data-client-id="${c.client.client_id}"] .badge`).textContent()).toBe('disabled');
     expect((await refresh(server, c)).status).toBe(401);

@@ -104,7 +104,8 @@ describe('login and consent pages in a real browser', () => {
     const deny = page.getByRole('button', { name: 'Deny', exact: true });
     expect(await allow.isVisible()).toBe(true);
     expect(await deny.isVisible()).toBe(true);
-    expect(await page.getByRole('button').count()).toBe(2);
+    // Allow, Deny, and "Use another account" (a link-styled button under the heading).
+    expect(await page.getByRole('button').count()).toBe(3);
 
     await write.uncheck();
     expect(await write.isChecked()).toBe(false);

@@ -84,6 +84,9 @@ describe('form-action on the pages', () => {
     await signedIn;
     const row = page.locator(`tr[data-grant-id="${grantId}"]`);
     await row.getByRole('button', { name: 'Revoke' }).click();
+    // The confirmation page's form is the one that posts.
+    await page.getByRole('heading', { level: 1, name: 'Are you sure?' }).waitFor();
+    await page.getByRole('button', { name: 'Revoke', exact: true }).click();
     await page.getByRole('status').waitFor();
     expect(page.url()).toContain('notice=grant-revoked');
     expect(server.app.stores.grantRecords.find(grantId)?.revokedAt).toEqual(expect.any(Number));

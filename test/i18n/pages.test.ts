@@ -167,7 +167,10 @@ describe('pages in the reader’s language', () => {
     const res = await bob.post(`/account/grants/${grantId}/revoke`, { csrf: page.csrf });
     expect(res.status).toBe(303);
     const after = await bob.page(res.headers.get('location') ?? '');
-    expect(after.html).toContain('<p class="notice" role="status">アクセスを取り消しました。');
+    // The notice names the agent and the server (looked up from bob's own revoked grant).
+    expect(after.html).toContain(
+      '<p class="notice" role="status">Orders DB での Test Agent のアクセスを取り消しました。',
+    );
     const missing = await bob.post(`/account/grants/${grantId}/revoke`, { csrf: after.csrf });
     expect(missing.status).toBe(404);
     const text = await missing.text();

@@ -162,7 +162,7 @@ describe('pages in three languages on a phone', () => {
     await page.getByRole('heading', { level: 1, name: 'Allow access?' }).waitFor();
 
     const order: { tag: string; name: string; value: string; href: string; ring: boolean }[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 9; i++) {
       await page.keyboard.press('Tab');
       order.push(await page.evaluate(FOCUSED));
     }
@@ -171,6 +171,8 @@ describe('pages in three languages on a phone', () => {
       expect.stringMatching(/lang=en$/),
       expect.stringMatching(/lang=ja$/),
       expect.stringMatching(/lang=ko$/),
+      // "Not alice? Use another account", under the heading.
+      'button:=',
       'input:scope=mcp:read',
       'input:scope=mcp:write',
       '/account',
