@@ -180,15 +180,11 @@ export async function verifyPasskeySignIn(
   const handle = response.response.userHandle;
   if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== passkey.userId) return undefined;
   const now = epochSeconds();
-  let answered: { challenge: string; expires: number } | undefined;
+  const challenge = challengeMatcher(factors, scope, now);
   try {
     const result = await verifyAuthenticationResponse({
       response,
-      expectedChallenge: (challenge) => {
-        const expires = challengeExpiry(factors, challenge, scope, now);
-        answered = expires === undefined ? undefined : { challenge, expires };
-        return answered !== undefined;
-      },
+      expectedChallenge: challenge.expected,
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
       credential: {
@@ -199,14 +195,30 @@ export async function verifyPasskeySignIn(
       },
       requireUserVerification: true,
     });
-    if (!result.verified || !answered) return undefined;
     // Once only: a replay of this very answer finds its challenge used.
-    if (!factors.useChallenge(answered.challenge, answered.expires, now)) return undefined;
+    if (!result.verified || !challenge.consume()) return undefined;
     factors.passkeyUsed(passkey.id, result.authenticationInfo.newCounter, now);
     return passkey;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The WebAuthn library's challenge check for one answer: `expected` accepts a challenge we issued for
+ * this scope and that has not expired; `consume` then marks it used, false when it already was (a
+ * replayed answer) or none matched.
+ */
+function challengeMatcher(factors: FactorRepository, scope: string, now: number) {
+  let answered: { challenge: string; expires: number } | undefined;
+  return {
+    expected: (challenge: string): boolean => {
+      const expires = challengeExpiry(factors, challenge, scope, now);
+      answered = expires === undefined ? undefined : { challenge, expires };
+      return answered !== undefined;
+    },
+    consume: (): boolean => answered !== undefined && factors.useChallenge(answered.challenge, answered.expires, now),
+  };
 }
 
 /** Options to register a new passkey for `user` (a discoverable credential, user verification required). */
@@ -238,21 +250,16 @@ export async function verifyPasskeyRegistration(
   response: RegistrationResponseJSON,
 ): Promise<{ id: string; publicKey: Uint8Array; counter: number; transports: string[] } | undefined> {
   const now = epochSeconds();
-  let answered: { challenge: string; expires: number } | undefined;
+  const challenge = challengeMatcher(factors, scope, now);
   try {
     const result = await verifyRegistrationResponse({
       response,
-      expectedChallenge: (challenge) => {
-        const expires = challengeExpiry(factors, challenge, scope, now);
-        answered = expires === undefined ? undefined : { challenge, expires };
-        return answered !== undefined;
-      },
+      expectedChallenge: challenge.expected,
       expectedOrigin: rp.origin,
       expectedRPID: rp.id,
       requireUserVerification: true,
     });
-    if (!result.verified || !answered) return undefined;
-    if (!factors.useChallenge(answered.challenge, answered.expires, now)) return undefined;
+    if (!result.verified || !challenge.consume()) return undefined;
     const { credential } = result.registrationInfo;
     return {
       id: credential.id,
