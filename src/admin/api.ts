@@ -17,6 +17,7 @@ import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, grantPage, type Query, single } from './grant_filter.js';
 import { encodeCursor, linkTo, pageOf, readPage } from './paging.js';
+import { policyHandlers } from './policy_api.js';
 
 export const API_ROUTES = [
   'GET /admin/api/grants',
@@ -35,6 +36,9 @@ export const API_ROUTES = [
   'POST /admin/api/client-domains/:domain/enable',
   'GET /admin/api/service-clients',
   'POST /admin/api/service-clients',
+  'GET /admin/api/agent-policies',
+  'POST /admin/api/agent-policies',
+  'POST /admin/api/agent-policies/:id/delete',
 ] as const;
 
 const REALM = 'Bearer realm="mcp-oauth admin"';
@@ -122,7 +126,7 @@ const jsonBody = bodyParser({
   },
 });
 
-async function readJson(ctx: Context): Promise<Record<string, unknown>> {
+export async function readJson(ctx: Context): Promise<Record<string, unknown>> {
   if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'send the body as application/json');
   await jsonBody(ctx, async () => {});
   const body = ctx.request.body as unknown;
@@ -315,5 +319,6 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
         scopes: created.service.scopes,
       };
     },
+    ...policyHandlers(ops, caller),
   };
 }

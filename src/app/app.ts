@@ -133,6 +133,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     users,
     resources,
     grantRecords: stores.grantRecords,
+    agentPolicy: stores.agentPolicies.effectiveFor,
     views,
     csrf,
     audit,
@@ -266,6 +267,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       devicePages: devicePages(views),
       refreshFamily: stores.refreshFamily,
       upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
+      agentPolicy: stores.agentPolicies.effectiveFor,
     });
     registerIdJagGrant(provider, {
       config,

@@ -19,6 +19,8 @@ export const AUDIT_EVENTS = [
   'client.deleted',
   'client.disabled',
   'client.enabled',
+  'policy.set',
+  'policy.removed',
   'token.issued',
   'token.refreshed',
   'refresh_token.reuse_detected',

@@ -5,8 +5,8 @@
 export class LifecycleError extends Error {
   override name = 'LifecycleError';
   constructor(
-    /** last_admin: it would leave no enabled admin; self: an admin acting on their own account; invalid_domain; invalid_service_client: a service client's name, servers, scopes or key were refused. */
-    readonly reason: 'last_admin' | 'self' | 'invalid_domain' | 'invalid_service_client',
+    /** last_admin: it would leave no enabled admin; self: an admin acting on their own account; invalid_domain; invalid_service_client: a service client's name, servers, scopes or key were refused; invalid_policy: an agent policy's agent, servers or scopes were refused. */
+    readonly reason: 'last_admin' | 'self' | 'invalid_domain' | 'invalid_service_client' | 'invalid_policy',
     message: string,
   ) {
     super(message);

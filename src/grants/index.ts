@@ -6,12 +6,14 @@ import type { Audit } from '../audit/index.js';
 import type { Stores } from '../storage/index.js';
 import { agentOperations } from './agents.js';
 import { grantOperations } from './grants.js';
+import { policyOperations } from './policy.js';
 import { serviceClientOperations } from './service_clients.js';
 import { userOperations } from './users.js';
 
 export { type Actor, CLI_ACTOR, requestActor } from './actor.js';
 export { domainOf } from './agents.js';
 export { LifecycleError } from './errors.js';
+export type { AgentPolicyInput } from './policy.js';
 export type { CreatedServiceClient, NewServiceClient } from './service_clients.js';
 
 export type Lifecycle = ReturnType<typeof createLifecycle>;
@@ -22,5 +24,6 @@ export function createLifecycle(stores: Stores, audit: Audit) {
     ...agentOperations(stores, audit),
     ...userOperations(stores, audit),
     ...serviceClientOperations(stores, audit),
+    ...policyOperations(stores, audit),
   };
 }

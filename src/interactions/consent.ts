@@ -6,6 +6,7 @@ import type { Grant, Interaction } from 'oidc-provider';
 import { requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { durationMessage } from '../i18n/duration.js';
+import { type AgentPolicyRules, judgeResource } from '../lib/agent_policy.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { splitScope } from '../lib/scopes.js';
@@ -22,6 +23,8 @@ import type { LoginDeps } from './login.js';
 export interface ConsentDeps extends LoginDeps {
   resources: ResourceRepository;
   grantRecords: GrantRecordRepository;
+  /** What the admins' policy leaves each agent; the page offers nothing beyond it. */
+  agentPolicy?: (clientId: string) => AgentPolicyRules | undefined;
   /** For telling the user how long access lasts and where to take it back (omitted when absent). */
   config?: Pick<Config, 'issuer' | 'refreshTokenIdleTtl' | 'refreshTokenAbsoluteTtl'>;
 }
@@ -58,6 +61,7 @@ async function consentRequest(
   provider: Provider,
   resources: ResourceRepository,
   details: Interaction,
+  policy: AgentPolicyRules | undefined,
 ): Promise<ConsentRequest> {
   const prompt = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
   const missingByResource = prompt.missingResourceScopes ?? {};
@@ -67,7 +71,9 @@ async function consentRequest(
   }
   const resource = resources.findByUri(indicator);
   if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
-  const own = new Set(resource.scopes.map((s) => s.scope));
+  const verdict = judgeResource(policy, resource.uri, resource.scopes);
+  if (!verdict.allowed) throw new HttpError(400, 'invalid_target', 'this agent may not use that MCP server');
+  const own = new Set(verdict.scopes);
   const requested = splitScope(details.params.scope as string | undefined).filter((s) => own.has(s));
   const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
   const already = new Set(splitScope(grant?.getResourceScope(indicator)));
@@ -181,7 +187,12 @@ export async function describeConsentClient(
 
 export async function showConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
   const provider = deps.provider();
-  const request = await consentRequest(provider, deps.resources, details);
+  const request = await consentRequest(
+    provider,
+    deps.resources,
+    details,
+    deps.agentPolicy?.(String(details.params.client_id)),
+  );
   const { resource } = request;
   const client = await describeConsentClient(deps, provider, details, request.granted.length > 0);
   const accountId = details.session?.accountId ?? '';
@@ -224,7 +235,12 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     });
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user denied the request' });
   }
-  const request = await consentRequest(provider, deps.resources, details);
+  const request = await consentRequest(
+    provider,
+    deps.resources,
+    details,
+    deps.agentPolicy?.(String(details.params.client_id)),
+  );
   const chosen = new Set(formList(body, 'scope'));
   const extraChosen = new Set(formList(body, 'extra_scope'));
   // Only what this page offered counts: never a scope of another server, never one of the list above.

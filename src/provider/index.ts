@@ -21,7 +21,7 @@ import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 import { refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
-import { resourceFunctions } from './resources.js';
+import { type AgentPolicyLookup, resourceFunctions } from './resources.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -75,6 +75,8 @@ export interface ProviderDeps {
   refreshFamily?: RefreshFamilyRepository;
   /** Re-checks users of identity providers on refresh (./upstream.ts). */
   upstreamStanding?: UpstreamStanding;
+  /** Per-agent policy: which MCP servers and scopes each agent may get (src/grants/policy.ts). */
+  agentPolicy?: AgentPolicyLookup;
 }
 
 /** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
@@ -143,7 +145,7 @@ function clientDocumentsFeature(config: Config, policy: MetadataDocumentPolicy |
 
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
-  const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl, deps.serviceClients);
+  const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl, deps.serviceClients, deps.agentPolicy);
   const secureCookies = config.issuer.startsWith('https:');
   const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
   const graceOptions = {

@@ -1,6 +1,7 @@
 // RFC 8707 resource indicators: only registered MCP servers get tokens, and every token is a
 // short-lived RFC 9068 JWT whose audience is exactly one of them.
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import { type AgentPolicyRules, judgeResource } from '../lib/agent_policy.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { Resource, ResourceRepository } from '../storage/resources.js';
@@ -9,10 +10,14 @@ import { SIGNING_ALG } from './keys.js';
 
 const isClientCredentials = (ctx: KoaContextWithOIDC) => ctx.oidc.params?.grant_type === 'client_credentials';
 
+/** What the admins' policies leave an agent (src/grants/policy.ts); undefined when none names it. */
+export type AgentPolicyLookup = (clientId: string) => AgentPolicyRules | undefined;
+
 export function resourceFunctions(
   resources: ResourceRepository,
   accessTokenTtl: number,
   serviceClients: Pick<ServiceClientRepository, 'find'>,
+  agentPolicy: AgentPolicyLookup = () => undefined,
 ) {
   const lookup = (indicator: string): Resource => {
     const canonical = canonicalResource(indicator);
@@ -97,6 +102,18 @@ export function resourceFunctions(
         };
       }
       const known = new Set(resource.scopes.map((s) => s.scope));
+      // The agent's policy, read on every request (authorization, code, refresh), so a narrowed
+      // policy holds for grants given before it at their next refresh.
+      const clientId = (client as { clientId?: string } | undefined)?.clientId ?? '';
+      const verdict = judgeResource(agentPolicy(clientId), resource.uri, resource.scopes);
+      if (!verdict.allowed) throw new errors.InvalidTarget('this agent may not use that MCP server');
+      if (ctx.oidc.params?.grant_type === 'refresh_token') {
+        // Nothing of the grant left: refused rather than a token that can do nothing.
+        const held = (ctx.oidc.entities as { RefreshToken?: { scopes?: Set<string> } }).RefreshToken?.scopes;
+        if (held && ![...held].some((s) => verdict.scopes.includes(s))) {
+          throw new errors.InvalidGrant('the agent policy no longer allows any scope of this grant');
+        }
+      }
       const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '');
       // A scope of another registered MCP server is not this request's business: agents such as
       // Claude ask for the whole scopes_supported list of the metadata. It is left out: the
@@ -109,7 +126,7 @@ export function resourceFunctions(
         throw new errors.InvalidScope('requested scope is not offered by the resource', unknown[0] ?? '');
       }
       return {
-        scope: [...known].join(' '),
+        scope: verdict.scopes.join(' '),
         audience: resource.uri,
         accessTokenTTL: accessTokenTtl,
         accessTokenFormat: 'jwt',
