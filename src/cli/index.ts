@@ -11,6 +11,7 @@ import { ROOT_HELP } from './help_text.js';
 import { CliError, type CliIo, safe } from './io.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMaintenanceCommands } from './maintenance.js';
+import { registerPolicyCommands } from './policy.js';
 import { registerResourceCommands } from './resources.js';
 import { registerServeCommand } from './serve.js';
 import { registerUserCommands } from './users.js';
@@ -62,6 +63,7 @@ function buildProgram(io: CliIo): Command {
   registerClientCommands(program, io);
   registerKeyCommands(program, io);
   registerGrantCommands(program, io);
+  registerPolicyCommands(program, io);
   registerAuditCommand(program, io);
   registerMaintenanceCommands(program, io);
   registerBackupCommand(program, io);
