@@ -1,4 +1,4 @@
-// The admin API's per-agent policy routes (docs/admin-api.md#agent-policies): list, set (create or
+// The admin API's per-agent policy routes (docs/admin-api.md): list, set (create or
 // replace for one agent or domain), remove.
 import type { Context } from 'koa';
 import type { Actor, Lifecycle } from '../grants/index.js';
