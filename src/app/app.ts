@@ -276,6 +276,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       users,
       resources,
       grantRecords: stores.grantRecords,
+      agentPolicy: stores.agentPolicies.effectiveFor,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);
