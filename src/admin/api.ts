@@ -39,6 +39,9 @@ export const API_ROUTES = [
   'GET /admin/api/agent-policies',
   'POST /admin/api/agent-policies',
   'POST /admin/api/agent-policies/:id/delete',
+  'GET /admin/api/agent-approvals',
+  'POST /admin/api/agent-approvals/:id/approve',
+  'POST /admin/api/agent-approvals/:id/refuse',
 ] as const;
 
 const REALM = 'Bearer realm="mcp-oauth admin"';

@@ -1,5 +1,5 @@
 // The admin API's per-agent policy routes (docs/admin-api.md): list, set (create or
-// replace for one agent or domain), remove.
+// replace for one agent or domain), remove; and the approval queue of new agents.
 import type { Context } from 'koa';
 import type { Actor, Lifecycle } from '../grants/index.js';
 import type { AgentPolicy } from '../lib/agent_policy.js';
@@ -59,6 +59,37 @@ export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor) 
         throw new HttpError(404, 'not_found', 'no such agent policy');
       }
       ctx.body = { id, removed: true };
+    },
+    'GET /admin/api/agent-approvals': (ctx: Context) => {
+      const state = ctx.query.state;
+      if (
+        state !== undefined &&
+        state !== 'pending' &&
+        state !== 'approved' &&
+        state !== 'refused' &&
+        state !== 'all'
+      ) {
+        throw new HttpError(400, 'invalid_request', 'state must be pending, approved, refused or all');
+      }
+      const list = ops.listAgentApprovals(state === undefined ? 'pending' : state === 'all' ? undefined : state);
+      ctx.body = {
+        approvals: list.map((a) => ({
+          client_id: a.clientId,
+          state: a.state,
+          requested_at: a.requestedAt,
+          requested_by: a.requestedBy,
+          decided_at: a.decidedAt,
+          decided_by: a.decidedBy,
+        })),
+      };
+    },
+    'POST /admin/api/agent-approvals/:id/approve': (ctx: Context) => {
+      const id = String(ctx.params.id ?? '');
+      ctx.body = { client_id: id, state: 'approved', changed: ops.approveAgent(caller(ctx), id) };
+    },
+    'POST /admin/api/agent-approvals/:id/refuse': (ctx: Context) => {
+      const id = String(ctx.params.id ?? '');
+      ctx.body = { client_id: id, state: 'refused', changed: ops.refuseAgent(caller(ctx), id) };
     },
   };
 }

@@ -9,6 +9,7 @@ import { canonicalPath } from '../app/canonical_path.js';
 import { withAlerts } from '../audit/alerts.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import { createLifecycle } from '../grants/index.js';
 import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { ssoDeps, ssoRoutes } from '../interactions/sso.js';
@@ -125,6 +126,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     log,
     endSessions: (userId) => stores.revocations.endSessions(userId),
   });
+  const approvals = createLifecycle(stores, audit);
   const deps = {
     config,
     loginThrottle,
@@ -134,6 +136,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     resources,
     grantRecords: stores.grantRecords,
     agentPolicy: stores.agentPolicies.effectiveFor,
+    approval: (clientId: string, userId: string, ip: string | undefined) =>
+      approvals.approvalStanding(config.agentApproval, clientId, userId, ip),
     views,
     csrf,
     audit,

@@ -2,6 +2,7 @@
 // process: the exit code is returned, so tests run it in-process.
 import { Command, CommanderError, Help } from 'commander';
 import { registerAdminCommands } from './admin.js';
+import { registerApprovalCommands } from './approvals.js';
 import { registerAuditCommand } from './audit.js';
 import { registerBackupCommand } from './backup.js';
 import { registerClientCommands } from './clients.js';
@@ -64,6 +65,7 @@ function buildProgram(io: CliIo): Command {
   registerKeyCommands(program, io);
   registerGrantCommands(program, io);
   registerPolicyCommands(program, io);
+  registerApprovalCommands(program, io);
   registerAuditCommand(program, io);
   registerMaintenanceCommands(program, io);
   registerBackupCommand(program, io);

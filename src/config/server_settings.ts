@@ -83,6 +83,11 @@ export const serverSettings = z
       'Optional fixed initial access token for `token` registration mode, besides those made with ' +
         '`mcp-oauth clients token`.',
     ),
+    agentApproval: setting('MCP_OAUTH_AGENT_APPROVAL', onOff, { default: 'off' }).describe(
+      'An administrator approves each new agent (a new registration, or a metadata-document URL never seen) before ' +
+        'any user can consent to it; users see "waiting for approval" until then. Agents that already hold or held a ' +
+        'grant count as approved.',
+    ),
     deviceFlow: setting('MCP_OAUTH_DEVICE_FLOW', onOff, { default: 'on' }).describe(
       'The device authorization grant (RFC 8628) for agents without a browser: `/device/auth` and the `/device` page.',
     ),

@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import type { ApprovalStanding } from '../grants/index.js';
 import { durationMessage } from '../i18n/duration.js';
 import { type AgentPolicyRules, judgeResource } from '../lib/agent_policy.js';
 import { epochSeconds } from '../lib/duration.js';
@@ -23,6 +24,8 @@ import type { LoginDeps } from './login.js';
 export interface ConsentDeps extends LoginDeps {
   resources: ResourceRepository;
   grantRecords: GrantRecordRepository;
+  /** The approval queue (src/grants/approvals.ts): whether a user may consent to the agent yet. */
+  approval?: (clientId: string, userId: string, ip: string | undefined) => ApprovalStanding;
   /** What the admins' policy leaves each agent; the page offers nothing beyond it. */
   agentPolicy?: (clientId: string) => AgentPolicyRules | undefined;
   /** For telling the user how long access lasts and where to take it back (omitted when absent). */
@@ -185,8 +188,30 @@ export async function describeConsentClient(
   };
 }
 
+/**
+ * An agent awaiting an admin's approval: the user gets a page saying so (reloading it checks again)
+ * instead of the consent page; a refused agent ends the authorization. True when it answered.
+ */
+async function unapproved(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<boolean> {
+  if (!deps.approval) return false;
+  const clientId = String(details.params.client_id);
+  const standing = deps.approval(clientId, details.session?.accountId ?? '', ctx.ip);
+  if (standing === 'approved') return false;
+  if (standing === 'refused') {
+    await finish(deps.provider(), ctx, {
+      error: 'access_denied',
+      error_description: 'an administrator has not allowed this agent',
+    });
+    return true;
+  }
+  const client = await describeConsentClient(deps, deps.provider(), details, false);
+  deps.views.render(ctx, 'consent_waiting.njk', { title: 'Waiting for approval', uid: details.uid, client });
+  return true;
+}
+
 export async function showConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
   const provider = deps.provider();
+  if (await unapproved(deps, ctx, details)) return;
   const request = await consentRequest(
     provider,
     deps.resources,
@@ -221,6 +246,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
 
 export async function submitConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
   const provider = deps.provider();
+  if (await unapproved(deps, ctx, details)) return;
   const body = ctx.request.body;
   const decision = formField(body, 'decision');
   if (decision !== 'allow') {

@@ -1,5 +1,6 @@
 // Every repository over one database, built once and passed to whoever needs it.
 import { createAdminTokenRepository } from './admin_tokens.js';
+import { createAgentApprovalRepository } from './agent_approvals.js';
 import { createAgentPolicyRepository } from './agent_policies.js';
 import { createAlertRepository } from './alerts.js';
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
@@ -42,5 +43,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     alerts: createAlertRepository(db),
     identities: createIdentityRepository(db),
     agentPolicies: createAgentPolicyRepository(db),
+    agentApprovals: createAgentApprovalRepository(db),
   };
 }
