@@ -13,6 +13,7 @@ import { createLifecycle } from '../grants/index.js';
 import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { ssoDeps, ssoRoutes } from '../interactions/sso.js';
+import { trustedDocument } from '../lib/agent_document.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
 import { type AlertSink, createAlertSink } from '../ops/alert_webhook.js';
@@ -21,6 +22,7 @@ import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.
 import { requestContext } from '../ops/request_id.js';
 import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
+import { documentPins } from '../provider/document_pins.js';
 import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
 import { registerIdJagGrant } from '../provider/id_jag.js';
 import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
@@ -127,6 +129,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     endSessions: (userId) => stores.revocations.endSessions(userId),
   });
   const approvals = createLifecycle(stores, audit);
+  const trustedDocuments = config.clientMetadataDocuments.trustedClientIds;
+  const pins = documentPins({ grantDocuments: stores.grantDocuments, audit, trusted: trustedDocuments });
   const deps = {
     config,
     loginThrottle,
@@ -137,7 +141,13 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     grantRecords: stores.grantRecords,
     agentPolicy: stores.agentPolicies.effectiveFor,
     approval: (clientId: string, userId: string, ip: string | undefined) =>
-      approvals.approvalStanding(config.agentApproval, clientId, userId, ip),
+      approvals.approvalStanding(
+        config.agentApproval && !trustedDocument(clientId, trustedDocuments),
+        clientId,
+        userId,
+        ip,
+      ),
+    documentPins: pins,
     views,
     csrf,
     audit,
@@ -272,6 +282,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       refreshFamily: stores.refreshFamily,
       upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
       agentPolicy: stores.agentPolicies.effectiveFor,
+      documentPins: pins,
     });
     registerIdJagGrant(provider, {
       config,

@@ -24,6 +24,7 @@ export const AUDIT_EVENTS = [
   'agent.approval_requested',
   'agent.approved',
   'agent.refused',
+  'agent.document_changed',
   'token.issued',
   'token.refreshed',
   'refresh_token.reuse_detected',

@@ -23,6 +23,7 @@ import {
   duration,
   filePath,
   flag,
+  list,
   oneOf,
   onOff,
   port,
@@ -222,6 +223,15 @@ export const serverSettings = z
         ),
         maxBytes: setting('MCP_OAUTH_CIMD_MAX_BYTES', count(1024, 65536), { default: '5120' }).describe(
           'Size cap of a document, in bytes.',
+        ),
+        trustedClientIds: setting(
+          'MCP_OAUTH_CIMD_TRUSTED_CLIENT_IDS',
+          list('comma-separated https URLs', /^https:\/\/[^\s,]+$/, 'must be a comma-separated list of https URLs'),
+          { default: '' },
+        ).describe(
+          "Vendors' documents trusted as they change: a client id URL, or every client id under a URL ending in " +
+            '`/`. Their grants are not asked again when the name or a redirect host changes, and they need no ' +
+            'approval (`MCP_OAUTH_AGENT_APPROVAL`).',
         ),
         devLoopbackHosts: setting('MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS', domainList, { default: '' }).describe(
           'Development and tests only: host names whose documents may be served from a loopback address. ' +

@@ -13,6 +13,7 @@ import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { splitScope } from '../lib/scopes.js';
 import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
+import type { DocumentPins } from '../provider/document_pins.js';
 import { forgetDeclined } from '../provider/grants.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { Resource, ResourceRepository, ResourceScope } from '../storage/resources.js';
@@ -26,6 +27,8 @@ export interface ConsentDeps extends LoginDeps {
   grantRecords: GrantRecordRepository;
   /** The approval queue (src/grants/approvals.ts): whether a user may consent to the agent yet. */
   approval?: (clientId: string, userId: string, ip: string | undefined) => ApprovalStanding;
+  /** Records the metadata document the user consented to (src/provider/document_pins.ts). */
+  documentPins?: Pick<DocumentPins, 'pin'>;
   /** What the admins' policy leaves each agent; the page offers nothing beyond it. */
   agentPolicy?: (clientId: string) => AgentPolicyRules | undefined;
   /** For telling the user how long access lasts and where to take it back (omitted when absent). */
@@ -296,6 +299,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   if (allow.length) grant.addResourceScope(request.indicator, allow.join(' '));
   if (decline.length) grant.rejectResourceScope(request.indicator, decline.join(' '));
   const grantId = await grant.save();
+  deps.documentPins?.pin(grantId, (await provider.Client.find(clientId)) as never);
   if (extra.length) await widenRequest(details, extra);
   deps.grantRecords.saved(
     {

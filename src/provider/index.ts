@@ -17,6 +17,7 @@ import type { UserRepository } from '../storage/users.js';
 import { findAccountFor, type UpstreamStanding } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
 import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
+import type { DocumentPins } from './document_pins.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
@@ -77,6 +78,8 @@ export interface ProviderDeps {
   upstreamStanding?: UpstreamStanding;
   /** Per-agent policy: which MCP servers and scopes each agent may get (src/grants/policy.ts). */
   agentPolicy?: AgentPolicyLookup;
+  /** The metadata document each grant's user consented to (./document_pins.ts). */
+  documentPins?: DocumentPins;
 }
 
 /** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
@@ -145,7 +148,13 @@ function clientDocumentsFeature(config: Config, policy: MetadataDocumentPolicy |
 
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
-  const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl, deps.serviceClients, deps.agentPolicy);
+  const resourceFns = resourceFunctions(
+    deps.resources,
+    config.accessTokenTtl,
+    deps.serviceClients,
+    deps.agentPolicy,
+    deps.documentPins,
+  );
   const secureCookies = config.issuer.startsWith('https:');
   const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
   const graceOptions = {
@@ -232,7 +241,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     // Under the issuer's path when it has one: the interaction cookie's path is taken from this URL.
     interactions: { url: (_ctx, interaction) => `${issuerPath}${INTERACTION_PREFIX}/${interaction.uid}` },
-    loadExistingGrant: loadExistingGrantFor(deps.grants),
+    loadExistingGrant: loadExistingGrantFor(deps.grants, deps.documentPins),
     // Agents need refresh tokens without offline_access, bound to the grant
     // (docs/pitfalls.md#refresh-tokens-for-agents).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),

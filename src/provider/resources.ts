@@ -6,6 +6,7 @@ import { canonicalResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { Resource, ResourceRepository } from '../storage/resources.js';
 import type { ServiceClient, ServiceClientRepository } from '../storage/service_clients.js';
+import type { DocumentPins } from './document_pins.js';
 import { SIGNING_ALG } from './keys.js';
 
 const isClientCredentials = (ctx: KoaContextWithOIDC) => ctx.oidc.params?.grant_type === 'client_credentials';
@@ -18,6 +19,7 @@ export function resourceFunctions(
   accessTokenTtl: number,
   serviceClients: Pick<ServiceClientRepository, 'find'>,
   agentPolicy: AgentPolicyLookup = () => undefined,
+  pins?: DocumentPins,
 ) {
   const lookup = (indicator: string): Resource => {
     const canonical = canonicalResource(indicator);
@@ -109,7 +111,16 @@ export function resourceFunctions(
       if (!verdict.allowed) throw new errors.InvalidTarget('this agent may not use that MCP server');
       if (ctx.oidc.params?.grant_type === 'refresh_token') {
         // Nothing of the grant left: refused rather than a token that can do nothing.
-        const held = (ctx.oidc.entities as { RefreshToken?: { scopes?: Set<string> } }).RefreshToken?.scopes;
+        const refreshToken = (
+          ctx.oidc.entities as { RefreshToken?: { scopes?: Set<string>; grantId?: string; accountId?: string } }
+        ).RefreshToken;
+        if (
+          refreshToken?.grantId &&
+          pins?.check(refreshToken.grantId, client as never, refreshToken.accountId) === 'changed'
+        ) {
+          throw new errors.InvalidGrant("the agent's metadata document changed: the user must allow it again");
+        }
+        const held = refreshToken?.scopes;
         if (held && ![...held].some((s) => verdict.scopes.includes(s))) {
           throw new errors.InvalidGrant('the agent policy no longer allows any scope of this grant');
         }

@@ -6,6 +6,7 @@ import { createAlertRepository } from './alerts.js';
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
 import type { Db } from './db.js';
+import { createGrantDocumentRepository } from './grant_documents.js';
 import { createGrantRecordRepository } from './grant_records.js';
 import { createGrantIndex } from './grants.js';
 import { createIdentityRepository } from './identities.js';
@@ -44,5 +45,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     identities: createIdentityRepository(db),
     agentPolicies: createAgentPolicyRepository(db),
     agentApprovals: createAgentApprovalRepository(db),
+    grantDocuments: createGrantDocumentRepository(db),
   };
 }
