@@ -131,6 +131,21 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   const approvals = createLifecycle(stores, audit);
   const trustedDocuments = config.clientMetadataDocuments.trustedClientIds;
   const pins = documentPins({ grantDocuments: stores.grantDocuments, audit, trusted: trustedDocuments });
+  const labels = {
+    labelOf: (uri: string) => stores.resourceLabels.labelOf(uri),
+    rules: {
+      sensitiveTokenTtl: config.labels.sensitiveTokenTtl,
+      readOnly: config.labels.readOnly,
+      approval: config.labels.approval,
+    },
+  };
+  // Approval of new agents: everywhere with MCP_OAUTH_AGENT_APPROVAL, or on servers whose label asks for it.
+  const approvalRequired = (clientId: string, resource: string | undefined) => {
+    if (trustedDocument(clientId, trustedDocuments)) return false;
+    if (config.agentApproval) return true;
+    const label = resource ? labels.labelOf(resource) : undefined;
+    return label !== undefined && labels.rules.approval.includes(label);
+  };
   const deps = {
     config,
     loginThrottle,
@@ -140,13 +155,9 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     resources,
     grantRecords: stores.grantRecords,
     agentPolicy: stores.agentPolicies.effectiveFor,
-    approval: (clientId: string, userId: string, ip: string | undefined) =>
-      approvals.approvalStanding(
-        config.agentApproval && !trustedDocument(clientId, trustedDocuments),
-        clientId,
-        userId,
-        ip,
-      ),
+    approval: (clientId: string, userId: string, ip: string | undefined, resource: string | undefined) =>
+      approvals.approvalStanding(approvalRequired(clientId, resource), clientId, userId, ip),
+    labels,
     documentPins: pins,
     views,
     csrf,
@@ -283,6 +294,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
       agentPolicy: stores.agentPolicies.effectiveFor,
       documentPins: pins,
+      labels,
     });
     registerIdJagGrant(provider, {
       config,

@@ -25,6 +25,7 @@ export const AUDIT_EVENTS = [
   'agent.approved',
   'agent.refused',
   'agent.document_changed',
+  'resource.labelled',
   'token.issued',
   'token.refreshed',
   'refresh_token.reuse_detected',

@@ -84,6 +84,31 @@ export const serverSettings = z
       'Optional fixed initial access token for `token` registration mode, besides those made with ' +
         '`mcp-oauth clients token`.',
     ),
+    labels: z
+      .object({
+        sensitiveTokenTtl: setting('MCP_OAUTH_SENSITIVE_TOKEN_TTL', duration(30, DAY), { default: '2m' }).describe(
+          'Access-token lifetime for MCP servers labelled `confidential` or `personal_data` (at most ' +
+            '`MCP_OAUTH_ACCESS_TOKEN_TTL`).',
+        ),
+        readOnly: setting(
+          'MCP_OAUTH_LABELS_READ_ONLY',
+          list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
+          { default: '' },
+        ).describe('Labels whose MCP servers give agents no write scope.'),
+        approval: setting(
+          'MCP_OAUTH_LABELS_APPROVAL',
+          list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
+          { default: 'personal_data' },
+        ).describe(
+          'Labels whose MCP servers need an administrator to approve each new agent before a user can consent ' +
+            '(as `MCP_OAUTH_AGENT_APPROVAL`, for these servers only).',
+        ),
+      })
+      .meta({
+        title: 'Classification labels',
+        description:
+          'What a label on an MCP server (`mcp-oauth resources label`) changes: public, internal, confidential, personal_data.',
+      }),
     agentApproval: setting('MCP_OAUTH_AGENT_APPROVAL', onOff, { default: 'off' }).describe(
       'An administrator approves each new agent (a new registration, or a metadata-document URL never seen) before ' +
         'any user can consent to it; users see "waiting for approval" until then. Agents that already hold or held a ' +

@@ -6,6 +6,7 @@
 import type { Audit } from '../audit/index.js';
 import { type AgentPolicy, type AgentPolicyRules, judgeResource, type PolicyMatch } from '../lib/agent_policy.js';
 import { epochSeconds } from '../lib/duration.js';
+import type { Label } from '../lib/labels.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import type { Stores } from '../storage/index.js';
 import { type Actor, actedBy, auditFor } from './actor.js';
@@ -111,6 +112,33 @@ export function policyOperations(stores: Stores, audit: Audit) {
         },
       });
       return result;
+    },
+    /**
+     * Labels an MCP server (null: no label). A label that narrows (read-only) holds for live grants
+     * at their next refresh, and cuts their agents' outstanding access tokens as a narrowed policy does.
+     */
+    setResourceLabel(actor: Actor, uri: string, label: Label | null, readOnlyLabels: readonly string[]): string[] {
+      const canonical = canonicalResource(uri);
+      const resource = canonical.ok ? resources.findByUri(canonical.uri) : undefined;
+      if (!resource) return refuse(`not a registered MCP server: ${JSON.stringify(uri.slice(0, 200))}`);
+      const now = epochSeconds();
+      const write = new Set(resource.scopes.filter((s) => s.isWrite).map((s) => s.scope));
+      const cut = db.transaction(() => {
+        stores.resourceLabels.set(resource.uri, label, actedBy(actor), now);
+        if (label === null || !readOnlyLabels.includes(label)) return [];
+        const agents = new Set(
+          agentPolicies
+            .liveGrants()
+            .filter((g) => g.resource === resource.uri && g.scopes.some((s) => write.has(s)))
+            .map((g) => g.clientId),
+        );
+        for (const clientId of agents) revocations.cutClientTokens(clientId, now);
+        return [...agents];
+      })();
+      log.event(actor, 'resource.labelled', {
+        details: { resource: resource.uri, label: label ?? 'none', agents_narrowed: cut.length },
+      });
+      return cut;
     },
     /** Removes a policy (it only ever narrowed, so nothing held is cut). False when there was none. */
     removeAgentPolicy(actor: Actor, id: number): boolean {

@@ -15,6 +15,7 @@ import { isMetadataDocumentClientId } from '../provider/client_metadata_document
 import { agentGroupKey } from '../provider/client_policy.js';
 import type { DocumentPins } from '../provider/document_pins.js';
 import { forgetDeclined } from '../provider/grants.js';
+import { policyOn, type ResourceLabels } from '../provider/resources.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { Resource, ResourceRepository, ResourceScope } from '../storage/resources.js';
 import { HttpError } from '../web/errors.js';
@@ -26,7 +27,14 @@ export interface ConsentDeps extends LoginDeps {
   resources: ResourceRepository;
   grantRecords: GrantRecordRepository;
   /** The approval queue (src/grants/approvals.ts): whether a user may consent to the agent yet. */
-  approval?: (clientId: string, userId: string, ip: string | undefined) => ApprovalStanding;
+  approval?: (
+    clientId: string,
+    userId: string,
+    ip: string | undefined,
+    resource: string | undefined,
+  ) => ApprovalStanding;
+  /** Classification labels of MCP servers: shown, and their read-only rule applied. */
+  labels?: ResourceLabels;
   /** Records the metadata document the user consented to (src/provider/document_pins.ts). */
   documentPins?: Pick<DocumentPins, 'pin'>;
   /** What the admins' policy leaves each agent; the page offers nothing beyond it. */
@@ -67,7 +75,8 @@ async function consentRequest(
   provider: Provider,
   resources: ResourceRepository,
   details: Interaction,
-  policy: AgentPolicyRules | undefined,
+  agentPolicy: AgentPolicyRules | undefined,
+  labels?: ResourceLabels,
 ): Promise<ConsentRequest> {
   const prompt = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
   const missingByResource = prompt.missingResourceScopes ?? {};
@@ -77,7 +86,7 @@ async function consentRequest(
   }
   const resource = resources.findByUri(indicator);
   if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
-  const verdict = judgeResource(policy, resource.uri, resource.scopes);
+  const verdict = judgeResource(policyOn(agentPolicy, resource.uri, labels), resource.uri, resource.scopes);
   if (!verdict.allowed) throw new HttpError(400, 'invalid_target', 'this agent may not use that MCP server');
   const own = new Set(verdict.scopes);
   const requested = splitScope(details.params.scope as string | undefined).filter((s) => own.has(s));
@@ -198,7 +207,10 @@ export async function describeConsentClient(
 async function unapproved(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<boolean> {
   if (!deps.approval) return false;
   const clientId = String(details.params.client_id);
-  const standing = deps.approval(clientId, details.session?.accountId ?? '', ctx.ip);
+  const prompt = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
+  const indicator =
+    Object.keys(prompt.missingResourceScopes ?? {})[0] ?? (details.params.resource as string | undefined);
+  const standing = deps.approval(clientId, details.session?.accountId ?? '', ctx.ip, indicator);
   if (standing === 'approved') return false;
   if (standing === 'refused') {
     await finish(deps.provider(), ctx, {
@@ -220,6 +232,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     deps.resources,
     details,
     deps.agentPolicy?.(String(details.params.client_id)),
+    deps.labels,
   );
   const { resource } = request;
   const client = await describeConsentClient(deps, provider, details, request.granted.length > 0);
@@ -239,7 +252,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     client,
     device: isDeviceFlow(details),
     username: deps.users.findById(accountId)?.username ?? '',
-    resource: { name: resource.name, uri: resource.uri },
+    resource: { name: resource.name, uri: resource.uri, label: deps.labels?.labelOf(resource.uri) ?? null },
     scopes: scopeViews(resource.scopes, request.missing),
     granted: scopeViews(resource.scopes, request.granted),
     unrequested: scopeViews(resource.scopes, request.unrequested),
@@ -269,6 +282,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     deps.resources,
     details,
     deps.agentPolicy?.(String(details.params.client_id)),
+    deps.labels,
   );
   const chosen = new Set(formList(body, 'scope'));
   const extraChosen = new Set(formList(body, 'extra_scope'));

@@ -22,7 +22,7 @@ import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 import { refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
-import { type AgentPolicyLookup, resourceFunctions } from './resources.js';
+import { type AgentPolicyLookup, type ResourceLabels, resourceFunctions } from './resources.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -80,6 +80,8 @@ export interface ProviderDeps {
   agentPolicy?: AgentPolicyLookup;
   /** The metadata document each grant's user consented to (./document_pins.ts). */
   documentPins?: DocumentPins;
+  /** Classification labels of MCP servers (src/lib/labels.ts). */
+  labels?: ResourceLabels;
 }
 
 /** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
@@ -154,6 +156,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     deps.serviceClients,
     deps.agentPolicy,
     deps.documentPins,
+    deps.labels,
   );
   const secureCookies = config.issuer.startsWith('https:');
   const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');

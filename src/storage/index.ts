@@ -14,6 +14,7 @@ import { createKeyRepository } from './keys.js';
 import { createOidcStore } from './oidc_adapter.js';
 import { createRefreshFamilyRepository } from './refresh_family.js';
 import { createResourceCredentialRepository } from './resource_credentials.js';
+import { createResourceLabelRepository } from './resource_labels.js';
 import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
 import { createServiceClientRepository } from './service_clients.js';
@@ -46,5 +47,6 @@ export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () =>
     agentPolicies: createAgentPolicyRepository(db),
     agentApprovals: createAgentApprovalRepository(db),
     grantDocuments: createGrantDocumentRepository(db),
+    resourceLabels: createResourceLabelRepository(db),
   };
 }
