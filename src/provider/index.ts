@@ -255,7 +255,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       return grantId ? { grant_id: grantId } : undefined;
     },
     ttl: {
-      AccessToken: config.accessTokenTtl,
+      // The resource's own lifetime when it has one (a server labelled confidential: ./resources.ts).
+      AccessToken: (_ctx, token) =>
+        (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL ??
+        config.accessTokenTtl,
       AuthorizationCode: config.authorizationCodeTtl,
       ClientCredentials: (_ctx, token) =>
         (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL ??
