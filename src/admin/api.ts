@@ -42,6 +42,7 @@ export const API_ROUTES = [
   'GET /admin/api/agent-approvals',
   'POST /admin/api/agent-approvals/:id/approve',
   'POST /admin/api/agent-approvals/:id/refuse',
+  'POST /admin/api/resource-labels',
 ] as const;
 
 const REALM = 'Bearer realm="mcp-oauth admin"';
@@ -322,6 +323,6 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
         scopes: created.service.scopes,
       };
     },
-    ...policyHandlers(ops, caller),
+    ...policyHandlers(ops, caller, deps.config.labels.readOnly),
   };
 }

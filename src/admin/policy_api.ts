@@ -3,6 +3,7 @@
 import type { Context } from 'koa';
 import type { Actor, Lifecycle } from '../grants/index.js';
 import type { AgentPolicy } from '../lib/agent_policy.js';
+import { isLabel, LABELS, type Label } from '../lib/labels.js';
 import { HttpError } from '../web/errors.js';
 import { readJson } from './api.js';
 
@@ -33,7 +34,7 @@ const optionalString = (value: unknown, field: string): string | undefined => {
   return value;
 };
 
-export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor) {
+export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, readOnlyLabels: readonly string[]) {
   return {
     'GET /admin/api/agent-policies': (ctx: Context) => {
       ctx.body = { policies: ops.listAgentPolicies().map(describePolicy) };
@@ -90,6 +91,17 @@ export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor) 
     'POST /admin/api/agent-approvals/:id/refuse': (ctx: Context) => {
       const id = String(ctx.params.id ?? '');
       ctx.body = { client_id: id, state: 'refused', changed: ops.refuseAgent(caller(ctx), id) };
+    },
+    'POST /admin/api/resource-labels': async (ctx: Context) => {
+      const body = await readJson(ctx);
+      const resource = optionalString(body.resource, 'resource');
+      if (!resource) throw new HttpError(400, 'invalid_request', 'name the MCP server in resource');
+      if (body.label !== null && !isLabel(body.label)) {
+        throw new HttpError(400, 'invalid_request', `label must be null or one of ${LABELS.join(', ')}`);
+      }
+      const label = body.label as Label | null;
+      const narrowed = ops.setResourceLabel(caller(ctx), resource, label, readOnlyLabels);
+      ctx.body = { resource, label, agents_narrowed: narrowed };
     },
   };
 }

@@ -209,6 +209,22 @@ describe('per-agent policy', () => {
     expect(chain.as.app.stores.revocations.latestSeq()).toBe(seq);
   });
 
+  it('labels a server through the API; a bad label or server is a 400 that changes nothing', async () => {
+    const set = await api('/admin/api/resource-labels', { resource: OTHER, label: 'internal' });
+    expect(set).toMatchObject({ status: 200, body: { label: 'internal', agents_narrowed: [] } });
+    expect(chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBe('internal');
+    for (const body of [
+      { resource: OTHER, label: 'secret' },
+      { resource: 'https://nowhere.example/mcp', label: 'public' },
+      { label: 'public' },
+    ] as Json[]) {
+      expect((await api('/admin/api/resource-labels', body)).status, JSON.stringify(body)).toBe(400);
+    }
+    expect(chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBe('internal');
+    expect((await api('/admin/api/resource-labels', { resource: OTHER, label: null })).status).toBe(200);
+    expect(chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBeUndefined();
+  });
+
   it('lists policies, a domain one naming metadata-document agents served from it', async () => {
     const set = await api('/admin/api/agent-policies', { domain: 'Vendor.Example', read_only: true });
     expect(set.status).toBe(200);
