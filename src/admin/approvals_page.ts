@@ -1,5 +1,6 @@
 // The approval queue in the console (docs/operating.md#approval-of-new-agents): agents users tried
-// to connect while MCP_OAUTH_AGENT_APPROVAL is on, with approve and refuse for those waiting.
+// to connect while approval is required, with approve and refuse for those waiting; and the page
+// showing per-agent policies and the MCP servers' labels.
 import type { Context } from 'koa';
 import type { Actor, Lifecycle } from '../grants/index.js';
 import { HttpError } from '../web/errors.js';
@@ -28,6 +29,29 @@ export function approvalsPage(deps: RouteDeps, ctx: Context, who: SignedIn): voi
     approvals,
     showAll,
     required: deps.config.agentApproval,
+  });
+}
+
+/** Per-agent policies and the servers' labels (set with the API or the CLI). */
+export function policiesPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+  const policies = deps.stores.agentPolicies.list().map((p) => ({
+    id: p.id,
+    clientId: p.match.kind === 'client' ? p.match.value : null,
+    domain: p.match.kind === 'domain' ? p.match.value : null,
+    resources: p.resources,
+    scopes: p.scopes,
+    readOnly: p.readOnly,
+    updated: formatWhen(p.updatedAt),
+  }));
+  const servers = deps.stores.resources.list().map((r) => ({
+    name: r.name,
+    uri: r.uri,
+    label: deps.stores.resourceLabels.labelOf(r.uri) ?? null,
+  }));
+  deps.views.render(ctx, 'admin_policies.njk', {
+    ...common(deps, ctx, who, 'policies', 'Policies'),
+    policies,
+    servers,
   });
 }
 

@@ -11,7 +11,7 @@ import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
-import { approvalHandlers, approvalsPage } from './approvals_page.js';
+import { approvalHandlers, approvalsPage, policiesPage } from './approvals_page.js';
 import { auditPage } from './audit_page.js';
 import { agentsPage, grantsPage, serviceClientPage, usersPage } from './console_pages.js';
 import { alertsPage, grantPage } from './governance_pages.js';
@@ -33,6 +33,7 @@ export const CONSOLE_ROUTES = [
   'POST /admin/agents/:id/enable',
   'POST /admin/service-clients',
   'GET /admin/approvals',
+  'GET /admin/policies',
   'POST /admin/approvals/:id/approve',
   'POST /admin/approvals/:id/refuse',
 ] as const;
@@ -83,6 +84,7 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     'GET /admin/audit': (ctx) => auditPage(deps, ctx, who(ctx)),
     'GET /admin/alerts': (ctx) => alertsPage(deps, ctx, who(ctx)),
     'GET /admin/approvals': (ctx) => approvalsPage(deps, ctx, who(ctx)),
+    'GET /admin/policies': (ctx) => policiesPage(deps, ctx, who(ctx)),
     ...approvalHandlers(deps, ops, admin, done),
     'GET /admin/grants/:id': (ctx) => grantPage(deps, ctx, who(ctx)),
     'POST /admin/alerts/:id/acknowledge': (ctx) => {

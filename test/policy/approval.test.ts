@@ -151,6 +151,25 @@ describe('approval of new agents', () => {
     }
   });
 
+  it("the console shows per-agent policies and the MCP servers' labels", async () => {
+    const { agentPolicies, resourceLabels } = server.app.stores;
+    agentPolicies.set(
+      { kind: 'domain', value: 'vendor.example' },
+      { resources: null, scopes: ['mcp:read'], readOnly: true },
+      'cli',
+      epochSeconds(),
+    );
+    resourceLabels.set(RESOURCE, 'confidential', 'cli', epochSeconds());
+    const root = await signedInClient(server, 'root');
+    const page = await root.page('/admin/policies');
+    expect(page.res.status).toBe(200);
+    expect(page.html).toContain('vendor.example');
+    expect(page.html).toContain('data-label="confidential"');
+    resourceLabels.set(RESOURCE, null, 'cli', epochSeconds());
+    const alice = await signedInClient(server, 'alice');
+    expect((await alice.get('/admin/policies')).status).toBe(403);
+  });
+
   it('the CLI lists, approves and refuses; bad ids are one-line errors', async () => {
     const cli = cliFor(server.dataDir);
     const client = await register(server.url, { ...PUBLIC_CLIENT, client_name: AGENT_NAME });
