@@ -304,6 +304,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       resources,
       grantRecords: stores.grantRecords,
       agentPolicy: stores.agentPolicies.effectiveFor,
+      labels,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

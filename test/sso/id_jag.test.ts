@@ -189,6 +189,17 @@ describe('ID-JAG (enterprise-managed authorization)', () => {
     }
   });
 
+  it("holds the server's label: a confidential server gets short-lived tokens", async () => {
+    server.app.stores.resourceLabels.set(RESOURCE, 'confidential', 'cli', 0);
+    try {
+      const got = await trade(await assertion(), { resource: RESOURCE });
+      expect(got.status).toBe(200);
+      expect(got.body.expires_in).toBe(server.config.labels.sensitiveTokenTtl);
+    } finally {
+      server.app.stores.resourceLabels.set(RESOURCE, null, 'cli', 0);
+    }
+  });
+
   it('refuses a disabled user', async () => {
     server.app.stores.users.setDisabled(userId, true);
     try {
