@@ -10,6 +10,8 @@ export const RATE_LIMITS_OFF = {
   MCP_OAUTH_RATE_LIMIT_INTROSPECTION: '0',
   MCP_OAUTH_RATE_LIMIT_FEED: '0',
   MCP_OAUTH_RATE_LIMIT_ADMIN: '0',
+  MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '0',
+  MCP_OAUTH_RATE_LIMIT_DEVICE: '0',
   // Scenario 7 registers 10,000 agents that never authorize; the default cap on such
   // registrations (a flood guard) would refuse most of them.
   MCP_OAUTH_MAX_UNUSED_CLIENTS: '1000000',

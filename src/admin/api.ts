@@ -19,6 +19,7 @@ import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, grantPage, type Query, single } from './grant_filter.js';
 import { encodeCursor, linkTo, pageOf, readPage } from './paging.js';
+import { policyHandlers } from './policy_api.js';
 
 export const API_ROUTES = [
   'GET /admin/api/grants',
@@ -37,6 +38,13 @@ export const API_ROUTES = [
   'POST /admin/api/client-domains/:domain/enable',
   'GET /admin/api/service-clients',
   'POST /admin/api/service-clients',
+  'GET /admin/api/agent-policies',
+  'POST /admin/api/agent-policies',
+  'POST /admin/api/agent-policies/:id/delete',
+  'GET /admin/api/agent-approvals',
+  'POST /admin/api/agent-approvals/:id/approve',
+  'POST /admin/api/agent-approvals/:id/refuse',
+  'POST /admin/api/resource-labels',
 ] as const;
 
 const REALM = 'Bearer realm="mcp-oauth admin"';
@@ -131,7 +139,7 @@ const jsonBody = bodyParser({
   },
 });
 
-async function readJson(ctx: Context): Promise<Record<string, unknown>> {
+export async function readJson(ctx: Context): Promise<Record<string, unknown>> {
   if (!ctx.is('application/json')) throw new HttpError(415, 'invalid_request', 'send the body as application/json');
   await jsonBody(ctx, async () => {});
   const body = ctx.request.body as unknown;
@@ -324,5 +332,6 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
         scopes: created.service.scopes,
       };
     },
+    ...policyHandlers(ops, caller, deps.config.labels.readOnly),
   };
 }

@@ -15,6 +15,7 @@ import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
+import { approvalHandlers, approvalsPage, policiesPage } from './approvals_page.js';
 import { auditPage } from './audit_page.js';
 import { confirmPage } from './confirm_pages.js';
 import { agentsPage, grantsPage, serviceClientPage, usersPage } from './console_pages.js';
@@ -44,6 +45,10 @@ export const CONSOLE_ROUTES = [
   'POST /admin/service-clients',
   'POST /admin/users',
   'POST /admin/users/:id/reset-factors',
+  'GET /admin/approvals',
+  'GET /admin/policies',
+  'POST /admin/approvals/:id/approve',
+  'POST /admin/approvals/:id/refuse',
 ] as const;
 
 export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Promise<void>>;
@@ -102,6 +107,9 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     'GET /admin/users': (ctx) => usersPage(deps, ctx, who(ctx)),
     'GET /admin/audit': (ctx) => auditPage(deps, ctx, who(ctx)),
     'GET /admin/alerts': (ctx) => alertsPage(deps, ctx, who(ctx)),
+    'GET /admin/approvals': (ctx) => approvalsPage(deps, ctx, who(ctx)),
+    'GET /admin/policies': (ctx) => policiesPage(deps, ctx, who(ctx)),
+    ...approvalHandlers(deps, ops, admin, done),
     'GET /admin/grants/:id': (ctx) => grantPage(deps, ctx, who(ctx)),
     'GET /admin/grants/:id/revoke': (ctx) => confirmPage(deps, ctx, who(ctx), 'grant-revoke', 'grants'),
     'GET /admin/users/:id/revoke-grants': (ctx) => confirmPage(deps, ctx, who(ctx), 'user-revoke-grants', 'grants'),

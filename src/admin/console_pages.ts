@@ -21,6 +21,8 @@ const NOTICES: Record<string, (n: number) => Message> = {
   'user-disabled': (n) => msg('admin.notice.userDisabled', { n }),
   'user-enabled': () => msg('admin.notice.userEnabled'),
   'alert-acknowledged': () => msg('admin.notice.alertAcknowledged'),
+  'agent-approved': () => msg('admin.notice.agentApproved'),
+  'agent-refused': () => msg('admin.notice.agentRefused'),
   unchanged: () => msg('admin.notice.unchanged'),
   'user-created': () => msg('admin.notice.userCreated'),
   'factors-reset': () => msg('admin.notice.factorsReset'),

@@ -9,9 +9,11 @@ import { canonicalPath } from '../app/canonical_path.js';
 import { withAlerts } from '../audit/alerts.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import { createLifecycle } from '../grants/index.js';
 import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { ssoDeps, ssoRoutes } from '../interactions/sso.js';
+import { trustedDocument } from '../lib/agent_document.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
 import { type AlertSink, createAlertSink } from '../ops/alert_webhook.js';
@@ -20,6 +22,7 @@ import { activeGrantCounter, createMetrics, type Metrics } from '../ops/metrics.
 import { requestContext } from '../ops/request_id.js';
 import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
+import { documentPins } from '../provider/document_pins.js';
 import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
 import { registerIdJagGrant } from '../provider/id_jag.js';
 import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
@@ -130,6 +133,24 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     log,
     endSessions: (userId) => stores.revocations.endSessions(userId),
   });
+  const approvals = createLifecycle(stores, audit);
+  const trustedDocuments = config.clientMetadataDocuments.trustedClientIds;
+  const pins = documentPins({ grantDocuments: stores.grantDocuments, audit, trusted: trustedDocuments });
+  const labels = {
+    labelOf: (uri: string) => stores.resourceLabels.labelOf(uri),
+    rules: {
+      sensitiveTokenTtl: config.labels.sensitiveTokenTtl,
+      readOnly: config.labels.readOnly,
+      approval: config.labels.approval,
+    },
+  };
+  // Approval of new agents: everywhere with MCP_OAUTH_AGENT_APPROVAL, or on servers whose label asks for it.
+  const approvalRequired = (clientId: string, resource: string | undefined) => {
+    if (trustedDocument(clientId, trustedDocuments)) return false;
+    if (config.agentApproval) return true;
+    const label = resource ? labels.labelOf(resource) : undefined;
+    return label !== undefined && labels.rules.approval.includes(label);
+  };
   const deps = {
     config,
     loginThrottle,
@@ -142,6 +163,11 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     users,
     resources,
     grantRecords: stores.grantRecords,
+    agentPolicy: stores.agentPolicies.effectiveFor,
+    approval: (clientId: string, userId: string, ip: string | undefined, resource: string | undefined) =>
+      approvals.approvalStanding(approvalRequired(clientId, resource), clientId, userId, ip),
+    labels,
+    documentPins: pins,
     views,
     csrf,
     audit,
@@ -283,6 +309,9 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       devicePages: devicePages(views),
       refreshFamily: stores.refreshFamily,
       upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
+      agentPolicy: stores.agentPolicies.effectiveFor,
+      documentPins: pins,
+      labels,
     });
     registerIdJagGrant(provider, {
       config,
@@ -291,6 +320,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       users,
       resources,
       grantRecords: stores.grantRecords,
+      agentPolicy: stores.agentPolicies.effectiveFor,
+      labels,
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);

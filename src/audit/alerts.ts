@@ -19,6 +19,7 @@ export const ALERT_KINDS = [
   'user.new_address_write_consent',
   'grant.token_reuse',
   'registration.burst',
+  'agent.document_changed',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
@@ -211,6 +212,16 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => void {
         break;
       case 'client.registered':
         registrations(e, at);
+        break;
+      case 'agent.document_changed':
+        // Once per grant and new document: the user is asked again, the admin told once.
+        raise(
+          'agent.document_changed',
+          e,
+          `${e.grantId}:${e.details?.digest}`,
+          { changed: String(e.details?.changed ?? '') },
+          at,
+        );
         break;
     }
   };

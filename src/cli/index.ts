@@ -2,6 +2,7 @@
 // process: the exit code is returned, so tests run it in-process.
 import { Command, CommanderError, Help } from 'commander';
 import { registerAdminCommands } from './admin.js';
+import { registerApprovalCommands } from './approvals.js';
 import { registerAuditCommand } from './audit.js';
 import { registerBackupCommand } from './backup.js';
 import { registerClientCommands } from './clients.js';
@@ -11,6 +12,7 @@ import { ROOT_HELP } from './help_text.js';
 import { CliError, type CliIo, safe } from './io.js';
 import { registerKeyCommands } from './keys.js';
 import { registerMaintenanceCommands } from './maintenance.js';
+import { registerPolicyCommands } from './policy.js';
 import { registerResourceCommands } from './resources.js';
 import { registerServeCommand } from './serve.js';
 import { registerUserCommands } from './users.js';
@@ -62,6 +64,8 @@ function buildProgram(io: CliIo): Command {
   registerClientCommands(program, io);
   registerKeyCommands(program, io);
   registerGrantCommands(program, io);
+  registerPolicyCommands(program, io);
+  registerApprovalCommands(program, io);
   registerAuditCommand(program, io);
   registerMaintenanceCommands(program, io);
   registerBackupCommand(program, io);

@@ -13,6 +13,7 @@ import {
 } from '../storage/resources.js';
 import { withDatabase, withNewDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
+import { registerLabelCommand } from './labels.js';
 
 export interface ScopeOptions {
   scope: string[];
@@ -96,6 +97,7 @@ export function registerResourceCommands(program: Command, io: CliIo): void {
     .description('unregister an MCP server; agents can no longer get tokens for it')
     .argument('<uri>', 'the resource URI given to resources add')
     .action((uri: string) => removeResource(io, uri));
+  registerLabelCommand(resources, io);
   resources
     .command('credential')
     .description(

@@ -23,6 +23,7 @@ import {
   duration,
   filePath,
   flag,
+  list,
   oneOf,
   onOff,
   port,
@@ -82,6 +83,36 @@ export const serverSettings = z
     registrationToken: setting('MCP_OAUTH_REGISTRATION_TOKEN', bearerSecret(32), { secret: true }).describe(
       'Optional fixed initial access token for `token` registration mode, besides those made with ' +
         '`mcp-oauth clients token`.',
+    ),
+    labels: z
+      .object({
+        sensitiveTokenTtl: setting('MCP_OAUTH_SENSITIVE_TOKEN_TTL', duration(30, DAY), { default: '2m' }).describe(
+          'Access-token lifetime for MCP servers labelled `confidential` or `personal_data` (at most ' +
+            '`MCP_OAUTH_ACCESS_TOKEN_TTL`).',
+        ),
+        readOnly: setting(
+          'MCP_OAUTH_LABELS_READ_ONLY',
+          list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
+          { default: '' },
+        ).describe('Labels whose MCP servers give agents no write scope.'),
+        approval: setting(
+          'MCP_OAUTH_LABELS_APPROVAL',
+          list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
+          { default: 'personal_data' },
+        ).describe(
+          'Labels whose MCP servers need an administrator to approve each new agent before a user can consent ' +
+            '(as `MCP_OAUTH_AGENT_APPROVAL`, for these servers only).',
+        ),
+      })
+      .meta({
+        title: 'Classification labels',
+        description:
+          'What a label on an MCP server (`mcp-oauth resources label`) changes: public, internal, confidential, personal_data.',
+      }),
+    agentApproval: setting('MCP_OAUTH_AGENT_APPROVAL', onOff, { default: 'off' }).describe(
+      'An administrator approves each new agent (a new registration, or a metadata-document URL never seen) before ' +
+        'any user can consent to it; users see "waiting for approval" until then. Agents that already hold or held a ' +
+        'grant count as approved.',
     ),
     deviceFlow: setting('MCP_OAUTH_DEVICE_FLOW', onOff, { default: 'on' }).describe(
       'The device authorization grant (RFC 8628) for agents without a browser: `/device/auth` and the `/device` page.',
@@ -224,6 +255,15 @@ export const serverSettings = z
         ),
         maxBytes: setting('MCP_OAUTH_CIMD_MAX_BYTES', count(1024, 65536), { default: '5120' }).describe(
           'Size cap of a document, in bytes.',
+        ),
+        trustedClientIds: setting(
+          'MCP_OAUTH_CIMD_TRUSTED_CLIENT_IDS',
+          list('comma-separated https URLs', /^https:\/\/[^\s,]+$/, 'must be a comma-separated list of https URLs'),
+          { default: '' },
+        ).describe(
+          "Vendors' documents trusted as they change: a client id URL, or every client id under a URL ending in " +
+            '`/`. Their grants are not asked again when the name or a redirect host changes, and they need no ' +
+            'approval (`MCP_OAUTH_AGENT_APPROVAL`).',
         ),
         devLoopbackHosts: setting('MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS', domainList, { default: '' }).describe(
           'Development and tests only: host names whose documents may be served from a loopback address. ' +

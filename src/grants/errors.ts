@@ -8,9 +8,17 @@ export class LifecycleError extends Error {
     /**
      * last_admin: it would leave no enabled admin; self: an admin acting on their own account;
      * invalid_domain; invalid_service_client: a service client's name, servers, scopes or key were
-     * refused; exists / missing: the user, factor or passkey already exists / does not yet.
+     * refused; invalid_policy: an agent policy's agent, servers or scopes were refused;
+     * exists / missing: the user, factor or passkey already exists / does not yet.
      */
-    readonly reason: 'last_admin' | 'self' | 'invalid_domain' | 'invalid_service_client' | 'exists' | 'missing',
+    readonly reason:
+      | 'last_admin'
+      | 'self'
+      | 'invalid_domain'
+      | 'invalid_service_client'
+      | 'invalid_policy'
+      | 'exists'
+      | 'missing',
     message: string,
   ) {
     super(message);

@@ -5,14 +5,18 @@
 import type { Audit } from '../audit/index.js';
 import type { Stores } from '../storage/index.js';
 import { agentOperations } from './agents.js';
+import { approvalOperations } from './approvals.js';
 import { factorOperations } from './factors.js';
 import { grantOperations } from './grants.js';
+import { policyOperations } from './policy.js';
 import { serviceClientOperations } from './service_clients.js';
 import { userOperations } from './users.js';
 
 export { type Actor, CLI_ACTOR, requestActor } from './actor.js';
 export { domainOf } from './agents.js';
+export type { ApprovalStanding } from './approvals.js';
 export { LifecycleError } from './errors.js';
+export type { AgentPolicyInput } from './policy.js';
 export type { CreatedServiceClient, NewServiceClient } from './service_clients.js';
 
 export type Lifecycle = ReturnType<typeof createLifecycle>;
@@ -24,5 +28,7 @@ export function createLifecycle(stores: Stores, audit: Audit) {
     ...userOperations(stores, audit),
     ...serviceClientOperations(stores, audit),
     ...factorOperations(stores, audit),
+    ...policyOperations(stores, audit),
+    ...approvalOperations(stores, audit),
   };
 }

@@ -5,14 +5,18 @@ import type Provider from 'oidc-provider';
 import type { Grant, Interaction } from 'oidc-provider';
 import { requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
+import type { ApprovalStanding } from '../grants/index.js';
 import { durationMessage } from '../i18n/duration.js';
+import { type AgentPolicyRules, judgeResource } from '../lib/agent_policy.js';
 import { epochSeconds } from '../lib/duration.js';
 import { classifyRedirectUri, redirectHost } from '../lib/redirect_uris.js';
 import { splitScope } from '../lib/scopes.js';
 import { satisfies } from '../lib/sign_in_strength.js';
 import { isMetadataDocumentClientId } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
+import type { DocumentPins } from '../provider/document_pins.js';
 import { forgetDeclined } from '../provider/grants.js';
+import { policyOn, type ResourceLabels } from '../provider/resources.js';
 import { policyStrength } from '../provider/sign_in_policy.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
 import type { Resource, ResourceRepository, ResourceScope } from '../storage/resources.js';
@@ -24,6 +28,19 @@ import type { LoginDeps } from './login.js';
 export interface ConsentDeps extends LoginDeps {
   resources: ResourceRepository;
   grantRecords: GrantRecordRepository;
+  /** The approval queue (src/grants/approvals.ts): whether a user may consent to the agent yet. */
+  approval?: (
+    clientId: string,
+    userId: string,
+    ip: string | undefined,
+    resource: string | undefined,
+  ) => ApprovalStanding;
+  /** Classification labels of MCP servers: shown, and their read-only rule applied. */
+  labels?: ResourceLabels;
+  /** Records the metadata document the user consented to (src/provider/document_pins.ts). */
+  documentPins?: Pick<DocumentPins, 'pin'>;
+  /** What the admins' policy leaves each agent; the page offers nothing beyond it. */
+  agentPolicy?: (clientId: string) => AgentPolicyRules | undefined;
   /** For telling the user how long access lasts and where to take it back (omitted when absent). */
   config?: Pick<Config, 'issuer' | 'refreshTokenIdleTtl' | 'refreshTokenAbsoluteTtl'>;
 }
@@ -60,6 +77,8 @@ async function consentRequest(
   provider: Provider,
   resources: ResourceRepository,
   details: Interaction,
+  agentPolicy: AgentPolicyRules | undefined,
+  labels?: ResourceLabels,
 ): Promise<ConsentRequest> {
   const prompt = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
   const missingByResource = prompt.missingResourceScopes ?? {};
@@ -69,7 +88,9 @@ async function consentRequest(
   }
   const resource = resources.findByUri(indicator);
   if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
-  const own = new Set(resource.scopes.map((s) => s.scope));
+  const verdict = judgeResource(policyOn(agentPolicy, resource.uri, labels), resource.uri, resource.scopes);
+  if (!verdict.allowed) throw new HttpError(400, 'invalid_target', 'this agent may not use that MCP server');
+  const own = new Set(verdict.scopes);
   const requested = splitScope(details.params.scope as string | undefined).filter((s) => own.has(s));
   const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
   const already = new Set(splitScope(grant?.getResourceScope(indicator)));
@@ -207,9 +228,40 @@ export async function describeConsentClient(
   };
 }
 
+/**
+ * An agent awaiting an admin's approval: the user gets a page saying so (reloading it checks again)
+ * instead of the consent page; a refused agent ends the authorization. True when it answered.
+ */
+async function unapproved(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<boolean> {
+  if (!deps.approval) return false;
+  const clientId = String(details.params.client_id);
+  const prompt = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
+  const indicator =
+    Object.keys(prompt.missingResourceScopes ?? {})[0] ?? (details.params.resource as string | undefined);
+  const standing = deps.approval(clientId, details.session?.accountId ?? '', ctx.ip, indicator);
+  if (standing === 'approved') return false;
+  if (standing === 'refused') {
+    await finish(deps.provider(), ctx, {
+      error: 'access_denied',
+      error_description: 'an administrator has not allowed this agent',
+    });
+    return true;
+  }
+  const client = await describeConsentClient(deps, deps.provider(), details, false);
+  deps.views.render(ctx, 'consent_waiting.njk', { title: 'Waiting for approval', uid: details.uid, client });
+  return true;
+}
+
 export async function showConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
   const provider = deps.provider();
-  const request = await consentRequest(provider, deps.resources, details);
+  if (await unapproved(deps, ctx, details)) return;
+  const request = await consentRequest(
+    provider,
+    deps.resources,
+    details,
+    deps.agentPolicy?.(String(details.params.client_id)),
+    deps.labels,
+  );
   const { resource } = request;
   const client = await describeConsentClient(deps, provider, details, request.granted.length > 0);
   const accountId = details.session?.accountId ?? '';
@@ -228,7 +280,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     client,
     device: isDeviceFlow(details),
     username: deps.users.findById(accountId)?.username ?? '',
-    resource: { name: resource.name, uri: resource.uri },
+    resource: { name: resource.name, uri: resource.uri, label: deps.labels?.labelOf(resource.uri) ?? null },
     scopes: scopeViews(resource.scopes, request.missing),
     granted: scopeViews(resource.scopes, request.granted),
     unrequested: scopeViews(resource.scopes, request.unrequested),
@@ -238,6 +290,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
 
 export async function submitConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
   const provider = deps.provider();
+  if (await unapproved(deps, ctx, details)) return;
   const body = ctx.request.body;
   const decision = formField(body, 'decision');
   if (decision !== 'allow') {
@@ -252,7 +305,13 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     });
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user denied the request' });
   }
-  const request = await consentRequest(provider, deps.resources, details);
+  const request = await consentRequest(
+    provider,
+    deps.resources,
+    details,
+    deps.agentPolicy?.(String(details.params.client_id)),
+    deps.labels,
+  );
   const chosen = new Set(formList(body, 'scope'));
   const extraChosen = new Set(formList(body, 'extra_scope'));
   // Only what this page offered counts: never a scope of another server, never one of the list above.
@@ -289,6 +348,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   if (allow.length) grant.addResourceScope(request.indicator, allow.join(' '));
   if (decline.length) grant.rejectResourceScope(request.indicator, decline.join(' '));
   const grantId = await grant.save();
+  deps.documentPins?.pin(grantId, (await provider.Client.find(clientId)) as never);
   if (extra.length) await widenRequest(details, extra);
   deps.grantRecords.saved(
     {

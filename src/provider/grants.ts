@@ -3,6 +3,7 @@ import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import { epochSeconds } from '../lib/duration.js';
 import { splitScope } from '../lib/scopes.js';
 import type { GrantIndex } from '../storage/grants.js';
+import type { DocumentPins } from './document_pins.js';
 
 type GrantWithRejections = Grant & { rejected?: { resources?: Record<string, string> } };
 
@@ -12,7 +13,7 @@ type GrantWithRejections = Grant & { rejected?: { resources?: Record<string, str
  * but the agent asks for again are forgotten as declined, so a step-up shows consent again instead
  * of silently issuing a token without them.
  */
-export function loadExistingGrantFor(index: GrantIndex) {
+export function loadExistingGrantFor(index: GrantIndex, pins?: DocumentPins) {
   return async (ctx: KoaContextWithOIDC): Promise<Grant | undefined> => {
     const { oidc } = ctx;
     const clientId = oidc.client?.clientId;
@@ -25,6 +26,9 @@ export function loadExistingGrantFor(index: GrantIndex) {
     if (!grantId) return undefined;
     const grant = (await oidc.provider.Grant.find(grantId)) as GrantWithRejections | undefined;
     if (!grant || grant.accountId !== accountId || grant.clientId !== clientId) return undefined;
+    // The agent's document changed its name or a redirect host since the user consented: a new
+    // grant, with the consent page (./document_pins.ts).
+    if (pins?.check(grantId, oidc.client as never, accountId) === 'changed') return undefined;
     // Resuming right after the consent page: what the user just declined stands.
     if (!oidc.result?.consent) forgetDeclined(grant, splitScope(oidc.params?.scope as string | undefined));
     return grant;

@@ -9,7 +9,9 @@ import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, type JWTPayload, 
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config, IdentityProvider } from '../config/index.js';
+import { judgeResource } from '../lib/agent_policy.js';
 import { epochSeconds } from '../lib/duration.js';
+import { tokenTtlFor } from '../lib/labels.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { splitScope } from '../lib/scopes.js';
 import type { GrantRecordRepository } from '../storage/grant_records.js';
@@ -17,6 +19,7 @@ import type { IdentityRepository } from '../storage/identities.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import type { UserRepository } from '../storage/users.js';
 import { SIGNING_ALG } from './keys.js';
+import { type AgentPolicyLookup, policyOn, type ResourceLabels } from './resources.js';
 import type { Upstream } from './upstream.js';
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -32,6 +35,10 @@ export interface IdJagDeps {
   users: UserRepository;
   resources: ResourceRepository;
   grantRecords: GrantRecordRepository;
+  /** Per-agent policy (src/grants/policy.ts): it holds for this grant too. */
+  agentPolicy?: AgentPolicyLookup;
+  /** Classification labels: their read-only rule and token lifetime hold here too. */
+  labels?: ResourceLabels;
 }
 
 const invalid = (description: string) => new errors.InvalidGrant(description);
@@ -100,7 +107,10 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
     // provider's policy and the MCP server's scopes; anything else is refused, not trimmed.
     const inAssertion = typeof claims.scope === 'string' ? splitScope(claims.scope) : [];
     const requested = typeof params?.scope === 'string' ? splitScope(params.scope) : inAssertion;
-    const offered = new Set(resource.scopes.map((s) => s.scope));
+    const policy = policyOn(deps.agentPolicy?.(client.clientId), resource.uri, deps.labels);
+    const verdict = judgeResource(policy, resource.uri, resource.scopes);
+    if (!verdict.allowed) throw new errors.InvalidTarget('this agent may not use that MCP server');
+    const offered = new Set(verdict.scopes);
     const outside = requested.filter(
       (s) => !inAssertion.includes(s) || !idp.idJag?.scopes.includes(s) || !offered.has(s),
     );
@@ -138,7 +148,9 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
     token.resourceServer = new p.ResourceServer(resource.uri, {
       scope: [...offered].join(' '),
       audience: resource.uri,
-      accessTokenTTL: deps.config.accessTokenTtl,
+      accessTokenTTL: deps.labels
+        ? tokenTtlFor(deps.labels.labelOf(resource.uri), deps.config.accessTokenTtl, deps.labels.rules)
+        : deps.config.accessTokenTtl,
       accessTokenFormat: 'jwt',
       jwt: { sign: { alg: SIGNING_ALG } },
     });

@@ -17,11 +17,12 @@ import type { UserRepository } from '../storage/users.js';
 import { findAccountFor, type UpstreamStanding } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
 import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
+import type { DocumentPins } from './document_pins.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 import { refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
-import { resourceFunctions } from './resources.js';
+import { type AgentPolicyLookup, type ResourceLabels, resourceFunctions } from './resources.js';
 import { ACR_VALUES_SUPPORTED, interactionPrompts, signInClaims, stepUpExtraParams } from './sign_in_policy.js';
 
 export const ROUTES = {
@@ -76,6 +77,12 @@ export interface ProviderDeps {
   refreshFamily?: RefreshFamilyRepository;
   /** Re-checks users of identity providers on refresh (./upstream.ts). */
   upstreamStanding?: UpstreamStanding;
+  /** Per-agent policy: which MCP servers and scopes each agent may get (src/grants/policy.ts). */
+  agentPolicy?: AgentPolicyLookup;
+  /** The metadata document each grant's user consented to (./document_pins.ts). */
+  documentPins?: DocumentPins;
+  /** Classification labels of MCP servers (src/lib/labels.ts). */
+  labels?: ResourceLabels;
 }
 
 /** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
@@ -144,7 +151,14 @@ function clientDocumentsFeature(config: Config, policy: MetadataDocumentPolicy |
 
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
-  const resourceFns = resourceFunctions(deps.resources, config.accessTokenTtl, deps.serviceClients);
+  const resourceFns = resourceFunctions(
+    deps.resources,
+    config.accessTokenTtl,
+    deps.serviceClients,
+    deps.agentPolicy,
+    deps.documentPins,
+    deps.labels,
+  );
   const secureCookies = config.issuer.startsWith('https:');
   const issuerPath = new URL(config.issuer).pathname.replace(/\/+$/, '');
   const graceOptions = {
@@ -237,7 +251,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // How the user signed in (src/lib/sign_in_strength.ts): advertised, asked for with acr_values.
     acrValues: ACR_VALUES_SUPPORTED,
     extraParams: stepUpExtraParams as never,
-    loadExistingGrant: loadExistingGrantFor(deps.grants),
+    loadExistingGrant: loadExistingGrantFor(deps.grants, deps.documentPins),
     // Agents need refresh tokens without offline_access, bound to the grant
     // (docs/pitfalls.md#refresh-tokens-for-agents).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -249,7 +263,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       return grantId ? { grant_id: grantId, ...signInClaims(ctx) } : undefined;
     },
     ttl: {
-      AccessToken: config.accessTokenTtl,
+      // The resource's own lifetime when it has one (a server labelled confidential: ./resources.ts).
+      AccessToken: (_ctx, token) =>
+        (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL ??
+        config.accessTokenTtl,
       AuthorizationCode: config.authorizationCodeTtl,
       ClientCredentials: (_ctx, token) =>
         (token as { resourceServer?: { accessTokenTTL?: number } }).resourceServer?.accessTokenTTL ??

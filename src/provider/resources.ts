@@ -1,18 +1,44 @@
 // RFC 8707 resource indicators: only registered MCP servers get tokens, and every token is a
 // short-lived RFC 9068 JWT whose audience is exactly one of them.
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import { type AgentPolicyRules, judgeResource } from '../lib/agent_policy.js';
+import { type Label, type LabelRules, tokenTtlFor } from '../lib/labels.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
 import type { Resource, ResourceRepository } from '../storage/resources.js';
 import type { ServiceClient, ServiceClientRepository } from '../storage/service_clients.js';
+import type { DocumentPins } from './document_pins.js';
 import { SIGNING_ALG } from './keys.js';
 
 const isClientCredentials = (ctx: KoaContextWithOIDC) => ctx.oidc.params?.grant_type === 'client_credentials';
+
+/** Classification labels of MCP servers and what they change (src/lib/labels.ts). */
+export interface ResourceLabels {
+  labelOf(uri: string): Label | undefined;
+  rules: LabelRules;
+}
+
+/** The agent's policy on one server, with the server's label's read-only rule added. */
+export function policyOn(
+  policy: AgentPolicyRules | undefined,
+  uri: string,
+  labels: ResourceLabels | undefined,
+): AgentPolicyRules | undefined {
+  const label = labels?.labelOf(uri);
+  if (!label || !labels?.rules.readOnly.includes(label)) return policy;
+  return { ...(policy ?? { resources: null, scopes: null }), readOnly: true };
+}
+
+/** What the admins' policies leave an agent (src/grants/policy.ts); undefined when none names it. */
+export type AgentPolicyLookup = (clientId: string) => AgentPolicyRules | undefined;
 
 export function resourceFunctions(
   resources: ResourceRepository,
   accessTokenTtl: number,
   serviceClients: Pick<ServiceClientRepository, 'find'>,
+  agentPolicy: AgentPolicyLookup = () => undefined,
+  pins?: DocumentPins,
+  labels?: ResourceLabels,
 ) {
   const lookup = (indicator: string): Resource => {
     const canonical = canonicalResource(indicator);
@@ -97,6 +123,31 @@ export function resourceFunctions(
         };
       }
       const known = new Set(resource.scopes.map((s) => s.scope));
+      // The agent's policy, read on every request (authorization, code, refresh), so a narrowed
+      // policy holds for grants given before it at their next refresh.
+      const clientId = (client as { clientId?: string } | undefined)?.clientId ?? '';
+      const verdict = judgeResource(
+        policyOn(agentPolicy(clientId), resource.uri, labels),
+        resource.uri,
+        resource.scopes,
+      );
+      if (!verdict.allowed) throw new errors.InvalidTarget('this agent may not use that MCP server');
+      if (ctx.oidc.params?.grant_type === 'refresh_token') {
+        // Nothing of the grant left: refused rather than a token that can do nothing.
+        const refreshToken = (
+          ctx.oidc.entities as { RefreshToken?: { scopes?: Set<string>; grantId?: string; accountId?: string } }
+        ).RefreshToken;
+        if (
+          refreshToken?.grantId &&
+          pins?.check(refreshToken.grantId, client as never, refreshToken.accountId) === 'changed'
+        ) {
+          throw new errors.InvalidGrant("the agent's metadata document changed: the user must allow it again");
+        }
+        const held = refreshToken?.scopes;
+        if (held && ![...held].some((s) => verdict.scopes.includes(s))) {
+          throw new errors.InvalidGrant('the agent policy no longer allows any scope of this grant');
+        }
+      }
       const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '');
       // A scope of another registered MCP server is not this request's business: agents such as
       // Claude ask for the whole scopes_supported list of the metadata. It is left out: the
@@ -108,10 +159,11 @@ export function resourceFunctions(
       if (unknown.length > 0) {
         throw new errors.InvalidScope('requested scope is not offered by the resource', unknown[0] ?? '');
       }
+      const label = labels?.labelOf(resource.uri);
       return {
-        scope: [...known].join(' '),
+        scope: verdict.scopes.join(' '),
         audience: resource.uri,
-        accessTokenTTL: accessTokenTtl,
+        accessTokenTTL: labels ? tokenTtlFor(label, accessTokenTtl, labels.rules) : accessTokenTtl,
         accessTokenFormat: 'jwt',
         jwt: { sign: { alg: SIGNING_ALG } },
       };

@@ -145,6 +145,14 @@ export function createRevocationService(db: Db, opts: { accessTokenTtl: number }
         return ids;
       })();
     },
+    /**
+     * The agent's access tokens issued until now are dead at resource servers; its grants stay. A
+     * narrowed policy uses it: the feed can only revoke, so the agent refreshes and gets a token
+     * within the new policy (docs/operating.md#per-agent-policy).
+     */
+    cutClientTokens(clientId: string, now: number): void {
+      entry('client', clientId, now);
+    },
     enableClient(clientId: string): boolean {
       return setClientEnabled.run(clientId).changes > 0;
     },

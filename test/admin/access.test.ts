@@ -35,7 +35,9 @@ describe('admin access control', () => {
       .replace(/\/users\/:id/, `/users/${bobId()}`)
       .replace(/\/users\/:username/, '/users/bob')
       .replace(/\/(agents|clients)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`)
-      .replace(/\/client-domains\/:domain/, '/client-domains/agents.example.com');
+      .replace(/\/client-domains\/:domain/, '/client-domains/agents.example.com')
+      .replace(/\/agent-policies\/:id/, '/agent-policies/1')
+      .replace(/\/(approvals|agent-approvals)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`);
     expect(path).not.toContain(':');
     return { method, path };
   }

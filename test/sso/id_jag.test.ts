@@ -177,6 +177,29 @@ describe('ID-JAG (enterprise-managed authorization)', () => {
     expect(wrong.body.error).toBe('invalid_client');
   });
 
+  it('holds the per-agent policy: a server outside it is refused', async () => {
+    const policies = server.app.stores.agentPolicies;
+    const rules = { resources: [OTHER_RESOURCE], scopes: null, readOnly: false };
+    const policy = policies.set({ kind: 'client', value: client.client_id }, rules, 'cli', 0);
+    try {
+      const got = await trade(await assertion());
+      expect(got).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+    } finally {
+      policies.remove(policy.id);
+    }
+  });
+
+  it("holds the server's label: a confidential server gets short-lived tokens", async () => {
+    server.app.stores.resourceLabels.set(RESOURCE, 'confidential', 'cli', 0);
+    try {
+      const got = await trade(await assertion(), { resource: RESOURCE });
+      expect(got.status).toBe(200);
+      expect(got.body.expires_in).toBe(server.config.labels.sensitiveTokenTtl);
+    } finally {
+      server.app.stores.resourceLabels.set(RESOURCE, null, 'cli', 0);
+    }
+  });
+
   it('refuses a disabled user', async () => {
     server.app.stores.users.setDisabled(userId, true);
     try {
