@@ -91,6 +91,27 @@ function back(ctx: Context, notice: string): void {
   redirectInApp(ctx, `/account/security?notice=${notice}`);
 }
 
+/**
+ * The user's current password, checked under the same back-off as the sign-in forms (a session
+ * left open on someone else's screen is not enough to change the account). False when it was not
+ * right: the page is then answered here, with the reason.
+ */
+async function passwordConfirmed(deps: RouteDeps, ctx: Context, who: SignedIn, password: string): Promise<boolean> {
+  const checked = await signIn(
+    { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
+    ctx,
+    who.user.username,
+    password,
+    { page: 'account' },
+    () => true,
+  );
+  if (checked.ok) return true;
+  if (checked.retryAfter) ctx.set('Retry-After', String(checked.retryAfter));
+  const error = checked.status === 401 ? 'Your current password is not right.' : checked.error;
+  await showSecurity(deps, ctx, who, { error, status: checked.status });
+  return false;
+}
+
 export async function changePassword(
   deps: RouteDeps,
   ops: Lifecycle,
@@ -110,21 +131,7 @@ export async function changePassword(
       status: 400,
     });
   }
-  // The current password, under the same back-off as the sign-in forms: a session left open on
-  // someone else's screen is not enough to take the account.
-  const checked = await signIn(
-    { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
-    ctx,
-    who.user.username,
-    current,
-    { page: 'account' },
-    () => true,
-  );
-  if (!checked.ok) {
-    if (checked.retryAfter) ctx.set('Retry-After', String(checked.retryAfter));
-    const error = checked.status === 401 ? 'Your current password is not right.' : checked.error;
-    return showSecurity(deps, ctx, who, { error, status: checked.status });
-  }
+  if (!(await passwordConfirmed(deps, ctx, who, current))) return;
   ops.changePassword(actor(ctx, who), who.user, await hashPassword(next));
   // Every session ended with the change; this browser gets a new one.
   sessions.start(ctx, who.user);
@@ -173,19 +180,7 @@ export async function removeTotp(
   who: SignedIn,
 ): Promise<void> {
   // Taking away a factor asks for the password, as changing it does.
-  const checked = await signIn(
-    { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
-    ctx,
-    who.user.username,
-    formField(ctx.request.body, 'current') ?? '',
-    { page: 'account' },
-    () => true,
-  );
-  if (!checked.ok) {
-    if (checked.retryAfter) ctx.set('Retry-After', String(checked.retryAfter));
-    const error = checked.status === 401 ? 'Your current password is not right.' : checked.error;
-    return showSecurity(deps, ctx, who, { error, status: checked.status });
-  }
+  if (!(await passwordConfirmed(deps, ctx, who, formField(ctx.request.body, 'current') ?? ''))) return;
   ops.removeTotp(actor(ctx, who), who.user);
   // Every session ended with it; this browser gets a new one.
   sessions.start(ctx, who.user);

@@ -2,22 +2,10 @@
 // replace for one agent or domain), remove; and the approval queue of new agents.
 import type { Context } from 'koa';
 import type { Actor, Lifecycle } from '../grants/index.js';
-import type { AgentPolicy } from '../lib/agent_policy.js';
+import { describePolicy } from '../lib/agent_policy.js';
 import { isLabel, LABELS, type Label } from '../lib/labels.js';
 import { HttpError } from '../web/errors.js';
 import { readJson } from './api.js';
-
-export function describePolicy(p: AgentPolicy) {
-  return {
-    id: p.id,
-    ...(p.match.kind === 'client' ? { client_id: p.match.value } : { domain: p.match.value }),
-    resources: p.resources,
-    scopes: p.scopes,
-    read_only: p.readOnly,
-    updated_at: p.updatedAt,
-    updated_by: p.updatedBy,
-  };
-}
 
 /** null or absent: no restriction; otherwise an array of strings. */
 const optionalList = (value: unknown, field: string): string[] | null => {

@@ -2,7 +2,7 @@
 // get, read-only). The operation and its checks are src/grants/policy.ts.
 import type { Command } from 'commander';
 import { CLI_ACTOR } from '../grants/index.js';
-import type { AgentPolicy } from '../lib/agent_policy.js';
+import { describePolicy } from '../lib/agent_policy.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 import { cliLifecycle, refused } from './lifecycle.js';
@@ -17,16 +17,6 @@ interface SetOptions {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-const describe = (p: AgentPolicy) => ({
-  id: p.id,
-  ...(p.match.kind === 'client' ? { client_id: p.match.value } : { domain: p.match.value }),
-  resources: p.resources,
-  scopes: p.scopes,
-  read_only: p.readOnly,
-  updated_at: p.updatedAt,
-  updated_by: p.updatedBy,
-});
 
 export function registerPolicyCommands(program: Command, io: CliIo): void {
   const policy = program
@@ -59,7 +49,7 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
 async function list(io: CliIo, opts: { json?: boolean }): Promise<void> {
   await withDatabase(io, (command) => {
     const policies = cliLifecycle(command).ops.listAgentPolicies();
-    if (opts.json) return printJson(io, policies.map(describe));
+    if (opts.json) return printJson(io, policies.map(describePolicy));
     if (policies.length === 0) return printLine(io, 'no agent policies');
     printTable(
       io,
@@ -88,7 +78,7 @@ async function set(io: CliIo, opts: SetOptions): Promise<void> {
         readOnly: opts.readOnly === true,
       }),
     );
-    if (opts.json) return printJson(io, { policy: describe(policy), agents_narrowed: narrowed });
+    if (opts.json) return printJson(io, { policy: describePolicy(policy), agents_narrowed: narrowed });
     printLine(io, safe(`policy ${policy.id} set for ${policy.match.kind} ${policy.match.value}`));
     if (narrowed.length > 0) {
       printLine(

@@ -252,16 +252,21 @@ async function unapproved(deps: ConsentDeps, ctx: Context, details: Interaction)
   return true;
 }
 
-export async function showConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
-  const provider = deps.provider();
-  if (await unapproved(deps, ctx, details)) return;
-  const request = await consentRequest(
+/** What this interaction asks of its resource, under the agent's policy and the server's label. */
+function requestFor(deps: ConsentDeps, provider: Provider, details: Interaction) {
+  return consentRequest(
     provider,
     deps.resources,
     details,
     deps.agentPolicy?.(String(details.params.client_id)),
     deps.labels,
   );
+}
+
+export async function showConsent(deps: ConsentDeps, ctx: Context, details: Interaction): Promise<void> {
+  const provider = deps.provider();
+  if (await unapproved(deps, ctx, details)) return;
+  const request = await requestFor(deps, provider, details);
   const { resource } = request;
   const client = await describeConsentClient(deps, provider, details, request.granted.length > 0);
   const accountId = details.session?.accountId ?? '';
@@ -305,13 +310,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     });
     return finish(provider, ctx, { error: 'access_denied', error_description: 'the user denied the request' });
   }
-  const request = await consentRequest(
-    provider,
-    deps.resources,
-    details,
-    deps.agentPolicy?.(String(details.params.client_id)),
-    deps.labels,
-  );
+  const request = await requestFor(deps, provider, details);
   const chosen = new Set(formList(body, 'scope'));
   const extraChosen = new Set(formList(body, 'extra_scope'));
   // Only what this page offered counts: never a scope of another server, never one of the list above.

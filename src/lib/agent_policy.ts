@@ -20,6 +20,19 @@ export interface AgentPolicy extends AgentPolicyRules {
   updatedBy: string;
 }
 
+/** A policy as the admin API and `mcp-oauth policy --json` show it (snake_case, one shape for both). */
+export function describePolicy(p: AgentPolicy) {
+  return {
+    id: p.id,
+    ...(p.match.kind === 'client' ? { client_id: p.match.value } : { domain: p.match.value }),
+    resources: p.resources,
+    scopes: p.scopes,
+    read_only: p.readOnly,
+    updated_at: p.updatedAt,
+    updated_by: p.updatedBy,
+  };
+}
+
 /** The host serving a metadata-document client id (an https URL), or undefined for any other id. */
 function documentHost(clientId: string): string | undefined {
   const url = URL.parse(clientId);

@@ -3,7 +3,7 @@
 // out through sendError: never cached, as an HTML page for a person or as an OAuth-style JSON error
 // ({error, error_description}) for a program, chosen by errorFormat() alone. Anything unexpected
 // becomes a plain server_error, logged with its cause and never shown.
-import type { Context, Middleware } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { ErrorOut, KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log/logger.js';
 import { INTERACTION_PREFIX } from '../provider/index.js';
@@ -144,15 +144,18 @@ export function problemOf(caught: unknown): { problem: Problem; unexpected: bool
 
 /** Catches what the routes after it throw and answers it with sendError (the outermost handler). */
 export function errorHandler(views: Views, log: Logger): Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (caught) {
-      const { problem, unexpected } = problemOf(caught);
-      if (unexpected) log.error({ err: caught, path: ctx.path, method: ctx.method }, 'request failed');
-      sendError(ctx, problem, views);
-    }
-  };
+  return (ctx, next) => answerErrors(ctx, next, views, log);
+}
+
+/** Runs the rest of the chain; whatever it throws is logged when unexpected and answered by sendError. */
+async function answerErrors(ctx: Context, next: Next, views: Views, log: Logger): Promise<void> {
+  try {
+    await next();
+  } catch (caught) {
+    const { problem, unexpected } = problemOf(caught);
+    if (unexpected) log.error({ err: caught, path: ctx.path, method: ctx.method }, 'request failed');
+    sendError(ctx, problem, views);
+  }
 }
 
 /**
@@ -164,13 +167,7 @@ export function errorsAs(views: Views, log: Logger, page?: ErrorPage): Middlewar
   return async (ctx, next) => {
     ctx.state.errorFormat = page ? 'html' : 'json';
     ctx.state.errorPage = page;
-    try {
-      await next();
-    } catch (caught) {
-      const { problem, unexpected } = problemOf(caught);
-      if (unexpected) log.error({ err: caught, path: ctx.path, method: ctx.method }, 'request failed');
-      sendError(ctx, problem, views);
-    }
+    await answerErrors(ctx, next, views, log);
   };
 }
 
