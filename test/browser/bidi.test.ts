@@ -1,12 +1,5 @@
-// A right-to-left override in a name on a page, in a real browser. Agent names can no longer hold
-// one (registration, metadata documents and stored clients all refuse format characters:
-// test/clients/metadata_document_agents.test.ts), but names an admin gives MCP servers are shown to
-// users too, and isolation is what keeps any such string from running on to the end of the
-// paragraph and reversing our own text after it. The page here is the user's account page, where
-// the server's name stands in a sentence followed by its URI.
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { useChromium } from '../support/browser.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useChromium, usePage } from '../support/browser.js';
 import { authorizationUrl, type BrowserAgent, startBrowserAgent } from '../support/browser_agent.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -22,8 +15,7 @@ const URI_ENDS = `(() => {
 describe('a right-to-left override in a server name, in a real browser', () => {
   let agent: BrowserAgent;
   const browser = useChromium();
-  let context: BrowserContext | undefined;
-  let page: Page;
+  const page = usePage(browser, { viewport: { width: 800, height: 900 } });
 
   beforeAll(async () => {
     agent = await startBrowserAgent({
@@ -36,33 +28,25 @@ describe('a right-to-left override in a server name, in a real browser', () => {
   afterAll(async () => {
     await agent?.close();
   });
-  beforeEach(async () => {
-    context = await browser().newContext({ viewport: { width: 800, height: 900 } });
-    page = await context.newPage();
-  });
-  afterEach(async () => {
-    await context?.close();
-    context = undefined;
-  });
 
   it("keeps our text after the name in reading order on the user's account page", async () => {
     // Authorize once, so the account page lists the grant with the server's name and URI.
-    await page.goto(authorizationUrl(agent).url);
-    await page.getByLabel('Username', { exact: true }).fill('alice');
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
-    await page.getByRole('button', { name: 'Allow', exact: true }).click();
-    await page.waitForURL((url) => url.searchParams.has('code'));
+    await page().goto(authorizationUrl(agent).url);
+    await page().getByLabel('Username', { exact: true }).fill('alice');
+    await page().getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page().getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page().getByRole('heading', { name: 'Allow access?' }).waitFor();
+    await page().getByRole('button', { name: 'Allow', exact: true }).click();
+    await page().waitForURL((url) => url.searchParams.has('code'));
 
-    await page.goto(`${agent.server.url}/account`);
-    if (await page.getByLabel('Password', { exact: true }).isVisible()) {
-      await page.getByLabel('Username', { exact: true }).fill('alice');
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page().goto(`${agent.server.url}/account`);
+    if (await page().getByLabel('Password', { exact: true }).isVisible()) {
+      await page().getByLabel('Username', { exact: true }).fill('alice');
+      await page().getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page().getByRole('button', { name: 'Sign in', exact: true }).click();
     }
-    await page.locator('code.resource-uri').first().waitFor();
-    const got = (await page.evaluate(URI_ENDS)) as { text: string; first: number; last: number };
+    await page().locator('code.resource-uri').first().waitFor();
+    const got = (await page().evaluate(URI_ENDS)) as { text: string; first: number; last: number };
     expect(got.text).toBe('https://orders.example.com/mcp');
     // Without isolation the override in the name runs on and lays the URI out right to left.
     expect(got.first).toBeLessThan(got.last);

@@ -1,12 +1,7 @@
-// CSP form-action on the pages. Pages whose forms stay on this server (account, admin, error pages)
-// carry form-action 'self'. The login and consent pages do not: their forms are answered by a
-// redirect chain that ends at the agent's redirect URI, and Chromium applies form-action to that
-// last redirect, so 'self' would leave every agent waiting for a code that never comes.
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, PASSWORD, serverWithUsers } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
-import { useChromium } from '../support/browser.js';
+import { useChromium, usePage } from '../support/browser.js';
 import { authorizationUrl, type BrowserAgent, landedAtAgent, startBrowserAgent } from '../support/browser_agent.js';
 
 const csp = (res: Response) => res.headers.get('content-security-policy') ?? '';
@@ -15,8 +10,7 @@ describe('form-action on the pages', () => {
   const browser = useChromium();
   let agent: BrowserAgent;
   let server: TestServer;
-  let context: BrowserContext | undefined;
-  let page: Page;
+  const page = usePage(browser);
 
   beforeAll(async () => {
     agent = await startBrowserAgent({
@@ -30,14 +24,6 @@ describe('form-action on the pages', () => {
   afterAll(async () => {
     await agent?.close();
     await server?.close();
-  });
-  beforeEach(async () => {
-    context = await browser().newContext();
-    page = await context.newPage();
-  });
-  afterEach(async () => {
-    await context?.close();
-    context = undefined;
   });
 
   it("sets form-action 'self' on the account, admin and error pages but not on the interaction pages", async () => {
@@ -64,31 +50,31 @@ describe('form-action on the pages', () => {
 
   it('lets the consent form and the redirect after it reach the agent in Chromium', async () => {
     const started = authorizationUrl(agent);
-    await page.goto(started.url);
-    await page.getByLabel('Username', { exact: true }).fill('alice');
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('button', { name: 'Allow', exact: true }).click();
-    const back = await landedAtAgent(page, agent);
+    await page().goto(started.url);
+    await page().getByLabel('Username', { exact: true }).fill('alice');
+    await page().getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page().getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page().getByRole('button', { name: 'Allow', exact: true }).click();
+    const back = await landedAtAgent(page(), agent);
     expect(back.searchParams.get('code')).toBeTruthy();
     expect(back.searchParams.get('state')).toBe(started.state);
   });
 
   it("submits the admin console's forms under form-action 'self' in Chromium", async () => {
     const { grantId } = await connect(server, 'alice');
-    await page.goto(`${server.url}/account/login?next=%2Fadmin`);
-    await page.getByLabel('Username', { exact: true }).fill('root');
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    const signedIn = page.waitForURL(`${server.url}/admin`);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page().goto(`${server.url}/account/login?next=%2Fadmin`);
+    await page().getByLabel('Username', { exact: true }).fill('root');
+    await page().getByLabel('Password', { exact: true }).fill(PASSWORD);
+    const signedIn = page().waitForURL(`${server.url}/admin`);
+    await page().getByRole('button', { name: 'Sign in', exact: true }).click();
     await signedIn;
-    const row = page.locator(`tr[data-grant-id="${grantId}"]`);
+    const row = page().locator(`tr[data-grant-id="${grantId}"]`);
     await row.getByRole('button', { name: 'Revoke' }).click();
     // The confirmation page's form is the one that posts.
-    await page.getByRole('heading', { level: 1, name: 'Are you sure?' }).waitFor();
-    await page.getByRole('button', { name: 'Revoke', exact: true }).click();
-    await page.getByRole('status').waitFor();
-    expect(page.url()).toContain('notice=grant-revoked');
+    await page().getByRole('heading', { level: 1, name: 'Are you sure?' }).waitFor();
+    await page().getByRole('button', { name: 'Revoke', exact: true }).click();
+    await page().getByRole('status').waitFor();
+    expect(page().url()).toContain('notice=grant-revoked');
     expect(server.app.stores.grantRecords.find(grantId)?.revokedAt).toEqual(expect.any(Number));
   });
 });

@@ -1,11 +1,7 @@
-// An issuer with a path in a real browser: Chromium honours cookie paths, so this is where a cookie
-// scoped to the wrong path (the interaction cookie, the CSRF cookie, the account session) would show
-// as a flow that never completes. Login → consent → code at the agent, then the account page.
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PathServer, startPathServer } from '../account/path_server.js';
 import { PASSWORD, RESOURCE } from '../support/account.js';
-import { useChromium } from '../support/browser.js';
+import { useChromium, usePage } from '../support/browser.js';
 import { type LoopbackReceiver, startLoopbackReceiver } from '../support/mcp_agent.js';
 import { pkcePair, type RegisteredClient, register } from '../support/oauth.js';
 
@@ -16,8 +12,7 @@ describe('an issuer with a path, in a real browser', () => {
   let server: PathServer;
   let receiver: LoopbackReceiver;
   let client: RegisteredClient;
-  let context: BrowserContext | undefined;
-  let page: Page;
+  const page = usePage(browser);
 
   beforeAll(async () => {
     server = await startPathServer((origin) => `${origin}${BASE}`);
@@ -34,19 +29,11 @@ describe('an issuer with a path, in a real browser', () => {
     await receiver?.close();
     await server?.close();
   });
-  beforeEach(async () => {
-    context = await browser().newContext();
-    page = await context.newPage();
-  });
-  afterEach(async () => {
-    await context?.close();
-    context = undefined;
-  });
 
   async function signIn(username: string): Promise<void> {
-    await page.getByLabel('Username', { exact: true }).fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page().getByLabel('Username', { exact: true }).fill(username);
+    await page().getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page().getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   it('completes login → consent → code, and the account page shows the new agent', async () => {
@@ -60,23 +47,23 @@ describe('an issuer with a path, in a real browser', () => {
       scope: 'mcp:read',
       state: 'browser-path',
     });
-    await page.goto(`${server.issuer}/authorize?${params}`);
-    expect(new URL(page.url()).pathname.startsWith(`${BASE}/interaction/`)).toBe(true);
+    await page().goto(`${server.issuer}/authorize?${params}`);
+    expect(new URL(page().url()).pathname.startsWith(`${BASE}/interaction/`)).toBe(true);
     await signIn('alice');
-    await page.getByRole('button', { name: 'Allow', exact: true }).click();
-    await page.waitForURL((url) => url.href.startsWith(`${receiver.redirectUrl}?`), { timeout: 10_000 });
-    const back = new URL(page.url());
+    await page().getByRole('button', { name: 'Allow', exact: true }).click();
+    await page().waitForURL((url) => url.href.startsWith(`${receiver.redirectUrl}?`), { timeout: 10_000 });
+    const back = new URL(page().url());
     expect(back.searchParams.get('code')).toBeTruthy();
     expect(back.searchParams.get('iss')).toBe(server.issuer);
 
-    await page.goto(`${server.issuer}/account`);
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    expect(new URL(page.url()).pathname).toBe(`${BASE}/account/login`);
+    await page().goto(`${server.issuer}/account`);
+    await page().getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(new URL(page().url()).pathname).toBe(`${BASE}/account/login`);
     await signIn('alice');
-    await page.waitForURL(`${server.issuer}/account`);
-    expect(await page.locator('.client-name').first().textContent()).toBe('Path Agent');
+    await page().waitForURL(`${server.issuer}/account`);
+    expect(await page().locator('.client-name').first().textContent()).toBe('Path Agent');
     // The stylesheet came from under the path too.
-    const styled = await page
+    const styled = await page()
       .locator('main')
       .evaluate(
         (el) =>

@@ -1,8 +1,15 @@
 // Headless Chromium for browser tests: Debian's chromium (apt package `chromium`, installed by
 // .ci/run) driven by playwright-core. Playwright never downloads a browser here.
 import { accessSync, constants } from 'node:fs';
-import { type Browser, chromium, type LaunchOptions } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type LaunchOptions,
+  type Page,
+} from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
 export const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
 
@@ -74,4 +81,22 @@ export function useChromium(): () => Browser {
     ctx.skip(missing);
   });
   return () => browser as Browser;
+}
+
+/**
+ * A fresh browser context (no cookies, no storage) and page for each test, closed after it, in the
+ * browser of `useChromium`. Call it after `useChromium`, so its skip comes first.
+ */
+export function usePage(browser: () => Browser, options: BrowserContextOptions = {}): () => Page {
+  let context: BrowserContext | undefined;
+  let page: Page | undefined;
+  beforeEach(async () => {
+    context = await browser().newContext(options);
+    page = await context.newPage();
+  });
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
+  return () => page as Page;
 }
