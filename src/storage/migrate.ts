@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export class MigrationError extends Error {
   override name = 'MigrationError';
@@ -18,8 +18,9 @@ interface MigrationFile {
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 export function readMigrations(dir: string = migrationsDir()): MigrationFile[] {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.sql'))
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((f) => f.isFile() && f.name.endsWith('.sql'))
+    .map((f) => f.name)
     .sort();
   return files.map((file) => {
     const match = FILE_NAME.exec(file);
@@ -49,21 +50,50 @@ export function migrationsDir(): string {
   throw new MigrationError('migrations directory not found');
 }
 
-/**
- * Applies pending migrations in order, each in its own transaction. Refuses to start when an
- * applied migration was edited (checksum changed) or is unknown to this build (a newer version ran).
- */
-export function migrate(db: Db, dir?: string): { applied: string[] } {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+/** Both engines' migrations: `migrations/*.sql` for SQLite, `migrations/postgres/*.sql` for PostgreSQL. */
+export function migrationsFor(kind: Sql['kind']): string {
+  return kind === 'sqlite' ? migrationsDir() : path.join(migrationsDir(), 'postgres');
+}
+
+const SCHEMA_TABLE = {
+  sqlite: `CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL
-  ) STRICT`);
+  ) STRICT`,
+  postgres: `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL
+  )`,
+};
+
+/** Any fixed number: the key of the PostgreSQL advisory lock that lets one node migrate at a time. */
+const MIGRATION_LOCK = 4_177_310_001;
+
+/**
+ * Applies pending migrations in order. Refuses to start when an applied migration was edited
+ * (checksum changed) or is unknown to this build (a newer release ran). On PostgreSQL every node
+ * runs this at start: the whole run is one transaction holding an advisory lock, so the first node
+ * migrates and the others wait, then find nothing left to do.
+ */
+export async function migrate(sql: Sql, dir: string = migrationsFor(sql.kind)): Promise<{ applied: string[] }> {
+  if (sql.kind === 'postgres') {
+    return sql.transaction(async () => {
+      await sql.get('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+      return applyPending(sql, dir, (work) => work());
+    });
+  }
+  return applyPending(sql, dir, (work) => sql.transaction(work));
+}
+
+async function applyPending(
+  sql: Sql,
+  dir: string,
+  inTransaction: (work: () => Promise<void>) => Promise<void>,
+): Promise<{ applied: string[] }> {
+  await sql.exec(SCHEMA_TABLE[sql.kind]);
   const files = readMigrations(dir);
   const known = new Map(files.map((f) => [f.version, f]));
-  const rows = db.prepare('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all() as {
-    version: number;
-    name: string;
-    checksum: string;
-  }[];
+  const rows = await sql.all<{ version: number; name: string; checksum: string }>(
+    'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
+  );
   for (const row of rows) {
     const file = known.get(row.version);
     if (!file) {
@@ -79,13 +109,17 @@ export function migrate(db: Db, dir?: string): { applied: string[] } {
   }
   const done = new Set(rows.map((r) => r.version));
   const applied: string[] = [];
-  const record = db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)');
   for (const file of files) {
     if (done.has(file.version)) continue;
-    db.transaction(() => {
-      db.exec(file.sql);
-      record.run(file.version, file.name, file.checksum, Math.floor(Date.now() / 1000));
-    })();
+    await inTransaction(async () => {
+      await sql.exec(file.sql);
+      await sql.run('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)', [
+        file.version,
+        file.name,
+        file.checksum,
+        Math.floor(Date.now() / 1000),
+      ]);
+    });
     applied.push(`${String(file.version).padStart(4, '0')}_${file.name}`);
   }
   return { applied };

@@ -1,0 +1,135 @@
+// The one door to the database. Every repository speaks SQL through `Sql`, written once in the
+// subset both engines understand (docs/storage.md, "One SQL for two engines"):
+//   - placeholders are `?` (positional, params as an array) or `@name` (params as an object);
+//   - upserts are `INSERT … ON CONFLICT (…) DO NOTHING | DO UPDATE SET … = excluded.…`;
+//   - generated ids come back through `RETURNING id`;
+//   - no engine-specific functions: the few differences are in `dialect`.
+// Statements issued while `transaction(fn)` runs (awaited from inside fn) belong to that
+// transaction; the engine tracks this with AsyncLocalStorage, so repositories do not pass a
+// transaction handle around. A transaction started inside another joins it.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
+import type { Db } from './db.js';
+
+export type SqlValue = string | number | bigint | null | Uint8Array;
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
+
+export interface SqlDialect {
+  /** Appended to a SELECT that reads rows the transaction will then change (PostgreSQL row lock). */
+  readonly forUpdate: string;
+  /** An expression reading the text value of top-level `key` from a JSON text column. */
+  jsonText(column: string, key: string): string;
+}
+
+export interface Sql {
+  readonly kind: 'sqlite' | 'postgres';
+  readonly dialect: SqlDialect;
+  get<T = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<T | undefined>;
+  all<T = Record<string, unknown>>(sql: string, params?: SqlParams): Promise<T[]>;
+  run(sql: string, params?: SqlParams): Promise<{ changes: number }>;
+  /** Runs fn in one write transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Wakes every `listen(channel)` on this database, in every process that has it open (PostgreSQL
+   * NOTIFY; within the one process for SQLite). Inside a transaction it is sent at commit, and not
+   * at all on rollback, so a listener never looks before the change is visible.
+   */
+  notify(channel: string): Promise<void>;
+  /** Calls onNotice after each notify on channel; the returned function stops listening. */
+  listen(channel: string, onNotice: () => void): Promise<() => Promise<void>>;
+  /** Runs a script of several statements (migrations). */
+  exec(script: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SQLITE_DIALECT: SqlDialect = {
+  forUpdate: '',
+  jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
+};
+
+/**
+ * better-sqlite3 is synchronous and one connection serves the whole process, so a transaction
+ * that awaits would otherwise let another request's statements run inside it. The engine holds a
+ * lock for the length of each transaction: statements from outside it wait until it ends, the
+ * transaction's own statements (recognised through AsyncLocalStorage) run at once. With no
+ * transaction open, a statement runs synchronously and its promise is already settled.
+ */
+export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
+  const statements = new Map<string, ReturnType<Db['prepare']>>();
+  const inside = new AsyncLocalStorage<Set<string>>();
+  const notices = new EventEmitter();
+  notices.setMaxListeners(0);
+  let lock: Promise<void> | undefined;
+
+  const prepare = (sql: string) => {
+    let stmt = statements.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  };
+  // better-sqlite3 takes positional values as one array and named ones as one object.
+  const bind = (params: SqlParams | undefined) => (params ?? []) as unknown[];
+
+  // The check for the lock and the work after it run in one synchronous stretch, so no transaction
+  // can begin between them.
+  async function afterLock<T>(work: () => T): Promise<T> {
+    while (lock && !inside.getStore()) await lock;
+    return work();
+  }
+  function now<T>(work: () => T): Promise<T> {
+    if (lock && !inside.getStore()) return afterLock(work);
+    try {
+      return Promise.resolve(work());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  return {
+    kind: 'sqlite',
+    dialect: SQLITE_DIALECT,
+    db,
+    get: <T>(sql: string, params?: SqlParams) => now(() => prepare(sql).get(bind(params)) as T | undefined),
+    all: <T>(sql: string, params?: SqlParams) => now(() => prepare(sql).all(bind(params)) as T[]),
+    run: (sql: string, params?: SqlParams) => now(() => ({ changes: prepare(sql).run(bind(params)).changes })),
+    async transaction<T>(fn: () => Promise<T>): Promise<T> {
+      if (inside.getStore()) return fn();
+      while (lock) await lock;
+      let release!: () => void;
+      lock = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const pending = new Set<string>();
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await inside.run(pending, fn);
+          db.exec('COMMIT');
+          for (const channel of pending) notices.emit(channel);
+          return result;
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      } finally {
+        lock = undefined;
+        release();
+      }
+    },
+    async notify(channel: string) {
+      const pending = inside.getStore();
+      if (pending) pending.add(channel);
+      else notices.emit(channel);
+    },
+    async listen(channel: string, onNotice: () => void) {
+      notices.on(channel, onNotice);
+      return async () => {
+        notices.off(channel, onNotice);
+      };
+    },
+    exec: (script: string) => now(() => void db.exec(script)),
+    close: () => afterLock(() => void db.close()),
+  };
+}
