@@ -1,0 +1,35 @@
+// A memo of rows read during one token request, so a record looked up twice in that request (the
+// refresh token the resource check reads before oidc-provider reads it again, the resource and its
+// scopes that both the provider and the alert rules look up) costs one statement.
+//
+// It lives only as long as the function given to `withReadMemo`, which src/app/token_transaction.ts
+// runs inside the request's one transaction: no other request can change those rows meanwhile (on
+// SQLite the transaction holds the database; on PostgreSQL the token row is read FOR UPDATE), and
+// every write of the request through the same repository updates or drops its entry. Nothing is
+// shared between requests, so there is nothing to invalidate across them.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+const memo = new AsyncLocalStorage<Map<string, unknown>>();
+
+/** Runs fn with a fresh memo; statements awaited inside it see the same one. */
+export function withReadMemo<T>(fn: () => Promise<T>): Promise<T> {
+  return memo.run(new Map(), fn);
+}
+
+/** The memo of the current token request, or undefined outside one (then every read goes to the database). */
+export function readMemo(): Map<string, unknown> | undefined {
+  return memo.getStore();
+}
+
+/**
+ * The memoised value of `key`, else what `load` reads (remembered, including "not found").
+ * Outside a memo it is just `load()`.
+ */
+export async function memoised<T>(key: string, load: () => Promise<T>): Promise<T> {
+  const entries = memo.getStore();
+  if (!entries) return load();
+  if (entries.has(key)) return entries.get(key) as T;
+  const value = await load();
+  entries.set(key, value);
+  return value;
+}
