@@ -22,7 +22,7 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Sql } from '../storage/engine.js';
 import { withReadMemo } from '../storage/read_memo.js';
-import { settleRequestWork } from './request_work.js';
+import { settleProviderEvents } from './provider_events.js';
 import { requestClientId } from './resource_params.js';
 
 const IN_ONE_TRANSACTION = new Set(['authorization_code', 'refresh_token']);
@@ -73,9 +73,9 @@ export function tokenTransaction(opts: TokenTransactionOptions): Middleware {
             .catch(() => undefined);
         }
         await opts.sql.transaction(async () => {
-          await next();
-          // The listeners' writes (audit, last used, revocations) belong to this transaction.
-          await settleRequestWork(ctx);
+          // The provider's listeners' writes (audit, last used, revocations) are waited for here,
+          // so they belong to this transaction too.
+          await settleProviderEvents(ctx, next);
           // oidc-provider answers its own errors; a 5xx means something broke half-way: keep nothing.
           if (ctx.status >= 500) throw new ServerErrorRollback();
         });
@@ -83,5 +83,25 @@ export function tokenTransaction(opts: TokenTransactionOptions): Middleware {
     } catch (err) {
       if (!(err instanceof ServerErrorRollback)) throw err;
     }
+  };
+}
+
+/**
+ * `beforeTransaction` for a server with upstream identity providers: a refresh re-checks the
+ * user's standing upstream (a network call, src/provider/upstream.ts), so it is done before the
+ * lock and the check inside finds it fresh. A user not in good standing is refused by the
+ * provider anyway; that request goes without the transaction.
+ */
+export function upstreamStandingFirst(
+  provider: () => Provider,
+  inGoodStanding: (userId: string) => Promise<boolean>,
+): (params: URLSearchParams) => Promise<boolean> {
+  return async (params) => {
+    const value = params.get('refresh_token');
+    if (params.get('grant_type') !== 'refresh_token' || !value) return true;
+    const token = await provider()
+      .RefreshToken.find(value, { ignoreExpiration: true })
+      .catch(() => undefined);
+    return token?.accountId ? inGoodStanding(token.accountId) : true;
   };
 }
