@@ -19,7 +19,7 @@
 // Other grants (client credentials, device code, ID-JAG, token exchange) and requests that are
 // refused before the provider reads them run as before.
 import type { Context, Middleware } from 'koa';
-import type Provider from 'oidc-provider';
+import Provider from 'oidc-provider';
 import type { Sql } from '../storage/engine.js';
 import { withReadMemo } from '../storage/read_memo.js';
 import { settleProviderEvents } from './provider_events.js';
@@ -86,22 +86,38 @@ export function tokenTransaction(opts: TokenTransactionOptions): Middleware {
   };
 }
 
+/** The user whose upstream standing this request confirmed before its transaction opened. */
+const STANDING_CONFIRMED = Symbol('upstream standing confirmed before the transaction');
+
 /**
  * `beforeTransaction` for a server with upstream identity providers: a refresh re-checks the
  * user's standing upstream (a network call, src/provider/upstream.ts), so it is done before the
- * lock and the check inside finds it fresh. A user not in good standing is refused by the
- * provider anyway; that request goes without the transaction.
+ * lock, and `standingAsConfirmed` answers the provider's own check inside from it (even when
+ * MCP_OAUTH_IDP_RECHECK_INTERVAL=0 asks at every refresh). A user not in good standing is refused
+ * by the provider anyway; that request goes without the transaction.
  */
 export function upstreamStandingFirst(
   provider: () => Provider,
   inGoodStanding: (userId: string) => Promise<boolean>,
-): (params: URLSearchParams) => Promise<boolean> {
-  return async (params) => {
+): (params: URLSearchParams, ctx: Context) => Promise<boolean> {
+  return async (params, ctx) => {
     const value = params.get('refresh_token');
     if (params.get('grant_type') !== 'refresh_token' || !value) return true;
     const token = await provider()
       .RefreshToken.find(value, { ignoreExpiration: true })
       .catch(() => undefined);
-    return token?.accountId ? inGoodStanding(token.accountId) : true;
+    if (!token?.accountId) return true;
+    if (!(await inGoodStanding(token.accountId))) return false;
+    (ctx.state as Record<symbol, unknown>)[STANDING_CONFIRMED] = token.accountId;
+    return true;
   };
+}
+
+/** The provider's standing check (findAccount on a refresh), answered by upstreamStandingFirst when it ran. */
+export function standingAsConfirmed(
+  inGoodStanding: (userId: string) => Promise<boolean>,
+): (userId: string) => Promise<boolean> {
+  return async (userId) =>
+    (Provider.ctx?.state as Record<symbol, unknown> | undefined)?.[STANDING_CONFIRMED] === userId ||
+    inGoodStanding(userId);
 }
