@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { type Config, loadConfig } from '../config/index.js';
-import { type Db, openDatabase } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 import { migrate } from '../storage/migrate.js';
+import { openStorage } from '../storage/open.js';
 import { CliError, type CliIo, safe } from './io.js';
 
 export interface CommandContext {
   config: Config;
-  db: Db;
+  sql: Sql;
   /** Migrations this run applied (every command migrates first). */
   applied: string[];
 }
@@ -43,13 +44,13 @@ async function run<T>(io: CliIo, fn: (ctx: CommandContext) => T | Promise<T>, cr
       `no database at ${safe(config.databaseFile)} (${dataDirHint(io)}): set MCP_OAUTH_DATA_DIR to the directory that holds the server's mcp-oauth.sqlite, or start a new one with: mcp-oauth migrate`,
     );
   }
-  const db = openDatabase(config.databaseFile);
+  const sql = await openStorage(config);
   if (!exists)
     io.stderr.write(`mcp-oauth: created a new database at ${safe(config.databaseFile)} (${dataDirHint(io)})\n`);
   try {
-    const { applied } = migrate(db);
-    return await fn({ config, db, applied });
+    const { applied } = await migrate(sql);
+    return await fn({ config, sql, applied });
   } finally {
-    db.close();
+    await sql.close();
   }
 }
