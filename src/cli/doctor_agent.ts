@@ -27,6 +27,12 @@ export interface Connection {
   scopes: string[];
 }
 
+/** Why a connection could not be made; `atSignIn` when the sign-in page wanted more than the password. */
+export interface NotConnected {
+  failed: string;
+  atSignIn: boolean;
+}
+
 export type Refreshed = { ok: true; access: string; refresh: string | undefined } | { ok: false; why: string };
 
 /** The authorization request an agent sends, with a fresh PKCE pair and state. */
@@ -70,16 +76,20 @@ export async function connect(
   agent: TestAgent,
   resource: string,
   scope: string | undefined,
-): Promise<Connection | string> {
+): Promise<Connection | NotConnected> {
   const { url, verifier, state } = authorizationUrl(agent, { resource, ...(scope ? { scope } : {}) });
   const outcome = await agent.browser.authorize(url, agent.redirectUri, agent.user);
-  if ('stopped' in outcome) return outcome.stopped;
+  if ('stopped' in outcome) return { failed: outcome.stopped, atSignIn: outcome.signInSeen === true };
+  const failed = (why: string): NotConnected => ({ failed: why, atSignIn: false });
   const back = outcome.redirect.searchParams;
   const error = back.get('error');
   if (error)
-    return `the authorization ended with error=${error}${back.get('error_description') ? `: ${back.get('error_description')}` : ''}`;
+    return failed(
+      `the authorization ended with error=${error}${back.get('error_description') ? `: ${back.get('error_description')}` : ''}`,
+    );
   const code = back.get('code');
-  if (!code || back.get('state') !== state) return 'the redirect back to the agent has no code, or not its state';
+  if (!code || back.get('state') !== state)
+    return failed('the redirect back to the agent has no code, or not its state');
   const res = await tokenRequest(c, agent, {
     grant_type: 'authorization_code',
     code,
@@ -88,7 +98,7 @@ export async function connect(
     resource,
   });
   const access = isFailure(res) ? undefined : str(res.json?.access_token);
-  if (isFailure(res) || res.status !== 200 || !access) return `redeeming the code: ${tokenError(res)}`;
+  if (isFailure(res) || res.status !== 200 || !access) return failed(`redeeming the code: ${tokenError(res)}`);
   const refresh = str(res.json?.refresh_token);
   if (refresh) agent.live.add(refresh);
   return { resource, access, refresh, scopes: splitScope(str(res.json?.scope)) };

@@ -100,14 +100,23 @@ export async function stepUp(
   }
   // What the MCP SDK v2 asks for: what it holds and what the challenge names.
   const again = await connect(c, agent, conn.resource, [...new Set([...held, ...challenged])].join(' '));
-  if (typeof again === 'string') {
-    add(c, {
-      id,
-      status: 'fail',
-      summary: `authorizing again for "${[...held, ...wanted].join(' ')}" failed: ${again}`,
-      agents: AGENTS.stepUp,
-      fix: 'name in the challenge only scopes this authorization server offers for the resource and this user may be granted',
-    });
+  if ('failed' in again) {
+    add(
+      c,
+      again.atSignIn
+        ? {
+            id,
+            status: 'skip',
+            summary: `not finished: allowing "${wanted.join(' ')}" needs a stronger sign-in than the test user's password (${again.failed})`,
+          }
+        : {
+            id,
+            status: 'fail',
+            summary: `authorizing again for "${[...held, ...wanted].join(' ')}" failed: ${again.failed}`,
+            agents: AGENTS.stepUp,
+            fix: 'name in the challenge only scopes this authorization server offers for the resource and this user may be granted',
+          },
+    );
     return;
   }
   const missing = wanted.filter((s) => !again.scopes.includes(s));

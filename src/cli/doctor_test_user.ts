@@ -3,7 +3,7 @@
 // refresh token and a 403 step-up on each --resource, and finally revokes what it was given and
 // ends its sign-in. Without a test user these replays are reported as skipped.
 import { readFile } from 'node:fs/promises';
-import { connect, disconnect, refresh, type TestAgent } from './doctor_agent.js';
+import { connect, disconnect, type NotConnected, refresh, type TestAgent } from './doctor_agent.js';
 import { DoctorBrowser, type TestUser } from './doctor_browser.js';
 import { AGENTS, add, type DoctorContext, REPLAY, str } from './doctor_checks.js';
 import { stepUp, unauthenticatedScope } from './doctor_step_up.js';
@@ -54,11 +54,11 @@ export async function testUserReplays(
   };
   try {
     const first = await connect(c, a, resource, await unauthenticatedScope(c, resource));
-    if (typeof first === 'string') {
+    if ('failed' in first) {
       add(c, {
         id: 'test_user.sign_in',
         status: 'fail',
-        summary: `signing in as ${user.username} for ${resource}: ${first}`,
+        summary: `signing in as ${user.username} for ${resource}: ${first.failed}`,
         agents: AGENTS.all,
         fix: SIGN_IN_FIX,
       });
@@ -74,8 +74,13 @@ export async function testUserReplays(
     const alive = await parallelRefreshes(c, a, first);
     for (const r of c.input.resources) {
       const conn = r === resource && alive ? first : await connect(c, a, r, await unauthenticatedScope(c, r));
-      if (typeof conn === 'string') {
-        add(c, { id: `${REPLAY.stepUp} ${r}`, status: 'fail', summary: `connecting: ${conn}`, fix: SIGN_IN_FIX });
+      if ('failed' in conn) {
+        add(c, {
+          id: `${REPLAY.stepUp} ${r}`,
+          status: 'fail',
+          summary: `connecting: ${conn.failed}`,
+          fix: SIGN_IN_FIX,
+        });
       } else await stepUp(c, a, meta, conn);
     }
   } finally {
@@ -83,7 +88,7 @@ export async function testUserReplays(
   }
 }
 
-type Conn = Exclude<Awaited<ReturnType<typeof connect>>, string>;
+type Conn = Exclude<Awaited<ReturnType<typeof connect>>, NotConnected>;
 
 /**
  * Two refreshes with one refresh token at once, as agents with several processes send them. Right:
