@@ -31,14 +31,13 @@ async function doctor(args: string[]) {
  * signed-in browser session. (Unfinished authorizations, Interaction rows, expire on their own
  * within 15 minutes and carry no sign-in.)
  */
-function expectNothingLeft(chain: Chain): void {
-  const db = chain.as.db;
-  const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
-  expect(count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'RefreshToken' AND consumed_at IS NULL")).toBe(0);
-  expect(count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Session' AND payload LIKE '%accountId%'")).toBe(0);
-  expect(count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Grant'")).toBe(0);
-  expect(count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Client'")).toBe(0);
-  expect(chain.as.app.stores.grantRecords.list({ state: 'active', limit: 100 })).toEqual([]);
+async function expectNothingLeft(chain: Chain): Promise<void> {
+  const count = async (query: string) => (await chain.as.sql.get<{ n: number }>(query))?.n;
+  expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'RefreshToken' AND consumed_at IS NULL")).toBe(0);
+  expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Session' AND payload LIKE '%accountId%'")).toBe(0);
+  expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Grant'")).toBe(0);
+  expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Client'")).toBe(0);
+  expect(await chain.as.app.stores.grantRecords.list({ state: 'active', limit: 100 })).toEqual([]);
 }
 
 describe('doctor with a test user on a healthy deployment', () => {
@@ -63,7 +62,7 @@ describe('doctor with a test user on a healthy deployment', () => {
     expect(status('refresh.parallel')).toBe('pass');
     expect(status(`step_up ${chain.resource}`)).toBe('pass');
     expect(out).not.toContain(PASSWORD);
-    expectNothingLeft(chain);
+    await expectNothingLeft(chain);
     // The probe tool never reached the MCP server: the read-only call was refused by the proxy, and
     // the stepped-up one carried no session the upstream knew.
     expect(chain.upstream.notes).toEqual(['first note']);
@@ -91,7 +90,7 @@ describe('doctor with a test user on a healthy deployment', () => {
     expect(find('test_user.sign_in')?.summary).toContain('Wrong username or password');
     expect(find('test_user.sign_in')?.summary).not.toContain('not the password');
     expect(status('refresh.parallel')).toBe('skip');
-    expectNothingLeft(chain);
+    await expectNothingLeft(chain);
   });
 
   it('refuses a test-user file without username:password, and never reads a password from argv', async () => {
@@ -124,7 +123,7 @@ describe('doctor with a test user: a route that asks for a stronger sign-in befo
     expect(status(`step_up ${chain.resource}`)).toBe('pass');
     expect(find(`step_up.sign_in ${chain.resource}`)?.status).toBe('pass');
     expect(find(`step_up.sign_in ${chain.resource}`)?.summary).toContain('acr_values=');
-    expectNothingLeft(chain);
+    await expectNothingLeft(chain);
   });
 });
 
@@ -151,7 +150,7 @@ describe('doctor with a test user on a server without a refresh reuse grace wind
     // The step-up starts over on a new grant; allowing the write scope asks for a second factor.
     expect(find(`step_up ${chain.resource}`)?.status).toBe('skip');
     expect(find(`step_up ${chain.resource}`)?.summary).toContain("stronger sign-in than the test user's password");
-    expectNothingLeft(chain);
+    await expectNothingLeft(chain);
   });
 });
 
@@ -204,6 +203,6 @@ describe('doctor with a test user: a route whose 403 challenge lacks scope=', ()
     expect(finding?.agents).toContain('MCP SDK v2');
     expect(finding?.fix).toContain('insufficient_scope');
     expect(status('refresh.parallel')).toBe('pass');
-    expectNothingLeft(chain);
+    await expectNothingLeft(chain);
   });
 });
