@@ -15,7 +15,9 @@ const wanted = [
 ];
 
 function debianPgBin() {
-  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)) : [];
+  const versions = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v))
+    : [];
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
   return newest ? `/usr/lib/postgresql/${newest}/bin` : '/usr/lib/postgresql/bin';
 }

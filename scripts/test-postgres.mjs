@@ -30,7 +30,7 @@ if (!bin) {
     process.exit(1);
   }
   console.warn(`test-postgres: SKIPPED the PostgreSQL run of the suite: ${reason}.`);
-  console.warn('test-postgres: install Debian\'s postgresql package (or set PG_BIN) to run it.');
+  console.warn("test-postgres: install Debian's postgresql package (or set PG_BIN) to run it.");
   process.exit(0);
 }
 console.log(`\ntest-postgres: the suite again on PostgreSQL (${bin})\n`);

@@ -85,9 +85,10 @@ async function readTables(source: Sql): Promise<Table[]> {
   const tables = new Map<string, Table>();
   for (const { name } of names) {
     const columns = await source.all<{ name: string; pk: number }>('SELECT name, pk FROM pragma_table_info(?)', [name]);
-    const parents = await source.all<{ parent: string }>('SELECT DISTINCT "table" AS parent FROM pragma_foreign_key_list(?)', [
-      name,
-    ]);
+    const parents = await source.all<{ parent: string }>(
+      'SELECT DISTINCT "table" AS parent FROM pragma_foreign_key_list(?)',
+      [name],
+    );
     tables.set(name, {
       name,
       columns: columns.map((c) => c.name),
@@ -102,7 +103,8 @@ async function readTables(source: Sql): Promise<Table[]> {
   const placed = new Set<string>();
   const place = (table: Table, trail: string[]) => {
     if (placed.has(table.name)) return;
-    if (trail.includes(table.name)) throw new CliError(`foreign keys form a cycle: ${[...trail, table.name].join(' → ')}`);
+    if (trail.includes(table.name))
+      throw new CliError(`foreign keys form a cycle: ${[...trail, table.name].join(' → ')}`);
     for (const parent of table.parents) {
       const p = tables.get(parent);
       if (p) place(p, [...trail, table.name]);

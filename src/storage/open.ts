@@ -9,10 +9,7 @@ import { postgresEngine } from './engine_pg.js';
 type StorageConfig = Pick<Config, 'databaseFile'> &
   Partial<Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'databaseConnectTimeout'>>;
 
-export async function openStorage(
-  config: StorageConfig,
-  opts: { onError?: (err: Error) => void } = {},
-): Promise<Sql> {
+export async function openStorage(config: StorageConfig, opts: { onError?: (err: Error) => void } = {}): Promise<Sql> {
   if (config.databaseUrl) {
     return postgresEngine({
       url: config.databaseUrl,

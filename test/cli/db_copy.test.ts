@@ -29,8 +29,16 @@ async function cli(argv: string[], env: Record<string, string>) {
   const code = await runCli(argv, {
     env,
     stdin: Readable.from([]),
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
+    stdout: {
+      write: (s: string) => {
+        out += s;
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+      },
+    },
   });
   return { code, out, err };
 }
@@ -155,7 +163,9 @@ describe.skipIf(!cluster.url)(`mcp-oauth db copy${cluster.url ? '' : ` (skipped:
 
       const again = await cli(['db', 'copy'], env);
       expect(again.code).toBe(1);
-      expect(again.err).toMatch(/the target database is not empty \(rows in .*\busers\b.*\): copy only into a new, empty database/);
+      expect(again.err).toMatch(
+        /the target database is not empty \(rows in .*\busers\b.*\): copy only into a new, empty database/,
+      );
       expect(await pg.get('SELECT COUNT(*) AS n FROM audit_events')).toEqual({ n: 2501 });
     } finally {
       await pg.close();

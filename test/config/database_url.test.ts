@@ -43,7 +43,9 @@ describe('MCP_OAUTH_DATABASE_URL', () => {
   it('refuses what is not a postgres URL, without repeating the value', () => {
     for (const bad of [`mysql://app:${SECRET}@db/mcp`, `postgres://app:${SECRET}@db`, `not a url ${SECRET}`]) {
       const message = configError({ MCP_OAUTH_DATABASE_URL: bad });
-      expect(message).toContain('MCP_OAUTH_DATABASE_URL (or MCP_OAUTH_DATABASE_URL_FILE) must be a URL like postgres://');
+      expect(message).toContain(
+        'MCP_OAUTH_DATABASE_URL (or MCP_OAUTH_DATABASE_URL_FILE) must be a URL like postgres://',
+      );
       expect(message).not.toContain(SECRET);
     }
     expect(configError({ MCP_OAUTH_DATABASE_URL: 'postgres://a@b/c', MCP_OAUTH_DATABASE_URL_FILE: '/x' })).toContain(

@@ -230,14 +230,17 @@ describe.each(engines)('$title engine', ({ kind, harness }) => {
     expect(await sql.get('SELECT COUNT(*) AS n, SUM(n) AS total FROM t')).toEqual({ n: 20, total: 20 });
   });
 
-  it.skipIf(skip || kind === 'sqlite')('migrate run by two nodes at once on an empty database applies once', async () => {
-    h = await harness();
-    const [a, b] = [open(), open()];
-    const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
-    const files = readMigrations(path.join(process.cwd(), 'migrations', kind === 'postgres' ? 'postgres' : ''));
-    expect([ra.applied.length, rb.applied.length].sort()).toEqual([0, files.length]);
-    expect(await a.get('SELECT COUNT(*) AS n FROM schema_migrations')).toEqual({ n: files.length });
-  });
+  it.skipIf(skip || kind === 'sqlite')(
+    'migrate run by two nodes at once on an empty database applies once',
+    async () => {
+      h = await harness();
+      const [a, b] = [open(), open()];
+      const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
+      const files = readMigrations(path.join(process.cwd(), 'migrations', kind === 'postgres' ? 'postgres' : ''));
+      expect([ra.applied.length, rb.applied.length].sort()).toEqual([0, files.length]);
+      expect(await a.get('SELECT COUNT(*) AS n FROM schema_migrations')).toEqual({ n: files.length });
+    },
+  );
 
   it.skipIf(skip)('refuses a database that a newer release migrated', async () => {
     h = await harness();
@@ -317,12 +320,12 @@ describe.skipIf(!cluster.url)(`postgres only${cluster.url ? '' : ` (skipped: ${c
 
 describe('placeholder translation', () => {
   it('numbers ? in order and keeps literals, identifiers and comments as they are', () => {
-    expect(translatePlaceholders(`SELECT ?, '?', "a?b", E'\\'?', $$ ? $$, $x$ ? $x$ -- ?\n, ? /* ? /* ? */ ? */`)).toEqual(
-      {
-        text: `SELECT $1, '?', "a?b", E'\\'?', $$ ? $$, $x$ ? $x$ -- ?\n, $2 /* ? /* ? */ ? */`,
-        positional: 2,
-      },
-    );
+    expect(
+      translatePlaceholders(`SELECT ?, '?', "a?b", E'\\'?', $$ ? $$, $x$ ? $x$ -- ?\n, ? /* ? /* ? */ ? */`),
+    ).toEqual({
+      text: `SELECT $1, '?', "a?b", E'\\'?', $$ ? $$, $x$ ? $x$ -- ?\n, $2 /* ? /* ? */ ? */`,
+      positional: 2,
+    });
   });
 
   it('gives one name one number', () => {

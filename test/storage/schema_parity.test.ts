@@ -47,9 +47,13 @@ async function sqliteSchema(): Promise<Schema> {
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     );
     for (const { name } of names) {
-      const columns = await sql.all<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number }>(
-        `SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('${name}')`,
-      );
+      const columns = await sql.all<{
+        name: string;
+        type: string;
+        notnull: number;
+        dflt_value: string | null;
+        pk: number;
+      }>(`SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('${name}')`);
       tables.set(
         name,
         new Map(
@@ -121,13 +125,17 @@ describe.skipIf(!cluster.url)(`schema parity${cluster.url ? '' : ` (skipped: ${c
   it('has the same columns, types, NOT NULL and defaults', () => {
     for (const [table, columns] of lite.tables) {
       const twin = postgres.tables.get(table);
-      expect({ table, columns: Object.fromEntries(twin ?? []) }).toEqual({ table, columns: Object.fromEntries(columns) });
+      expect({ table, columns: Object.fromEntries(twin ?? []) }).toEqual({
+        table,
+        columns: Object.fromEntries(columns),
+      });
     }
   });
 
   it('has the same indexes by name, partial ones partial', () => {
     const extra = [...postgres.indexes.keys()].filter((name) => !lite.indexes.has(name));
     expect(extra.filter((name) => !(name in POSTGRES_ONLY_INDEXES))).toEqual([]);
-    for (const [name, partial] of lite.indexes) expect({ name, partial: postgres.indexes.get(name) }).toEqual({ name, partial });
+    for (const [name, partial] of lite.indexes)
+      expect({ name, partial: postgres.indexes.get(name) }).toEqual({ name, partial });
   });
 });

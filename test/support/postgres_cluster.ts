@@ -79,12 +79,25 @@ async function startCluster(): Promise<Running> {
       '-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400',
     ].join(' ');
     try {
-      await exec('pg_ctl', ['-D', data, '-l', path.join(root, 'postgres.log'), '-w', '-t', '60', '-o', options, 'start']);
+      await exec('pg_ctl', [
+        '-D',
+        data,
+        '-l',
+        path.join(root, 'postgres.log'),
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        options,
+        'start',
+      ]);
       break;
     } catch (err) {
       // Another process may have taken the free port in between: try another once or twice.
       if (attempt < 2) continue;
-      const log = existsSync(path.join(root, 'postgres.log')) ? readFileSync(path.join(root, 'postgres.log'), 'utf8') : '';
+      const log = existsSync(path.join(root, 'postgres.log'))
+        ? readFileSync(path.join(root, 'postgres.log'), 'utf8')
+        : '';
       remove();
       throw new Error(`PostgreSQL did not start: ${(err as Error).message.split('\n')[0]} ${log.slice(-500)}`);
     }
@@ -141,4 +154,3 @@ export default async function setup(project: { provide(key: typeof PROVIDED, val
     await started?.stop();
   };
 }
-
