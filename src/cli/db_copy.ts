@@ -60,7 +60,11 @@ async function copyCommand(io: CliIo): Promise<void> {
     const target = await openStorage(config);
     try {
       await migrate(source);
-      await migrate(target);
+      await migrate(target).catch((err: Error) => {
+        if (err.name === 'MigrationError') throw err;
+        // The engine has already removed the password from the message.
+        throw new CliError(`cannot prepare ${safe(to)}: ${err.message}`);
+      });
       const tables = await readTables(source);
       const counts = await copyAll(source, target, tables);
       const total = [...counts.values()].reduce((a, b) => a + b, 0);

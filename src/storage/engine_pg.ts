@@ -21,6 +21,8 @@ export interface PostgresOptions {
   readonly connectTimeoutMs?: number;
   /** How long an unused pooled connection stays open, in ms. */
   readonly idleTimeoutMs?: number;
+  /** How long a transaction may sit idle before PostgreSQL ends its session, in ms. */
+  readonly idleInTransactionMs?: number;
   /** Back-off of the listening connection after a drop, in ms: doubles from min up to max. */
   readonly reconnectMs?: { readonly min: number; readonly max: number };
   /** Shown in pg_stat_activity; the listening connection gets `-listen` appended. */
@@ -207,6 +209,9 @@ export function postgresEngine(options: PostgresOptions): Sql {
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     application_name: appName,
     keepAlive: true,
+    // A node that stalls inside a transaction must not hold its row locks for ever: the server
+    // ends such a session (the transaction then rejects and its connection is discarded).
+    idle_in_transaction_session_timeout: options.idleInTransactionMs ?? 60_000,
     types: TYPES,
   };
   const pool = new pg.Pool({

@@ -205,4 +205,22 @@ describe('mcp-oauth db copy without a target', () => {
     expect(argv.code).not.toBe(0);
     expect(argv.err).not.toContain('pw@');
   });
+
+  it('names an unreachable target without its password', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-copy-'));
+    dirs.push(dataDir);
+    const lite = sqliteEngine(openDatabase(path.join(dataDir, 'mcp-oauth.sqlite')));
+    await migrate(lite);
+    await lite.close();
+    const result = await cli(['db', 'copy'], {
+      MCP_OAUTH_DATA_DIR: dataDir,
+      // Port 1 on loopback: nothing listens there.
+      MCP_OAUTH_DATABASE_URL: 'postgres://app:Hidden-Pw-42@127.0.0.1:1/mcp',
+      MCP_OAUTH_DATABASE_CONNECT_TIMEOUT: '5s',
+    });
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('cannot prepare PostgreSQL postgres://app@127.0.0.1:1/mcp:');
+    expect(result.err).not.toContain('Hidden-Pw-42');
+    expect(result.out).toBe('');
+  });
 });

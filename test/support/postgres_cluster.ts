@@ -16,10 +16,13 @@ const run = promisify(execFile);
 export const TEMPLATE = 'mcp_oauth_template';
 export const PROVIDED = 'mcpOauthPostgresControl';
 
-/** PG_BIN, else the newest /usr/lib/postgresql/N/bin (Debian), else initdb on PATH. */
+/** PG_BIN (only it, when set), else the newest /usr/lib/postgresql/N/bin (Debian), else initdb on PATH. */
 export function findPgBin(): string | undefined {
   const candidates: string[] = [];
-  if (process.env.PG_BIN) candidates.push(process.env.PG_BIN);
+  if (process.env.PG_BIN) {
+    const bin = process.env.PG_BIN;
+    return existsSync(path.join(bin, 'initdb')) && existsSync(path.join(bin, 'pg_ctl')) ? bin : undefined;
+  }
   const debian = '/usr/lib/postgresql';
   if (existsSync(debian)) {
     const versions = readdirSync(debian)
@@ -46,7 +49,12 @@ interface Running {
 
 async function startCluster(): Promise<Running> {
   const bin = findPgBin();
-  if (!bin) throw new Error('PostgreSQL is not installed (no initdb in PG_BIN, /usr/lib/postgresql/*/bin or PATH)');
+  if (!bin)
+    throw new Error(
+      process.env.PG_BIN
+        ? `PG_BIN=${process.env.PG_BIN} has no initdb and pg_ctl`
+        : 'PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH; or set PG_BIN)',
+    );
   const root = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-pg-'));
   const data = path.join(root, 'data');
   const sockets = path.join(root, 'sockets');
