@@ -4,11 +4,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/db.js';
 import { type Sql, sqliteEngine } from '../../src/storage/engine.js';
 import { postgresEngine, translatePlaceholders } from '../../src/storage/engine_pg.js';
-import { migrate, readMigrations } from '../../src/storage/migrate.js';
+import { migrate, migrationsFor, readMigrations } from '../../src/storage/migrate.js';
 import { createTestDatabase, postgresForTests } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 
@@ -236,7 +237,7 @@ describe.each(engines)('$title engine', ({ kind, harness }) => {
       h = await harness();
       const [a, b] = [open(), open()];
       const [ra, rb] = await Promise.all([migrate(a), migrate(b)]);
-      const files = readMigrations(path.join(process.cwd(), 'migrations', kind === 'postgres' ? 'postgres' : ''));
+      const files = readMigrations(migrationsFor(kind));
       expect([ra.applied.length, rb.applied.length].sort()).toEqual([0, files.length]);
       expect(await a.get('SELECT COUNT(*) AS n FROM schema_migrations')).toEqual({ n: files.length });
     },
@@ -296,6 +297,23 @@ describe.skipIf(!cluster.url)(`postgres only${cluster.url ? '' : ` (skipped: ${c
     } finally {
       await sql.close();
       await admin.close();
+      await database.drop();
+    }
+  });
+
+  it('reads BIGINT and COUNT as numbers through its own pool, leaving the global pg.types alone', async () => {
+    const database = await createTestDatabase({ empty: true });
+    const sql = postgresEngine({ url: database.url, poolSize: 1 });
+    try {
+      expect(await sql.get('SELECT COUNT(*) AS n, 9007199254740991::bigint AS big, 1.5::numeric AS r')).toEqual({
+        n: 1,
+        big: 9007199254740991,
+        r: 1.5,
+      });
+      await expect(sql.get('SELECT 9007199254740993::bigint AS big')).rejects.toThrow('integer out of JS range');
+      expect(pg.types.getTypeParser(20, 'text')('5')).toBe('5');
+    } finally {
+      await sql.close();
       await database.drop();
     }
   });
