@@ -234,13 +234,19 @@ export function postgresEngine(options: PostgresOptions): Sql {
   };
   const inside = new AsyncLocalStorage<TxState>();
 
+  // A callback created inside a transaction (a timer, a promise resolved later) keeps its async
+  // context after the transaction ended: its statements then run on the pool like any other, never
+  // on a client that went back to the pool.
+  const clientFor = (): pg.Pool | pg.PoolClient => {
+    const tx = inside.getStore();
+    return tx?.open ? tx.client : pool;
+  };
+
   async function query(sql: string, params: SqlParams | undefined): Promise<pg.QueryResult> {
     const t = translate(sql);
     const values = bindValues(t, params);
-    const tx = inside.getStore();
-    if (tx && !tx.open) throw new Error('statement issued after its transaction ended');
     try {
-      return await (tx ? tx.client : pool).query({ text: t.text, values });
+      return await clientFor().query({ text: t.text, values });
     } catch (err) {
       throw scrub(err);
     }
@@ -310,10 +316,8 @@ export function postgresEngine(options: PostgresOptions): Sql {
       }
     },
     async exec(script: string) {
-      const tx = inside.getStore();
-      if (tx && !tx.open) throw new Error('statement issued after its transaction ended');
       try {
-        await (tx ? tx.client : pool).query(script);
+        await clientFor().query(script);
       } catch (err) {
         throw scrub(err);
       }

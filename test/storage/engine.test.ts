@@ -169,6 +169,33 @@ describe.each(engines)('$title engine', ({ kind, harness }) => {
     }
   });
 
+  // sqliteEngine (src/storage/engine.ts) does not yet tell an ended transaction's context from an
+  // open one: such a statement runs inside whichever transaction holds the lock at that moment.
+  it.skipIf(skip || kind === 'sqlite')(
+    "a statement from an ended transaction's context runs outside any transaction",
+    async () => {
+      const sql = await setup();
+      let go!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        go = resolve;
+      });
+      let later!: Promise<number | undefined>;
+      await sql.transaction(async () => {
+        await sql.run('INSERT INTO t (id, name) VALUES (?, ?)', [1, 'committed']);
+        // Created here, run after the transaction ended: it keeps this transaction's async context.
+        later = gate.then(() => count(sql));
+      });
+      const other = sql.transaction(async () => {
+        await sql.run('INSERT INTO t (id, name) VALUES (?, ?)', [2, 'rolled back']);
+        go();
+        await new Promise((resolve) => setImmediate(resolve));
+        throw new Error('roll back');
+      });
+      await expect(other).rejects.toThrow('roll back');
+      expect(await later).toBe(1);
+    },
+  );
+
   it.skipIf(skip)('notify reaches listeners at commit, and not at all on rollback', async () => {
     const sql = await setup();
     // SQLite's notices stay inside one engine (one node: SQLite has no other); PostgreSQL's reach

@@ -14,9 +14,7 @@ import { createTestDatabase, postgresForTests, type TestDatabase } from '../supp
 const cluster = await postgresForTests();
 
 /** PostgreSQL-only indexes, each standing in for something SQLite says another way. */
-const POSTGRES_ONLY_INDEXES: Record<string, string> = {
-  users_username_nocase: "SQLite's `username … UNIQUE COLLATE NOCASE`",
-};
+const POSTGRES_ONLY_INDEXES: Record<string, string> = {};
 
 interface Column {
   type: 'integer' | 'text' | 'blob';
@@ -129,6 +127,32 @@ describe.skipIf(!cluster.url)(`schema parity${cluster.url ? '' : ` (skipped: ${c
         table,
         columns: Object.fromEntries(columns),
       });
+    }
+  });
+
+  it('compares user names without case, as SQLite does (COLLATE NOCASE)', async () => {
+    const sql = postgresEngine({ url: database.url, poolSize: 1 });
+    try {
+      await sql.run('INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [
+        'u1',
+        'Alice',
+        'x',
+        1,
+        1,
+      ]);
+      expect(await sql.get('SELECT id FROM users WHERE username = ?', ['aLICE'])).toEqual({ id: 'u1' });
+      await expect(
+        sql.run('INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)', [
+          'u2',
+          'ALICE',
+          'x',
+          1,
+          1,
+        ]),
+      ).rejects.toThrow(/users_username_key/);
+      await sql.run('DELETE FROM users');
+    } finally {
+      await sql.close();
     }
   });
 
