@@ -197,8 +197,9 @@ export function postgresEngine(options: PostgresOptions): Sql {
   }
   const password = passwordOf(options.url);
   const scrub = (err: unknown): unknown => {
-    if (password && err instanceof Error && err.message.includes(password)) {
+    if (password && err instanceof Error) {
       err.message = err.message.split(password).join('***');
+      if (err.stack) err.stack = err.stack.split(password).join('***');
     }
     return err;
   };
@@ -228,6 +229,9 @@ export function postgresEngine(options: PostgresOptions): Sql {
     let t = translations.get(sql);
     if (!t) {
       t = translatePlaceholders(sql);
+      // Statements are fixed strings; a bound keeps a caller that builds them from data from
+      // growing the cache without end.
+      if (translations.size >= 2000) translations.clear();
       translations.set(sql, t);
     }
     return t;
