@@ -11,6 +11,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
 import type { Sql, SqlDialect, SqlParams, SqlValue } from './engine.js';
+import { createListener } from './engine_pg_listen.js';
 
 export interface PostgresOptions {
   /** `postgres://user[:password]@host:port/db?sslmode=verify-full&sslrootcert=/path` (pg's own syntax). */
@@ -300,7 +301,11 @@ export function postgresEngine(options: PostgresOptions): Sql {
     }
   }
 
-  const listener = createListener(clientConfig, appName, options, (err) => onError(scrub(err) as Error));
+  const listener = createListener(
+    { ...clientConfig, application_name: `${appName}-listen` },
+    options.reconnectMs,
+    (err) => onError(scrub(err) as Error),
+  );
 
   return {
     kind: 'postgres',
@@ -339,149 +344,4 @@ function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^(08|57P0)/.test(code)) return true;
   return /Connection terminated|ECONNRESET|EPIPE|not queryable/i.test(err.message);
-}
-
-// ---- LISTEN -------------------------------------------------------------------------------------
-
-interface Listener {
-  add(channel: string, onNotice: () => void): Promise<() => Promise<void>>;
-  close(): Promise<void>;
-}
-
-/**
- * One connection for every LISTEN of the engine. After a drop it reconnects with back-off,
- * LISTENs again and calls every listener once: a notice sent while it was away is not replayed
- * by PostgreSQL, so each consumer looks at its table again.
- */
-function createListener(
-  config: pg.ClientConfig,
-  appName: string,
-  options: PostgresOptions,
-  onError: (err: Error) => void,
-): Listener {
-  const channels = new Map<string, Set<() => void>>();
-  const minDelay = options.reconnectMs?.min ?? 100;
-  const maxDelay = options.reconnectMs?.max ?? 5_000;
-  let client: pg.Client | undefined;
-  let connecting: Promise<pg.Client> | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let delay = minDelay;
-  let closed = false;
-
-  const wake = (channel: string) => {
-    for (const cb of channels.get(channel) ?? []) {
-      try {
-        cb();
-      } catch (err) {
-        onError(err as Error);
-      }
-    }
-  };
-  const listenSql = (channel: string) => `LISTEN ${pg.escapeIdentifier(channel)}`;
-
-  async function connect(): Promise<pg.Client> {
-    const c = new pg.Client({ ...config, application_name: `${appName}-listen` });
-    c.on('error', (err) => dropped(c, err));
-    c.on('end', () => dropped(c, new Error('listening connection ended')));
-    c.on('notification', (msg) => wake(msg.channel));
-    try {
-      await c.connect();
-      for (const channel of channels.keys()) await c.query(listenSql(channel));
-    } catch (err) {
-      c.removeAllListeners('end');
-      await c.end().catch(() => {});
-      throw err;
-    }
-    return c;
-  }
-
-  function dropped(c: pg.Client, err: Error) {
-    if (client !== c) return;
-    client = undefined;
-    if (closed) return;
-    onError(err);
-    scheduleRetry();
-  }
-
-  function scheduleRetry() {
-    if (closed || retryTimer) return;
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void reconnect();
-    }, delay);
-    retryTimer.unref();
-    delay = Math.min(delay * 2, maxDelay);
-  }
-
-  async function reconnect(): Promise<void> {
-    try {
-      await ensure();
-      if (closed) return;
-      delay = minDelay;
-      for (const channel of channels.keys()) wake(channel);
-    } catch (err) {
-      onError(err as Error);
-      scheduleRetry();
-    }
-  }
-
-  async function ensure(): Promise<pg.Client> {
-    if (client) return client;
-    connecting ??= connect().then(
-      (c) => {
-        connecting = undefined;
-        if (closed) {
-          c.removeAllListeners('end');
-          void c.end().catch(() => {});
-          throw new Error('engine closed');
-        }
-        client = c;
-        return c;
-      },
-      (err) => {
-        connecting = undefined;
-        throw err;
-      },
-    );
-    return connecting;
-  }
-
-  return {
-    async add(channel, onNotice) {
-      if (closed) throw new Error('engine closed');
-      let set = channels.get(channel);
-      const fresh = !set;
-      if (!set) {
-        set = new Set();
-        channels.set(channel, set);
-      }
-      set.add(onNotice);
-      try {
-        const c = await ensure();
-        // A client that connected before this channel was added has not LISTENed to it yet.
-        if (fresh) await c.query(listenSql(channel));
-      } catch (err) {
-        set.delete(onNotice);
-        if (set.size === 0) channels.delete(channel);
-        throw err;
-      }
-      return async () => {
-        const current = channels.get(channel);
-        if (!current?.delete(onNotice) || current.size > 0) return;
-        channels.delete(channel);
-        await client?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => {});
-      };
-    },
-    async close() {
-      closed = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      retryTimer = undefined;
-      const c = client ?? (await connecting?.catch(() => undefined));
-      client = undefined;
-      if (c) {
-        c.removeAllListeners('end');
-        await c.end().catch(() => {});
-      }
-    },
-  };
 }
