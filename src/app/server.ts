@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { migrate } from '../storage/migrate.js';
-import { openStorage } from '../storage/open.js';
+import { describeDatabase, openStorage } from '../storage/open.js';
 import { purgeExpired } from '../storage/purge.js';
 import { buildApp } from './app.js';
 
@@ -33,7 +33,9 @@ const isStream = (res: ServerResponse) => String(res.getHeader('content-type') ?
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const sql = await openStorage(config);
+  const sql = await openStorage(config, {
+    onError: (err) => log.warn({ event: 'database.connection_error', err: err.message }, 'database connection error'),
+  });
   let app: Awaited<ReturnType<typeof buildApp>>;
   try {
     const { applied } = await migrate(sql);
@@ -104,7 +106,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  log.info({ url, issuer: config.issuer }, 'authorization server listening');
+  log.info({ url, issuer: config.issuer, database: describeDatabase(config) }, 'authorization server listening');
   return {
     url,
     async close() {

@@ -33,8 +33,12 @@ async function doctor(args: string[]) {
  */
 async function expectNothingLeft(chain: Chain): Promise<void> {
   const count = async (query: string) => (await chain.as.sql.get<{ n: number }>(query))?.n;
-  expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'RefreshToken' AND consumed_at IS NULL")).toBe(0);
-  expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Session' AND payload LIKE '%accountId%'")).toBe(0);
+  expect(
+    await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'RefreshToken' AND consumed_at IS NULL"),
+  ).toBe(0);
+  expect(
+    await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Session' AND payload LIKE '%accountId%'"),
+  ).toBe(0);
   expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Grant'")).toBe(0);
   expect(await count("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Client'")).toBe(0);
   expect(await chain.as.app.stores.grantRecords.list({ state: 'active', limit: 100 })).toEqual([]);

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from '../../src/log/logger.js';
 import type { Sql } from '../../src/storage/engine.js';
 import { createResourceRepository, type ResourceScope } from '../../src/storage/resources.js';
 import { createUserRepository, type User } from '../../src/storage/users.js';
-import { openTestStorage } from './storage.js';
+import { databaseEnv, openTestStorage } from './storage.js';
 
 export const DEFAULT_SCOPES: ResourceScope[] = [
   { scope: 'mcp:read', description: 'Read data and list tools', isDefault: true, isWrite: false },
@@ -39,15 +39,16 @@ export async function startTestServer(
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const storage = await openTestStorage(dataDir);
   const config = loadConfig({
     MCP_OAUTH_PORT: String(port),
     MCP_OAUTH_DATA_DIR: dataDir,
+    ...databaseEnv(dataDir),
     // Suites start hundreds of authorizations from 127.0.0.1 within a minute; the tests of this
     // limit (test/hardening/throttle.test.ts, test/security/path_variants.test.ts) set it.
     MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '0',
     ...env,
   });
-  const storage = await openTestStorage(dataDir);
   const { sql } = storage;
   const app = await buildApp(config, sql, opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), {
     now: opts.now,

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterEach } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
 import type { Sql } from '../../src/storage/engine.js';
-import { databaseFile, openTestStorage } from './storage.js';
+import { databaseEnv, databaseFile, openTestStorage } from './storage.js';
 
 export { databaseFile };
 
@@ -49,13 +49,18 @@ export function cliFor(dataDir?: string): Cli {
   // Opening the storage is async, so the new database is made here and awaited by the first
   // command (or withSql); the catch marks it handled until then, and the await rethrows.
   let ready: Promise<void> = Promise.resolve();
+  const env: Record<string, string> = {};
   if (dataDir === undefined) {
     dataDir = tempDataDir();
-    ready = openTestStorage(dataDir).then((storage) => storage.close());
+    const dir = dataDir;
+    // On PostgreSQL the database outlives this opening (the run's cluster is removed at the end).
+    ready = openTestStorage(dir)
+      .then((storage) => (storage.sql.kind === 'sqlite' ? storage.close() : storage.sql.close()))
+      .then(() => void Object.assign(env, databaseEnv(dir)));
     ready.catch(() => {});
   }
   const dirOf = dataDir;
-  const env = { MCP_OAUTH_DATA_DIR: dataDir };
+  Object.assign(env, { MCP_OAUTH_DATA_DIR: dataDir, ...databaseEnv(dataDir) });
   return {
     dataDir,
     env,
