@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PASSWORD, removeDataDirs, startAs, startBaselineProvider, USERNAME } from './lib/instances.mjs';
 import { stopAllNginx } from './lib/nginx.mjs';
+import { benchEngine, benchPostgres } from './lib/postgres.mjs';
 import { BENCH_DIR } from './lib/proc.mjs';
 import { formatTable } from './lib/report.mjs';
 import { loginScenario } from './scenarios/login.mjs';
@@ -32,6 +33,11 @@ if (unknown.length || badArg) {
   process.exit(2);
 }
 const want = (id) => !only || only.has(id);
+// The scale scenario's seed writes SQLite directly (bench/lib/seed.mjs).
+if (benchPostgres() && want('scale')) {
+  console.error('BENCH_POSTGRES_URL: the scale scenario is SQLite-only; leave it out with --only=...');
+  process.exit(2);
+}
 
 const settings = quick
   ? { quick, rounds: 2, duration: 1, warmup: 0, connections: 4, loginConnections: 4, revokes: 20 }
@@ -115,6 +121,7 @@ const out = {
   date: new Date().toISOString(),
   command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
   mode: quick ? 'quick' : 'full',
+  engine: benchEngine(),
   settings,
   machine: { ...machineInfo, loadAverageAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
   seconds: Math.round((Date.now() - started) / 100) / 10,
@@ -125,7 +132,8 @@ const dir = path.join(BENCH_DIR, 'results');
 mkdirSync(dir, { recursive: true });
 const file = path.join(dir, `${out.date.slice(0, 19).replace(/:/g, '-')}${quick ? '-quick' : ''}.json`);
 writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
-if (!quick && !only) writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+if (!quick && !only && !benchPostgres())
+  writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
 log(`results written to ${path.relative(process.cwd(), file)}`);
 if (broken) {
   log('some requests failed or a scenario broke: see above');

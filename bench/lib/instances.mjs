@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { asEnv } from './env.mjs';
 import { registerClient } from './oauth.mjs';
+import { benchPostgres, createBenchDatabase } from './postgres.mjs';
 import { distImport, freePort, startChild } from './proc.mjs';
 
 /** Data dirs of running instances, removed by removeDataDirs() if the run is interrupted. */
@@ -24,12 +25,14 @@ export const SCOPES = [
   { scope: 'mcp:write', description: 'Change data and call tools that write', isDefault: false, isWrite: true },
 ];
 
-/** Opens and migrates the instance's storage with the server's own code; the caller closes it. */
-export async function openStorageAt(dataDir) {
-  const { openDatabase } = await distImport('src/storage/db.js');
-  const { sqliteEngine } = await distImport('src/storage/engine.js');
+/**
+ * Opens and migrates the instance's storage with the server's own code (its PostgreSQL database
+ * when given one: ./postgres.mjs); the caller closes it.
+ */
+export async function openStorageAt(dataDir, databaseUrl) {
+  const { openStorage } = await distImport('src/storage/open.js');
   const { migrate } = await distImport('src/storage/migrate.js');
-  const sql = sqliteEngine(openDatabase(path.join(dataDir, 'mcp-oauth.sqlite')));
+  const sql = await openStorage({ databaseFile: path.join(dataDir, 'mcp-oauth.sqlite'), databaseUrl });
   try {
     await migrate(sql);
   } catch (err) {
@@ -47,14 +50,14 @@ export async function openDb(dataDir) {
   return (await openStorageAt(dataDir)).db;
 }
 
-async function prepare(dataDir, resources) {
+async function prepare(dataDir, resources, databaseUrl) {
   const { hashPassword } = await distImport('src/lib/passwords.js');
   const { createUserRepository } = await distImport('src/storage/users.js');
   const { createResourceRepository } = await distImport('src/storage/resources.js');
   const { createResourceCredentialRepository } = await distImport('src/storage/resource_credentials.js');
   const { createAdminTokenRepository } = await distImport('src/storage/admin_tokens.js');
   const password = await hashPassword(PASSWORD);
-  const sql = await openStorageAt(dataDir);
+  const sql = await openStorageAt(dataDir, databaseUrl);
   try {
     await createUserRepository(sql).create(USERNAME, password, true);
     const repo = createResourceRepository(sql);
@@ -81,9 +84,11 @@ export async function startAs(opts = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-bench-'));
   dataDirs.add(dataDir);
   const port = await freePort();
-  const secrets = await prepare(dataDir, resources);
-  const spawn = () =>
-    startChild('as_server.mjs', { env: { ...asEnv({ port, dataDir }), ...opts.env }, execArgv: opts.execArgv ?? [] });
+  const server = benchPostgres();
+  const database = server ? await createBenchDatabase(server) : undefined;
+  const secrets = await prepare(dataDir, resources, database?.url);
+  const env = { ...asEnv({ port, dataDir }), ...(database && { MCP_OAUTH_DATABASE_URL: database.url }), ...opts.env };
+  const spawn = () => startChild('as_server.mjs', { env, execArgv: opts.execArgv ?? [] });
   let child = await spawn();
   const url = child.info.url;
   const client = await registerClient(url);
@@ -109,6 +114,7 @@ export async function startAs(opts = {}) {
     },
     async stop() {
       await child.stop();
+      await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
       dataDirs.delete(dataDir);
     },

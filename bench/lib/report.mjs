@@ -103,7 +103,7 @@ export function formatTable(out) {
   const m = out.machine;
   return [
     '',
-    `mcp-oauth-server benchmark (${out.mode}), ${out.date}, ${out.seconds} s`,
+    `mcp-oauth-server benchmark (${out.mode}, ${out.engine ?? 'SQLite'}), ${out.date}, ${out.seconds} s`,
     `${m.cpus} x ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, load average ${m.loadAverageAtStart.join(' ')} at start`,
     '',
     ...lines,

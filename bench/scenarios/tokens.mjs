@@ -1,7 +1,8 @@
 // Scenarios 1 (token refresh) and 2 (authorization code flow of a returning agent): our server on
-// its SQLite store vs a bare oidc-provider with the same grant configuration in memory.
+// its database (SQLite, or PostgreSQL with BENCH_POSTGRES_URL: ../lib/postgres.mjs) vs a bare oidc-provider with the same grant configuration in memory.
 import { alternate, ratios } from '../lib/measure.mjs';
 import { consentedSessions, mintTokens, REDIRECT_URI, SCOPE } from '../lib/oauth.mjs';
+import { benchEngine } from '../lib/postgres.mjs';
 
 /**
  * Everything the load of one server needs: signed-in, consented sessions (one per connection) and
@@ -55,7 +56,7 @@ async function againstBaseline(settings, ours, base, log, { id, title, unit, job
   const m = await alternate(
     settings,
     [
-      { key: 'subject', label: 'mcp-oauth-server (SQLite)', job: ours[job] },
+      { key: 'subject', label: `mcp-oauth-server (${benchEngine()})`, job: ours[job] },
       { key: 'baseline', label: 'bare oidc-provider (memory)', job: base[job] },
     ],
     log,

@@ -49,8 +49,9 @@ import { INTROSPECTION_PATH, introspection } from './introspection.js';
 import { metadata } from './metadata.js';
 import { settleProviderEvents, wireProviderEvents } from './provider_events.js';
 import { registrationCors } from './registration_cors.js';
-import { resourceParams } from './resource_params.js';
+import { grantedResourceOnly, resourceParams } from './resource_params.js';
 import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
+import { standingAsConfirmed, tokenTransaction, upstreamStandingFirst } from './token_transaction.js';
 
 export interface App {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -239,6 +240,14 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
       deviceAuthorizationPath: ROUTES.device_authorization,
       provider: () => current,
     }),
+    // A code exchange or a refresh commits once (./token_transaction.ts): from here on, inside it.
+    tokenTransaction({
+      sql,
+      tokenPath: ROUTES.token,
+      provider: () => current,
+      beforeTransaction: upstream.enabled ? upstreamStandingFirst(() => current, upstream.inGoodStanding) : undefined,
+    }),
+    grantedResourceOnly({ tokenPath: ROUTES.token, provider: () => current }),
     // Authorization errors are redirected only for agents in use (src/provider/error_redirects.ts).
     loadRedirectStanding(
       ROUTES.authorization,
@@ -309,7 +318,7 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
       audit,
       devicePages: devicePages(views),
       refreshFamily: stores.refreshFamily,
-      upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
+      upstreamStanding: upstream.enabled ? standingAsConfirmed(upstream.inGoodStanding) : undefined,
       agentPolicy: stores.agentPolicies.effectiveFor,
       documentPins: pins,
       labels,

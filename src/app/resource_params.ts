@@ -130,12 +130,25 @@ export function resourceParams(opts: {
       const filled = isAuthorize && (await fillDefaultScope(params));
       const moved = isAuthorize && moveStepUpParams(params);
       if (isAuthorize) ctx.state.authorizeParams = params;
-      if (!isAuthorize) {
-        // Read once: later checks of the token request (./device_polling.ts) look at these.
-        ctx.state.tokenParams = params;
-        await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
-      }
+      // Read once: later checks of the token request (grantedResourceOnly below, ./token_transaction.ts,
+      // ./device_polling.ts) look at these.
+      if (!isAuthorize) ctx.state.tokenParams = params;
       if (folded || filled || moved) replaceBody(ctx.req, Buffer.from(params.toString(), 'utf8'));
+    }
+    await next();
+  };
+}
+
+/**
+ * The resource check of a token request (refuseUngrantedResource), after resourceParams has read
+ * the form. A middleware of its own so that it runs inside the request's transaction
+ * (./token_transaction.ts), where its read of the token is the one the provider then uses.
+ */
+export function grantedResourceOnly(opts: { tokenPath: string; provider: () => Provider }): Middleware {
+  return async (ctx, next) => {
+    const params = ctx.state.tokenParams as URLSearchParams | undefined;
+    if (params && ctx.path === opts.tokenPath && ctx.method === 'POST') {
+      await refuseUngrantedResource(opts.provider(), params, ctx.get('authorization') || undefined);
     }
     await next();
   };

@@ -81,6 +81,10 @@ export function withAlerts(audit: Audit, deps: AlertDeps): Audit {
 
 const TOKENS_SINCE = `SELECT COUNT(*) AS n FROM audit_events
   WHERE client_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ?`;
+// The same count stopped at a limit (the last parameter): the rate rule needs to know only
+// whether the week before held fewer tokens than that.
+const TOKENS_SINCE_AT_MOST = `SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM audit_events
+  WHERE client_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ? LIMIT ?) AS tokens`;
 const FIRST_EVENT = 'SELECT MIN(at) AS at FROM audit_events WHERE user_id = ?';
 const TOKEN_IN_HOUR = `SELECT 1 AS one FROM audit_events
   WHERE user_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ? LIMIT 1`;
@@ -99,6 +103,8 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<vo
     (await sql.get<{ n: number }>(text, params))?.n ?? 0;
 
   const raise = async (kind: AlertKind, e: AuditEvent, dedupe: string, details: AlertDetails, at: number) => {
+    // Most patterns repeat (an agent writes with every token): a read answers "raised already".
+    if (await deps.alerts.raised(`${kind}:${dedupe}`)) return;
     const alert = await deps.alerts.raise({
       kind,
       at,
@@ -136,15 +142,23 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<vo
   // Tokens in the last hour against the agent's average hour of the past week.
   const tokenRate = async (e: AuditEvent, at: number) => {
     if (rules.tokenRateFactor <= 0 || !e.clientId) return;
+    // The counts read every token of the agent's hour (and week): once the hour's alert is raised,
+    // one indexed read ends the rule for the rest of the hour.
+    const dedupe = `${e.clientId}:${Math.floor(at / HOUR)}`;
+    if (await deps.alerts.raised(`agent.token_rate:${dedupe}`)) return;
     const lastHour = await count(TOKENS_SINCE, [e.clientId, at - HOUR + 1, at + 1]);
-    if (lastHour < rules.tokenRateMin) return;
-    const before = await count(TOKENS_SINCE, [e.clientId, at - HOUR - BASELINE + 1, at - HOUR + 1]);
+    // The usual rate counts as at least 1 an hour, so no more than `factor` tokens never alert.
+    if (lastHour < rules.tokenRateMin || lastHour <= rules.tokenRateFactor) return;
+    // lastHour > factor * usual exactly when the week before held fewer than lastHour * hours /
+    // factor tokens: counting up to that many answers it, however busy the agent usually is.
+    const enough = Math.ceil((lastHour * (BASELINE / HOUR)) / rules.tokenRateFactor);
+    const before = await count(TOKENS_SINCE_AT_MOST, [e.clientId, at - HOUR - BASELINE + 1, at - HOUR + 1, enough]);
     const usual = before / (BASELINE / HOUR);
     if (lastHour <= rules.tokenRateFactor * Math.max(usual, 1)) return;
     await raise(
       'agent.token_rate',
       e,
-      `${e.clientId}:${Math.floor(at / HOUR)}`,
+      dedupe,
       { tokens_last_hour: lastHour, usual_per_hour: Math.round(usual * 100) / 100, factor: rules.tokenRateFactor },
       at,
     );

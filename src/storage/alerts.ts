@@ -61,6 +61,8 @@ export interface AlertRepository {
   /** True when it was open and is now acknowledged. */
   acknowledge(id: number, by: string, at: number): Promise<boolean>;
   countOpen(): Promise<number>;
+  /** True when an alert with this dedupe key exists (a read: cheaper than an INSERT that loses). */
+  raised(dedupe: string): Promise<boolean>;
 }
 
 const INSERT = `INSERT INTO alerts (at, kind, user_id, client_id, grant_id, ip, details, dedupe)
@@ -71,6 +73,7 @@ const ALL = 'SELECT * FROM alerts ORDER BY at DESC, id DESC LIMIT ?';
 const OPEN = 'SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY at DESC, id DESC LIMIT ?';
 const ACK = 'UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL';
 const COUNT_OPEN = 'SELECT COUNT(*) AS n FROM alerts WHERE acknowledged_at IS NULL';
+const RAISED = 'SELECT 1 AS one FROM alerts WHERE dedupe = ?';
 
 export function createAlertRepository(sql: Sql): AlertRepository {
   return {
@@ -101,6 +104,9 @@ export function createAlertRepository(sql: Sql): AlertRepository {
     },
     async countOpen() {
       return (await sql.get<{ n: number }>(COUNT_OPEN))?.n ?? 0;
+    },
+    async raised(dedupe) {
+      return (await sql.get(RAISED, [dedupe])) !== undefined;
     },
   };
 }

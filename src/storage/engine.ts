@@ -47,6 +47,23 @@ const SQLITE_DIALECT: SqlDialect = {
   jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
 };
 
+// The lock is per database file and shared by every engine of this process on that file. Two
+// connections to one file in one process (a second node in the tests) would otherwise meet in
+// SQLite's busy handler, which blocks the very thread the connection holding the transaction needs
+// in order to finish it (a token request's transaction spans the signature of its access token:
+// src/app/token_transaction.ts).
+const fileLocks = new Map<string, { current: Promise<void> | undefined }>();
+
+function lockFor(db: Db): { current: Promise<void> | undefined } {
+  if (db.memory) return { current: undefined };
+  let held = fileLocks.get(db.name);
+  if (!held) {
+    held = { current: undefined };
+    fileLocks.set(db.name, held);
+  }
+  return held;
+}
+
 /**
  * better-sqlite3 is synchronous and one connection serves the whole process, so a transaction
  * that awaits would otherwise let another request's statements run inside it. The engine holds a
@@ -66,7 +83,7 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
   };
   const notices = new EventEmitter();
   notices.setMaxListeners(0);
-  let lock: Promise<void> | undefined;
+  const lock = lockFor(db);
 
   const prepare = (sql: string) => {
     let stmt = statements.get(sql);
@@ -82,11 +99,11 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
   // The check for the lock and the work after it run in one synchronous stretch, so no transaction
   // can begin between them.
   async function afterLock<T>(work: () => T): Promise<T> {
-    while (lock && !current()) await lock;
+    while (lock.current && !current()) await lock.current;
     return work();
   }
   function now<T>(work: () => T): Promise<T> {
-    if (lock && !current()) return afterLock(work);
+    if (lock.current && !current()) return afterLock(work);
     try {
       return Promise.resolve(work());
     } catch (err) {
@@ -103,9 +120,9 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
     run: (sql: string, params?: SqlParams) => now(() => ({ changes: prepare(sql).run(bind(params)).changes })),
     async transaction<T>(fn: () => Promise<T>): Promise<T> {
       if (current()) return fn();
-      while (lock) await lock;
+      while (lock.current) await lock.current;
       let release!: () => void;
-      lock = new Promise<void>((resolve) => {
+      lock.current = new Promise<void>((resolve) => {
         release = resolve;
       });
       const tx = { open: true, pending: new Set<string>() };
@@ -123,7 +140,7 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
           throw err;
         }
       } finally {
-        lock = undefined;
+        lock.current = undefined;
         release();
       }
     },

@@ -4,12 +4,26 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { epochSeconds } from '../lib/duration.js';
 import type { Sql } from './engine.js';
+import { readMemo } from './read_memo.js';
 
 interface Row {
   payload: string;
   expires_at: number | null;
   consumed_at: number | null;
 }
+
+/** A row as the read memo of a token request keeps it: parsed once (./read_memo.ts). */
+interface Parsed {
+  payload: AdapterPayload;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+// The records a token request consumes: read FOR UPDATE inside the request's transaction, so a
+// second request presenting the same one on another node waits and then sees it consumed
+// (src/app/token_transaction.ts). SQLite needs no row lock: the transaction holds the database.
+const CONSUMABLE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode']);
+const memoKey = (model: string, id: string) => `oidc_models:${model}:${id}`;
 
 export interface OidcStore {
   upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void>;
@@ -45,15 +59,20 @@ const DESTROY = 'DELETE FROM oidc_models WHERE model = ? AND id = ?';
 const REVOKE = 'DELETE FROM oidc_models WHERE grant_id = ?';
 
 export function createOidcStore(sql: Sql, now: () => number = () => Date.now()): OidcStore {
-  const live = (row: Row | undefined): AdapterPayload | undefined => {
+  const live = (row: Parsed | null | undefined): AdapterPayload | undefined => {
     if (!row) return undefined;
     if (row.expires_at !== null && row.expires_at <= epochSeconds(now())) return undefined;
-    const payload = JSON.parse(row.payload) as AdapterPayload;
+    // A copy: oidc-provider and the grace hook may change what they are given.
+    const payload = { ...row.payload };
     // After consume, find still returns the record, with `consumed` set
     // (docs/pitfalls.md#consumed-records-must-stay-findable).
     if (row.consumed_at !== null) payload.consumed = row.consumed_at;
     return payload;
   };
+  const parse = (row: Row | undefined): Parsed | null =>
+    row
+      ? { payload: JSON.parse(row.payload) as AdapterPayload, expires_at: row.expires_at, consumed_at: row.consumed_at }
+      : null;
 
   return {
     async upsert(model, id, payload, expiresIn) {
@@ -77,22 +96,38 @@ export function createOidcStore(sql: Sql, now: () => number = () => Date.now()):
         now: t,
         expires_at: expiresAt,
       });
+      // Read again if asked for (the stored row keeps its consumed mark on an update).
+      readMemo()?.delete(memoKey(model, id));
     },
     async find(model, id) {
-      if (model === 'Client') return live(await sql.get<Row>(FIND_CLIENT, [id]));
-      return live(await sql.get<Row>(FIND, [model, id]));
+      const memo = readMemo();
+      const key = memoKey(model, id);
+      if (memo?.has(key)) return live(memo.get(key) as Parsed | null);
+      const row =
+        model === 'Client'
+          ? await sql.get<Row>(FIND_CLIENT, [id])
+          : await sql.get<Row>(memo && CONSUMABLE.has(model) ? FIND + sql.dialect.forUpdate : FIND, [model, id]);
+      const parsed = parse(row);
+      memo?.set(key, parsed);
+      return live(parsed);
     },
     async findBy(column, value) {
-      return live(await sql.get<Row>(column === 'uid' ? FIND_BY_UID : FIND_BY_USER_CODE, [value]));
+      return live(parse(await sql.get<Row>(column === 'uid' ? FIND_BY_UID : FIND_BY_USER_CODE, [value])));
     },
     async consume(model, id) {
-      await sql.run(CONSUME, [epochSeconds(now()), model, id]);
+      const at = epochSeconds(now());
+      await sql.run(CONSUME, [at, model, id]);
+      const entry = readMemo()?.get(memoKey(model, id)) as Parsed | null | undefined;
+      if (entry && entry.consumed_at === null) entry.consumed_at = at;
     },
     async destroy(model, id) {
       await sql.run(DESTROY, [model, id]);
+      readMemo()?.set(memoKey(model, id), null);
     },
     async revokeByGrantId(grantId) {
-      return (await sql.run(REVOKE, [grantId])).changes;
+      const { changes } = await sql.run(REVOKE, [grantId]);
+      readMemo()?.clear();
+      return changes;
     },
   };
 }

@@ -1,6 +1,7 @@
 // Classification labels of MCP servers (migrations/0073_resource_labels.sql).
 import type { Label } from '../lib/labels.js';
 import type { Sql } from './engine.js';
+import { memoised } from './read_memo.js';
 
 export type ResourceLabelRepository = ReturnType<typeof createResourceLabelRepository>;
 
@@ -16,7 +17,11 @@ const CLEAR = 'DELETE FROM resource_labels WHERE resource_id = (SELECT id FROM r
 export function createResourceLabelRepository(sql: Sql) {
   return {
     async labelOf(uri: string): Promise<Label | undefined> {
-      return (await sql.get<{ classification: Label }>(BY_URI, [uri]))?.classification ?? undefined;
+      // Read once per token request (./read_memo.ts).
+      return memoised(
+        `resource_labels:${uri}`,
+        async () => (await sql.get<{ classification: Label }>(BY_URI, [uri]))?.classification ?? undefined,
+      );
     },
     /** Sets (or, with null, removes) the label; false when no such MCP server. */
     async set(uri: string, label: Label | null, by: string, now: number): Promise<boolean> {

@@ -1,5 +1,6 @@
 import { epochSeconds } from '../lib/duration.js';
 import type { Sql } from './engine.js';
+import { memoised } from './read_memo.js';
 
 export interface ResourceScope {
   scope: string;
@@ -106,8 +107,11 @@ export function createResourceRepository(sql: Sql) {
       });
     },
     async findByUri(uri: string): Promise<Resource | undefined> {
-      const row = await sql.get<ResourceRow>(BY_URI, [uri]);
-      return row && withScopes(row);
+      // Read once per token request (the provider and the alert rules both ask): ./read_memo.ts.
+      return memoised(`resources:${uri}`, async () => {
+        const row = await sql.get<ResourceRow>(BY_URI, [uri]);
+        return row && withScopes(row);
+      });
     },
     async list(): Promise<Resource[]> {
       const rows = await sql.all<ResourceRow>(ALL);
