@@ -166,6 +166,32 @@ export function createGroupRepository(sql: Sql) {
       return rows.map((r) => r.user_id);
     },
 
+    /** The live grants of these users: what a group change may narrow. */
+    async liveGrantsOf(
+      userIds: readonly string[],
+    ): Promise<{ id: string; userId: string; clientId: string; resource: string; scopes: string[] }[]> {
+      const out: { id: string; userId: string; clientId: string; resource: string; scopes: string[] }[] = [];
+      // In slices, so a large group stays under both engines' limits on parameters.
+      for (let i = 0; i < userIds.length; i += 500) {
+        const slice = userIds.slice(i, i + 500);
+        const rows = await sql.all<{ id: string; account_id: string; client_id: string; resource: string; scopes: string }>(
+          `SELECT id, account_id, client_id, resource, scopes FROM grant_records
+           WHERE revoked_at IS NULL AND account_id IN (${slice.map(() => '?').join(', ')})`,
+          slice,
+        );
+        for (const r of rows) {
+          out.push({
+            id: r.id,
+            userId: r.account_id,
+            clientId: r.client_id,
+            resource: r.resource,
+            scopes: r.scopes ? r.scopes.split(' ') : [],
+          });
+        }
+      }
+      return out;
+    },
+
     async listPolicies(): Promise<GroupPolicy[]> {
       return (await sql.all<PolicyRow>(`${POLICY_SELECT} ORDER BY g.name`)).map(toPolicy);
     },
