@@ -134,7 +134,8 @@ export function groupApiHandlers(
     },
     'POST /admin/api/group-policies/:id/delete': async (ctx: Context) => {
       const id = numericId(ctx, 'group policy');
-      if (!(await ops.removeGroupPolicy(caller(ctx), id))) throw new HttpError(404, 'not_found', 'no such group policy');
+      if (!(await ops.removeGroupPolicy(caller(ctx), id)))
+        throw new HttpError(404, 'not_found', 'no such group policy');
       ctx.body = { id, removed: true };
     },
     'GET /admin/api/tool-labels': async (ctx: Context) => {
@@ -146,7 +147,8 @@ export function groupApiHandlers(
     },
     'POST /admin/api/tool-labels': async (ctx: Context) => {
       const body = await readJson(ctx);
-      if (typeof body.resource !== 'string') throw new HttpError(400, 'invalid_request', 'name the MCP server in resource');
+      if (typeof body.resource !== 'string')
+        throw new HttpError(400, 'invalid_request', 'name the MCP server in resource');
       if (typeof body.tool !== 'string') throw new HttpError(400, 'invalid_request', 'name the tool in tool');
       if (body.label !== null && !isLabel(body.label)) {
         throw new HttpError(400, 'invalid_request', `label must be null or one of ${LABELS.join(', ')}`);

@@ -175,7 +175,11 @@ export function policyConsoleHandlers(
     },
     'POST /admin/groups': async (ctx: Context) => {
       const body = ctx.request.body;
-      await ops.createGroup(admin(ctx), (formField(body, 'name') ?? '').trim(), (formField(body, 'description') ?? '').trim());
+      await ops.createGroup(
+        admin(ctx),
+        (formField(body, 'name') ?? '').trim(),
+        (formField(body, 'description') ?? '').trim(),
+      );
       done(ctx, 'group-created');
     },
     'POST /admin/groups/:id/remove': async (ctx: Context) => {

@@ -104,7 +104,11 @@ export function groupOperations(stores: Stores, audit: Audit) {
       log.event(actor, 'group.removed', { details: { group: group.name } });
     },
     /** Puts a user in the group; their live grants the group's policy narrows are cut. */
-    async addGroupMember(actor: Actor, name: string | number, userId: string): Promise<{ added: boolean; narrowed: number }> {
+    async addGroupMember(
+      actor: Actor,
+      name: string | number,
+      userId: string,
+    ): Promise<{ added: boolean; narrowed: number }> {
       const group = await named(name);
       const user = await stores.users.findById(userId);
       if (!user) throw new LifecycleError('missing', 'there is no such user');

@@ -47,10 +47,15 @@ export function toolLabelOperations(stores: Stores, audit: Audit) {
       const now = epochSeconds();
       const result = await stores.sql.transaction(async () => {
         const before = await stores.toolLabels.labelOf(resource.uri, tool);
-        if (label !== null && before === undefined && (await stores.toolLabels.count(resource.uri)) >= MAX_TOOL_LABELS) {
+        if (
+          label !== null &&
+          before === undefined &&
+          (await stores.toolLabels.count(resource.uri)) >= MAX_TOOL_LABELS
+        ) {
           return refuse(`an MCP server has at most ${MAX_TOOL_LABELS} labelled tools`);
         }
-        const changed = (before ?? null) !== label && (await stores.toolLabels.set(resource.uri, tool, label, actedBy(actor), now));
+        const changed =
+          (before ?? null) !== label && (await stores.toolLabels.set(resource.uri, tool, label, actedBy(actor), now));
         if (!changed || label === null || !hasRule(label, rules)) return { changed, cut: 0 };
         const grants = await stores.toolLabels.liveGrantIds(resource.uri);
         for (const id of grants) await stores.revocations.cutGrantTokens(id, now);

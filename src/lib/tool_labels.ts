@@ -95,9 +95,6 @@ export function readToolPolicyClaim(value: unknown): ToolRestrictions | undefine
 }
 
 /** Whether any label on the server or its tools asks for a second factor at authorization. */
-export function labelsNeedSecondFactor(
-  serverLabel: Label | undefined,
-  secondFactor: readonly string[],
-): boolean {
+export function labelsNeedSecondFactor(serverLabel: Label | undefined, secondFactor: readonly string[]): boolean {
   return serverLabel !== undefined && secondFactor.includes(serverLabel);
 }

@@ -174,7 +174,13 @@ export function createGroupRepository(sql: Sql) {
       // In slices, so a large group stays under both engines' limits on parameters.
       for (let i = 0; i < userIds.length; i += 500) {
         const slice = userIds.slice(i, i + 500);
-        const rows = await sql.all<{ id: string; account_id: string; client_id: string; resource: string; scopes: string }>(
+        const rows = await sql.all<{
+          id: string;
+          account_id: string;
+          client_id: string;
+          resource: string;
+          scopes: string;
+        }>(
           `SELECT id, account_id, client_id, resource, scopes FROM grant_records
            WHERE revoked_at IS NULL AND account_id IN (${slice.map(() => '?').join(', ')})`,
           slice,
@@ -222,10 +228,7 @@ export function createGroupRepository(sql: Sql) {
     },
     /** The policies of every group the user is in. */
     async policiesFor(userId: string): Promise<GroupPolicy[]> {
-      const rows = await sql.all<PolicyRow>(`${POLICY_SELECT} WHERE ${MEMBER_OF}`, [
-        userId,
-        userId,
-      ]);
+      const rows = await sql.all<PolicyRow>(`${POLICY_SELECT} WHERE ${MEMBER_OF}`, [userId, userId]);
       return rows.map(toPolicy);
     },
   };

@@ -46,7 +46,13 @@ describe('policy per group of users', () => {
   /** An agent connected by `username`: registered, consented (what is offered), code redeemed. */
   async function connect(username: string, scope = 'mcp:read mcp:write', client?: RegisteredClient) {
     const c = client ?? (await register(chain.as.url, PUBLIC_CLIENT));
-    const got = await authorize(chain.as.url, { client: c, username, password: PASSWORD, resource: chain.resource, scope });
+    const got = await authorize(chain.as.url, {
+      client: c,
+      username,
+      password: PASSWORD,
+      resource: chain.resource,
+      scope,
+    });
     const { status, body } = await redeem(chain.as.url, c, got, { resource: chain.resource });
     expect(status).toBe(200);
     return {
@@ -167,7 +173,14 @@ describe('policy per group of users', () => {
     const groups = async () => (await api('/admin/api/groups')).body.groups as Json[];
     const before = (await groups()).length;
     const seq = await chain.as.app.stores.revocations.latestSeq();
-    for (const body of [{}, { name: '' }, { name: 7 }, { name: ' padded ' }, { name: 'a\u0000b' }, { name: 'x'.repeat(257) }]) {
+    for (const body of [
+      {},
+      { name: '' },
+      { name: 7 },
+      { name: ' padded ' },
+      { name: 'a\u0000b' },
+      { name: 'x'.repeat(257) },
+    ]) {
       const res = await api('/admin/api/groups', body as Json);
       expect(res.status, JSON.stringify(body)).toBe(400);
     }

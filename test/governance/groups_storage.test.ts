@@ -20,10 +20,11 @@ describe('group and tool-label storage', () => {
       ['u2', 'bob'],
       ['u3', 'carol'],
     ]) {
-      await sql.run(
-        'INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES (?, ?, ?, 1, 1)',
-        [id as string, name as string, 'x'],
-      );
+      await sql.run('INSERT INTO users (id, username, password_hash, created_at, updated_at) VALUES (?, ?, ?, 1, 1)', [
+        id as string,
+        name as string,
+        'x',
+      ]);
     }
     await sql.run("INSERT INTO resources (uri, name, created_at) VALUES ('https://mcp.example.com/mcp', 'M', 1)");
   });

@@ -5,11 +5,11 @@
 // back through the sign-in.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
+import { ACR } from '../../src/lib/sign_in_strength.js';
 import { consentAndRedeem, enrolTotp, field, startAuthorization, submit, totpCode } from '../factors/support.js';
 import { connect, PASSWORD, RESOURCE, refresh, serverWithUsers, signedInClient } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 import { PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
-import { ACR } from '../../src/lib/sign_in_strength.js';
 
 describe('a label that needs a second factor', () => {
   let server: TestServer;
@@ -59,6 +59,8 @@ describe('a label that needs a second factor', () => {
     // Without the label, a password will do again.
     await labelServer(null);
     const c = await startAuthorization(server, client, { resource: RESOURCE, scope: 'mcp:read' });
-    expect((await submit(server, c, 'login', { username: 'alice', password: PASSWORD })).html).toContain('name="scope"');
+    expect((await submit(server, c, 'login', { username: 'alice', password: PASSWORD })).html).toContain(
+      'name="scope"',
+    );
   });
 });

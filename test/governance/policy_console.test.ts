@@ -2,6 +2,7 @@
 // groups and their members, labels on servers and tools. Every form needs the page's CSRF token,
 // comes back with a notice, is audited with the admin as actor, and a bad form changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { epochSeconds } from '../../src/lib/duration.js';
 import {
   auditRows,
   connect,
@@ -13,7 +14,6 @@ import {
 } from '../support/account.js';
 import type { TestServer } from '../support/app.js';
 import { waitFor } from '../support/wait.js';
-import { epochSeconds } from '../../src/lib/duration.js';
 
 describe('governance in the admin console', () => {
   let server: TestServer;
@@ -45,7 +45,11 @@ describe('governance in the admin console', () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/admin/policies?notice=policy-set&n=0');
     const [policy] = await server.app.stores.agentPolicies.list();
-    expect(policy).toMatchObject({ match: { kind: 'domain', value: 'vendor.example' }, scopes: ['mcp:read'], readOnly: true });
+    expect(policy).toMatchObject({
+      match: { kind: 'domain', value: 'vendor.example' },
+      scopes: ['mcp:read'],
+      readOnly: true,
+    });
     expect(String(auditRows(server, 'policy.set').at(-1)?.details)).toContain(`"actor_id":"${await userId('root')}"`);
     const page = await root.page('/admin/policies?notice=policy-set&n=0');
     expect(page.html).toContain('Policy saved.');
@@ -54,7 +58,12 @@ describe('governance in the admin console', () => {
     // A bad form is a page with the reason, and nothing changes.
     const bad = await root.post('/admin/policies/agents', { csrf, kind: 'domain', value: 'not a domain' });
     expect(bad.status).toBe(400);
-    const unknown = await root.post('/admin/policies/agents', { csrf, kind: 'client', value: 'x', resource: 'https://nowhere.example/mcp' });
+    const unknown = await root.post('/admin/policies/agents', {
+      csrf,
+      kind: 'client',
+      value: 'x',
+      resource: 'https://nowhere.example/mcp',
+    });
     expect(unknown.status).toBe(400);
     expect((await server.app.stores.agentPolicies.list()).length).toBe(1);
 
@@ -67,14 +76,23 @@ describe('governance in the admin console', () => {
   it('creates a group, adds a member, and a group policy set in the console narrows the member’s grant', async () => {
     const alice = await connect(server, 'alice');
     const { csrf } = await root.page('/admin/groups');
-    const created = await root.post('/admin/groups', { csrf, back: '/admin/groups', name: 'interns', description: 'Summer' });
+    const created = await root.post('/admin/groups', {
+      csrf,
+      back: '/admin/groups',
+      name: 'interns',
+      description: 'Summer',
+    });
     expect(created.headers.get('location')).toBe('/admin/groups?notice=group-created');
     const group = await server.app.stores.groups.findByName('interns');
     expect(group).toBeDefined();
     const listed = await root.page('/admin/groups');
     expect(listed.html).toContain(`href="/admin/groups/${group?.id}"`);
 
-    const added = await root.post(`/admin/groups/${group?.id}/members`, { csrf, back: `/admin/groups/${group?.id}`, username: 'alice' });
+    const added = await root.post(`/admin/groups/${group?.id}/members`, {
+      csrf,
+      back: `/admin/groups/${group?.id}`,
+      username: 'alice',
+    });
     expect(added.status).toBe(303);
     expect((await root.page(`/admin/groups/${group?.id}`)).html).toContain('data-member="alice"');
     expect((await root.post(`/admin/groups/${group?.id}/members`, { csrf, username: 'nobody' })).status).toBe(404);
@@ -104,7 +122,12 @@ describe('governance in the admin console', () => {
 
   it('labels a server and a tool from the console', async () => {
     const { csrf } = await root.page('/admin/policies');
-    const server1 = await root.post('/admin/labels/servers', { csrf, back: '/admin/policies', resource: RESOURCE, label: 'internal' });
+    const server1 = await root.post('/admin/labels/servers', {
+      csrf,
+      back: '/admin/policies',
+      resource: RESOURCE,
+      label: 'internal',
+    });
     expect(server1.status).toBe(303);
     expect(await server.app.stores.resourceLabels.labelOf(RESOURCE)).toBe('internal');
     const tool = await root.post('/admin/labels/tools', {
@@ -117,12 +140,12 @@ describe('governance in the admin console', () => {
     expect(tool.status).toBe(303);
     const page = await root.page('/admin/policies');
     expect(page.html).toContain('data-tool="delete_order"');
-    expect((await root.post('/admin/labels/tools', { csrf, resource: RESOURCE, tool: 'x', label: 'secret' })).status).toBe(
-      400,
-    );
-    expect((await root.post('/admin/labels/tools', { csrf, resource: RESOURCE, tool: 'a b', label: 'public' })).status).toBe(
-      400,
-    );
+    expect(
+      (await root.post('/admin/labels/tools', { csrf, resource: RESOURCE, tool: 'x', label: 'secret' })).status,
+    ).toBe(400);
+    expect(
+      (await root.post('/admin/labels/tools', { csrf, resource: RESOURCE, tool: 'a b', label: 'public' })).status,
+    ).toBe(400);
     expect((await server.app.stores.toolLabels.list()).map((l) => l.tool)).toEqual(['delete_order']);
     expect(auditRows(server, 'tool.labelled').length).toBe(1);
   });

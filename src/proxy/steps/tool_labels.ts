@@ -22,7 +22,8 @@ export function judgeToolCalls(x: Exchange): { verdict: ToolVerdict; tool?: stri
   for (const call of x.calls) {
     if (call.method !== 'tools/call' || call.tool === undefined) continue;
     if (denied.has(call.tool)) return { verdict: 'denied', tool: call.tool };
-    if (noWrite.has(call.tool) && !x.route.policy.isReadOnly(call.tool)) return { verdict: 'no_write', tool: call.tool };
+    if (noWrite.has(call.tool) && !x.route.policy.isReadOnly(call.tool))
+      return { verdict: 'no_write', tool: call.tool };
     if (mfa.has(call.tool) && !satisfies(token.acr, 'mfa')) stepUp ??= call.tool;
   }
   // A refusal outright goes first: a stronger sign-in would not make that call pass.
