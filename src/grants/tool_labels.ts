@@ -4,6 +4,7 @@
 // the rules of when they were minted, so a change that adds a rule cuts the server's live grants'
 // access tokens through the revocation feed: the agents refresh and get the new rules within a second.
 import type { Audit } from '../audit/index.js';
+import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Label } from '../lib/labels.js';
 import { canonicalResource } from '../lib/resource_uri.js';
@@ -16,6 +17,13 @@ import { LifecycleError } from './errors.js';
 const refuse = (message: string): never => {
   throw new LifecycleError('invalid_policy', message);
 };
+
+/** The rules of tool labels, from the settings (MCP_OAUTH_LABELS_*). */
+export const toolLabelRules = (config: Pick<Config, 'labels'>): ToolLabelRules => ({
+  deny: config.labels.denyTools,
+  readOnly: config.labels.readOnly,
+  secondFactor: config.labels.secondFactor,
+});
 
 /** Whether tokens carrying `label` are restricted by a rule. */
 const hasRule = (label: Label, rules: ToolLabelRules) =>
