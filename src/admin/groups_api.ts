@@ -155,7 +155,7 @@ export function groupApiHandlers(
       }
       const label = body.label as Label | null;
       const result = await ops.setToolLabel(caller(ctx), body.resource, body.tool, label, rules);
-      ctx.body = { resource: result.resource, tool: body.tool, label, grants_narrowed: result.cut };
+      ctx.body = { resource: result.resource, tool: body.tool, label, agents_narrowed: result.cut };
     },
   };
 }

@@ -109,7 +109,7 @@ export function policyConsoleHandlers(
   who: (ctx: Context) => SignedIn,
   admin: (ctx: Context) => Actor,
   done: (ctx: Context, notice: string, n?: number) => void,
-  rules: { readOnlyLabels: readonly string[]; tools: ToolLabelRules },
+  rules: { readOnlyLabels: readonly string[]; stepUpLabels: readonly string[]; tools: ToolLabelRules },
 ) {
   const group = async (ctx: Context) => {
     const found = await deps.stores.groups.find(idParam(ctx, 'There is no such group.'));
@@ -159,6 +159,7 @@ export function policyConsoleHandlers(
         formField(body, 'resource') ?? '',
         labelFromForm(body),
         rules.readOnlyLabels,
+        rules.stepUpLabels,
       );
       done(ctx, 'label-set', cut.length);
     },

@@ -1,11 +1,11 @@
 // `mcp-oauth groups ...`: groups of users and the policy per group (docs/operating.md#groups-and-group-policy).
 // The operations and their checks are src/grants/groups.ts.
 import type { Command } from 'commander';
-import { CLI_ACTOR, LifecycleError } from '../grants/index.js';
+import { CLI_ACTOR } from '../grants/index.js';
 import { describeGroupPolicy } from '../lib/group_policy.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
-import { cliLifecycle } from './lifecycle.js';
+import { cliLifecycle, refused } from './lifecycle.js';
 
 interface PolicyOptions {
   resource: string[];
@@ -15,16 +15,6 @@ interface PolicyOptions {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-
-/** Runs an operation; a refusal (no such group, a bad name) becomes a one-line error. */
-async function refusedAsync<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof LifecycleError) throw new CliError(safe(err.message));
-    throw err;
-  }
-}
 
 export function registerGroupCommands(program: Command, io: CliIo): void {
   const groups = program
@@ -121,7 +111,7 @@ type Stores = ReturnType<typeof cliLifecycle>['stores'];
 async function act(io: CliIo, fn: (ops: Ops, stores: Stores) => Promise<string>): Promise<void> {
   await withDatabase(io, async (command) => {
     const { ops, stores } = cliLifecycle(command);
-    printLine(io, safe(await refusedAsync(() => fn(ops, stores))));
+    printLine(io, safe(await refused(() => fn(ops, stores))));
   });
 }
 
@@ -161,7 +151,7 @@ async function list(io: CliIo, opts: { json?: boolean }): Promise<void> {
 async function show(io: CliIo, name: string, opts: { json?: boolean }): Promise<void> {
   await withDatabase(io, async (command) => {
     const { ops } = cliLifecycle(command);
-    const { group, members, policy } = await refusedAsync(() => ops.describeGroup(name));
+    const { group, members, policy } = await refused(() => ops.describeGroup(name));
     if (opts.json) {
       return printJson(io, {
         name: group.name,
@@ -191,7 +181,7 @@ async function show(io: CliIo, name: string, opts: { json?: boolean }): Promise<
 async function setPolicy(io: CliIo, name: string, opts: PolicyOptions): Promise<void> {
   await withDatabase(io, async (command) => {
     const { ops } = cliLifecycle(command);
-    const { policy, narrowed } = await refusedAsync(() =>
+    const { policy, narrowed } = await refused(() =>
       ops.setGroupPolicy(CLI_ACTOR, {
         group: name,
         resources: opts.resource.length > 0 ? opts.resource : null,

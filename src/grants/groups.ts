@@ -6,8 +6,9 @@
 //
 // Like a per-agent policy, a change holds for new grants at once and for live grants at their next
 // refresh (src/provider/resources.ts reads the policies on every token request). Access tokens
-// already out are cut through the revocation feed, per grant, for the grants the change narrows:
-// the agent refreshes and gets a token within the new policy.
+// already out are cut through the revocation feed for the users whose live grants the change
+// narrows (a `user` entry: the feed can only revoke); their agents refresh and get tokens within
+// the new policy.
 import type { Audit } from '../audit/index.js';
 import { judgeResource } from '../lib/agent_policy.js';
 import { epochSeconds } from '../lib/duration.js';
@@ -54,8 +55,8 @@ export function groupOperations(stores: Stores, audit: Audit) {
    * Live grants of these users that the policies now in force (the agent's and the user's groups')
    * no longer fully allow: the ones whose outstanding access tokens must be cut.
    */
-  const narrowedGrants = async (userIds: readonly string[]): Promise<string[]> => {
-    const narrowed: string[] = [];
+  const narrowedGrants = async (userIds: readonly string[]): Promise<{ id: string; userId: string }[]> => {
+    const narrowed: { id: string; userId: string }[] = [];
     for (const grant of await groups.liveGrantsOf(userIds)) {
       const resource = await stores.resources.findByUri(grant.resource);
       if (!resource) continue;
@@ -64,13 +65,16 @@ export function groupOperations(stores: Stores, audit: Audit) {
         await groups.policiesFor(grant.userId),
       );
       const verdict = judgeResource(policy, resource.uri, resource.scopes);
-      if (!verdict.allowed || grant.scopes.some((s) => !verdict.scopes.includes(s))) narrowed.push(grant.id);
+      if (!verdict.allowed || grant.scopes.some((s) => !verdict.scopes.includes(s))) {
+        narrowed.push({ id: grant.id, userId: grant.userId });
+      }
     }
     return narrowed;
   };
 
-  const cut = async (grantIds: readonly string[], now: number) => {
-    for (const id of grantIds) await stores.revocations.cutGrantTokens(id, now);
+  /** Cuts the access tokens of the users whose grants these are. */
+  const cut = async (grants: readonly { userId: string }[], now: number) => {
+    for (const userId of new Set(grants.map((g) => g.userId))) await stores.revocations.cutUserTokens(userId, now);
   };
 
   return {
@@ -94,14 +98,14 @@ export function groupOperations(stores: Stores, audit: Audit) {
       }
       const group = await groups.create(name, description, actedBy(actor), epochSeconds());
       if (!group) throw new LifecycleError('exists', `there is already a group named ${JSON.stringify(name)}`);
-      log.event(actor, 'group.created', { details: { group: name } });
+      await log.event(actor, 'group.created', { details: { group: name } });
       return group;
     },
     /** Removes the group, its members and its policy (a policy only narrowed: nothing is cut). */
     async removeGroup(actor: Actor, name: string | number): Promise<void> {
       const group = await named(name);
       await groups.remove(group.id);
-      log.event(actor, 'group.removed', { details: { group: group.name } });
+      await log.event(actor, 'group.removed', { details: { group: group.name } });
     },
     /** Puts a user in the group; their live grants the group's policy narrows are cut. */
     async addGroupMember(
@@ -120,7 +124,7 @@ export function groupOperations(stores: Stores, audit: Audit) {
         return { added, narrowed: narrowed.length };
       });
       if (result.added) {
-        log.event(actor, 'group.member_added', {
+        await log.event(actor, 'group.member_added', {
           userId: user.id,
           details: { group: group.name, grants_narrowed: result.narrowed },
         });
@@ -131,7 +135,7 @@ export function groupOperations(stores: Stores, audit: Audit) {
     async removeGroupMember(actor: Actor, name: string | number, userId: string): Promise<boolean> {
       const group = await named(name);
       const removed = await groups.removeMember(group.id, userId);
-      if (removed) log.event(actor, 'group.member_removed', { userId, details: { group: group.name } });
+      if (removed) await log.event(actor, 'group.member_removed', { userId, details: { group: group.name } });
       return removed;
     },
     async listGroupPolicies(): Promise<GroupPolicy[]> {
@@ -149,7 +153,7 @@ export function groupOperations(stores: Stores, audit: Audit) {
         return { policy, narrowed: narrowed.length };
       });
       const shown = describeGroupPolicy(result.policy);
-      log.event(actor, 'group_policy.set', {
+      await log.event(actor, 'group_policy.set', {
         details: {
           group: group.name,
           resources: shown.resources?.join(' ') ?? '*',
@@ -164,7 +168,7 @@ export function groupOperations(stores: Stores, audit: Audit) {
     async removeGroupPolicy(actor: Actor, id: number): Promise<boolean> {
       const policy = await groups.findPolicy(id);
       if (!policy || !(await groups.removePolicy(id))) return false;
-      log.event(actor, 'group_policy.removed', { details: { group: policy.groupName } });
+      await log.event(actor, 'group_policy.removed', { details: { group: policy.groupName } });
       return true;
     },
     /**
@@ -180,11 +184,11 @@ export function groupOperations(stores: Stores, audit: Audit) {
       const now = epochSeconds();
       const narrowed = await sql.transaction(async () => {
         await groups.setUpstreamGroups(userId, issuer, sorted);
-        const ids = await narrowedGrants([userId]);
-        await cut(ids, now);
-        return ids.length;
+        const grants = await narrowedGrants([userId]);
+        await cut(grants, now);
+        return grants.length;
       });
-      audit.record({
+      await audit.record({
         event: 'user.groups_synced',
         result: 'success',
         userId,

@@ -1,8 +1,9 @@
 // Classification labels on single tools (docs/operating.md#classification-labels). A label with a
 // rule (MCP_OAUTH_LABELS_DENY_TOOLS, _READ_ONLY, _SECOND_FACTOR) travels in every access token to
 // the server (src/lib/tool_labels.ts) and the proxy enforces it per call. Tokens already out carry
-// the rules of when they were minted, so a change that adds a rule cuts the server's live grants'
-// access tokens through the revocation feed: the agents refresh and get the new rules within a second.
+// the rules of when they were minted, so a change that adds a rule cuts the access tokens of the
+// agents with a live grant to the server through the revocation feed: they refresh and get the new
+// rules within a second.
 import type { Audit } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
@@ -38,8 +39,8 @@ export function toolLabelOperations(stores: Stores, audit: Audit) {
       return canonical.ok ? stores.toolLabels.forResource(canonical.uri) : [];
     },
     /**
-     * Labels one tool of an MCP server (null: no label). Returns how many live grants' access tokens
-     * were cut because the new label brings a rule.
+     * Labels one tool of an MCP server (null: no label). Returns how many agents' access tokens were
+     * cut because the new label brings a rule (those with a live grant to the server).
      */
     async setToolLabel(
       actor: Actor,
@@ -65,13 +66,13 @@ export function toolLabelOperations(stores: Stores, audit: Audit) {
         const changed =
           (before ?? null) !== label && (await stores.toolLabels.set(resource.uri, tool, label, actedBy(actor), now));
         if (!changed || label === null || !hasRule(label, rules)) return { changed, cut: 0 };
-        const grants = await stores.toolLabels.liveGrantIds(resource.uri);
-        for (const id of grants) await stores.revocations.cutGrantTokens(id, now);
-        return { changed, cut: grants.length };
+        const agents = await stores.toolLabels.liveClients(resource.uri);
+        for (const clientId of agents) await stores.revocations.cutClientTokens(clientId, now);
+        return { changed, cut: agents.length };
       });
       if (result.changed) {
-        log.event(actor, 'tool.labelled', {
-          details: { resource: resource.uri, tool, label: label ?? 'none', grants_narrowed: result.cut },
+        await log.event(actor, 'tool.labelled', {
+          details: { resource: resource.uri, tool, label: label ?? 'none', agents_narrowed: result.cut },
         });
       }
       return { resource: resource.uri, ...result };

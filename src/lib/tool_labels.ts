@@ -94,7 +94,10 @@ export function readToolPolicyClaim(value: unknown): ToolRestrictions | undefine
   return { deny, noWrite, mfa };
 }
 
-/** Whether any label on the server or its tools asks for a second factor at authorization. */
-export function labelsNeedSecondFactor(serverLabel: Label | undefined, secondFactor: readonly string[]): boolean {
-  return serverLabel !== undefined && secondFactor.includes(serverLabel);
+/** The strongest rule a tool's label brings, for the consent page; undefined: none. */
+export function toolRuleOf(label: Label, rules: ToolLabelRules): 'deny' | 'no_write' | 'mfa' | undefined {
+  if (rules.deny.includes(label)) return 'deny';
+  if (rules.readOnly.includes(label)) return 'no_write';
+  if (rules.secondFactor.includes(label)) return 'mfa';
+  return undefined;
 }

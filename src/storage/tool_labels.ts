@@ -51,13 +51,13 @@ export function createToolLabelRepository(sql: Sql) {
       );
       return Number(row?.n ?? 0);
     },
-    /** The live grants to the server: whose access tokens carry its tool labels. */
-    async liveGrantIds(uri: string): Promise<string[]> {
-      const rows = await sql.all<{ id: string }>(
-        'SELECT id FROM grant_records WHERE revoked_at IS NULL AND resource = ?',
+    /** The agents with a live grant to the server: whose access tokens carry its tool labels. */
+    async liveClients(uri: string): Promise<string[]> {
+      const rows = await sql.all<{ client_id: string }>(
+        'SELECT DISTINCT client_id FROM grant_records WHERE revoked_at IS NULL AND resource = ?',
         [uri],
       );
-      return rows.map((r) => r.id);
+      return rows.map((r) => r.client_id);
     },
     /** Sets (or, with null, removes) the label; false when no such MCP server or nothing to remove. */
     async set(uri: string, tool: string, label: Label | null, by: string, now: number): Promise<boolean> {

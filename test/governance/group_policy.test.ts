@@ -154,16 +154,16 @@ describe('policy per group of users', () => {
     expect((await api('/admin/api/agent-policies', { client_id: client.client_id, scopes: ['mcp:read'] })).status).toBe(
       200,
     );
-    // The consent page refuses rather than offering nothing.
-    await expect(
-      authorize(chain.as.url, {
-        client,
-        username: 'bob',
-        password: PASSWORD,
-        resource: chain.resource,
-        scope: 'mcp:read mcp:write',
-      }),
-    ).rejects.toThrow(/unexpected 400/);
+    // Refused rather than a consent offering nothing: no code, invalid_target.
+    const got = await authorize(chain.as.url, {
+      client,
+      username: 'bob',
+      password: PASSWORD,
+      resource: chain.resource,
+      scope: 'mcp:read mcp:write',
+    });
+    expect(got.code).toBeNull();
+    expect(got.location.searchParams.get('error')).toBe('invalid_target');
     // The same agent for a user outside the group gets what its own policy allows.
     const carol = await connect('carol', 'mcp:read mcp:write', client);
     expect(carol.scope).toBe('mcp:read');

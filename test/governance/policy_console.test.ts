@@ -50,7 +50,9 @@ describe('governance in the admin console', () => {
       scopes: ['mcp:read'],
       readOnly: true,
     });
-    expect(String(auditRows(server, 'policy.set').at(-1)?.details)).toContain(`"actor_id":"${await userId('root')}"`);
+    expect(String((await auditRows(server, 'policy.set')).at(-1)?.details)).toContain(
+      `"actor_id":"${await userId('root')}"`,
+    );
     const page = await root.page('/admin/policies?notice=policy-set&n=0');
     expect(page.html).toContain('Policy saved.');
     expect(page.html).toContain('vendor.example');
@@ -109,8 +111,8 @@ describe('governance in the admin console', () => {
     const res = await refresh(server, alice);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { scope: string }).scope).toBe('mcp:read');
-    expect(auditRows(server, 'group_policy.set').length).toBe(1);
-    expect(auditRows(server, 'group.member_added').length).toBe(1);
+    expect((await auditRows(server, 'group_policy.set')).length).toBe(1);
+    expect((await auditRows(server, 'group.member_added')).length).toBe(1);
 
     const [policy] = await server.app.stores.groups.listPolicies();
     expect((await root.post(`/admin/policies/groups/${policy?.id}/remove`, { csrf })).status).toBe(303);
@@ -147,7 +149,7 @@ describe('governance in the admin console', () => {
       (await root.post('/admin/labels/tools', { csrf, resource: RESOURCE, tool: 'a b', label: 'public' })).status,
     ).toBe(400);
     expect((await server.app.stores.toolLabels.list()).map((l) => l.tool)).toEqual(['delete_order']);
-    expect(auditRows(server, 'tool.labelled').length).toBe(1);
+    expect((await auditRows(server, 'tool.labelled')).length).toBe(1);
   });
 
   it('is for admins only', async () => {

@@ -45,7 +45,7 @@ describe('groups from the identity provider', () => {
       // Every refresh asks the provider again.
       MCP_OAUTH_IDP_RECHECK_INTERVAL: '0',
     });
-    server.addResource(RESOURCE, RESOURCE_NAME);
+    await server.addResource(RESOURCE, RESOURCE_NAME);
     idp.start(`${server.url}/sso/callback`);
     agent = createServer((_req, res) => res.end('agent'));
     await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
@@ -122,7 +122,7 @@ describe('groups from the identity provider', () => {
     });
     expect(refreshed.status).toBe(200);
     expect(((await refreshed.json()) as { scope: string }).scope).toBe('mcp:read');
-    const synced = JSON.parse(String(auditRows(server, 'user.groups_synced').at(-1)?.details));
+    const synced = JSON.parse(String((await auditRows(server, 'user.groups_synced')).at(-1)?.details));
     expect(synced).toMatchObject({ by: 'system', provider: 'acme', added: 1, removed: 1, grants_narrowed: 1 });
     const after = (await api('/admin/api/groups')).body.groups as { name: string; members: number }[];
     expect(after.find((g) => g.name === 'engineering')?.members).toBe(0);
