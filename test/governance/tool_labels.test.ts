@@ -36,7 +36,7 @@ describe('tool labels', () => {
       MCP_OAUTH_LABELS_SECOND_FACTOR: 'internal',
     });
     // read_notes is a reading tool by the route's configuration (the proxy has seen no tools/list).
-    chain = await startChain({ as, route: { readOnlyTools: ['read_notes'] } });
+    chain = await startChain({ as, route: { readOnlyTools: ['read_notes'], hideUnauthorizedTools: true } });
     await chain.as.addUser('alice', PASSWORD);
     adminToken = (await chain.as.app.stores.adminTokens.create('tool label tests', null, epochSeconds())).token;
   });
@@ -81,6 +81,25 @@ describe('tool labels', () => {
     return { status: res.status, challenge: res.headers.get('www-authenticate') ?? '' };
   }
 
+  /** The tool names a tools/list through the proxy shows this token. */
+  async function listTools(token: string): Promise<string[]> {
+    const opened = await post(token, INIT);
+    await opened.text();
+    const sid = opened.headers.get('mcp-session-id') ?? '';
+    await (await post(token, { jsonrpc: '2.0', method: 'notifications/initialized' }, sid)).body?.cancel();
+    const res = await post(token, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, sid);
+    const text = await res.text();
+    const data = (res.headers.get('content-type') ?? '').includes('text/event-stream')
+      ? text
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('')
+      : text;
+    const tools = (JSON.parse(data) as { result?: { tools?: { name: string }[] } }).result?.tools ?? [];
+    return tools.map((t) => t.name).sort();
+  }
+
   it('denies a tool with a deny label even with the write scope, after cutting tokens minted before the label', async () => {
     const before = await obtainToken(chain.as, chain.resource, { username: 'alice' });
     expect((await call(before.access, 'add_note')).status).toBe(200);
@@ -106,6 +125,8 @@ describe('tool labels', () => {
     expect((await call(after.access, 'read_notes')).status).toBe(200);
     // Refused before the upstream: nothing was added.
     expect(chain.upstream.notes.length).toBe(notes);
+    // With hideUnauthorizedTools, tools/list does not offer it either.
+    expect(await listTools(after.access)).toEqual(['read_notes']);
 
     // Removing the label: the next token carries no restriction.
     expect((await label('add_note', null)).status).toBe(200);

@@ -7,8 +7,10 @@
 // - a tool that needs a second factor gets the RFC 9470 step-up challenge when the token's sign-in
 //   was weaker; the agent's next authorization asks for it (src/provider/sign_in_policy.ts).
 import { acrValuesFor, satisfies } from '../../lib/sign_in_strength.js';
+import type { ToolRestrictions } from '../../lib/tool_labels.js';
 import { deny, type Exchange, jsonRpcError, quote } from '../exchange.js';
 import type { Step } from '../pipeline.js';
+import type { ToolPolicy } from '../policy.js';
 
 export type ToolVerdict = 'allow' | 'denied' | 'no_write' | 'second_factor';
 
@@ -54,3 +56,16 @@ export const requireToolLabels: Step = async (x, next) => {
     ),
   );
 };
+
+/**
+ * The route's tool policy as one token sees it: tools its labels refuse are not callable, so
+ * `hideUnauthorizedTools` leaves them out of tools/list too. Learning still goes to the route's.
+ */
+export function withTokenTools(policy: ToolPolicy, tools: ToolRestrictions): ToolPolicy {
+  if (tools.deny.size === 0 && tools.noWrite.size === 0) return policy;
+  return {
+    ...policy,
+    canCall: (tool, scopes) =>
+      !tools.deny.has(tool) && !(tools.noWrite.has(tool) && !policy.isReadOnly(tool)) && policy.canCall(tool, scopes),
+  };
+}
