@@ -131,7 +131,11 @@ export function createUpstream(deps: UpstreamDeps) {
     if (!verdict.ok) return fail(verdict.reason);
     await identities.confirmed(identity.issuer, identity.subject, { email: verdict.email, refreshToken });
     await applyAdminRole(users, audit, identity.userId, verdict.isAdmin, idp.name);
-    await deps.syncGroups?.(identity.userId, identity.issuer, idp.name, claims[idp.groupsClaim]);
+    // Only when the answer carries the claim: some providers put groups in the sign-in's ID token
+    // alone, and reading "no claim" as "no groups" would take users out of restricted groups.
+    if (claims[idp.groupsClaim] !== undefined) {
+      await deps.syncGroups?.(identity.userId, identity.issuer, idp.name, claims[idp.groupsClaim]);
+    }
     return true;
   };
 
