@@ -121,11 +121,24 @@ describe('groups from the identity provider', () => {
       client_id: client.client_id,
     });
     expect(refreshed.status).toBe(200);
-    expect(((await refreshed.json()) as { scope: string }).scope).toBe('mcp:read');
+    const narrowed = (await refreshed.json()) as { scope: string; refresh_token: string };
+    expect(narrowed.scope).toBe('mcp:read');
     const synced = JSON.parse(String((await auditRows(server, 'user.groups_synced')).at(-1)?.details));
     expect(synced).toMatchObject({ by: 'system', provider: 'acme', added: 1, removed: 1, grants_narrowed: 1 });
     const after = (await api('/admin/api/groups')).body.groups as { name: string; members: number }[];
     expect(after.find((g) => g.name === 'engineering')?.members).toBe(0);
     expect(after.find((g) => g.name === '/corp/contractors')?.members).toBe(1);
+
+    // An answer without the group claim changes nothing: carl stays in the restricted group.
+    idp.accounts.set('carl', { email: 'carl@acme.test', email_verified: true });
+    const again = await tokenRequest(server.url, {
+      grant_type: 'refresh_token',
+      refresh_token: narrowed.refresh_token,
+      client_id: client.client_id,
+    });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { scope: string }).scope).toBe('mcp:read');
+    const still = (await api('/admin/api/groups')).body.groups as { name: string; members: number }[];
+    expect(still.find((g) => g.name === '/corp/contractors')?.members).toBe(1);
   });
 });
