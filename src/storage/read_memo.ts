@@ -2,8 +2,9 @@
 // refresh token the resource check reads before oidc-provider reads it again, the resource and its
 // scopes that both the provider and the alert rules look up) costs one statement.
 //
-// It lives only as long as the function given to `withReadMemo`, which src/app/token_transaction.ts
-// runs inside the request's one transaction: no other request can change those rows meanwhile (on
+// It lives only as long as the function given to `withReadMemo`: src/app/token_transaction.ts opens
+// it for the client lookup it makes just before the request's transaction, and keeps it through the
+// transaction, where every other read happens. No other request can change those rows meanwhile (on
 // SQLite the transaction holds the database; on PostgreSQL the token row is read FOR UPDATE), and
 // every write of the request through the same repository updates or drops its entry. Nothing is
 // shared between requests, so there is nothing to invalidate across them.
