@@ -14,13 +14,16 @@ import { cliFor } from '../support/cli.js';
 import { actAsUser, InMemoryOAuthProvider, type LoopbackReceiver, startLoopbackReceiver } from '../support/mcp_agent.js';
 import { haveNginx } from '../support/nginx.js';
 import { authorize, CookieBrowser, csrfOf, PUBLIC_CLIENT, redeem, register, tokenRequest } from '../support/oauth.js';
-import { postgresWanted } from '../support/postgres.js';
+import { postgresForTests, testEngine } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
 import { type Cluster, PASSWORD, startCluster } from './support.js';
 
-// PostgreSQL is the engine several nodes share; CI runs this file with MCP_OAUTH_TEST_ENGINE=postgres
-// and has nginx, so there a missing piece fails (test/support/postgres.ts says why) instead of skipping.
-const skip = !postgresWanted() || (!haveNginx && !process.env.CI);
+// PostgreSQL is the engine several nodes share: this file runs in the suite's PostgreSQL run
+// (MCP_OAUTH_TEST_ENGINE=postgres, scripts/test-postgres.mjs), where CI has PostgreSQL and nginx, so
+// there a missing piece fails (postgresForTests throws its reason) instead of skipping.
+const onPostgres = testEngine() === 'postgres';
+const cluster0 = onPostgres ? await postgresForTests() : { reason: 'the SQLite run (MCP_OAUTH_TEST_ENGINE is not postgres)' };
+const why = cluster0.reason ?? (haveNginx || process.env.CI ? undefined : 'no nginx');
 
 interface Agent {
   clientId: string;
@@ -31,7 +34,7 @@ interface Agent {
   refused: boolean;
 }
 
-describe.skipIf(skip)('three nodes behind a round-robin balancer', () => {
+describe.skipIf(why !== undefined)(`three nodes behind a round-robin balancer${why ? ` (skipped: ${why})` : ''}`, () => {
   let cluster: Cluster;
   let receiver: LoopbackReceiver;
 

@@ -11,6 +11,7 @@ import { hashPassword } from '../../src/lib/passwords.js';
 import { type ProxyConfig, proxyConfig, type RunningProxy, startProxy } from '../../src/proxy/index.js';
 import { createAdminTokenRepository } from '../../src/storage/admin_tokens.js';
 import type { Sql } from '../../src/storage/engine.js';
+import { postgresEngine } from '../../src/storage/engine_pg.js';
 import { createResourceCredentialRepository } from '../../src/storage/resource_credentials.js';
 import { createResourceRepository } from '../../src/storage/resources.js';
 import { createUserRepository } from '../../src/storage/users.js';
@@ -50,7 +51,8 @@ export async function startCluster(opts: { nodes?: number; env?: Record<string, 
   try {
     const database = await createTestDatabase();
     closers.push(() => database.drop());
-    const { sql } = database;
+    const sql = postgresEngine({ url: database.url, poolSize: 2 });
+    closers.push(() => sql.close());
     const proxyPort = await freePort();
     const resource = `http://127.0.0.1:${proxyPort}/mcp`;
     const alice = await createUserRepository(sql).create('alice', await hashPassword(PASSWORD), true);

@@ -7,35 +7,52 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/db.js';
 import { type Sql, sqliteEngine } from '../../src/storage/engine.js';
+import { postgresEngine } from '../../src/storage/engine_pg.js';
 import { migrate } from '../../src/storage/migrate.js';
 import { createThrottleRepository } from '../../src/storage/throttles.js';
 import { createLoginThrottle } from '../../src/web/rate_limit.js';
+import { createTestDatabase, postgresForTests, testEngine } from '../support/postgres.js';
 
-const opened: { sql: Sql; dir?: string }[] = [];
+const engine = testEngine();
+if (engine === 'postgres') await postgresForTests();
+
+const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const o of opened.splice(0).reverse()) {
-    await o.sql.close();
-    if (o.dir) rmSync(o.dir, { recursive: true, force: true });
-  }
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 /**
- * The databases of two nodes of a cluster. SQLite serves one node (one process, one connection:
- * a second connection in the same process would wait on the first one's transaction while
- * blocking the event loop), so there both "nodes" share the engine; what is checked is then that
- * the counts live in the database, not in each throttle's memory.
+ * The databases of two nodes of a cluster: on PostgreSQL two engines (two pools) on one database.
+ * SQLite serves one node (one process, one connection: a second connection in the same process
+ * would wait on the first one's transaction while blocking the event loop), so there both "nodes"
+ * share the engine, and what is checked is that the counts live in the database, not in each
+ * throttle's memory.
  */
 async function twoNodes(): Promise<[Sql, Sql]> {
+  if (engine === 'postgres') {
+    const database = await createTestDatabase();
+    const a = postgresEngine({ url: database.url, poolSize: 4 });
+    const b = postgresEngine({ url: database.url, poolSize: 4 });
+    cleanups.push(async () => {
+      await a.close();
+      await b.close();
+      await database.drop();
+    });
+    return [a, b];
+  }
   const dir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-throttles-'));
   const a = sqliteEngine(openDatabase(path.join(dir, 'mcp-oauth.sqlite')));
-  opened.push({ sql: a, dir });
+  cleanups.push(async () => {
+    await a.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   await migrate(a);
   return [a, a];
 }
 
 const LIMITS = { perUserAndAddress: 3, perAddress: 50, perUser: 20, firstBlock: 60, maxBlock: 900, window: 3600 };
 
-describe('throttle counters', () => {
+describe(`throttle counters (${engine})`, () => {
   it('counts in a fixed window that starts over once it has expired', async () => {
     const [sql] = await twoNodes();
     const t = createThrottleRepository(sql);
@@ -80,7 +97,7 @@ describe('throttle counters', () => {
   });
 });
 
-describe('sign-in back-off across nodes', () => {
+describe(`sign-in back-off across nodes (${engine})`, () => {
   it('blocks a guesser whose failures are spread over two nodes', async () => {
     const [a, b] = await twoNodes();
     let now = 1_000_000;
