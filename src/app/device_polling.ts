@@ -18,7 +18,7 @@ export function devicePolling(opts: {
   throttles: ThrottleRepository;
   now?: (() => number) | undefined;
 }): Middleware {
-  const clock = opts.now ?? Date.now;
+  const clock = opts.now ?? (() => Date.now());
   return async (ctx, next) => {
     const params = ctx.state.tokenParams as URLSearchParams | undefined;
     const code = ctx.path === opts.tokenPath ? params?.get('device_code') : undefined;

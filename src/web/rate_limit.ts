@@ -109,7 +109,7 @@ export function rateLimit(
   rules: RateLimitRule[],
   log: Logger,
   throttles: ThrottleRepository,
-  clock: () => number = Date.now,
+  clock: () => number = () => Date.now(),
 ): Middleware {
   const active = rules.filter((r) => r.perMinute > 0);
   return async (ctx, next) => {
@@ -204,7 +204,7 @@ const IN_FLIGHT_MS = 60_000;
 export function createLoginThrottle(
   cfg: LoginThrottleConfig,
   throttles: ThrottleRepository,
-  clock: () => number = Date.now,
+  clock: () => number = () => Date.now(),
 ): LoginThrottle {
   const userHash = (username: string) => createHash('sha256').update(username.trim().toLowerCase()).digest('base64url');
   const failuresOf = (key: string) => `lf:${key}`;
