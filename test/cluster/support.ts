@@ -71,7 +71,6 @@ export async function startCluster(opts: { nodes?: number; env?: Record<string, 
           MCP_OAUTH_HOST: '127.0.0.1',
           MCP_OAUTH_ISSUER: issuer,
           MCP_OAUTH_DATABASE_URL: database.url,
-          MCP_OAUTH_TRUST_PROXY: 'true',
           MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '0',
           ...opts.env,
         });
