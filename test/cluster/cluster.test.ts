@@ -82,6 +82,9 @@ describe.skipIf(why !== undefined)(`three nodes behind a round-robin balancer${w
     await transport.finishAuth(outcome.code ?? '');
     const connected = new Client({ name: 'cluster-agent', version: '1.0.0' });
     await connected.connect(new StreamableHTTPClientTransport(new URL(cluster.resource), { authProvider: provider }));
+    // The listing teaches the proxy which tools only read (their readOnlyHint).
+    const { tools } = await connected.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['add_note', 'read_notes']);
     const result = await connected.callTool({ name: 'read_notes' });
     expect(JSON.stringify(result.content)).toContain('first note');
     await connected.close();
