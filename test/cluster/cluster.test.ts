@@ -72,6 +72,10 @@ describe.skipIf(why !== undefined)(`three nodes behind a round-robin balancer${w
   };
 
   it('serves the SDK agent through the proxy with every step on another node, and a revocation on node 3 reaches a proxy following node 1 within a second', async () => {
+    // Started at the same moment, the nodes made one first signing key between them (and agree on
+    // the generated cookie and CSRF keys, or the sign-in below, spread over them, would fail).
+    const keys = await cluster.sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM signing_keys');
+    expect(keys?.n).toBe(1);
     const before = cluster.lb.answeredBy().length;
     const provider = new InMemoryOAuthProvider(receiver.redirectUrl, 'Cluster Agent');
     const transport = new StreamableHTTPClientTransport(new URL(cluster.resource), { authProvider: provider });
