@@ -14,5 +14,8 @@ export default defineConfig({
     // Refuses every outbound connection that is not to loopback, so no test can reach the
     // outside network (see the file for the escape hatch).
     setupFiles: ['./vitest.setup.ts'],
+    // Serves the PostgreSQL test cluster to the test files that ask for it: the cluster starts on
+    // the first request only, so a run that needs no PostgreSQL starts none (docs/storage.md).
+    globalSetup: ['./test/support/postgres_cluster.ts'],
   },
 });

@@ -1,16 +1,26 @@
 // `npm test` pre-step: installs the Debian packages the suite drives, when missing and we are root:
 //   chromium        the browser tests (playwright-core cannot download its own browser here),
 //   nginx           the resource proxy's auth_request and TLS examples, run as a child process,
-//   fonts-noto-cjk  real Japanese and Korean glyphs for the pages' phone-width layout checks.
+//   fonts-noto-cjk  real Japanese and Korean glyphs for the pages' phone-width layout checks,
+//   postgresql      the throwaway PostgreSQL cluster of the second engine (test/support/postgres.ts).
 // Otherwise it says how; the tests that need a missing package skip locally (they fail when CI is set).
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 
 const wanted = [
   { pkg: 'chromium', path: process.env.CHROMIUM_PATH || '/usr/bin/chromium', env: 'CHROMIUM_PATH' },
   { pkg: 'nginx', path: process.env.NGINX_PATH || '/usr/sbin/nginx', env: 'NGINX_PATH' },
   { pkg: 'fonts-noto-cjk', path: '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc' },
+  { pkg: 'postgresql', path: `${process.env.PG_BIN || debianPgBin()}/initdb`, env: 'PG_BIN' },
 ];
+
+function debianPgBin() {
+  const versions = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v))
+    : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  return newest ? `/usr/lib/postgresql/${newest}/bin` : '/usr/lib/postgresql/bin';
+}
 const missing = wanted.filter((w) => !existsSync(w.path));
 if (missing.length === 0) process.exit(0);
 

@@ -24,13 +24,27 @@ export const SCOPES = [
   { scope: 'mcp:write', description: 'Change data and call tools that write', isDefault: false, isWrite: true },
 ];
 
-/** Opens the instance's database with the server's own code; the caller closes it. */
-export async function openDb(dataDir) {
+/** Opens and migrates the instance's storage with the server's own code; the caller closes it. */
+export async function openStorageAt(dataDir) {
   const { openDatabase } = await distImport('src/storage/db.js');
+  const { sqliteEngine } = await distImport('src/storage/engine.js');
   const { migrate } = await distImport('src/storage/migrate.js');
-  const db = openDatabase(path.join(dataDir, 'mcp-oauth.sqlite'));
-  migrate(db);
-  return db;
+  const sql = sqliteEngine(openDatabase(path.join(dataDir, 'mcp-oauth.sqlite')));
+  try {
+    await migrate(sql);
+  } catch (err) {
+    await sql.close();
+    throw err;
+  }
+  return sql;
+}
+
+/**
+ * The raw SQLite handle of a migrated instance database, for the bulk seed (seed.mjs), which is
+ * SQLite-only (pragmas, recursive CTEs generating rows); the caller closes it.
+ */
+export async function openDb(dataDir) {
+  return (await openStorageAt(dataDir)).db;
 }
 
 async function prepare(dataDir, resources) {
@@ -39,17 +53,22 @@ async function prepare(dataDir, resources) {
   const { createResourceRepository } = await distImport('src/storage/resources.js');
   const { createResourceCredentialRepository } = await distImport('src/storage/resource_credentials.js');
   const { createAdminTokenRepository } = await distImport('src/storage/admin_tokens.js');
-  const db = await openDb(dataDir);
+  const password = await hashPassword(PASSWORD);
+  const sql = await openStorageAt(dataDir);
   try {
-    createUserRepository(db).create(USERNAME, await hashPassword(PASSWORD), true);
-    const repo = createResourceRepository(db);
-    for (const uri of resources) repo.create(uri, `Bench ${uri}`, SCOPES);
-    const first = repo.findByUri(resources[0]);
-    const credential = createResourceCredentialRepository(db).create(first.id, { replace: true });
-    const { token: adminToken } = createAdminTokenRepository(db).create('bench', null, Math.floor(Date.now() / 1000));
+    await createUserRepository(sql).create(USERNAME, password, true);
+    const repo = createResourceRepository(sql);
+    for (const uri of resources) await repo.create(uri, `Bench ${uri}`, SCOPES);
+    const first = await repo.findByUri(resources[0]);
+    const credential = await createResourceCredentialRepository(sql).create(first.id, { replace: true });
+    const { token: adminToken } = await createAdminTokenRepository(sql).create(
+      'bench',
+      null,
+      Math.floor(Date.now() / 1000),
+    );
     return { credential, adminToken };
   } finally {
-    db.close();
+    await sql.close();
   }
 }
 

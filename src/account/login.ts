@@ -73,10 +73,10 @@ function showCode(deps: RouteDeps, ctx: Context, next: string, pending: string, 
 }
 
 /** Whether a password is not enough for this user here: a TOTP to ask for, or a passkey the policy wants. */
-function needsMore(deps: RouteDeps, user: User): boolean {
-  if (hasTotp(deps.stores.factors, user.id)) return true;
+async function needsMore(deps: RouteDeps, user: User): Promise<boolean> {
+  if (await hasTotp(deps.stores.factors, user.id)) return true;
   const wanted = policyStrength(deps.config.secondFactor, user, false);
-  return wanted !== undefined && deps.stores.factors.passkeys(user.id).length > 0;
+  return wanted !== undefined && (await deps.stores.factors.passkeys(user.id)).length > 0;
 }
 
 export async function submitLogin(
@@ -97,10 +97,10 @@ export async function submitLogin(
     return showLogin(deps, ctx, { next, username, error: result.error, status: result.status });
   }
   if (result.complete) return start(sessions, ctx, result.user, next);
-  if (hasTotp(deps.stores.factors, result.user.id)) {
+  if (await hasTotp(deps.stores.factors, result.user.id)) {
     return showCode(deps, ctx, next, await pending.issue(result.user, PENDING_SCOPE));
   }
-  deps.audit.record({
+  await deps.audit.record({
     event: 'login.failure',
     result: 'failure',
     userId: result.user.id,
@@ -139,7 +139,7 @@ export async function submitCode(
     if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
     return showCode(deps, ctx, next, token, result.error, result.status);
   }
-  start(sessions, ctx, user, next);
+  await start(sessions, ctx, user, next);
 }
 
 export async function submitPasskey(deps: RouteDeps, sessions: WebSessions, ctx: Context): Promise<void> {
@@ -149,9 +149,9 @@ export async function submitPasskey(deps: RouteDeps, sessions: WebSessions, ctx:
   );
   const rp = relyingParty(deps.config.issuer);
   const passkey = response && (await verifyPasskeySignIn(deps.stores.factors, rp, CHALLENGE_SCOPE, response));
-  const user = passkey && deps.stores.users.findById(passkey.userId);
+  const user = passkey && (await deps.stores.users.findById(passkey.userId));
   if (!user || user.disabled) {
-    deps.audit.record({
+    await deps.audit.record({
       event: 'login.failure',
       result: 'failure',
       userId: user ? user.id : null,
@@ -160,17 +160,17 @@ export async function submitPasskey(deps: RouteDeps, sessions: WebSessions, ctx:
     });
     return showLogin(deps, ctx, { next, error: 'That passkey cannot sign in here.', status: 401 });
   }
-  signedIn(
+  await signedIn(
     { users: deps.stores.users, audit: deps.audit, loginThrottle: deps.loginThrottle },
     ctx,
     user,
     'passkey',
     WHERE,
   );
-  start(sessions, ctx, user, next);
+  await start(sessions, ctx, user, next);
 }
 
-function start(sessions: WebSessions, ctx: Context, user: User, next: string): void {
-  sessions.start(ctx, user);
+async function start(sessions: WebSessions, ctx: Context, user: User, next: string): Promise<void> {
+  await sessions.start(ctx, user);
   redirectInApp(ctx, next);
 }

@@ -8,7 +8,7 @@ import { HttpError } from '../web/errors.js';
 import { formField } from '../web/form_body.js';
 import { createWebSessions, type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm, pageErrors } from '../web/pages.js';
-import { createPendingSignIns } from '../web/pending_sign_in.js';
+import { createPendingSignIns, type PendingSignIns } from '../web/pending_sign_in.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { startSso } from '../web/sso.js';
 import { confirmRevoke, revokeOwnGrant, showConnectedAgents } from './connected_agents.js';
@@ -31,7 +31,13 @@ export function accountRoutes(deps: RouteDeps): Middleware {
   // Exact paths: requests arrive in one spelling (src/app/canonical_path.ts) and so must match one.
   const router = new Router({ sensitive: true, strict: true });
   const sessionForm = checkedForm(deps.csrf, (ctx) => (signedIn(ctx) as SignedIn).csrfScope);
-  const pending = createPendingSignIns(deps.stores.db, deps.stores.users);
+  // Loaded on first use: the key was made when the app was built (src/app/app.ts makes the agent
+  // sign-in's, the same key), so this only reads it, and a refused sign-in still writes nothing.
+  let pendingSignIns: PendingSignIns | undefined;
+  const pending = async () => {
+    pendingSignIns ??= await createPendingSignIns(deps.stores.sql, deps.stores.users);
+    return pendingSignIns;
+  };
 
   // Not signed in: back to the sign-in page, coming back here afterwards (for a POST, to the page).
   const requireSession = async (ctx: Context, next: Next) => {
@@ -46,8 +52,8 @@ export function accountRoutes(deps: RouteDeps): Middleware {
     return showLogin(deps, ctx);
   });
   const loginForm = checkedForm(deps.csrf, () => LOGIN_CSRF_SCOPE);
-  router.post('/account/login', loginForm, (ctx) => submitLogin(deps, sessions, pending, ctx));
-  router.post('/account/login/code', loginForm, (ctx) => submitCode(deps, sessions, pending, ctx));
+  router.post('/account/login', loginForm, async (ctx) => submitLogin(deps, sessions, await pending(), ctx));
+  router.post('/account/login/code', loginForm, async (ctx) => submitCode(deps, sessions, await pending(), ctx));
   router.post('/account/login/passkey', loginForm, (ctx) => submitPasskey(deps, sessions, ctx));
   // Sign-in with an identity provider; it comes back to /sso/callback (src/interactions/sso.ts).
   router.post('/account/sso/:name', loginForm, async (ctx) => {
@@ -57,8 +63,8 @@ export function accountRoutes(deps: RouteDeps): Middleware {
     const sso = { issuer: deps.config.issuer, stores: deps.stores, audit: deps.audit, log: deps.log, upstream };
     await startSso(sso, ctx, idp, { kind: 'account', next: safeNext(formField(ctx.request.body, 'next')) });
   });
-  router.post('/account/logout', requireSession, sessionForm, (ctx) => {
-    sessions.end(ctx);
+  router.post('/account/logout', requireSession, sessionForm, async (ctx) => {
+    await sessions.end(ctx);
     redirectInApp(ctx, '/account/login');
   });
   router.get('/account', requireSession, (ctx) => showConnectedAgents(deps, ctx, signedIn(ctx) as SignedIn));

@@ -59,7 +59,9 @@ export async function showSecurity(deps: RouteDeps, ctx: Context, who: SignedIn,
   );
   // Every form here posts to this server and is answered here.
   ctx.set('Content-Security-Policy', `${PASSKEY_PAGE_CSP}; form-action 'self'`);
-  const totp = hasTotp(factors, userId);
+  const totp = await hasTotp(factors, userId);
+  const codesLeft = totp ? await factors.recoveryCodesLeft(userId) : 0;
+  const passkeys = await factors.passkeys(userId);
   deps.views.render(
     ctx,
     'account_security.njk',
@@ -71,10 +73,10 @@ export async function showSecurity(deps: RouteDeps, ctx: Context, who: SignedIn,
       notice: NOTICES[String(ctx.query.notice)],
       error: extra.error,
       totp,
-      codesLeft: totp ? factors.recoveryCodesLeft(userId) : 0,
+      codesLeft,
       enrol: extra.enrol,
       codes: extra.codes,
-      passkeys: factors.passkeys(userId).map((p) => ({
+      passkeys: passkeys.map((p) => ({
         id: p.id,
         name: p.name,
         created: formatWhen(p.createdAt),
@@ -132,18 +134,18 @@ export async function changePassword(
     });
   }
   if (!(await passwordConfirmed(deps, ctx, who, current))) return;
-  ops.changePassword(actor(ctx, who), who.user, await hashPassword(next));
+  await ops.changePassword(actor(ctx, who), who.user, await hashPassword(next));
   // Every session ended with the change; this browser gets a new one.
-  sessions.start(ctx, who.user);
+  await sessions.start(ctx, who.user);
   back(ctx, 'password-changed');
 }
 
 export async function startTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): Promise<void> {
-  if (hasTotp(deps.stores.factors, who.user.id)) {
+  if (await hasTotp(deps.stores.factors, who.user.id)) {
     throw new HttpError(409, 'invalid_request', 'An authenticator app is already set up.');
   }
   const secret = newTotpSecret();
-  ops.startTotp(actor(ctx, who), who.user, secret);
+  await ops.startTotp(actor(ctx, who), who.user, secret);
   return showSecurity(deps, ctx, who, { enrol: enrolment(deps, who, secret) });
 }
 
@@ -152,7 +154,7 @@ function enrolment(deps: RouteDeps, who: SignedIn, secret: string) {
 }
 
 export async function confirmTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): Promise<void> {
-  const pending = deps.stores.factors.totp(who.user.id);
+  const pending = await deps.stores.factors.totp(who.user.id);
   if (!pending || pending.confirmed) {
     throw new HttpError(409, 'invalid_request', 'There is no authenticator app waiting to be confirmed.');
   }
@@ -166,7 +168,7 @@ export async function confirmTotp(deps: RouteDeps, ops: Lifecycle, ctx: Context,
     });
   }
   const { codes, hashes } = newRecoveryCodes();
-  if (!ops.confirmTotp(actor(ctx, who), who.user, step, hashes)) {
+  if (!(await ops.confirmTotp(actor(ctx, who), who.user, step, hashes))) {
     throw new HttpError(409, 'invalid_request', 'There is no authenticator app waiting to be confirmed.');
   }
   return showSecurity(deps, ctx, who, { codes });
@@ -181,18 +183,18 @@ export async function removeTotp(
 ): Promise<void> {
   // Taking away a factor asks for the password, as changing it does.
   if (!(await passwordConfirmed(deps, ctx, who, formField(ctx.request.body, 'current') ?? ''))) return;
-  ops.removeTotp(actor(ctx, who), who.user);
+  await ops.removeTotp(actor(ctx, who), who.user);
   // Every session ended with it; this browser gets a new one.
-  sessions.start(ctx, who.user);
+  await sessions.start(ctx, who.user);
   back(ctx, 'totp-removed');
 }
 
 export async function newCodes(deps: RouteDeps, ops: Lifecycle, ctx: Context, who: SignedIn): Promise<void> {
-  if (!hasTotp(deps.stores.factors, who.user.id)) {
+  if (!(await hasTotp(deps.stores.factors, who.user.id))) {
     throw new HttpError(409, 'invalid_request', 'Set up an authenticator app first.');
   }
   const { codes, hashes } = newRecoveryCodes();
-  ops.replaceRecoveryCodes(actor(ctx, who), who.user, hashes);
+  await ops.replaceRecoveryCodes(actor(ctx, who), who.user, hashes);
   return showSecurity(deps, ctx, who, { codes });
 }
 
@@ -212,7 +214,7 @@ export async function addPasskey(deps: RouteDeps, ops: Lifecycle, ctx: Context, 
     return showSecurity(deps, ctx, who, { error: 'The passkey could not be registered. Try again.', status: 400 });
   }
   try {
-    ops.addPasskey(actor(ctx, who), who.user, { ...credential, name });
+    await ops.addPasskey(actor(ctx, who), who.user, { ...credential, name });
   } catch (err) {
     if (err instanceof LifecycleError)
       throw new HttpError(409, 'invalid_request', 'This passkey is already registered.');
@@ -221,10 +223,10 @@ export async function addPasskey(deps: RouteDeps, ops: Lifecycle, ctx: Context, 
   back(ctx, 'passkey-added');
 }
 
-export function removePasskey(ops: Lifecycle, sessions: WebSessions, ctx: Context, who: SignedIn): void {
-  if (!ops.removePasskey(actor(ctx, who), who.user, String(ctx.params.id))) {
+export async function removePasskey(ops: Lifecycle, sessions: WebSessions, ctx: Context, who: SignedIn): Promise<void> {
+  if (!(await ops.removePasskey(actor(ctx, who), who.user, String(ctx.params.id)))) {
     throw new HttpError(404, 'not_found', 'There is no such passkey.');
   }
-  sessions.start(ctx, who.user);
+  await sessions.start(ctx, who.user);
   back(ctx, 'passkey-removed');
 }

@@ -76,10 +76,10 @@ function merge(members: AgentView[]): AgentView {
 }
 
 /** Every agent: registrations (grouped), metadata-document agents, then ids only known from use. */
-export function listAgents(stores: Stores): AgentView[] {
-  const states = stores.clientState.all();
+export async function listAgents(stores: Stores): Promise<AgentView[]> {
+  const states = await stores.clientState.all();
   const groups = new Map<string, AgentView[]>();
-  for (const c of stores.clients.list()) {
+  for (const c of await stores.clients.list()) {
     const state = states.get(c.clientId);
     states.delete(c.clientId);
     // Disabled registrations are their own rows: an admin acts on one registration at a time, and
@@ -98,9 +98,9 @@ export function listAgents(stores: Stores): AgentView[] {
  * One agent, or undefined when neither oidc-provider nor our state knows the id. A metadata-document
  * URL is always an agent an admin may act on (disable it before it is first used).
  */
-export function findAgent(stores: Stores, clientId: string): AgentView | undefined {
-  const client = stores.clients.find(clientId);
-  const state = stores.clientState.find(clientId);
+export async function findAgent(stores: Stores, clientId: string): Promise<AgentView | undefined> {
+  const client = await stores.clients.find(clientId);
+  const state = await stores.clientState.find(clientId);
   if (!client && !state && !isDocumentUrl(clientId)) return undefined;
   return view(clientId, client?.metadata, client?.createdAt ?? null, state);
 }

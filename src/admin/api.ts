@@ -50,18 +50,18 @@ export const API_ROUTES = [
 const REALM = 'Bearer realm="mcp-oauth admin"';
 
 /** Who is calling, or an HttpError: 401 without (valid) credentials, 403 for non-admins or a missing CSRF header. */
-export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: string | null } {
+export async function apiCaller(deps: RouteDeps, ctx: Context): Promise<Actor & { userId: string | null }> {
   const header = ctx.get('authorization');
   if (header) {
     const presented = parseBearer(header);
     const token =
-      presented.kind === 'token' ? deps.stores.adminTokens.verify(presented.token, epochSeconds()) : undefined;
+      presented.kind === 'token' ? await deps.stores.adminTokens.verify(presented.token, epochSeconds()) : undefined;
     if (!token) {
       ctx.set('WWW-Authenticate', `${REALM}, error="invalid_token"`);
       throw new HttpError(401, 'invalid_token', 'the admin API token is invalid, revoked or malformed');
     }
     if (token.createdBy !== null) {
-      const owner = deps.stores.users.findById(token.createdBy);
+      const owner = await deps.stores.users.findById(token.createdBy);
       if (!owner || owner.disabled || !owner.isAdmin) {
         throw new HttpError(403, 'forbidden', 'the admin this token belongs to is no longer an active admin');
       }
@@ -77,7 +77,7 @@ export function apiCaller(deps: RouteDeps, ctx: Context): Actor & { userId: stri
   // As for the console (./console.ts requireAdminPage): the policy's second factor first.
   if (
     policyStrength(deps.config.secondFactor, current.user, false) &&
-    !hasAnyFactor(deps.stores.factors, current.user.id)
+    !(await hasAnyFactor(deps.stores.factors, current.user.id))
   ) {
     throw new HttpError(403, 'forbidden', 'set up a passkey or an authenticator app on /account/security first');
   }
@@ -113,22 +113,22 @@ export function apiEnvelope(deps: RouteDeps): Middleware {
   };
 }
 
-function userNamed(deps: RouteDeps, ctx: Context): User {
-  const user = deps.stores.users.findByUsername(String(ctx.params.username));
+async function userNamed(deps: RouteDeps, ctx: Context): Promise<User> {
+  const user = await deps.stores.users.findByUsername(String(ctx.params.username));
   if (!user) throw new HttpError(404, 'not_found', 'no such user');
   return user;
 }
 
-function agentId(deps: RouteDeps, ctx: Context): string {
+async function agentId(deps: RouteDeps, ctx: Context): Promise<string> {
   const id = String(ctx.params.id);
-  if (!findAgent(deps.stores, id)) throw new HttpError(404, 'not_found', 'no such client');
+  if (!(await findAgent(deps.stores, id))) throw new HttpError(404, 'not_found', 'no such client');
   return id;
 }
 
 /** The domain as given; the lifecycle operation validates it (one validator with the CLI and the config). */
 const domainParam = (ctx: Context): string => String(ctx.params.domain);
 
-type Caller = ReturnType<typeof apiCaller>;
+type Caller = Awaited<ReturnType<typeof apiCaller>>;
 
 /** JSON bodies for the API calls that take one (a key set is a few KiB). */
 const jsonBody = bodyParser({
@@ -165,7 +165,7 @@ export function refusal(err: LifecycleError): HttpError {
 }
 
 /** The audit list's filters (user by name, client, event family, since), each at most once. */
-function auditFilter(deps: RouteDeps, query: Query): AuditFilter {
+async function auditFilter(deps: RouteDeps, query: Query): Promise<AuditFilter> {
   const user = single(query, 'user', 64);
   const client = single(query, 'client');
   const event = single(query, 'event', 200);
@@ -175,7 +175,7 @@ function auditFilter(deps: RouteDeps, query: Query): AuditFilter {
   }
   const filter: AuditFilter = {};
   if (user) {
-    const found = deps.stores.users.findByUsername(user);
+    const found = await deps.stores.users.findByUsername(user);
     if (!found) throw new HttpError(404, 'not_found', 'no such user');
     filter.userId = found.id;
   }
@@ -193,7 +193,7 @@ function auditFilter(deps: RouteDeps, query: Query): AuditFilter {
 /** Authenticates every /admin/api request before routing, so an unknown path is 401 too. */
 export function requireApiCaller(deps: RouteDeps): Middleware {
   return async (ctx, next) => {
-    ctx.state.adminCaller = apiCaller(deps, ctx);
+    ctx.state.adminCaller = await apiCaller(deps, ctx);
     await next();
   };
 }
@@ -216,17 +216,17 @@ function nextPage(deps: RouteDeps, ctx: Context, next: string | undefined) {
 export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof API_ROUTES)[number]> {
   const { stores } = deps;
   return {
-    'GET /admin/api/grants': (ctx) => {
+    'GET /admin/api/grants': async (ctx) => {
       const page = pageParams(ctx);
-      const result = grantFilter(stores, ctx.query as Query);
+      const result = await grantFilter(stores, ctx.query as Query);
       if (!result.ok)
         throw new HttpError(result.status, result.status === 404 ? 'not_found' : 'invalid_request', result.message);
-      const { records, next } = grantPage(stores, result.filter, page.limit, page.at);
-      ctx.body = { grants: describeGrants(stores, records), ...nextPage(deps, ctx, next) };
+      const { records, next } = await grantPage(stores, result.filter, page.limit, page.at);
+      ctx.body = { grants: await describeGrants(stores, records), ...nextPage(deps, ctx, next) };
     },
-    'GET /admin/api/users': (ctx) => {
+    'GET /admin/api/users': async (ctx) => {
       const page = pageParams(ctx);
-      const { items, next } = pageOf(stores.users.list(), page.limit, page.at);
+      const { items, next } = pageOf(await stores.users.list(), page.limit, page.at);
       ctx.body = {
         users: items.map((u) => ({
           id: u.id,
@@ -239,75 +239,75 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
       };
     },
     // Newest first; the next page holds older events (the cursor names the last event shown).
-    'GET /admin/api/audit': (ctx) => {
+    'GET /admin/api/audit': async (ctx) => {
       const page = pageParams(ctx, 'before');
       const query = ctx.query as Query;
-      const filter = auditFilter(deps, query);
-      const rows = queryAudit(stores.db, { ...filter, beforeId: page.at.before, limit: page.limit + 1 });
+      const filter = await auditFilter(deps, query);
+      const rows = await queryAudit(stores.sql, { ...filter, beforeId: page.at.before, limit: page.limit + 1 });
       const shown = rows.slice(0, page.limit);
       const last = shown.at(-1);
       const next = rows.length > page.limit && last ? encodeCursor({ before: last.id }) : undefined;
       ctx.body = { events: shown, ...nextPage(deps, ctx, next) };
     },
-    'POST /admin/api/grants/:id/revoke': (ctx) => {
+    'POST /admin/api/grants/:id/revoke': async (ctx) => {
       const id = String(ctx.params.id);
-      const outcome = ops.revokeGrant(caller(ctx), id);
+      const outcome = await ops.revokeGrant(caller(ctx), id);
       if (outcome === 'unknown') throw new HttpError(404, 'not_found', 'no such grant');
       ctx.body = { grant_id: id, revoked: outcome === 'revoked' };
     },
-    'POST /admin/api/users/:username/revoke-grants': (ctx) => {
+    'POST /admin/api/users/:username/revoke-grants': async (ctx) => {
       const client = single(ctx.query as Query, 'client');
       if (client === undefined) throw new HttpError(400, 'invalid_request', 'client may be given once');
-      const user = userNamed(deps, ctx);
-      ctx.body = { username: user.username, revoked: ops.revokeUserGrants(caller(ctx), user, client || null) };
+      const user = await userNamed(deps, ctx);
+      ctx.body = { username: user.username, revoked: await ops.revokeUserGrants(caller(ctx), user, client || null) };
     },
-    'POST /admin/api/users/:username/disable': (ctx) => {
-      const user = userNamed(deps, ctx);
+    'POST /admin/api/users/:username/disable': async (ctx) => {
+      const user = await userNamed(deps, ctx);
       const who = caller(ctx);
       // A token tied to an admin acts as that admin: not on their own account either.
       if (user.id === who.userId) throw new HttpError(400, 'invalid_request', 'an admin cannot disable themselves');
-      const revoked = ops.disableUser(who, user);
+      const revoked = await ops.disableUser(who, user);
       ctx.body = { username: user.username, disabled: true, changed: revoked !== undefined, revoked: revoked ?? [] };
     },
-    'POST /admin/api/users/:username/enable': (ctx) => {
-      const user = userNamed(deps, ctx);
-      ctx.body = { username: user.username, disabled: false, changed: ops.enableUser(caller(ctx), user) };
+    'POST /admin/api/users/:username/enable': async (ctx) => {
+      const user = await userNamed(deps, ctx);
+      ctx.body = { username: user.username, disabled: false, changed: await ops.enableUser(caller(ctx), user) };
     },
-    'GET /admin/api/clients': (ctx) => {
+    'GET /admin/api/clients': async (ctx) => {
       const page = pageParams(ctx);
-      const { items, next } = pageOf(listAgents(stores), page.limit, page.at);
+      const { items, next } = pageOf(await listAgents(stores), page.limit, page.at);
       ctx.body = { clients: items, ...nextPage(deps, ctx, next) };
     },
-    'POST /admin/api/clients/:id/revoke-grants': (ctx) => {
-      const id = agentId(deps, ctx);
-      ctx.body = { client_id: id, revoked: ops.revokeClientGrants(caller(ctx), id) };
+    'POST /admin/api/clients/:id/revoke-grants': async (ctx) => {
+      const id = await agentId(deps, ctx);
+      ctx.body = { client_id: id, revoked: await ops.revokeClientGrants(caller(ctx), id) };
     },
-    'POST /admin/api/clients/:id/disable': (ctx) => {
-      const id = agentId(deps, ctx);
-      const revoked = ops.disableClient(caller(ctx), id);
+    'POST /admin/api/clients/:id/disable': async (ctx) => {
+      const id = await agentId(deps, ctx);
+      const revoked = await ops.disableClient(caller(ctx), id);
       ctx.body = { client_id: id, disabled: true, changed: revoked !== undefined, revoked: revoked ?? [] };
     },
-    'POST /admin/api/clients/:id/enable': (ctx) => {
-      const id = agentId(deps, ctx);
-      ctx.body = { client_id: id, disabled: false, changed: ops.enableClient(caller(ctx), id) };
+    'POST /admin/api/clients/:id/enable': async (ctx) => {
+      const id = await agentId(deps, ctx);
+      ctx.body = { client_id: id, disabled: false, changed: await ops.enableClient(caller(ctx), id) };
     },
     // Metadata-document agents by domain (docs/design.md#consent-that-tells-the-truth): the domain and all its
     // subdomains.
-    'GET /admin/api/client-domains': (ctx) => {
-      ctx.body = { domains: stores.clientState.blockedDomains() };
+    'GET /admin/api/client-domains': async (ctx) => {
+      ctx.body = { domains: await stores.clientState.blockedDomains() };
     },
-    'POST /admin/api/client-domains/:domain/disable': (ctx) => {
+    'POST /admin/api/client-domains/:domain/disable': async (ctx) => {
       const domain = domainOf(domainParam(ctx));
-      const revoked = ops.disableDomain(caller(ctx), domain);
+      const revoked = await ops.disableDomain(caller(ctx), domain);
       ctx.body = { domain, disabled: true, changed: revoked !== undefined, revoked: revoked ?? [] };
     },
-    'POST /admin/api/client-domains/:domain/enable': (ctx) => {
+    'POST /admin/api/client-domains/:domain/enable': async (ctx) => {
       const domain = domainOf(domainParam(ctx));
-      ctx.body = { domain, disabled: false, changed: ops.enableDomain(caller(ctx), domain) };
+      ctx.body = { domain, disabled: false, changed: await ops.enableDomain(caller(ctx), domain) };
     },
     // Agents without a user (client credentials); disable, enable and revoke them as clients above.
-    'GET /admin/api/service-clients': (ctx) => {
-      ctx.body = { service_clients: ops.listServiceClients() };
+    'GET /admin/api/service-clients': async (ctx) => {
+      ctx.body = { service_clients: await ops.listServiceClients() };
     },
     'POST /admin/api/service-clients': async (ctx) => {
       const body = await readJson(ctx);

@@ -10,20 +10,22 @@ import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
 import { common } from './console_pages.js';
 
-export function approvalsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+export async function approvalsPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
   const showAll = ctx.query.state === 'all';
-  const approvals = deps.stores.agentApprovals.list(showAll ? undefined : 'pending', 200).map((a) => {
-    const agent = findAgent(deps.stores, a.clientId);
-    return {
+  const approvals = [];
+  for (const a of await deps.stores.agentApprovals.list(showAll ? undefined : 'pending', 200)) {
+    const agent = await findAgent(deps.stores, a.clientId);
+    const requester = a.requestedBy ? await deps.stores.users.findById(a.requestedBy) : undefined;
+    approvals.push({
       ...a,
       name: agent?.name ?? null,
       verifiedDomain: agent?.verifiedDomain ?? null,
       redirectHosts: (agent?.redirectHosts ?? []).join(' '),
       requested: formatWhen(a.requestedAt),
-      requestedBy: a.requestedBy ? (deps.stores.users.findById(a.requestedBy)?.username ?? null) : null,
+      requestedBy: requester?.username ?? null,
       decided: a.decidedAt === null ? null : formatWhen(a.decidedAt),
-    };
-  });
+    });
+  }
   deps.views.render(ctx, 'admin_approvals.njk', {
     ...common(deps, ctx, who, 'approvals', 'Approvals'),
     approvals,
@@ -33,8 +35,8 @@ export function approvalsPage(deps: RouteDeps, ctx: Context, who: SignedIn): voi
 }
 
 /** Per-agent policies and the servers' labels (set with the API or the CLI). */
-export function policiesPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
-  const policies = deps.stores.agentPolicies.list().map((p) => ({
+export async function policiesPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
+  const policies = (await deps.stores.agentPolicies.list()).map((p) => ({
     id: p.id,
     clientId: p.match.kind === 'client' ? p.match.value : null,
     domain: p.match.kind === 'domain' ? p.match.value : null,
@@ -43,11 +45,10 @@ export function policiesPage(deps: RouteDeps, ctx: Context, who: SignedIn): void
     readOnly: p.readOnly,
     updated: formatWhen(p.updatedAt),
   }));
-  const servers = deps.stores.resources.list().map((r) => ({
-    name: r.name,
-    uri: r.uri,
-    label: deps.stores.resourceLabels.labelOf(r.uri) ?? null,
-  }));
+  const servers = [];
+  for (const r of await deps.stores.resources.list()) {
+    servers.push({ name: r.name, uri: r.uri, label: (await deps.stores.resourceLabels.labelOf(r.uri)) ?? null });
+  }
   deps.views.render(ctx, 'admin_policies.njk', {
     ...common(deps, ctx, who, 'policies', 'Policies'),
     policies,
@@ -56,9 +57,9 @@ export function policiesPage(deps: RouteDeps, ctx: Context, who: SignedIn): void
 }
 
 /** The agent of a request in the queue, or 404. */
-function queued(deps: RouteDeps, ctx: Context): string {
+async function queued(deps: RouteDeps, ctx: Context): Promise<string> {
   const id = String(ctx.params.id);
-  if (!deps.stores.agentApprovals.find(id)) throw new HttpError(404, 'not_found', 'There is no such request.');
+  if (!(await deps.stores.agentApprovals.find(id))) throw new HttpError(404, 'not_found', 'There is no such request.');
   return id;
 }
 
@@ -69,11 +70,13 @@ export function approvalHandlers(
   done: (ctx: Context, notice: string) => void,
 ) {
   return {
-    'POST /admin/approvals/:id/approve': (ctx: Context) => {
-      done(ctx, ops.approveAgent(admin(ctx), queued(deps, ctx)) ? 'agent-approved' : 'unchanged');
+    'POST /admin/approvals/:id/approve': async (ctx: Context) => {
+      const id = await queued(deps, ctx);
+      done(ctx, (await ops.approveAgent(admin(ctx), id)) ? 'agent-approved' : 'unchanged');
     },
-    'POST /admin/approvals/:id/refuse': (ctx: Context) => {
-      done(ctx, ops.refuseAgent(admin(ctx), queued(deps, ctx)) ? 'agent-refused' : 'unchanged');
+    'POST /admin/approvals/:id/refuse': async (ctx: Context) => {
+      const id = await queued(deps, ctx);
+      done(ctx, (await ops.refuseAgent(admin(ctx), id)) ? 'agent-refused' : 'unchanged');
     },
   };
 }

@@ -21,13 +21,13 @@ function read(ctx: Context): Values {
 }
 
 /** The filter, or what is wrong and with which field (the page shows it next to that field). */
-function toFilter(
+async function toFilter(
   deps: RouteDeps,
   v: Values,
-): { filter: AuditFilter } | { problem: string; field: (typeof FIELDS)[number] } {
+): Promise<{ filter: AuditFilter } | { problem: string; field: (typeof FIELDS)[number] }> {
   const filter: AuditFilter = { limit: 200 };
   if (v.user) {
-    const user = deps.stores.users.findByUsername(v.user);
+    const user = await deps.stores.users.findByUsername(v.user);
     if (!user) return { problem: `There is no user named ${v.user}.`, field: 'user' };
     filter.userId = user.id;
   }
@@ -63,15 +63,15 @@ function detailList(details: unknown): { name: string; value: string }[] {
     .map(([name, v]) => ({ name, value: typeof v === 'object' ? JSON.stringify(v) : String(v) }));
 }
 
-export function auditPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+export async function auditPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
   const values = read(ctx);
   const start = startOf(ctx);
-  const result = 'problem' in start ? start : toFilter(deps, values);
+  const result = 'problem' in start ? start : await toFilter(deps, values);
   // One row more than the page, to know whether an older page follows.
   const limit = 'filter' in result ? (result.filter.limit ?? 200) : 0;
   const found =
     'filter' in result && !('problem' in start)
-      ? queryAudit(deps.stores.db, { ...result.filter, ...start, limit: limit + 1 })
+      ? await queryAudit(deps.stores.sql, { ...result.filter, ...start, limit: limit + 1 })
       : [];
   const rows = found.slice(0, limit);
   const last = rows.at(-1);

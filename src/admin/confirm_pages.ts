@@ -19,12 +19,12 @@ export type ConfirmKind =
   | 'agent-disable';
 
 /** The sentence's named values (shown emphasised) for each kind, or 404 for an unknown target. */
-function describeTarget(deps: RouteDeps, ctx: Context, kind: ConfirmKind) {
+async function describeTarget(deps: RouteDeps, ctx: Context, kind: ConfirmKind) {
   const id = String(ctx.params.id);
   if (kind === 'grant-revoke') {
-    const record = deps.stores.grantRecords.find(id);
+    const record = await deps.stores.grantRecords.find(id);
     if (!record) throw new HttpError(404, 'not_found', 'There is no such grant.');
-    const [g] = describeGrants(deps.stores, [record]);
+    const [g] = await describeGrants(deps.stores, [record]);
     return {
       key: 'confirm.grantRevoke',
       label: 'account.revoke',
@@ -36,17 +36,17 @@ function describeTarget(deps: RouteDeps, ctx: Context, kind: ConfirmKind) {
     };
   }
   if (kind === 'user-revoke-grants' || kind === 'user-disable') {
-    const user = deps.stores.users.findById(id);
+    const user = await deps.stores.users.findById(id);
     if (!user) throw new HttpError(404, 'not_found', 'There is no such user.');
     const client = typeof ctx.query.client === 'string' && ctx.query.client !== '' ? ctx.query.client : undefined;
     if (kind === 'user-disable')
       return { key: 'confirm.userDisable', label: 'action.disable', parts: { user: user.username } };
-    const agent = client ? (findAgent(deps.stores, client)?.name ?? client) : undefined;
+    const agent = client ? ((await findAgent(deps.stores, client))?.name ?? client) : undefined;
     return agent
       ? { key: 'confirm.userAgentRevokeAll', label: 'action.revokeAll', parts: { user: user.username, agent }, client }
       : { key: 'confirm.userRevokeAll', label: 'action.revokeAll', parts: { user: user.username } };
   }
-  const agent = findAgent(deps.stores, id);
+  const agent = await findAgent(deps.stores, id);
   if (!agent) throw new HttpError(404, 'not_found', 'There is no such agent.');
   const parts = { agent: agent.name ?? agent.clientId };
   return kind === 'agent-disable'
@@ -55,8 +55,14 @@ function describeTarget(deps: RouteDeps, ctx: Context, kind: ConfirmKind) {
 }
 
 /** "Revoke …? [Revoke] Cancel": the form posts to the same path the page was asked for. */
-export function confirmPage(deps: RouteDeps, ctx: Context, who: SignedIn, kind: ConfirmKind, section: string): void {
-  const target = describeTarget(deps, ctx, kind);
+export async function confirmPage(
+  deps: RouteDeps,
+  ctx: Context,
+  who: SignedIn,
+  kind: ConfirmKind,
+  section: string,
+): Promise<void> {
+  const target = await describeTarget(deps, ctx, kind);
   const back = safeNext(ctx.query.back, '/admin');
   deps.views.render(ctx, 'confirm.njk', {
     ...common(deps, ctx, who, section, ''),

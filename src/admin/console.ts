@@ -71,7 +71,7 @@ export function requireAdminPage(deps?: RouteDeps): Middleware {
     if (
       deps &&
       policyStrength(deps.config.secondFactor, current.user, false) &&
-      !hasAnyFactor(deps.stores.factors, current.user.id)
+      !(await hasAnyFactor(deps.stores.factors, current.user.id))
     ) {
       return redirectInApp(ctx, '/account/security?notice=factor-required');
     }
@@ -88,15 +88,15 @@ function done(ctx: Context, notice: string, n?: number): void {
   redirectInApp(ctx, url.pathname + url.search);
 }
 
-function targetUser(deps: RouteDeps, ctx: Context): User {
-  const user = deps.stores.users.findById(String(ctx.params.id));
+async function targetUser(deps: RouteDeps, ctx: Context): Promise<User> {
+  const user = await deps.stores.users.findById(String(ctx.params.id));
   if (!user) throw new HttpError(404, 'not_found', 'There is no such user.');
   return user;
 }
 
-function targetAgent(deps: RouteDeps, ctx: Context): string {
+async function targetAgent(deps: RouteDeps, ctx: Context): Promise<string> {
   const id = String(ctx.params.id);
-  if (!findAgent(deps.stores, id)) throw new HttpError(404, 'not_found', 'There is no such agent.');
+  if (!(await findAgent(deps.stores, id))) throw new HttpError(404, 'not_found', 'There is no such agent.');
   return id;
 }
 
@@ -116,48 +116,51 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     'GET /admin/users/:id/disable': (ctx) => confirmPage(deps, ctx, who(ctx), 'user-disable', 'users'),
     'GET /admin/agents/:id/revoke-grants': (ctx) => confirmPage(deps, ctx, who(ctx), 'agent-revoke-grants', 'agents'),
     'GET /admin/agents/:id/disable': (ctx) => confirmPage(deps, ctx, who(ctx), 'agent-disable', 'agents'),
-    'POST /admin/alerts/:id/acknowledge': (ctx) => {
+    'POST /admin/alerts/:id/acknowledge': async (ctx) => {
       const id = Number(ctx.params.id);
-      if (!Number.isSafeInteger(id) || !deps.stores.alerts.find(id)) {
+      if (!Number.isSafeInteger(id) || !(await deps.stores.alerts.find(id))) {
         throw new HttpError(404, 'not_found', 'There is no such alert.');
       }
-      const changed = deps.stores.alerts.acknowledge(id, who(ctx).user.username, epochSeconds());
+      const changed = await deps.stores.alerts.acknowledge(id, who(ctx).user.username, epochSeconds());
       done(ctx, changed ? 'alert-acknowledged' : 'unchanged');
     },
-    'POST /admin/grants/:id/revoke': (ctx) => {
-      const outcome = ops.revokeGrant(admin(ctx), String(ctx.params.id));
+    'POST /admin/grants/:id/revoke': async (ctx) => {
+      const outcome = await ops.revokeGrant(admin(ctx), String(ctx.params.id));
       if (outcome === 'unknown') throw new HttpError(404, 'not_found', 'There is no such grant.');
       done(ctx, outcome === 'revoked' ? 'grant-revoked' : 'grant-already-revoked');
     },
-    'POST /admin/users/:id/revoke-grants': (ctx) => {
-      const user = targetUser(deps, ctx);
+    'POST /admin/users/:id/revoke-grants': async (ctx) => {
+      const user = await targetUser(deps, ctx);
       const client = formField(ctx.request.body, 'client') || null;
-      done(ctx, 'user-grants-revoked', ops.revokeUserGrants(admin(ctx), user, client).length);
+      done(ctx, 'user-grants-revoked', (await ops.revokeUserGrants(admin(ctx), user, client)).length);
     },
-    'POST /admin/users/:id/disable': (ctx) => {
-      const user = targetUser(deps, ctx);
+    'POST /admin/users/:id/disable': async (ctx) => {
+      const user = await targetUser(deps, ctx);
       // Checked here too for the page's wording (translated, locales/); the operation refuses it
       // anyway, and the last enabled admin (shown as a page through admin/routes.ts).
       if (user.id === who(ctx).user.id) {
         throw new HttpError(400, 'invalid_request', 'You cannot disable your own account. Ask another admin.');
       }
-      const revoked = ops.disableUser(admin(ctx), user);
+      const revoked = await ops.disableUser(admin(ctx), user);
       if (revoked) done(ctx, 'user-disabled', revoked.length);
       else done(ctx, 'unchanged');
     },
-    'POST /admin/users/:id/enable': (ctx) => {
-      done(ctx, ops.enableUser(admin(ctx), targetUser(deps, ctx)) ? 'user-enabled' : 'unchanged');
+    'POST /admin/users/:id/enable': async (ctx) => {
+      const user = await targetUser(deps, ctx);
+      done(ctx, (await ops.enableUser(admin(ctx), user)) ? 'user-enabled' : 'unchanged');
     },
-    'POST /admin/agents/:id/revoke-grants': (ctx) => {
-      done(ctx, 'agent-grants-revoked', ops.revokeClientGrants(admin(ctx), targetAgent(deps, ctx)).length);
+    'POST /admin/agents/:id/revoke-grants': async (ctx) => {
+      const agent = await targetAgent(deps, ctx);
+      done(ctx, 'agent-grants-revoked', (await ops.revokeClientGrants(admin(ctx), agent)).length);
     },
-    'POST /admin/agents/:id/disable': (ctx) => {
-      const revoked = ops.disableClient(admin(ctx), targetAgent(deps, ctx));
+    'POST /admin/agents/:id/disable': async (ctx) => {
+      const revoked = await ops.disableClient(admin(ctx), await targetAgent(deps, ctx));
       if (revoked) done(ctx, 'agent-disabled', revoked.length);
       else done(ctx, 'unchanged');
     },
-    'POST /admin/agents/:id/enable': (ctx) => {
-      done(ctx, ops.enableClient(admin(ctx), targetAgent(deps, ctx)) ? 'agent-enabled' : 'unchanged');
+    'POST /admin/agents/:id/enable': async (ctx) => {
+      const agent = await targetAgent(deps, ctx);
+      done(ctx, (await ops.enableClient(admin(ctx), agent)) ? 'agent-enabled' : 'unchanged');
     },
     // Agents without a user (src/grants/service_clients.ts checks everything); the secret is on the
     // page that answers this POST and nowhere else.
@@ -195,14 +198,14 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
       if (passwordProblem(password)) {
         throw new HttpError(400, 'invalid_request', 'A password has at least 8 and at most 1024 characters.');
       }
-      if (deps.stores.users.findByUsername(username)) {
+      if (await deps.stores.users.findByUsername(username)) {
         throw new HttpError(409, 'invalid_request', 'There is already a user with that name.');
       }
-      ops.createUser(admin(ctx), username, await hashPassword(password), formField(body, 'admin') === 'on');
+      await ops.createUser(admin(ctx), username, await hashPassword(password), formField(body, 'admin') === 'on');
       done(ctx, 'user-created');
     },
-    'POST /admin/users/:id/reset-factors': (ctx) => {
-      ops.resetFactors(admin(ctx), targetUser(deps, ctx));
+    'POST /admin/users/:id/reset-factors': async (ctx) => {
+      await ops.resetFactors(admin(ctx), await targetUser(deps, ctx));
       done(ctx, 'factors-reset');
     },
   };

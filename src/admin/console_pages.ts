@@ -62,12 +62,13 @@ function pageOrProblem(ctx: Context): { page: Extract<PageRequest, { ok: true }>
   return { page: { ok: true, limit: DEFAULT_PAGE, at: { offset: 0, before: undefined } }, problem: page.message };
 }
 
-export function grantsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
-  const result = grantFilter(deps.stores, ctx.query as Query);
+export async function grantsPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
+  const result = await grantFilter(deps.stores, ctx.query as Query);
   const { page, problem } = pageOrProblem(ctx);
-  const found = result.ok ? grantPage(deps.stores, result.filter, page.limit, page.at) : { records: [] };
+  const found = result.ok ? await grantPage(deps.stores, result.filter, page.limit, page.at) : { records: [] };
   const records = found.records;
-  const grants = describeGrants(deps.stores, records).map((g) => ({
+  const resources = await deps.stores.resources.list();
+  const grants = (await describeGrants(deps.stores, records)).map((g) => ({
     ...g,
     since: formatWhen(g.createdAt),
     lastUsed: formatWhen(g.lastUsedAt),
@@ -79,16 +80,17 @@ export function grantsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     filter: result.values,
     problem: result.ok ? problem : result.message,
     pager: pager(ctx, 'next' in found ? found.next : undefined),
-    resources: deps.stores.resources.list().map((r) => ({ uri: r.uri, name: r.name })),
+    resources: resources.map((r) => ({ uri: r.uri, name: r.name })),
     grants,
     targetUser: result.ok && result.user ? pageUser(result.user) : undefined,
     targetClient: clientFilter,
   });
 }
 
-export function agentsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+export async function agentsPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
   const { page, problem } = pageOrProblem(ctx);
-  const { items, next } = pageOf(listAgents(deps.stores), page.limit, page.at);
+  const { items, next } = pageOf(await listAgents(deps.stores), page.limit, page.at);
+  const resources = await deps.stores.resources.list();
   const agents = items.map((a) => ({
     ...a,
     registered: formatWhen(a.registeredAt, 'unknown'),
@@ -101,7 +103,7 @@ export function agentsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
     agents,
     problem,
     pager: pager(ctx, next),
-    serviceResources: deps.stores.resources.list().map((r) => ({ uri: r.uri, name: r.name })),
+    serviceResources: resources.map((r) => ({ uri: r.uri, name: r.name })),
   });
 }
 
@@ -124,24 +126,29 @@ export function serviceClientPage(
   });
 }
 
-export function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+export async function usersPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
   const { page, problem } = pageOrProblem(ctx);
-  const linked = deps.stores.identities.providersByUser();
+  const linked = await deps.stores.identities.providersByUser();
   const names = new Map(deps.config.identityProviders.map((p) => [p.name, p.displayName]));
-  const { items, next } = pageOf(deps.stores.users.list(), page.limit, page.at);
-  const users = items.map((u) => ({
-    // How the user signs in: the identity providers linked to them, and a password if they have one.
-    sources: (linked.get(u.id) ?? []).map((p) => names.get(p) ?? p),
-    password: u.passwordHash !== NO_PASSWORD,
-    id: u.id,
-    username: u.username,
-    isAdmin: u.isAdmin,
-    disabled: u.disabled,
-    created: formatWhen(u.createdAt),
-    self: u.id === who.user.id,
-    passkeys: deps.stores.factors.passkeys(u.id).length,
-    totp: deps.stores.factors.totp(u.id)?.confirmed === true,
-  }));
+  const { items, next } = pageOf(await deps.stores.users.list(), page.limit, page.at);
+  const users = [];
+  for (const u of items) {
+    const passkeys = (await deps.stores.factors.passkeys(u.id)).length;
+    const totp = (await deps.stores.factors.totp(u.id))?.confirmed === true;
+    users.push({
+      // How the user signs in: the identity providers linked to them, and a password if they have one.
+      sources: (linked.get(u.id) ?? []).map((p) => names.get(p) ?? p),
+      password: u.passwordHash !== NO_PASSWORD,
+      id: u.id,
+      username: u.username,
+      isAdmin: u.isAdmin,
+      disabled: u.disabled,
+      created: formatWhen(u.createdAt),
+      self: u.id === who.user.id,
+      passkeys,
+      totp,
+    });
+  }
   deps.views.render(ctx, 'admin_users.njk', {
     ...common(deps, ctx, who, 'users', 'Users'),
     users,

@@ -9,15 +9,19 @@ import type { SignedIn } from '../web/page_session.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { common } from './console_pages.js';
 
-export function alertsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
+export async function alertsPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
   const showAll = ctx.query.state === 'all';
-  const alerts = deps.stores.alerts.list({ open: !showAll, limit: 200 }).map((a) => ({
-    ...a,
-    when: formatWhen(a.at),
-    username: a.userId ? (deps.stores.users.findById(a.userId)?.username ?? null) : null,
-    acknowledged: a.acknowledgedAt === null ? null : formatWhen(a.acknowledgedAt),
-    detailText: JSON.stringify(a.details),
-  }));
+  const alerts = [];
+  for (const a of await deps.stores.alerts.list({ open: !showAll, limit: 200 })) {
+    const user = a.userId ? await deps.stores.users.findById(a.userId) : undefined;
+    alerts.push({
+      ...a,
+      when: formatWhen(a.at),
+      username: user?.username ?? null,
+      acknowledged: a.acknowledgedAt === null ? null : formatWhen(a.acknowledgedAt),
+      detailText: JSON.stringify(a.details),
+    });
+  }
   deps.views.render(ctx, 'admin_alerts.njk', {
     ...common(deps, ctx, who, 'alerts', 'Alerts'),
     alerts,
@@ -25,11 +29,11 @@ export function alertsPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
   });
 }
 
-export function grantPage(deps: RouteDeps, ctx: Context, who: SignedIn): void {
-  const record = deps.stores.grantRecords.find(String(ctx.params.id));
+export async function grantPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
+  const record = await deps.stores.grantRecords.find(String(ctx.params.id));
   if (!record) throw new HttpError(404, 'not_found', 'There is no such grant.');
-  const [grant] = describeGrants(deps.stores, [record]);
-  const family = deps.stores.refreshFamily.family(record.id).map((r) => ({
+  const [grant] = await describeGrants(deps.stores, [record]);
+  const family = (await deps.stores.refreshFamily.family(record.id)).map((r) => ({
     ...r,
     rotated: formatWhen(r.rotatedAt),
     lastPresented: formatWhen(r.lastPresentedAt),

@@ -28,7 +28,7 @@ export function single(query: Query, name: string, max = 2048): string | undefin
   return value.trim();
 }
 
-export function grantFilter(stores: Stores, query: Query): FilterResult {
+export async function grantFilter(stores: Stores, query: Query): Promise<FilterResult> {
   const user = single(query, 'user', 64);
   const client = single(query, 'client');
   const resource = single(query, 'resource');
@@ -45,7 +45,7 @@ export function grantFilter(stores: Stores, query: Query): FilterResult {
   if (state !== '' && !STATES.has(state)) {
     return { ok: false, status: 400, message: 'state must be active, revoked or all', values };
   }
-  const found = user ? stores.users.findByUsername(user) : undefined;
+  const found = user ? await stores.users.findByUsername(user) : undefined;
   if (user && !found) return { ok: false, status: 404, message: `no user named ${user}`, values };
   return {
     ok: true,
@@ -61,13 +61,13 @@ export function grantFilter(stores: Stores, query: Query): FilterResult {
 }
 
 /** One page of grants: one row more than the page is read, to know whether another page follows. */
-export function grantPage(
+export async function grantPage(
   stores: Stores,
   filter: GrantFilter,
   limit: number,
   at: PagePosition,
-): { records: GrantRecord[]; next?: string } {
-  const rows = stores.grantRecords.list({ ...filter, limit: limit + 1, offset: at.offset });
+): Promise<{ records: GrantRecord[]; next?: string }> {
+  const rows = await stores.grantRecords.list({ ...filter, limit: limit + 1, offset: at.offset });
   if (rows.length <= limit) return { records: rows };
   return { records: rows.slice(0, limit), next: encodeCursor({ offset: at.offset + limit }) };
 }

@@ -24,15 +24,15 @@ const optionalString = (value: unknown, field: string): string | undefined => {
 
 export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, readOnlyLabels: readonly string[]) {
   return {
-    'GET /admin/api/agent-policies': (ctx: Context) => {
-      ctx.body = { policies: ops.listAgentPolicies().map(describePolicy) };
+    'GET /admin/api/agent-policies': async (ctx: Context) => {
+      ctx.body = { policies: (await ops.listAgentPolicies()).map(describePolicy) };
     },
     'POST /admin/api/agent-policies': async (ctx: Context) => {
       const body = await readJson(ctx);
       if (body.read_only !== undefined && typeof body.read_only !== 'boolean') {
         throw new HttpError(400, 'invalid_request', 'read_only must be true or false');
       }
-      const { policy, narrowed } = ops.setAgentPolicy(caller(ctx), {
+      const { policy, narrowed } = await ops.setAgentPolicy(caller(ctx), {
         clientId: optionalString(body.client_id, 'client_id'),
         domain: optionalString(body.domain, 'domain'),
         resources: optionalList(body.resources, 'resources'),
@@ -41,15 +41,15 @@ export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, 
       });
       ctx.body = { policy: describePolicy(policy), agents_narrowed: narrowed };
     },
-    'POST /admin/api/agent-policies/:id/delete': (ctx: Context) => {
+    'POST /admin/api/agent-policies/:id/delete': async (ctx: Context) => {
       const raw = String(ctx.params.id ?? '');
       const id = /^[1-9][0-9]{0,15}$/.test(raw) ? Number(raw) : undefined;
-      if (id === undefined || !ops.removeAgentPolicy(caller(ctx), id)) {
+      if (id === undefined || !(await ops.removeAgentPolicy(caller(ctx), id))) {
         throw new HttpError(404, 'not_found', 'no such agent policy');
       }
       ctx.body = { id, removed: true };
     },
-    'GET /admin/api/agent-approvals': (ctx: Context) => {
+    'GET /admin/api/agent-approvals': async (ctx: Context) => {
       const state = ctx.query.state;
       if (
         state !== undefined &&
@@ -60,7 +60,7 @@ export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, 
       ) {
         throw new HttpError(400, 'invalid_request', 'state must be pending, approved, refused or all');
       }
-      const list = ops.listAgentApprovals(state === undefined ? 'pending' : state === 'all' ? undefined : state);
+      const list = await ops.listAgentApprovals(state === undefined ? 'pending' : state === 'all' ? undefined : state);
       ctx.body = {
         approvals: list.map((a) => ({
           client_id: a.clientId,
@@ -72,13 +72,13 @@ export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, 
         })),
       };
     },
-    'POST /admin/api/agent-approvals/:id/approve': (ctx: Context) => {
+    'POST /admin/api/agent-approvals/:id/approve': async (ctx: Context) => {
       const id = String(ctx.params.id ?? '');
-      ctx.body = { client_id: id, state: 'approved', changed: ops.approveAgent(caller(ctx), id) };
+      ctx.body = { client_id: id, state: 'approved', changed: await ops.approveAgent(caller(ctx), id) };
     },
-    'POST /admin/api/agent-approvals/:id/refuse': (ctx: Context) => {
+    'POST /admin/api/agent-approvals/:id/refuse': async (ctx: Context) => {
       const id = String(ctx.params.id ?? '');
-      ctx.body = { client_id: id, state: 'refused', changed: ops.refuseAgent(caller(ctx), id) };
+      ctx.body = { client_id: id, state: 'refused', changed: await ops.refuseAgent(caller(ctx), id) };
     },
     'POST /admin/api/resource-labels': async (ctx: Context) => {
       const body = await readJson(ctx);
@@ -88,7 +88,7 @@ export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, 
         throw new HttpError(400, 'invalid_request', `label must be null or one of ${LABELS.join(', ')}`);
       }
       const label = body.label as Label | null;
-      const narrowed = ops.setResourceLabel(caller(ctx), resource, label, readOnlyLabels);
+      const narrowed = await ops.setResourceLabel(caller(ctx), resource, label, readOnlyLabels);
       ctx.body = { resource, label, agents_narrowed: narrowed };
     },
   };

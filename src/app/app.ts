@@ -23,14 +23,14 @@ import { requestContext } from '../ops/request_id.js';
 import { createMetadataDocumentPolicy } from '../provider/client_metadata_document.js';
 import { agentGroupKey } from '../provider/client_policy.js';
 import { documentPins } from '../provider/document_pins.js';
-import { keepErrorsOnOurOrigin } from '../provider/error_redirects.js';
+import { keepErrorsOnOurOrigin, loadRedirectStanding } from '../provider/error_redirects.js';
 import { registerIdJagGrant } from '../provider/id_jag.js';
 import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/index.js';
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import { handOverSuccessor } from '../provider/refresh_grace.js';
 import { registrationGuard } from '../provider/registration_guard.js';
 import { createUpstream } from '../provider/upstream.js';
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
 import { basePath, mountAt, withBasePath } from '../web/base_path.js';
@@ -47,7 +47,7 @@ import { createViews, viewsDir } from '../web/views.js';
 import { devicePolling } from './device_polling.js';
 import { INTROSPECTION_PATH, introspection } from './introspection.js';
 import { metadata } from './metadata.js';
-import { wireProviderEvents } from './provider_events.js';
+import { settleProviderEvents, wireProviderEvents } from './provider_events.js';
 import { registrationCors } from './registration_cors.js';
 import { resourceParams } from './resource_params.js';
 import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
@@ -62,7 +62,7 @@ export interface App {
   /** Alerts raised by this app: counted and queued for the webhook (`drained()` waits for it). */
   alerts: AlertSink;
   /** Rebuilds the provider if the published or signing keys changed; true when it did. */
-  reloadKeysIfChanged: () => boolean;
+  reloadKeysIfChanged: () => Promise<boolean>;
 }
 
 export interface BuildOptions {
@@ -70,20 +70,20 @@ export interface BuildOptions {
   now?: () => number;
 }
 
-export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildOptions = {}): Promise<App> {
-  const stores = createStores(db, { accessTokenTtl: config.accessTokenTtl, now: opts.now });
+export async function buildApp(config: Config, sql: Sql, log: Logger, opts: BuildOptions = {}): Promise<App> {
+  const stores = createStores(sql, { accessTokenTtl: config.accessTokenTtl, now: opts.now });
   // Before anything is signed: revocation-feed entries, whoever writes them (this server, or the
   // CLI in another shell), last as long as the longest-lived token this server ever issued.
-  stores.revocations.noteSigningTtl(config.accessTokenTtl);
+  await stores.revocations.noteSigningTtl(config.accessTokenTtl);
   const { users, resources, keys, credentials } = stores;
   const views = createViews();
   const secure = config.issuer.startsWith('https:');
   const base = basePath(config.issuer);
-  const csrf = createCsrf(getOrCreateSecret(db, 'csrf_key'), secure, base);
-  const cookieKeys = [getOrCreateSecret(db, 'cookie_key')];
-  const dpopNonceSecret = Buffer.from(getOrCreateSecret(db, 'dpop_nonce_key'), 'base64url');
+  const csrf = createCsrf(await getOrCreateSecret(sql, 'csrf_key'), secure, base);
+  const cookieKeys = [await getOrCreateSecret(sql, 'cookie_key')];
+  const dpopNonceSecret = Buffer.from(await getOrCreateSecret(sql, 'dpop_nonce_key'), 'base64url');
   // Made now rather than by the first sign-in page, which must write nothing.
-  stores.factors.challengeKey();
+  await stores.factors.challengeKey();
   await ensureSigningKey(keys);
 
   let current: Provider;
@@ -93,7 +93,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
 
   const metrics = createMetrics({
     token: config.metricsToken,
-    activeGrants: activeGrantCounter(db),
+    activeGrants: activeGrantCounter(sql),
     log,
   });
   const alertSink = createAlertSink({
@@ -105,20 +105,15 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
         ? { url: config.alerts.webhookUrl, secret: config.alerts.webhookSecret }
         : undefined,
   });
-  const audit = withAlerts(metrics.meterAudit(createAudit(db, log)), {
-    db,
+  const audit = withAlerts(metrics.meterAudit(createAudit(sql, log)), {
+    sql,
     alerts: stores.alerts,
     rules: config.alerts,
     log,
-    writeScopes: (uri) =>
-      new Set(
-        resources
-          .findByUri(uri)
-          ?.scopes.filter((s) => s.isWrite)
-          .map((s) => s.scope),
-      ),
-    agentKey: (clientId) => {
-      const client = stores.clients.find(clientId);
+    writeScopes: async (uri) =>
+      new Set((await resources.findByUri(uri))?.scopes.filter((s) => s.isWrite).map((s) => s.scope)),
+    agentKey: async (clientId) => {
+      const client = await stores.clients.find(clientId);
       return client ? agentGroupKey(client.metadata) : clientId;
     },
     onAlert: alertSink,
@@ -145,10 +140,10 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     },
   };
   // Approval of new agents: everywhere with MCP_OAUTH_AGENT_APPROVAL, or on servers whose label asks for it.
-  const approvalRequired = (clientId: string, resource: string | undefined) => {
+  const approvalRequired = async (clientId: string, resource: string | undefined) => {
     if (trustedDocument(clientId, trustedDocuments)) return false;
     if (config.agentApproval) return true;
-    const label = resource ? labels.labelOf(resource) : undefined;
+    const label = resource ? await labels.labelOf(resource) : undefined;
     return label !== undefined && labels.rules.approval.includes(label);
   };
   const deps = {
@@ -156,7 +151,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     loginThrottle,
     signInOptions: signInOptions(config),
     factors: stores.factors,
-    pending: createPendingSignIns(db, users),
+    pending: await createPendingSignIns(sql, users),
     rp: relyingParty(config.issuer),
     secondFactor: config.secondFactor,
     provider: () => current,
@@ -164,8 +159,8 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     resources,
     grantRecords: stores.grantRecords,
     agentPolicy: stores.agentPolicies.effectiveFor,
-    approval: (clientId: string, userId: string, ip: string | undefined, resource: string | undefined) =>
-      approvals.approvalStanding(approvalRequired(clientId, resource), clientId, userId, ip),
+    approval: async (clientId: string, userId: string, ip: string | undefined, resource: string | undefined) =>
+      approvals.approvalStanding(await approvalRequired(clientId, resource), clientId, userId, ip),
     labels,
     documentPins: pins,
     views,
@@ -201,7 +196,9 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     securityHeaders(secure),
     // Before every check that looks at the path: the checks and the routers see one spelling.
     canonicalPath(PROVIDER_ROUTE_TEMPLATES),
-    healthRoutes(createReadiness({ db, log, signingKeyLoaded: () => canSign })),
+    // Before the response goes out (and is measured), the writes the provider's events started complete.
+    settleProviderEvents,
+    healthRoutes(createReadiness({ sql, log, signingKeyLoaded: () => canSign })),
     metrics.endpoint,
     errorHandler(views, log),
     async (ctx, next) => {
@@ -242,6 +239,11 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
       deviceAuthorizationPath: ROUTES.device_authorization,
       provider: () => current,
     }),
+    // Authorization errors are redirected only for agents in use (src/provider/error_redirects.ts).
+    loadRedirectStanding(
+      ROUTES.authorization,
+      async (clientId) => (await stores.clientState.find(clientId))?.firstUsedAt != null,
+    ),
     handOverSuccessor,
     devicePrefill(ROUTES.code_verification),
     devicePolling({ tokenPath: ROUTES.token, now: opts.now }),
@@ -280,18 +282,17 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
   // When this process first published each signing key (src/provider/keys.ts PublicationTimes).
   // Keys already there at start were published by the previous run.
   const published = new Map<string, number>();
-  const notePublished = (now: number) => {
+  const notePublished = async (now: number) => {
     const first = published.size === 0;
-    for (const k of keys.live(now)) if (!published.has(k.kid)) published.set(k.kid, first ? k.created_at : now);
+    for (const k of await keys.live(now)) if (!published.has(k.kid)) published.set(k.kid, first ? k.created_at : now);
   };
-  const currentJwks = () => {
+  const currentJwks = async () => {
     const now = epochSeconds();
-    notePublished(now);
+    await notePublished(now);
     return providerJwks(keys, now, published);
   };
 
-  const build = () => {
-    const jwks = currentJwks();
+  const build = (jwks: Awaited<ReturnType<typeof currentJwks>>) => {
     const provider = buildProvider({
       config,
       store: stores.oidc,
@@ -325,7 +326,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     });
     for (const middleware of ours) provider.use(middleware);
     wireProviderEvents(provider, stores, log, audit);
-    keepErrorsOnOurOrigin(provider, (clientId) => stores.clientState.find(clientId)?.firstUsedAt != null);
+    keepErrorsOnOurOrigin(provider);
     // Errors Koa itself reports (mostly clients that hung up mid-response): to the log, not stderr.
     (provider as unknown as NodeJS.EventEmitter).on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') log.debug({ err }, 'client connection closed');
@@ -337,7 +338,7 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     // providerJwks puts the signing key first and marks every other key verify-only.
     canSign = jwks.keys.some((k) => k.key_ops === undefined && typeof k.d === 'string');
   };
-  build();
+  build(await currentJwks());
 
   return {
     // Under the issuer's path when it has one (src/http/base_path.ts).
@@ -347,9 +348,10 @@ export async function buildApp(config: Config, db: Db, log: Logger, opts: BuildO
     feedHub,
     metrics,
     alerts: alertSink,
-    reloadKeysIfChanged() {
-      if (currentJwks().fingerprint === fingerprint) return false;
-      build();
+    async reloadKeysIfChanged() {
+      const jwks = await currentJwks();
+      if (jwks.fingerprint === fingerprint) return false;
+      build(jwks);
       log.info({ event: 'keys.reloaded' }, 'signing keys changed; provider rebuilt');
       return true;
     },

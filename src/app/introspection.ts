@@ -34,9 +34,10 @@ export function introspection(deps: {
    */
   const serviceTokenActive = async (payload: Record<string, unknown>): Promise<boolean> => {
     const clientId = String(payload.client_id);
-    if (payload.grant_id !== undefined || payload.sub !== clientId || !deps.serviceClients.find(clientId)) return false;
+    if (payload.grant_id !== undefined || payload.sub !== clientId || !(await deps.serviceClients.find(clientId)))
+      return false;
     if (!(await deps.provider().Client.find(clientId))) return false;
-    const before = deps.revocations.clientRevokedBefore(clientId, epochSeconds());
+    const before = await deps.revocations.clientRevokedBefore(clientId, epochSeconds());
     return before === undefined || Number(payload.iat) > before;
   };
 
@@ -51,13 +52,13 @@ export function introspection(deps: {
     if (!ctx.is('application/x-www-form-urlencoded'))
       throw new HttpError(400, 'invalid_request', 'the body must be form-urlencoded');
     await form(ctx, async () => {});
-    const caller = authenticateResourceServer(ctx, deps.credentials, 'introspection');
+    const caller = await authenticateResourceServer(ctx, deps.credentials, 'introspection');
     const token = (ctx.request.body as Record<string, unknown>).token;
     if (typeof token !== 'string' || token.length === 0 || token.length > 8192) {
       throw new HttpError(400, 'invalid_request', 'token is required');
     }
     const jwks: JSONWebKeySet = {
-      keys: deps.keys.live(epochSeconds()).map((k) => JSON.parse(k.public_jwk)),
+      keys: (await deps.keys.live(epochSeconds())).map((k) => JSON.parse(k.public_jwk)),
     };
     let payload: Record<string, unknown>;
     try {
@@ -78,7 +79,7 @@ export function introspection(deps: {
       return;
     }
     const grant = typeof grantId === 'string' ? await deps.provider().Grant.find(grantId) : undefined;
-    if (!grant || deps.users.findById(String(grant.accountId))?.disabled !== false) {
+    if (!grant || (await deps.users.findById(String(grant.accountId)))?.disabled !== false) {
       ctx.body = inactive;
       return;
     }

@@ -25,7 +25,7 @@ export function metadata(resources: ResourceRepository, issuer: string): Middlew
     if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
     const doc = ctx.body as Record<string, unknown>;
     for (const key of DROP) delete doc[key];
-    doc.scopes_supported = [...resources.allScopes(), 'offline_access'];
+    doc.scopes_supported = [...(await resources.allScopes()), 'offline_access'];
     doc.code_challenge_methods_supported = ['S256'];
     doc.authorization_response_iss_parameter_supported = true;
     doc.introspection_endpoint = `${issuer}${INTROSPECTION_PATH}`;

@@ -2,49 +2,54 @@
 // issuance (last use of a grant and an agent), and revocations it carried out itself. Each is also
 // an audit event. Token, code and registration-access-token values are on the entities but are
 // never read here: only ids (grant, client, account) and the resource and scope.
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { type Audit, type AuditDetails, type AuditEvent, requestSource } from '../audit/index.js';
 import { createLifecycle, requestActor } from '../grants/index.js';
 import { epochSeconds } from '../lib/duration.js';
+import { settleRequestWrites, trackRequestWrite } from '../lib/request_writes.js';
 import type { Logger } from '../log/logger.js';
 import type { Stores } from '../storage/index.js';
 
 const REUSE_REASON = 'code or refresh token reused';
 const AGENT_REASON = 'refresh token revoked by the agent';
 
+/** Waits, after the provider has answered, for the writes its events started (src/lib/request_writes.ts). */
+export const settleProviderEvents: Middleware = (_ctx, next) => settleRequestWrites(next);
+
 export function wireProviderEvents(provider: Provider, stores: Stores, log: Logger, audit: Audit): void {
   // The events fire after the provider has saved its state (a rotated refresh token, a new client):
   // a failure to write the audit row is logged, not turned into an error the agent could not recover from.
-  const record = (ctx: KoaContextWithOIDC | undefined, event: AuditEvent) => {
-    try {
-      audit.record({ ...requestSource(ctx), ...event });
-    } catch (err) {
-      log.error({ err, event: event.event }, 'audit record failed');
-    }
-  };
+  const track = trackRequestWrite;
+  const record = (ctx: KoaContextWithOIDC | undefined, event: AuditEvent) =>
+    track(audit.record({ ...requestSource(ctx), ...event }), (err) =>
+      log.error({ err, event: event.event }, 'audit record failed'),
+    );
 
   const lifecycle = createLifecycle(stores, audit);
   // The revocation is the provider's already; what is recorded here must not turn into an error
   // the agent could not recover from: a failure is logged.
-  const guarded = (what: string, fn: () => void) => {
-    try {
-      fn();
-    } catch (err) {
-      log.error({ err, event: what }, 'recording a provider revocation failed');
-    }
-  };
+  const guarded = (what: string, fn: () => Promise<unknown>) =>
+    track(fn(), (err) => log.error({ err, event: what }, 'recording a provider revocation failed'));
 
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'provider server_error'));
 
   provider.on('registration_create.success', (ctx, client) => {
-    stores.clientState.registered(client.clientId, 'dynamic');
-    record(ctx, {
-      event: 'client.registered',
-      result: 'success',
-      clientId: client.clientId,
-      details: { name: client.clientName ?? null, via: 'dynamic' },
-    });
+    // One after the other, as before: the registration is known before its audit event is written.
+    track(
+      (async () => {
+        await stores.clientState.registered(client.clientId, 'dynamic');
+        await audit.record({
+          ...requestSource(ctx),
+          event: 'client.registered',
+          result: 'success',
+          clientId: client.clientId,
+          details: { name: client.clientName ?? null, via: 'dynamic' },
+        });
+      })(),
+      (err) => log.error({ err, event: 'client.registered' }, 'recording a registration failed'),
+    );
   });
   // The event carries the client as it was; the new metadata is the response body (of which only
   // the name is read: the body also holds the secret and the registration access token).
@@ -60,10 +65,14 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
   );
 
   // Both "last used" updates commit in one transaction: one WAL commit per token instead of two.
-  const markUsed = stores.db.transaction((grantId: string | undefined, clientId: string | undefined, now: number) => {
-    if (grantId) stores.grantRecords.used(grantId, now);
-    if (clientId) stores.clientState.used(clientId, now);
-  });
+  const markUsed = (grantId: string | undefined, clientId: string | undefined, now: number) =>
+    track(
+      stores.sql.transaction(async () => {
+        if (grantId) await stores.grantRecords.used(grantId, now);
+        if (clientId) await stores.clientState.used(clientId, now);
+      }),
+      (err) => log.error({ err, event: 'token.used' }, 'recording a token use failed'),
+    );
   provider.on('access_token.issued', (token) => {
     const { grantId, clientId } = token as { grantId?: string; clientId?: string };
     if (grantId || clientId) markUsed(grantId, clientId, epochSeconds());

@@ -19,13 +19,13 @@ function basicCredentials(header: string | undefined): { id: string; secret: str
 }
 
 /** The calling resource server, or a 401 `invalid_client` with a Basic challenge for `realm`. */
-export function authenticateResourceServer(
+export async function authenticateResourceServer(
   ctx: Context,
   credentials: ResourceCredentialRepository,
   realm: string,
-): ResourceCredential {
+): Promise<ResourceCredential> {
   const creds = basicCredentials(ctx.get('authorization'));
-  const caller = creds && credentials.verify(creds.id, creds.secret);
+  const caller = creds && (await credentials.verify(creds.id, creds.secret));
   if (!caller) {
     ctx.set('WWW-Authenticate', `Basic realm="${realm}"`);
     throw new HttpError(401, 'invalid_client', 'resource server authentication failed');

@@ -93,13 +93,13 @@ export function resourceParams(opts: {
 
   // No scope of the named resource asked for (none at all, only OpenID ones, or only another
   // server's, which are left out: src/provider/resources.ts): its default scopes.
-  const fillDefaultScope = (params: URLSearchParams): boolean => {
+  const fillDefaultScope = async (params: URLSearchParams): Promise<boolean> => {
     const requested = splitScope(params.get('scope'));
     const indicator = params.get('resource');
-    const resource = indicator ? resources.findByUri(indicator) : resources.single();
+    const resource = indicator ? await resources.findByUri(indicator) : await resources.single();
     const own = new Set(resource?.scopes.map((s) => s.scope));
     if (requested.some((s) => own.has(s))) return false;
-    const offered = new Set(resources.allScopes());
+    const offered = new Set(await resources.allScopes());
     if (requested.some((s) => !OIDC_SCOPES.has(s) && !offered.has(s))) return false;
     const defaults = resource?.scopes.filter((s) => s.isDefault).map((s) => s.scope) ?? [];
     if (defaults.length === 0) return false;
@@ -113,9 +113,10 @@ export function resourceParams(opts: {
     if (isAuthorize && !isDevice && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       const params = new URLSearchParams(ctx.querystring);
       const changed = foldAll(params);
-      const filled = fillDefaultScope(params);
+      const filled = await fillDefaultScope(params);
       const moved = moveStepUpParams(params);
       if (changed || filled || moved) ctx.querystring = params.toString();
+      ctx.state.authorizeParams = params;
     } else if (
       (isAuthorize || ctx.path === opts.tokenPath) &&
       ctx.method === 'POST' &&
@@ -126,8 +127,9 @@ export function resourceParams(opts: {
       const body = await peekBody(ctx.req, BODY_LIMIT);
       const params = new URLSearchParams(body.toString('utf8'));
       const folded = foldAll(params);
-      const filled = isAuthorize && fillDefaultScope(params);
+      const filled = isAuthorize && (await fillDefaultScope(params));
       const moved = isAuthorize && moveStepUpParams(params);
+      if (isAuthorize) ctx.state.authorizeParams = params;
       if (!isAuthorize) {
         // Read once: later checks of the token request (./device_polling.ts) look at these.
         ctx.state.tokenParams = params;

@@ -90,6 +90,28 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
   let lastSeen = 0;
   let poller: NodeJS.Timeout | undefined;
   let heartbeat: NodeJS.Timeout | undefined;
+  // Polls and new subscriptions run one at a time: reading the feed is asynchronous, and a poll
+  // slipping between a new stream's replay and its subscription would skip entries for it.
+  let turn: Promise<void> = Promise.resolve();
+  const oneAtATime = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = turn.then(work);
+    turn = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  };
+  let polling = false;
+  // A tick that finds the previous poll still running skips its turn.
+  const tick = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      await oneAtATime(poll);
+    } finally {
+      polling = false;
+    }
+  };
 
   const write = (s: Stream, text: string) => {
     if (s.res.writableLength > maxBuffered) {
@@ -100,15 +122,15 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
     s.res.write(text);
   };
 
-  const poll = () => {
+  const poll = async () => {
     try {
-      const latest = revocations.latestSeq();
+      const latest = await revocations.latestSeq();
       if (latest < lastSeen) {
         lastSeen = 0;
         for (const s of streams) s.cursor = 0;
       }
       while (latest > lastSeen) {
-        const page = revocations.feedAfter(lastSeen, epochSeconds(), DEFAULT_LIMIT);
+        const page = await revocations.feedAfter(lastSeen, epochSeconds(), DEFAULT_LIMIT);
         const last = page.at(-1);
         if (!last) {
           lastSeen = latest; // everything after lastSeen has already expired
@@ -144,34 +166,46 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
       return streams.size >= maxStreams ? 'full' : 'ok';
     },
     /** Replays what the caller missed after `after`, then keeps `res` subscribed until it closes. */
-    add(res: ServerResponse, after: number, credential: string): void {
-      if (!poller) {
-        lastSeen = revocations.latestSeq();
-        poller = setInterval(poll, pollMs).unref();
-        heartbeat = setInterval(ping, heartbeatMs).unref();
-      }
-      const s: Stream = { res, cursor: startFor(after, revocations.latestSeq()), credential };
-      let out = `retry: ${RETRY_MS}\n\n`;
-      for (;;) {
-        const page = revocations.feedAfter(s.cursor, epochSeconds(), DEFAULT_LIMIT);
-        out += page.map(sseEvent).join('');
-        s.cursor = page.at(-1)?.seq ?? s.cursor;
-        if (page.length < DEFAULT_LIMIT) break;
-      }
-      streams.add(s);
-      perCredential.set(credential, (perCredential.get(credential) ?? 0) + 1);
-      res.on('close', () => {
-        if (!streams.delete(s)) return;
-        const left = (perCredential.get(credential) ?? 1) - 1;
-        if (left > 0) perCredential.set(credential, left);
-        else perCredential.delete(credential);
-        if (streams.size === 0) stopTimers();
-      });
-      res.write(out);
+    add(res: ServerResponse, after: number, credential: string): Promise<void> {
+      return oneAtATime(() => subscribe(res, after, credential));
     },
     /** For tests and health: open streams and whether the timers run. */
     stats: () => ({ streams: streams.size, polling: poller !== undefined, heartbeat: heartbeat !== undefined }),
   };
+
+  async function subscribe(res: ServerResponse, after: number, credential: string): Promise<void> {
+    const latest = await revocations.latestSeq();
+    if (!poller) {
+      lastSeen = latest;
+      poller = setInterval(() => {
+        tick().catch((err: unknown) => log.error({ err, event: 'revocation_feed.poll_failed' }, 'poll failed'));
+      }, pollMs).unref();
+      heartbeat = setInterval(ping, heartbeatMs).unref();
+    }
+    const s: Stream = { res, cursor: startFor(after, latest), credential };
+    let out = `retry: ${RETRY_MS}\n\n`;
+    for (;;) {
+      const page = await revocations.feedAfter(s.cursor, epochSeconds(), DEFAULT_LIMIT);
+      out += page.map(sseEvent).join('');
+      s.cursor = page.at(-1)?.seq ?? s.cursor;
+      if (page.length < DEFAULT_LIMIT) break;
+    }
+    // The subscriber hung up while its replay was read: nothing to keep.
+    if (res.destroyed) {
+      if (streams.size === 0) stopTimers();
+      return;
+    }
+    streams.add(s);
+    perCredential.set(credential, (perCredential.get(credential) ?? 0) + 1);
+    res.on('close', () => {
+      if (!streams.delete(s)) return;
+      const left = (perCredential.get(credential) ?? 1) - 1;
+      if (left > 0) perCredential.set(credential, left);
+      else perCredential.delete(credential);
+      if (streams.size === 0) stopTimers();
+    });
+    res.write(out);
+  }
 }
 
 function seqParam(name: string, raw: string | string[] | undefined, fallback: number): number {
@@ -190,16 +224,16 @@ function limitParam(raw: string | string[] | undefined): number {
   return Number(raw);
 }
 
-function pull(ctx: Context, revocations: RevocationService): void {
+async function pull(ctx: Context, revocations: RevocationService): Promise<void> {
   const after = seqParam('after', ctx.query.after, 0);
   const limit = limitParam(ctx.query.limit);
-  const latest = revocations.latestSeq();
+  const latest = await revocations.latestSeq();
   const start = startFor(after, latest);
-  const entries = revocations.feedAfter(start, epochSeconds(), limit);
+  const entries = await revocations.feedAfter(start, epochSeconds(), limit);
   ctx.body = { entries: entries.map(toWire), cursor: entries.at(-1)?.seq ?? start, latest };
 }
 
-function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): void {
+async function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): Promise<void> {
   // EventSource sends Last-Event-ID on reconnect to the URL it first used, so the header wins.
   const header = ctx.get('last-event-id');
   const after = header ? seqParam('Last-Event-ID', header, 0) : seqParam('after', ctx.query.after, 0);
@@ -235,7 +269,7 @@ function stream(ctx: Context, hub: FeedHub, log: Logger, caller: string): void {
   ctx.onerror = (err) => {
     if (err) log.debug({ event: 'revocation_feed.stream_reset', code: (err as NodeJS.ErrnoException).code }, 'reset');
   };
-  hub.add(res, after, caller);
+  await hub.add(res, after, caller);
   log.debug({ event: 'revocation_feed.stream_opened', credential: caller, after }, 'revocation stream opened');
   res.on('close', () =>
     log.debug({ event: 'revocation_feed.stream_closed', credential: caller }, 'revocation stream closed'),
@@ -253,8 +287,8 @@ export function revocationFeed(deps: Pick<RouteDeps, 'stores' | 'log'>, feedHub:
       ctx.set('Allow', 'GET');
       throw new HttpError(405, 'invalid_request', 'use GET');
     }
-    const caller = authenticateResourceServer(ctx, credentials, REALM);
-    if (ctx.path === FEED_PATH) pull(ctx, revocations);
-    else stream(ctx, feedHub, deps.log, caller.id);
+    const caller = await authenticateResourceServer(ctx, credentials, REALM);
+    if (ctx.path === FEED_PATH) await pull(ctx, revocations);
+    else await stream(ctx, feedHub, deps.log, caller.id);
   };
 }

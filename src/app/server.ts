@@ -4,8 +4,8 @@ import { pruneAudit } from '../audit/query.js';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { createLogger, type Logger } from '../log/logger.js';
-import { openDatabase } from '../storage/db.js';
 import { migrate } from '../storage/migrate.js';
+import { describeDatabase, openStorage } from '../storage/open.js';
 import { purgeExpired } from '../storage/purge.js';
 import { buildApp } from './app.js';
 
@@ -33,10 +33,18 @@ const isStream = (res: ServerResponse) => String(res.getHeader('content-type') ?
 
 export async function startServer(config: Config, opts: ServerOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? createLogger(config.logLevel);
-  const db = openDatabase(config.databaseFile);
-  const { applied } = migrate(db);
-  if (applied.length) log.info({ applied }, 'migrations applied');
-  const app = await buildApp(config, db, log);
+  const sql = await openStorage(config, {
+    onError: (err) => log.warn({ event: 'database.connection_error', err: err.message }, 'database connection error'),
+  });
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    const { applied } = await migrate(sql);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    app = await buildApp(config, sql, log);
+  } catch (err) {
+    await sql.close();
+    throw err;
+  }
 
   // Requests whose response has not finished, so shutdown can wait for exactly those.
   const inFlight = new Set<ServerResponse>();
@@ -68,35 +76,37 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   });
   const { port } = server.address() as AddressInfo;
 
-  const purge = () => {
-    try {
-      const now = epochSeconds();
-      const removed = {
-        ...purgeExpired(db, now, { unusedClientTtl: config.unusedClientTtl }),
-        auditEvents: pruneAudit(db, now, config.auditRetention),
-        feedEntries: app.stores.revocations.purgeExpired(now),
-      };
-      if (Object.values(removed).some((n) => n > 0)) log.info({ event: 'purge', ...removed }, 'expired rows purged');
-    } catch (err) {
-      log.error({ err }, 'purge failed');
-    }
+  // The timers' jobs run one at a time, and close() waits for the one running before it closes
+  // the database.
+  let background: Promise<void> = Promise.resolve();
+  const runInBackground = (job: () => Promise<void>, failure: string) => {
+    background = background.then(job).catch((err: unknown) => log.error({ err }, failure));
   };
-  purge();
+  const purge = async () => {
+    const now = epochSeconds();
+    const removed = {
+      ...(await purgeExpired(sql, now, { unusedClientTtl: config.unusedClientTtl })),
+      auditEvents: await pruneAudit(sql, now, config.auditRetention),
+      feedEntries: await app.stores.revocations.purgeExpired(now),
+    };
+    if (Object.values(removed).some((n) => n > 0)) log.info({ event: 'purge', ...removed }, 'expired rows purged');
+  };
+  runInBackground(purge, 'purge failed');
   const timers = [
-    setInterval(purge, config.purgeInterval * 1000),
-    setInterval(() => {
-      try {
-        app.reloadKeysIfChanged();
-      } catch (err) {
-        log.error({ err }, 'key reload failed');
-      }
-    }, opts.keyCheckIntervalMs ?? KEY_CHECK_INTERVAL_MS),
+    setInterval(() => runInBackground(purge, 'purge failed'), config.purgeInterval * 1000),
+    setInterval(
+      () =>
+        runInBackground(async () => {
+          await app.reloadKeysIfChanged();
+        }, 'key reload failed'),
+      opts.keyCheckIntervalMs ?? KEY_CHECK_INTERVAL_MS,
+    ),
   ];
   for (const t of timers) t.unref();
 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  log.info({ url, issuer: config.issuer }, 'authorization server listening');
+  log.info({ url, issuer: config.issuer, database: describeDatabase(config) }, 'authorization server listening');
   return {
     url,
     async close() {
@@ -128,7 +138,8 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       }
       server.closeAllConnections();
       await closed;
-      db.close();
+      await background;
+      await sql.close();
       log.info({ event: 'shutdown.complete' }, 'database closed');
     },
   };

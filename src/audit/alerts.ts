@@ -9,7 +9,7 @@
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
 import type { Alert, AlertDetails, AlertRepository } from '../storage/alerts.js';
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 import type { Audit, AuditEvent } from './index.js';
 
 export const ALERT_KINDS = [
@@ -37,14 +37,14 @@ export interface AlertRules {
 }
 
 export interface AlertDeps {
-  db: Db;
+  sql: Sql;
   alerts: AlertRepository;
   rules: AlertRules;
   log: Logger;
   /** The write scopes of an MCP server (its `isWrite` scopes). */
-  writeScopes(resource: string): ReadonlySet<string>;
+  writeScopes(resource: string): Promise<ReadonlySet<string>>;
   /** One key for an agent's repeat registrations (the console's agent grouping). */
-  agentKey(clientId: string): string;
+  agentKey(clientId: string): Promise<string>;
   /** Every new alert: must return at once (the webhook queues it). */
   onAlert?: (alert: Alert) => void;
   /** Epoch seconds; the audit trail's clock. */
@@ -68,10 +68,10 @@ const scopesOf = (e: AuditEvent): string[] => {
 export function withAlerts(audit: Audit, deps: AlertDeps): Audit {
   const rules = createAlertRules(deps);
   return {
-    record(event) {
-      audit.record(event);
+    async record(event) {
+      await audit.record(event);
       try {
-        rules(event);
+        await rules(event);
       } catch (err) {
         deps.log.error({ err, event: event.event }, 'alert rules failed');
       }
@@ -79,24 +79,27 @@ export function withAlerts(audit: Audit, deps: AlertDeps): Audit {
   };
 }
 
-export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => void {
-  const { db, rules } = deps;
-  const now = deps.now ?? (() => epochSeconds());
-  const tokensSince = db.prepare(`SELECT COUNT(*) AS n FROM audit_events
-    WHERE client_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ?`);
-  const firstEvent = db.prepare('SELECT MIN(at) AS at FROM audit_events WHERE user_id = ?');
-  const tokenInHour = db.prepare(`SELECT 1 FROM audit_events
-    WHERE user_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ? LIMIT 1`);
-  const lastSignIn = db.prepare(`SELECT id, at, ip FROM audit_events
-    WHERE user_id = ? AND event = 'login.success' AND at >= ? ORDER BY at DESC, id DESC LIMIT 1`);
-  const earlierSignIn = db.prepare(`SELECT
-      EXISTS (SELECT 1 FROM audit_events WHERE user_id = @user AND event = 'login.success' AND id < @id) AS any,
-      EXISTS (SELECT 1 FROM audit_events WHERE user_id = @user AND event = 'login.success' AND id < @id AND ip = @ip) AS here`);
-  const registrationsFrom = db.prepare(`SELECT COUNT(*) AS n FROM audit_events
-    WHERE ip = ? AND event = 'client.registered' AND at >= ?`);
+const TOKENS_SINCE = `SELECT COUNT(*) AS n FROM audit_events
+  WHERE client_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ?`;
+const FIRST_EVENT = 'SELECT MIN(at) AS at FROM audit_events WHERE user_id = ?';
+const TOKEN_IN_HOUR = `SELECT 1 AS one FROM audit_events
+  WHERE user_id = ? AND ${TOKEN_EVENTS} AND at >= ? AND at < ? LIMIT 1`;
+const LAST_SIGN_IN = `SELECT id, at, ip FROM audit_events
+  WHERE user_id = ? AND event = 'login.success' AND at >= ? ORDER BY at DESC, id DESC LIMIT 1`;
+const EARLIER_SIGN_IN = `SELECT
+    EXISTS (SELECT 1 FROM audit_events WHERE user_id = @user AND event = 'login.success' AND id < @id) AS earlier,
+    EXISTS (SELECT 1 FROM audit_events WHERE user_id = @user AND event = 'login.success' AND id < @id AND ip = @ip) AS here`;
+const REGISTRATIONS_FROM = `SELECT COUNT(*) AS n FROM audit_events
+  WHERE ip = ? AND event = 'client.registered' AND at >= ?`;
 
-  const raise = (kind: AlertKind, e: AuditEvent, dedupe: string, details: AlertDetails, at: number) => {
-    const alert = deps.alerts.raise({
+export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<void> {
+  const { sql, rules } = deps;
+  const now = deps.now ?? (() => epochSeconds());
+  const count = async (text: string, params: (string | number)[]) =>
+    (await sql.get<{ n: number }>(text, params))?.n ?? 0;
+
+  const raise = async (kind: AlertKind, e: AuditEvent, dedupe: string, details: AlertDetails, at: number) => {
+    const alert = await deps.alerts.raise({
       kind,
       at,
       userId: e.userId,
@@ -109,36 +112,36 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => void {
     if (alert) deps.onAlert?.(alert);
   };
 
-  const writeScopesIn = (e: AuditEvent): string[] => {
+  const writeScopesIn = async (e: AuditEvent): Promise<string[]> => {
     if (!e.resource) return [];
-    const write = deps.writeScopes(e.resource);
+    const write = await deps.writeScopes(e.resource);
     return scopesOf(e).filter((s) => write.has(s));
   };
 
   // An agent's first write scope, by consent or by token: once per agent (its repeat
   // registrations count as one), so an agent writing every day is not news.
-  const firstWrite = (e: AuditEvent, at: number) => {
+  const firstWrite = async (e: AuditEvent, at: number) => {
     if (!e.clientId) return;
-    const write = writeScopesIn(e);
+    const write = await writeScopesIn(e);
     if (write.length === 0) return;
-    raise(
+    await raise(
       'agent.first_write',
       e,
-      deps.agentKey(e.clientId),
+      await deps.agentKey(e.clientId),
       { resource: e.resource ?? null, scopes: write.join(' '), via: e.event },
       at,
     );
   };
 
   // Tokens in the last hour against the agent's average hour of the past week.
-  const tokenRate = (e: AuditEvent, at: number) => {
+  const tokenRate = async (e: AuditEvent, at: number) => {
     if (rules.tokenRateFactor <= 0 || !e.clientId) return;
-    const lastHour = (tokensSince.get(e.clientId, at - HOUR + 1, at + 1) as { n: number }).n;
+    const lastHour = await count(TOKENS_SINCE, [e.clientId, at - HOUR + 1, at + 1]);
     if (lastHour < rules.tokenRateMin) return;
-    const before = (tokensSince.get(e.clientId, at - HOUR - BASELINE + 1, at - HOUR + 1) as { n: number }).n;
+    const before = await count(TOKENS_SINCE, [e.clientId, at - HOUR - BASELINE + 1, at - HOUR + 1]);
     const usual = before / (BASELINE / HOUR);
     if (lastHour <= rules.tokenRateFactor * Math.max(usual, 1)) return;
-    raise(
+    await raise(
       'agent.token_rate',
       e,
       `${e.clientId}:${Math.floor(at / HOUR)}`,
@@ -149,32 +152,38 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => void {
 
   // A token at an hour of the day (UTC) the user has not had one in the past 30 days, once the
   // user has enough history for "never" to mean something.
-  const unusualHour = (e: AuditEvent, at: number) => {
+  const unusualHour = async (e: AuditEvent, at: number) => {
     if (rules.unusualHourHistory <= 0 || !e.userId) return;
-    const first = (firstEvent.get(e.userId) as { at: number | null }).at;
+    const first = (await sql.get<{ at: number | null }>(FIRST_EVENT, [e.userId]))?.at ?? null;
     if (first === null || first > at - rules.unusualHourHistory) return;
     const hourStart = at - (at % HOUR);
     for (let d = 1; d <= HOUR_LOOKBACK_DAYS; d++) {
       const from = hourStart - d * DAY;
-      if (tokenInHour.get(e.userId, from, from + HOUR)) return;
+      if (await sql.get(TOKEN_IN_HOUR, [e.userId, from, from + HOUR])) return;
     }
     const hour = new Date(at * 1000).getUTCHours();
-    raise('user.unusual_hour', e, `${e.userId}:${Math.floor(at / DAY)}:${hour}`, { hour_utc: hour }, at);
+    await raise('user.unusual_hour', e, `${e.userId}:${Math.floor(at / DAY)}:${hour}`, { hour_utc: hour }, at);
   };
 
   // Consent to a write scope shortly after a sign-in from an address this user never signed in
   // from before (a user with no earlier sign-in has no usual address: nothing to compare).
-  const newAddressWrite = (e: AuditEvent, at: number) => {
+  const newAddressWrite = async (e: AuditEvent, at: number) => {
     if (rules.newAddressWindow <= 0 || !e.userId) return;
-    const write = writeScopesIn(e);
+    const write = await writeScopesIn(e);
     if (write.length === 0) return;
-    const signIn = lastSignIn.get(e.userId, at - rules.newAddressWindow) as
-      | { id: number; at: number; ip: string | null }
-      | undefined;
+    const signIn = await sql.get<{ id: number; at: number; ip: string | null }>(LAST_SIGN_IN, [
+      e.userId,
+      at - rules.newAddressWindow,
+    ]);
     if (!signIn?.ip) return;
-    const seen = earlierSignIn.get({ user: e.userId, id: signIn.id, ip: signIn.ip }) as { any: number; here: number };
-    if (!seen.any || seen.here) return;
-    raise(
+    // EXISTS is 0/1 on SQLite and a boolean on PostgreSQL: read both as truthy.
+    const seen = await sql.get<{ earlier: number | boolean; here: number | boolean }>(EARLIER_SIGN_IN, {
+      user: e.userId,
+      id: signIn.id,
+      ip: signIn.ip,
+    });
+    if (!seen?.earlier || seen.here) return;
+    await raise(
       'user.new_address_write_consent',
       { ...e, ip: signIn.ip },
       `${e.userId}:${signIn.ip}`,
@@ -183,39 +192,39 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => void {
     );
   };
 
-  const reuse = (e: AuditEvent, at: number) => {
-    raise('grant.token_reuse', e, `${e.grantId ?? `${e.clientId}:${at}`}`, { detected: e.event }, at);
+  const reuse = async (e: AuditEvent, at: number) => {
+    await raise('grant.token_reuse', e, `${e.grantId ?? `${e.clientId}:${at}`}`, { detected: e.event }, at);
   };
 
-  const registrations = (e: AuditEvent, at: number) => {
+  const registrations = async (e: AuditEvent, at: number) => {
     if (rules.registrationsPerHour <= 0 || !e.ip) return;
-    const n = (registrationsFrom.get(e.ip, at - HOUR + 1) as { n: number }).n;
+    const n = await count(REGISTRATIONS_FROM, [e.ip, at - HOUR + 1]);
     if (n < rules.registrationsPerHour) return;
-    raise('registration.burst', e, `${e.ip}:${Math.floor(at / HOUR)}`, { registrations_last_hour: n }, at);
+    await raise('registration.burst', e, `${e.ip}:${Math.floor(at / HOUR)}`, { registrations_last_hour: n }, at);
   };
 
-  return (e) => {
+  return async (e) => {
     const at = now();
     // Detections are recorded as failures (of the token presented); everything else counts only when it happened.
     if (e.event === 'refresh_token.reuse_detected' || e.event === 'code.replay_detected') return reuse(e, at);
     if (e.result !== 'success') return;
     switch (e.event) {
       case 'consent.given':
-        firstWrite(e, at);
-        newAddressWrite(e, at);
+        await firstWrite(e, at);
+        await newAddressWrite(e, at);
         break;
       case 'token.issued':
       case 'token.refreshed':
-        firstWrite(e, at);
-        tokenRate(e, at);
-        unusualHour(e, at);
+        await firstWrite(e, at);
+        await tokenRate(e, at);
+        await unusualHour(e, at);
         break;
       case 'client.registered':
-        registrations(e, at);
+        await registrations(e, at);
         break;
       case 'agent.document_changed':
         // Once per grant and new document: the user is asked again, the admin told once.
-        raise(
+        await raise(
           'agent.document_changed',
           e,
           `${e.grantId}:${e.details?.digest}`,

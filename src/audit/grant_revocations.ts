@@ -14,18 +14,18 @@ export interface RevocationContext {
   userAgent?: string | null | undefined;
 }
 
-export function recordGrantRevocations(
+export async function recordGrantRevocations(
   audit: Audit,
   grantRecords: GrantRecordRepository,
   grantIds: readonly string[],
   ctx: RevocationContext,
-): void {
+): Promise<void> {
   const details: AuditDetails = { by: ctx.by };
   if (ctx.actorId) details.actor_id = ctx.actorId;
   if (ctx.reason) details.reason = ctx.reason;
   for (const grantId of grantIds) {
-    const record = grantRecords.find(grantId);
-    audit.record({
+    const record = await grantRecords.find(grantId);
+    await audit.record({
       event: 'grant.revoked',
       result: 'success',
       userId: record?.accountId ?? ctx.userId,

@@ -3,7 +3,7 @@
 
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 
 export { type AuditFilter, type AuditRow, parseSince, pruneAudit, queryAudit } from './query.js';
 
@@ -71,7 +71,8 @@ export interface AuditEvent {
 }
 
 export interface Audit {
-  record(event: AuditEvent): void;
+  /** Resolves once the row is written (inside the caller's transaction when there is one). */
+  record(event: AuditEvent): Promise<void>;
 }
 
 // Attacks in progress rather than routine events: logged one level up so an operator's alerting sees them.
@@ -86,13 +87,13 @@ function clipDetails(details: AuditDetails | undefined): AuditDetails | undefine
   return Object.fromEntries(Object.entries(details).map(([k, v]) => [k, typeof v === 'string' ? clip(v) : v]));
 }
 
-export function createAudit(db: Db, log: Logger, opts: { now?: () => number } = {}): Audit {
+const INSERT = `INSERT INTO audit_events (at, event, result, user_id, client_id, resource, grant_id, ip, user_agent, details)
+  VALUES (@at, @event, @result, @user_id, @client_id, @resource, @grant_id, @ip, @user_agent, @details)`;
+
+export function createAudit(sql: Sql, log: Logger, opts: { now?: () => number } = {}): Audit {
   const now = opts.now ?? (() => epochSeconds());
-  const insert =
-    db.prepare(`INSERT INTO audit_events (at, event, result, user_id, client_id, resource, grant_id, ip, user_agent, details)
-    VALUES (@at, @event, @result, @user_id, @client_id, @resource, @grant_id, @ip, @user_agent, @details)`);
   return {
-    record(e) {
+    async record(e) {
       const details = clipDetails(e.details);
       const row = {
         at: now(),
@@ -106,7 +107,7 @@ export function createAudit(db: Db, log: Logger, opts: { now?: () => number } = 
         user_agent: clip(e.userAgent),
         details: details ? JSON.stringify(details) : null,
       };
-      insert.run(row);
+      await sql.run(INSERT, row);
       log[WARN.has(e.event) ? 'warn' : 'info']({ audit: true, ...row, details }, e.event);
     },
   };

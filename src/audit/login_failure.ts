@@ -18,11 +18,11 @@ export function truncatedUsername(attempted: string): string {
  * Why authenticate() refused: the user does not exist, is disabled (whatever the password), or
  * the password was wrong. Called only after a refusal, so it adds no timing difference to the page.
  */
-export function loginFailure(
+export async function loginFailure(
   users: UserRepository,
   username: string,
-): { userId: string | null; details: AuditDetails & { reason: LoginFailureReason } } {
-  const user = username.length <= 64 ? users.findByUsername(username) : undefined;
+): Promise<{ userId: string | null; details: AuditDetails & { reason: LoginFailureReason } }> {
+  const user = username.length <= 64 ? await users.findByUsername(username) : undefined;
   if (!user) return { userId: null, details: { reason: 'unknown_user', username: truncatedUsername(username) } };
   return { userId: user.id, details: { reason: user.disabled ? 'disabled' : 'wrong_password' } };
 }

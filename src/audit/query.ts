@@ -1,6 +1,6 @@
 // Reading and pruning the audit trail: the CLI (`mcp-oauth audit`) and the admin console share
 // these, so both offer the same filters.
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 
 export interface AuditFilter {
   userId?: string | undefined;
@@ -84,7 +84,7 @@ const toAuditRow = (r: Row): AuditRow => ({
 });
 
 /** Newest first. Every filter is optional; all given filters must match. */
-export function queryAudit(db: Db, filter: AuditFilter = {}): AuditRow[] {
+export async function queryAudit(sql: Sql, filter: AuditFilter = {}): Promise<AuditRow[]> {
   const where: string[] = [];
   const args: Record<string, string | number> = {};
   const add = (clause: string, name: string, value: string | number | undefined) => {
@@ -94,9 +94,10 @@ export function queryAudit(db: Db, filter: AuditFilter = {}): AuditRow[] {
   };
   add('a.user_id = @user', 'user', filter.userId);
   add('a.client_id = @client', 'client', filter.clientId);
-  // Family match without LIKE, so '_' and '%' in the filter are literal.
+  // Family match without LIKE, so '_' and '%' in the filter are literal. The casts give PostgreSQL
+  // the parameter's type, which length() and || cannot infer.
   add(
-    "(a.event = @event OR substr(a.event, 1, length(@event) + 1) = @event || '.')",
+    "(a.event = @event OR substr(a.event, 1, length(CAST(@event AS TEXT)) + 1) = CAST(@event AS TEXT) || '.')",
     'event',
     filter.event?.replace(/\.\*$/, ''),
   );
@@ -107,18 +108,18 @@ export function queryAudit(db: Db, filter: AuditFilter = {}): AuditRow[] {
   add('a.at < @until', 'until', filter.until);
   add('a.id < @before', 'before', filter.beforeId);
   args.limit = Math.min(Math.max(Math.trunc(filter.limit ?? DEFAULT_AUDIT_LIMIT), 1), MAX_AUDIT_LIMIT);
-  const sql = `SELECT a.*, u.username, json_extract(c.payload, '$.client_name') AS client_name
+  const text = `SELECT a.*, u.username AS username, ${sql.dialect.jsonText('c.payload', 'client_name')} AS client_name
     FROM audit_events a
     LEFT JOIN users u ON u.id = a.user_id
     LEFT JOIN oidc_models c ON c.model = 'Client' AND c.id = a.client_id
     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
     ORDER BY a.at DESC, a.id DESC LIMIT @limit`;
-  return (db.prepare(sql).all(args) as Row[]).map(toAuditRow);
+  return (await sql.all<Row>(text, args)).map(toAuditRow);
 }
 
 /** Deletes rows older than the retention (MCP_OAUTH_AUDIT_RETENTION); returns how many. */
-export function pruneAudit(db: Db, now: number, retentionSeconds: number): number {
-  return db.prepare('DELETE FROM audit_events WHERE at < ?').run(now - retentionSeconds).changes;
+export async function pruneAudit(sql: Sql, now: number, retentionSeconds: number): Promise<number> {
+  return (await sql.run('DELETE FROM audit_events WHERE at < ?', [now - retentionSeconds])).changes;
 }
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 7 * 86400 };

@@ -48,16 +48,16 @@ async function createToken(io: CliIo, opts: { name: string; user?: string; json?
       '--name must be 1-64 letters, digits, spaces and . _ @ + : / - (starting with a letter or digit)',
     );
   }
-  await withDatabase(io, ({ db }) => {
+  await withDatabase(io, async ({ sql }) => {
     let userId: string | null = null;
     if (opts.user !== undefined) {
-      const user = createUserRepository(db).findByUsername(opts.user);
+      const user = await createUserRepository(sql).findByUsername(opts.user);
       if (!user) throw new CliError(`no user named ${safe(opts.user)}`);
       if (!user.isAdmin || user.disabled) throw new CliError(`${safe(user.username)} is not an active admin`);
       userId = user.id;
     }
-    const { token, record } = createAdminTokenRepository(db).create(opts.name, userId, epochSeconds());
-    cliAudit(db).record({
+    const { token, record } = await createAdminTokenRepository(sql).create(opts.name, userId, epochSeconds());
+    await cliAudit(sql).record({
       event: 'admin_token.created',
       result: 'success',
       userId,
@@ -71,12 +71,11 @@ async function createToken(io: CliIo, opts: { name: string; user?: string; json?
 }
 
 async function listTokens(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const users = createUserRepository(db);
-    const nameOf = (id: string | null) => (id ? (users.findById(id)?.username ?? id) : null);
-    const tokens = createAdminTokenRepository(db)
-      .list()
-      .map((t) => tokenJson(t, nameOf(t.createdBy)));
+  await withDatabase(io, async ({ sql }) => {
+    const users = createUserRepository(sql);
+    const nameOf = async (id: string | null) => (id ? ((await users.findById(id))?.username ?? id) : null);
+    const tokens = [];
+    for (const t of await createAdminTokenRepository(sql).list()) tokens.push(tokenJson(t, await nameOf(t.createdBy)));
     if (opts.json) return printJson(io, tokens);
     if (tokens.length === 0)
       return printLine(io, 'no admin API tokens; create one with: mcp-oauth admin-tokens create --name NAME');
@@ -96,12 +95,12 @@ async function listTokens(io: CliIo, opts: { json?: boolean }): Promise<void> {
 }
 
 async function revokeToken(io: CliIo, id: string): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const repo = createAdminTokenRepository(db);
-    const token = repo.find(id);
+  await withDatabase(io, async ({ sql }) => {
+    const repo = createAdminTokenRepository(sql);
+    const token = await repo.find(id);
     if (!token) throw new CliError(`no admin API token ${safe(JSON.stringify(id))}`);
-    if (!repo.revoke(id, epochSeconds())) return printLine(io, `token ${token.id} was already revoked`);
-    cliAudit(db).record({
+    if (!(await repo.revoke(id, epochSeconds()))) return printLine(io, `token ${token.id} was already revoked`);
+    await cliAudit(sql).record({
       event: 'admin_token.revoked',
       result: 'success',
       userId: token.createdBy,

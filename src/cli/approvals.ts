@@ -29,8 +29,8 @@ export function registerApprovalCommands(program: Command, io: CliIo): void {
 }
 
 async function list(io: CliIo, opts: { all?: boolean; json?: boolean }): Promise<void> {
-  await withDatabase(io, (command) => {
-    const rows = cliLifecycle(command).ops.listAgentApprovals(opts.all ? undefined : 'pending');
+  await withDatabase(io, async (command) => {
+    const rows = await cliLifecycle(command).ops.listAgentApprovals(opts.all ? undefined : 'pending');
     if (opts.json) return printJson(io, rows);
     if (rows.length === 0) return printLine(io, opts.all ? 'no approval requests' : 'no agent is waiting for approval');
     printTable(
@@ -48,9 +48,9 @@ async function list(io: CliIo, opts: { all?: boolean; json?: boolean }): Promise
 }
 
 async function decide(io: CliIo, clientId: string, what: 'approve' | 'refuse'): Promise<void> {
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { ops } = cliLifecycle(command);
-    const changed = refused(() =>
+    const changed = await refused(() =>
       what === 'approve' ? ops.approveAgent(CLI_ACTOR, clientId) : ops.refuseAgent(CLI_ACTOR, clientId),
     );
     const state = what === 'approve' ? 'approved' : 'refused';

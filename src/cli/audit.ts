@@ -3,7 +3,7 @@ import { type Audit, createAudit } from '../audit/index.js';
 import { type AuditRow, MAX_AUDIT_LIMIT, parseSince, queryAudit } from '../audit/query.js';
 import { epochSeconds } from '../lib/duration.js';
 import { createLogger } from '../log/logger.js';
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 import { createUserRepository } from '../storage/users.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
@@ -12,8 +12,8 @@ import { CliError, type CliIo, formatTime, printJson, printLine, printTable, saf
  * The audit trail for what a CLI command changes. The row is the record; the JSON log line is the
  * server's (its stdout goes to the log collector), so the CLI does not print one on the admin's terminal.
  */
-export function cliAudit(db: Db): Audit {
-  return createAudit(db, createLogger('silent'));
+export function cliAudit(sql: Sql): Audit {
+  return createAudit(sql, createLogger('silent'));
 }
 
 interface AuditOptions {
@@ -55,13 +55,13 @@ function since(raw: string | undefined): number | undefined {
 async function showAudit(io: CliIo, opts: AuditOptions): Promise<void> {
   const limit = parseLimit(opts.limit);
   const from = since(opts.since);
-  await withDatabase(io, ({ db }) => {
+  await withDatabase(io, async ({ sql }) => {
     let userId: string | undefined;
     if (opts.user !== undefined) {
-      userId = createUserRepository(db).findByUsername(opts.user)?.id;
+      userId = (await createUserRepository(sql).findByUsername(opts.user))?.id;
       if (!userId) throw new CliError(`no user named ${safe(opts.user)}`);
     }
-    const rows = queryAudit(db, { userId, clientId: opts.client, event: opts.event, since: from, limit });
+    const rows = await queryAudit(sql, { userId, clientId: opts.client, event: opts.event, since: from, limit });
     if (opts.json) return printJson(io, rows);
     if (rows.length === 0) return printLine(io, 'no matching audit events');
     printTable(

@@ -99,11 +99,11 @@ function noClient(clientId: string): CliError {
 }
 
 async function listClients(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const states = createClientStateRepository(db).all();
-    const clients = createClientRepository(db)
-      .list()
-      .map((c) => summary(c.clientId, c.metadata, c.createdAt, Boolean(states.get(c.clientId)?.disabledAt)));
+  await withDatabase(io, async ({ sql }) => {
+    const states = await createClientStateRepository(sql).all();
+    const clients = (await createClientRepository(sql).list()).map((c) =>
+      summary(c.clientId, c.metadata, c.createdAt, Boolean(states.get(c.clientId)?.disabledAt)),
+    );
     // Metadata-document agents have no registration: what their document said when last used.
     for (const state of states.values()) {
       if (!isMetadataDocumentClientId(state.clientId)) continue;
@@ -136,10 +136,10 @@ function formatValue(value: unknown): string {
 }
 
 async function showClient(io: CliIo, clientId: string, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const repo = createClientRepository(db);
-    const client = repo.find(clientId);
-    const state = client ? undefined : createClientStateRepository(db).find(clientId);
+  await withDatabase(io, async ({ sql }) => {
+    const repo = createClientRepository(sql);
+    const client = await repo.find(clientId);
+    const state = client ? undefined : await createClientStateRepository(sql).find(clientId);
     if (!client && state && isMetadataDocumentClientId(clientId)) {
       // A metadata-document agent: what its document said when last used, and its state.
       const shown = {
@@ -156,7 +156,7 @@ async function showClient(io: CliIo, clientId: string, opts: { json?: boolean })
     }
     if (!client) throw noClient(clientId);
     const metadata = visible(client.metadata);
-    const related = repo.related(clientId);
+    const related = await repo.related(clientId);
     if (opts.json) return printJson(io, { client: metadata, related });
     for (const [key, value] of Object.entries(metadata)) printLine(io, safe(`${key}: ${formatValue(value)}`));
     printLine(io, `issued to it: ${describeCounts(related)}`);
@@ -164,15 +164,15 @@ async function showClient(io: CliIo, clientId: string, opts: { json?: boolean })
 }
 
 async function deleteClient(io: CliIo, clientId: string): Promise<void> {
-  await withDatabase(io, (command) => {
-    const result = cliLifecycle(command).ops.deleteClient(CLI_ACTOR, clientId);
+  await withDatabase(io, async (command) => {
+    const result = await cliLifecycle(command).ops.deleteClient(CLI_ACTOR, clientId);
     if (!result) throw noClient(clientId);
     printLine(io, safe(`deleted client ${clientId}; also deleted: ${describeCounts(result.deleted)}`));
   });
 }
 
 /** The same host names the metadata-document lists take (src/lib/host_names.ts). */
-function checkDomain(domain: string): string {
+function checkDomain(domain: string): Promise<string> {
   return refused(() => domainOf(domain));
 }
 
@@ -183,8 +183,8 @@ function oneTarget(clientId: string | undefined, opts: { domain?: string }): voi
 }
 
 /** A registration, or a metadata-document URL (which may be disabled before it is ever used). */
-function requireClient(stores: ReturnType<typeof cliLifecycle>['stores'], id: string): void {
-  if (!stores.clients.find(id) && !isMetadataDocumentClientId(id)) throw noClient(id);
+async function requireClient(stores: ReturnType<typeof cliLifecycle>['stores'], id: string): Promise<void> {
+  if (!(await stores.clients.find(id)) && !isMetadataDocumentClientId(id)) throw noClient(id);
 }
 
 const grants = (n: number) => `${n} grant${n === 1 ? '' : 's'}`;
@@ -192,20 +192,20 @@ const grants = (n: number) => `${n} grant${n === 1 ? '' : 's'}`;
 async function disableClient(io: CliIo, clientId: string | undefined, opts: { domain?: string }): Promise<void> {
   oneTarget(clientId, opts);
   if (opts.domain !== undefined) {
-    const domain = checkDomain(opts.domain);
-    return withDatabase(io, (command) => {
+    const domain = await checkDomain(opts.domain);
+    return withDatabase(io, async (command) => {
       // Every grant held by a metadata-document agent on the domain is revoked now; the block keeps
       // documents from being fetched, and cached ones from being used.
-      const ids = cliLifecycle(command).ops.disableDomain(CLI_ACTOR, domain);
+      const ids = await cliLifecycle(command).ops.disableDomain(CLI_ACTOR, domain);
       if (!ids) return printLine(io, safe(`domain ${domain} is already disabled`));
       printLine(io, safe(`disabled domain ${domain}; revoked ${grants(ids.length)}`));
     });
   }
   const id = clientId as string;
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { stores, ops } = cliLifecycle(command);
-    requireClient(stores, id);
-    const ids = ops.disableClient(CLI_ACTOR, id);
+    await requireClient(stores, id);
+    const ids = await ops.disableClient(CLI_ACTOR, id);
     if (!ids) return printLine(io, safe(`client ${id} is already disabled`));
     printLine(io, safe(`disabled client ${id}; revoked ${grants(ids.length)}`));
   });
@@ -214,19 +214,19 @@ async function disableClient(io: CliIo, clientId: string | undefined, opts: { do
 async function enableClient(io: CliIo, clientId: string | undefined, opts: { domain?: string }): Promise<void> {
   oneTarget(clientId, opts);
   if (opts.domain !== undefined) {
-    const domain = checkDomain(opts.domain);
-    return withDatabase(io, (command) => {
-      if (!cliLifecycle(command).ops.enableDomain(CLI_ACTOR, domain)) {
+    const domain = await checkDomain(opts.domain);
+    return withDatabase(io, async (command) => {
+      if (!(await cliLifecycle(command).ops.enableDomain(CLI_ACTOR, domain))) {
         return printLine(io, safe(`domain ${domain} is not disabled`));
       }
       printLine(io, safe(`enabled domain ${domain}`));
     });
   }
   const id = clientId as string;
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { stores, ops } = cliLifecycle(command);
-    requireClient(stores, id);
-    if (!ops.enableClient(CLI_ACTOR, id)) return printLine(io, safe(`client ${id} is not disabled`));
+    await requireClient(stores, id);
+    if (!(await ops.enableClient(CLI_ACTOR, id))) return printLine(io, safe(`client ${id} is not disabled`));
     printLine(io, safe(`enabled client ${id}; its users must consent again`));
   });
 }
@@ -253,9 +253,9 @@ async function createToken(io: CliIo, opts: TokenOptions): Promise<void> {
   if (label === '' || label.length > 100 || /[\u0000-\u001f\u007f]/.test(label)) {
     throw new CliError('--label must be 1 to 100 printable characters');
   }
-  await withDatabase(io, ({ config, db }) => {
-    const { token, record } = createRegistrationTokenRepository(db).create(label, ttl, uses, epochSeconds());
-    cliAudit(db).record({
+  await withDatabase(io, async ({ config, sql }) => {
+    const { token, record } = await createRegistrationTokenRepository(sql).create(label, ttl, uses, epochSeconds());
+    await cliAudit(sql).record({
       event: 'registration_token.created',
       result: 'success',
       details: { by: 'cli', token_id: record.id, label, uses },
@@ -274,8 +274,8 @@ async function createToken(io: CliIo, opts: TokenOptions): Promise<void> {
 }
 
 async function listTokens(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const tokens = createRegistrationTokenRepository(db).list();
+  await withDatabase(io, async ({ sql }) => {
+    const tokens = await createRegistrationTokenRepository(sql).list();
     if (opts.json) return printJson(io, tokens);
     if (tokens.length === 0) return printLine(io, 'no registration tokens');
     printTable(
@@ -293,11 +293,11 @@ async function listTokens(io: CliIo, opts: { json?: boolean }): Promise<void> {
 }
 
 async function revokeToken(io: CliIo, id: string): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    if (!createRegistrationTokenRepository(db).revoke(id)) {
+  await withDatabase(io, async ({ sql }) => {
+    if (!(await createRegistrationTokenRepository(sql).revoke(id))) {
       throw new CliError(`no registration token ${safe(JSON.stringify(id))}`);
     }
-    cliAudit(db).record({
+    await cliAudit(sql).record({
       event: 'registration_token.revoked',
       result: 'success',
       details: { by: 'cli', token_id: id },

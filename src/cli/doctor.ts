@@ -1,11 +1,14 @@
-// `mcp-oauth doctor ISSUER [--resource URL]... [--client-metadata-url URL] [--json]`: checks a
-// deployment from the outside, the way real agents will use it (src/cli/doctor_checks.ts,
-// src/cli/doctor_quirks.ts; docs/operating.md#doctor). Reads no configuration and no database, so
-// it runs from any machine, and in CI with --json. The exit code is 1 when anything fails.
+// `mcp-oauth doctor ISSUER [--resource URL]... [--client-metadata-url URL] [--test-user-file PATH]
+// [--json]`: checks a deployment from the outside, the way real agents will use it
+// (src/cli/doctor_checks.ts, src/cli/doctor_quirks.ts, src/cli/doctor_test_user.ts;
+// docs/operating.md#doctor). Reads no configuration and no database, so it runs from any machine,
+// and in CI with --json. The exit code is 1 when anything fails. The test user's password comes
+// from a file, never from the command line (where `ps` and shell history would show it).
 import type { Command } from 'commander';
 import { type DoctorInput, type Finding, runDoctor } from './doctor_checks.js';
 import { createProbe, type Probe } from './doctor_probe.js';
 import { agentQuirks } from './doctor_quirks.js';
+import { readTestUserFile } from './doctor_test_user.js';
 import { CliError, type CliIo, printJson, printLine, safe } from './io.js';
 
 const DEFAULT_ORIGIN = 'https://doctor.mcp-oauth.invalid';
@@ -14,6 +17,7 @@ interface Options {
   resource: string[];
   clientMetadataUrl?: string;
   origin?: string;
+  testUserFile?: string;
   json?: boolean;
 }
 
@@ -25,6 +29,10 @@ export function registerDoctorCommand(program: Command, io: CliIo, probe: () => 
     .option('--resource <url>', 'public URL of an MCP server behind a proxy route (repeatable)', collect, [])
     .option('--client-metadata-url <url>', 'a Client ID Metadata Document URL to try as an agent would')
     .option('--origin <origin>', `the Origin a browser-based agent sends (default ${DEFAULT_ORIGIN})`)
+    .option(
+      '--test-user-file <path>',
+      'a file holding username:password of a dedicated test account: enables the parallel-refresh and step-up replays',
+    )
     .option('--json', 'print JSON (for CI); the exit code is 1 when a check fails')
     .action(async (issuer: string, opts: Options) => {
       const failed = await doctor(
@@ -35,6 +43,7 @@ export function registerDoctorCommand(program: Command, io: CliIo, probe: () => 
           resources: opts.resource,
           clientMetadataUrl: opts.clientMetadataUrl,
           origin: opts.origin ?? DEFAULT_ORIGIN,
+          testUser: opts.testUserFile === undefined ? undefined : await readTestUserFile(opts.testUserFile),
         },
         opts.json === true,
       );

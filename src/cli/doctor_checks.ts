@@ -2,10 +2,12 @@
 // it. Each finding names what would fail, for which agents, and how to fix it. Without credentials
 // the doctor can read metadata, send preflights, register throw-away agents (deleted again through
 // RFC 7592 when the server offers it) and start authorizations up to the sign-in page; what needs
-// a signed-in user (parallel refreshes, a 403 step-up) is reported as skipped.
+// a signed-in user (parallel refreshes, a 403 step-up) runs only with the operator's test user
+// (src/cli/doctor_test_user.ts) and is reported as skipped without one.
 import { randomBytes } from 'node:crypto';
 import { isLoopbackHost } from '../lib/loopback.js';
 import { foldResource } from '../lib/resource_uri.js';
+import type { TestUser } from './doctor_browser.js';
 import { isFailure, type Probe, type ProbeResponse } from './doctor_probe.js';
 
 export type Status = 'pass' | 'warn' | 'fail' | 'skip';
@@ -27,6 +29,8 @@ export interface DoctorInput {
   clientMetadataUrl?: string | undefined;
   /** The Origin a browser-based agent would send. */
   origin: string;
+  /** A dedicated test account (--test-user-file): enables the replays that need a signed-in user. */
+  testUser?: TestUser | undefined;
   now?: () => number;
 }
 
@@ -42,6 +46,8 @@ const AGENTS = {
   emptyScope: 'agents that register with an empty scope (e.g. MCP Inspector)',
   latest: 'clients of MCP 2026-07-28',
   document: 'agents identified by a Client ID Metadata Document',
+  racing: 'agents whose processes share one refresh token and refresh at once (e.g. Claude Code, FastMCP users)',
+  stepUp: 'agents that ask for more scopes when a call is refused (e.g. MCP SDK v2, MCP Inspector v2)',
 };
 
 const ISSUER_FIX = 'set MCP_OAUTH_ISSUER to the exact public URL and let the reverse proxy forward /.well-known/';
@@ -324,13 +330,27 @@ export async function runDoctor(
       for (const undo of c.cleanup) await undo().catch(() => undefined);
     }
   }
-  add(c, {
-    id: 'refresh.parallel',
-    status: 'skip',
-    summary: 'parallel refreshes and a 403 step-up need a signed-in test user: not run (see docs/operating.md#doctor)',
-  });
+  REPLAY.skipAll(c, input.testUser ? 'not run: the metadata could not be read' : 'skipped: needs --test-user-file');
   return c.findings;
 }
+
+/** The replays that need a signed-in test user: one parallel-refresh finding, one step-up per resource. */
+export const REPLAY = {
+  refresh: 'refresh.parallel',
+  stepUp: 'step_up',
+  /** Reports as skipped, with `why`, each of these replays that has no finding yet. */
+  skipAll(c: Context, why: string): void {
+    const ids = [
+      REPLAY.refresh,
+      ...(c.input.resources.length ? c.input.resources : ['']).map((r) => `step_up ${r}`.trim()),
+    ];
+    for (const id of ids) {
+      if (c.findings.some((f) => f.id === id)) continue;
+      const needsResource = c.input.resources.length === 0 && c.input.testUser;
+      add(c, { id, status: 'skip', summary: needsResource ? 'skipped: needs --resource' : why });
+    }
+  },
+};
 
 /** A random PKCE challenge: the doctor never redeems a code, so the verifier is thrown away. */
 export const challenge = () => randomBytes(32).toString('base64url');

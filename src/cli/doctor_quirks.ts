@@ -14,6 +14,7 @@ import {
   str,
 } from './doctor_checks.js';
 import { isFailure } from './doctor_probe.js';
+import { testUserReplays } from './doctor_test_user.js';
 
 const CHECK_NAME = 'mcp-oauth doctor check (safe to delete)';
 const LOOPBACK_REDIRECT = 'http://127.0.0.1:33418/callback';
@@ -269,6 +270,7 @@ export async function agentQuirks(c: DoctorContext, meta: Record<string, unknown
     });
   }
   if (c.input.clientMetadataUrl) await checkMetadataDocument(c, meta, authorize, resource);
+  await testUserReplays(c, meta, client && { clientId: client.clientId, redirectUri: LOOPBACK_REDIRECT });
 }
 
 async function checkMetadataDocument(

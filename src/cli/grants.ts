@@ -3,7 +3,7 @@ import { CLI_ACTOR } from '../grants/index.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { createClientStateRepository } from '../storage/client_state.js';
 import { createClientRepository } from '../storage/clients.js';
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 import { createGrantRecordRepository, type GrantRecord } from '../storage/grant_records.js';
 import { createResourceRepository } from '../storage/resources.js';
 import { createUserRepository, type User } from '../storage/users.js';
@@ -50,34 +50,34 @@ export function registerGrantCommands(program: Command, io: CliIo): void {
     .action((grantId: string | undefined, opts: RevokeOptions) => revokeGrants(io, grantId, opts));
 }
 
-function requireUser(db: Db, username: string): User {
-  const user = createUserRepository(db).findByUsername(username);
+async function requireUser(sql: Sql, username: string): Promise<User> {
+  const user = await createUserRepository(sql).findByUsername(username);
   if (!user) throw new CliError(`no user named ${safe(username)}`);
   return user;
 }
 
 /** Registered, or an agent known by its metadata document. */
-function knownClient(db: Db, clientId: string): boolean {
+async function knownClient(sql: Sql, clientId: string): Promise<boolean> {
   return (
-    createClientRepository(db).find(clientId) !== undefined ||
-    createClientStateRepository(db).find(clientId) !== undefined
+    (await createClientRepository(sql).find(clientId)) !== undefined ||
+    (await createClientStateRepository(sql).find(clientId)) !== undefined
   );
 }
 
 /** Names of agents and users, looked up once per listing. */
-function namer(db: Db) {
-  const users = createUserRepository(db);
-  const clients = createClientRepository(db);
+function namer(sql: Sql) {
+  const users = createUserRepository(sql);
+  const clients = createClientRepository(sql);
   const usernames = new Map<string, string | null>();
   const agentNames = new Map<string, string | null>();
   return {
-    username(id: string): string | null {
-      if (!usernames.has(id)) usernames.set(id, users.findById(id)?.username ?? null);
+    async username(id: string): Promise<string | null> {
+      if (!usernames.has(id)) usernames.set(id, (await users.findById(id))?.username ?? null);
       return usernames.get(id) ?? null;
     },
-    agentName(id: string): string | null {
+    async agentName(id: string): Promise<string | null> {
       if (!agentNames.has(id)) {
-        const name = clients.find(id)?.metadata.client_name;
+        const name = (await clients.find(id))?.metadata.client_name;
         agentNames.set(id, typeof name === 'string' ? name : null);
       }
       return agentNames.get(id) ?? null;
@@ -85,11 +85,11 @@ function namer(db: Db) {
   };
 }
 
-function grantJson(g: GrantRecord, names: ReturnType<typeof namer>) {
+async function grantJson(g: GrantRecord, names: ReturnType<typeof namer>) {
   return {
     id: g.id,
-    user: { id: g.accountId, username: names.username(g.accountId) },
-    agent: { id: g.clientId, name: names.agentName(g.clientId) },
+    user: { id: g.accountId, username: await names.username(g.accountId) },
+    agent: { id: g.clientId, name: await names.agentName(g.clientId) },
     resource: g.resource,
     scopes: g.scopes,
     obtainedVia: g.obtainedVia,
@@ -108,22 +108,23 @@ async function listGrants(io: CliIo, opts: ListOptions): Promise<void> {
     if (!canonical.ok) throw new CliError(`--resource: ${canonical.reason}`);
     resource = canonical.uri;
   }
-  await withDatabase(io, ({ db }) => {
-    const accountId = opts.user === undefined ? undefined : requireUser(db, opts.user).id;
+  await withDatabase(io, async ({ sql }) => {
+    const accountId = opts.user === undefined ? undefined : (await requireUser(sql, opts.user)).id;
     const state = opts.all ? 'all' : opts.revoked ? 'revoked' : 'active';
-    const records = createGrantRecordRepository(db).list({ accountId, clientId: opts.client, resource, state });
+    const records = await createGrantRecordRepository(sql).list({ accountId, clientId: opts.client, resource, state });
     // A typo must not read as "no grants", as an unknown --user does not. Gone agents and MCP
     // servers may still have grants on record, so those are listed.
     if (records.length === 0) {
-      if (resource !== undefined && !createResourceRepository(db).findByUri(resource)) {
+      if (resource !== undefined && !(await createResourceRepository(sql).findByUri(resource))) {
         throw new CliError(`no resource ${safe(resource)}; mcp-oauth resources list shows them`);
       }
-      if (opts.client !== undefined && !knownClient(db, opts.client)) {
+      if (opts.client !== undefined && !(await knownClient(sql, opts.client))) {
         throw new CliError(`no client ${safe(JSON.stringify(opts.client))}; mcp-oauth clients list shows them`);
       }
     }
-    const names = namer(db);
-    const grants = records.map((g) => grantJson(g, names));
+    const names = namer(sql);
+    const grants = [];
+    for (const g of records) grants.push(await grantJson(g, names));
     if (opts.json) return printJson(io, grants);
     if (grants.length === 0) return printLine(io, state === 'active' ? 'no active grants' : 'no grants');
     printTable(
@@ -162,20 +163,20 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 async function revokeGrants(io: CliIo, grantId: string | undefined, opts: RevokeOptions): Promise<void> {
   const form = revokeForm(grantId, opts);
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { stores, ops } = cliLifecycle(command);
     if (form === 'grant') {
       const id = grantId as string;
-      const outcome = ops.revokeGrant(CLI_ACTOR, id);
+      const outcome = await ops.revokeGrant(CLI_ACTOR, id);
       if (outcome === 'unknown') throw new CliError(`no grant ${safe(JSON.stringify(id))}`);
       if (outcome === 'already') {
-        const at = stores.grantRecords.find(id)?.revokedAt;
+        const at = (await stores.grantRecords.find(id))?.revokedAt;
         return printLine(io, safe(`grant ${id} was already revoked at ${formatTime(at)}`));
       }
       return printLine(io, safe(`revoked grant ${id}`));
     }
-    const user = requireUser(command.db, opts.user as string);
-    const ids = ops.revokeUserGrants(CLI_ACTOR, user, opts.client ?? null);
+    const user = await requireUser(command.sql, opts.user as string);
+    const ids = await ops.revokeUserGrants(CLI_ACTOR, user, opts.client ?? null);
     const to = opts.client === undefined ? '' : ` to client ${opts.client}`;
     printLine(io, safe(`revoked ${plural(ids.length, 'grant')} of ${user.username}${to}`));
   });

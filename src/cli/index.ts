@@ -6,6 +6,7 @@ import { registerApprovalCommands } from './approvals.js';
 import { registerAuditCommand } from './audit.js';
 import { registerBackupCommand } from './backup.js';
 import { registerClientCommands } from './clients.js';
+import { registerDbCommands } from './db_copy.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerGrantCommands } from './grants.js';
 import { ROOT_HELP } from './help_text.js';
@@ -69,6 +70,7 @@ function buildProgram(io: CliIo): Command {
   registerAuditCommand(program, io);
   registerMaintenanceCommands(program, io);
   registerBackupCommand(program, io);
+  registerDbCommands(program, io);
   registerAdminCommands(program, io);
   registerDoctorCommand(program, io);
   // `mcp-oauth proxy` is dispatched by src/main.ts before this CLI (and the storage code) loads;

@@ -45,8 +45,8 @@ function printKeys(io: CliIo, keys: KeyStatus[]): void {
 }
 
 async function listKeys(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const keys = keyStatuses(createKeyRepository(db));
+  await withDatabase(io, async ({ sql }) => {
+    const keys = await keyStatuses(createKeyRepository(sql));
     if (opts.json) return printJson(io, keys);
     if (keys.length === 0) return printLine(io, 'no signing keys; the server creates one when it starts');
     printKeys(io, keys);
@@ -55,22 +55,22 @@ async function listKeys(io: CliIo, opts: { json?: boolean }): Promise<void> {
 
 async function rotateKey(io: CliIo, opts: { delay?: string; json?: boolean }): Promise<void> {
   const explicitDelay = opts.delay === undefined ? undefined : parseDelay(opts.delay);
-  await withDatabase(io, async ({ config, db }) => {
+  await withDatabase(io, async ({ config, sql }) => {
     const delay = explicitDelay ?? config.keyActivationDelay;
-    const repo = createKeyRepository(db);
+    const repo = createKeyRepository(sql);
     // With no key at all, a pending key alone would leave nothing to sign with until it activates,
     // and no resource server can have cached a key set yet: the first key signs at once.
     const key = (await ensureSigningKey(repo))
-      ? keyStatuses(repo)[0]
+      ? (await keyStatuses(repo))[0]
       : await rotateSigningKey(repo, { delay, maxTokenLifetime: config.accessTokenTtl + CLOCK_SKEW });
     if (!key) throw new Error('no signing key after rotation');
-    cliAudit(db).record({
+    await cliAudit(sql).record({
       event: 'key.rotated',
       result: 'success',
       details: { by: 'cli', kid: key.kid, activates_at: key.activatesAt },
     });
     if (opts.json) return printJson(io, key);
     printLine(io, `published key ${key.kid}; it signs from ${formatTime(key.activatesAt)}`);
-    printKeys(io, keyStatuses(repo));
+    printKeys(io, await keyStatuses(repo));
   });
 }

@@ -22,9 +22,9 @@ async function setLabel(io: CliIo, uri: string, label: string): Promise<void> {
   if (label !== 'none' && !isLabel(label)) {
     throw new CliError(safe(`not a label: ${JSON.stringify(label.slice(0, 40))} (${LABELS.join(', ')}, none)`));
   }
-  await withDatabase(io, ({ config, db }) => {
-    const { ops } = cliLifecycle({ config, db });
-    const cut = refused(() =>
+  await withDatabase(io, async ({ config, sql }) => {
+    const { ops } = cliLifecycle({ config, sql });
+    const cut = await refused(() =>
       ops.setResourceLabel(CLI_ACTOR, uri, label === 'none' ? null : label, config.labels.readOnly),
     );
     printLine(io, safe(`${uri} labelled ${label}`));

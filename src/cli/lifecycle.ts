@@ -6,15 +6,15 @@ import { cliAudit } from './audit.js';
 import type { CommandContext } from './database.js';
 import { CliError, safe } from './io.js';
 
-export function cliLifecycle({ config, db }: Pick<CommandContext, 'config' | 'db'>) {
-  const stores = createStores(db, { accessTokenTtl: config.accessTokenTtl });
-  return { stores, ops: createLifecycle(stores, cliAudit(db)) };
+export function cliLifecycle({ config, sql }: Pick<CommandContext, 'config' | 'sql'>) {
+  const stores = createStores(sql, { accessTokenTtl: config.accessTokenTtl });
+  return { stores, ops: createLifecycle(stores, cliAudit(sql)) };
 }
 
 /** Runs an operation; a refusal (the last admin, a malformed domain) becomes a CliError. */
-export function refused<T>(fn: () => T): T {
+export async function refused<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (err) {
     if (err instanceof LifecycleError) throw new CliError(safe(err.message));
     throw err;

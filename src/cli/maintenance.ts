@@ -20,22 +20,24 @@ export function registerMaintenanceCommands(program: Command, io: CliIo): void {
 }
 
 async function runMigrate(io: CliIo): Promise<void> {
-  await withNewDatabase(io, ({ applied }) => {
+  await withNewDatabase(io, async ({ applied }) => {
     if (applied.length === 0) return printLine(io, 'database is up to date');
     for (const name of applied) printLine(io, `applied ${name}`);
   });
 }
 
 async function runPurge(io: CliIo): Promise<void> {
-  await withDatabase(io, ({ config, db }) => {
+  await withDatabase(io, async ({ config, sql }) => {
     const now = epochSeconds();
-    const { oidcRows, signingKeys, unusedClients } = purgeExpired(db, now, { unusedClientTtl: config.unusedClientTtl });
+    const { oidcRows, signingKeys, unusedClients } = await purgeExpired(sql, now, {
+      unusedClientTtl: config.unusedClientTtl,
+    });
     printLine(io, `purged ${oidcRows} expired provider rows and ${signingKeys} expired signing keys`);
     if (unusedClients > 0) {
       printLine(io, `purged ${unusedClients} agent registrations never used within MCP_OAUTH_UNUSED_CLIENT_TTL`);
     }
-    const feed = createRevocationService(db, { accessTokenTtl: config.accessTokenTtl }).purgeExpired(now);
-    const audit = pruneAudit(db, now, config.auditRetention);
+    const feed = await createRevocationService(sql, { accessTokenTtl: config.accessTokenTtl }).purgeExpired(now);
+    const audit = await pruneAudit(sql, now, config.auditRetention);
     printLine(
       io,
       `purged ${feed} expired revocation-feed entries and ${audit} audit events older than ${days(config.auditRetention)}`,

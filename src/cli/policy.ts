@@ -47,8 +47,8 @@ export function registerPolicyCommands(program: Command, io: CliIo): void {
 }
 
 async function list(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, (command) => {
-    const policies = cliLifecycle(command).ops.listAgentPolicies();
+  await withDatabase(io, async (command) => {
+    const policies = await cliLifecycle(command).ops.listAgentPolicies();
     if (opts.json) return printJson(io, policies.map(describePolicy));
     if (policies.length === 0) return printLine(io, 'no agent policies');
     printTable(
@@ -67,9 +67,9 @@ async function list(io: CliIo, opts: { json?: boolean }): Promise<void> {
 }
 
 async function set(io: CliIo, opts: SetOptions): Promise<void> {
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { ops } = cliLifecycle(command);
-    const { policy, narrowed } = refused(() =>
+    const { policy, narrowed } = await refused(() =>
       ops.setAgentPolicy(CLI_ACTOR, {
         clientId: opts.client,
         domain: opts.domain,
@@ -91,8 +91,8 @@ async function set(io: CliIo, opts: SetOptions): Promise<void> {
 
 async function remove(io: CliIo, raw: string): Promise<void> {
   if (!/^[1-9][0-9]{0,15}$/.test(raw)) throw new CliError(safe(`not a policy id: ${JSON.stringify(raw.slice(0, 40))}`));
-  await withDatabase(io, (command) => {
-    if (!cliLifecycle(command).ops.removeAgentPolicy(CLI_ACTOR, Number(raw))) {
+  await withDatabase(io, async (command) => {
+    if (!(await cliLifecycle(command).ops.removeAgentPolicy(CLI_ACTOR, Number(raw)))) {
       throw new CliError(`no agent policy ${raw}`);
     }
     printLine(io, `policy ${raw} removed`);

@@ -234,8 +234,8 @@ async function addResource(io: CliIo, input: string, opts: AddOptions): Promise<
     throw new CliError('--name must be 1-100 characters without control characters');
   }
   const scopes = buildScopes(opts);
-  await withNewDatabase(io, ({ db }) => {
-    const resource = createResourceRepository(db).create(uri, name, scopes);
+  await withNewDatabase(io, async ({ sql }) => {
+    const resource = await createResourceRepository(sql).create(uri, name, scopes);
     const warning = plainHttpWarning(resource.uri);
     if (warning) io.stderr.write(`mcp-oauth: ${safe(warning)}\n`);
     if (opts.json) return printJson(io, resourceJson(resource));
@@ -246,8 +246,8 @@ async function addResource(io: CliIo, input: string, opts: AddOptions): Promise<
 }
 
 async function listResources(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const resources = createResourceRepository(db).list();
+  await withDatabase(io, async ({ sql }) => {
+    const resources = await createResourceRepository(sql).list();
     if (opts.json) return printJson(io, resources.map(resourceJson));
     if (resources.length === 0)
       return printLine(io, 'no resources; add one with: mcp-oauth resources add URI --name NAME');
@@ -279,10 +279,10 @@ async function describeResource(io: CliIo, input: string, opts: { lang: string; 
     return entry;
   });
   if (entries.length === 0) throw new CliError('give at least one --scope "scope=description"');
-  await withDatabase(io, ({ db }) => {
+  await withDatabase(io, async ({ sql }) => {
     let resource: Resource | undefined;
     try {
-      resource = createResourceRepository(db).describe(uri, lang, entries);
+      resource = await createResourceRepository(sql).describe(uri, lang, entries);
     } catch (err) {
       if (err instanceof UnknownScopeError) throw new CliError(err.message);
       throw err;
@@ -295,8 +295,8 @@ async function describeResource(io: CliIo, input: string, opts: { lang: string; 
 
 async function removeResource(io: CliIo, input: string): Promise<void> {
   const uri = canonical(input);
-  await withDatabase(io, ({ db }) => {
-    if (!createResourceRepository(db).remove(uri)) throw new CliError(`no resource ${uri}`);
+  await withDatabase(io, async ({ sql }) => {
+    if (!(await createResourceRepository(sql).remove(uri))) throw new CliError(`no resource ${uri}`);
     printLine(io, `removed resource ${uri}`);
   });
 }
@@ -307,8 +307,8 @@ async function createCredential(
   opts: { json?: boolean; secretFile?: string },
 ): Promise<void> {
   const uri = canonical(input);
-  await withDatabase(io, ({ db }) => {
-    const resource = createResourceRepository(db).findByUri(uri);
+  await withDatabase(io, async ({ sql }) => {
+    const resource = await createResourceRepository(sql).findByUri(uri);
     if (!resource) throw new CliError(`no resource ${uri}`);
     // The file is created (never overwritten) before the credential, so a bad path changes nothing.
     let fd: number | undefined;
@@ -325,7 +325,7 @@ async function createCredential(
       }
     }
     // Shown once (or written once): only a hash is stored.
-    const { id, secret } = createResourceCredentialRepository(db).create(resource.id, { replace: true });
+    const { id, secret } = await createResourceCredentialRepository(sql).create(resource.id, { replace: true });
     if (fd !== undefined) {
       writeSync(fd, secret);
       closeSync(fd);

@@ -92,8 +92,8 @@ async function addService(io: CliIo, opts: AddOptions): Promise<void> {
 }
 
 async function listServices(io: CliIo, opts: { json?: boolean }): Promise<void> {
-  await withDatabase(io, (command) => {
-    const services = cliLifecycle(command).ops.listServiceClients();
+  await withDatabase(io, async (command) => {
+    const services = await cliLifecycle(command).ops.listServiceClients();
     if (opts.json) return printJson(io, services);
     if (services.length === 0) return printLine(io, 'no service clients');
     printTable(

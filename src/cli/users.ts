@@ -73,8 +73,8 @@ function userJson(user: User) {
   };
 }
 
-function requireUser(repo: UserRepository, username: string): User {
-  const user = repo.findByUsername(username);
+async function requireUser(repo: UserRepository, username: string): Promise<User> {
+  const user = await repo.findByUsername(username);
   if (!user) throw new CliError(`no user named ${safe(username)}`);
   return user;
 }
@@ -86,13 +86,13 @@ async function addUser(
 ): Promise<void> {
   const problem = usernameProblem(username);
   if (problem) throw new CliError(problem);
-  await withNewDatabase(io, async ({ db }) => {
-    const repo = createUserRepository(db);
+  await withNewDatabase(io, async ({ sql }) => {
+    const repo = createUserRepository(sql);
     // Checked before the prompt so nobody types a password for nothing; create() still refuses a race.
-    if (repo.findByUsername(username)) throw new CliError(`user ${username} already exists`);
+    if (await repo.findByUsername(username)) throw new CliError(`user ${username} already exists`);
     const hash = opts.ssoOnly ? NO_PASSWORD : await hashPassword(await readNewPassword(io));
-    const user = repo.create(username, hash, opts.admin === true);
-    cliAudit(db).record({
+    const user = await repo.create(username, hash, opts.admin === true);
+    await cliAudit(sql).record({
       event: 'user.created',
       result: 'success',
       userId: user.id,
@@ -104,8 +104,8 @@ async function addUser(
 }
 
 async function listUsers(io: CliIo, opts: JsonOption): Promise<void> {
-  await withDatabase(io, ({ db }) => {
-    const users = createUserRepository(db).list();
+  await withDatabase(io, async ({ sql }) => {
+    const users = await createUserRepository(sql).list();
     if (opts.json) return printJson(io, users.map(userJson));
     if (users.length === 0) return printLine(io, 'no users; add one with: mcp-oauth users add USERNAME --admin');
     printTable(
@@ -122,26 +122,26 @@ async function listUsers(io: CliIo, opts: JsonOption): Promise<void> {
 }
 
 async function setDisabled(io: CliIo, username: string, disabled: boolean): Promise<void> {
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { stores, ops } = cliLifecycle(command);
-    const user = requireUser(stores.users, username);
+    const user = await requireUser(stores.users, username);
     const word = disabled ? 'disabled' : 'enabled';
     if (!disabled) {
-      if (!ops.enableUser(CLI_ACTOR, user)) return printLine(io, `user ${user.username} is already ${word}`);
+      if (!(await ops.enableUser(CLI_ACTOR, user))) return printLine(io, `user ${user.username} is already ${word}`);
       return printLine(io, `enabled user ${user.username}`);
     }
     // One transaction: the flag, every grant, every session, and a feed entry that kills tokens issued until now.
-    const ids = refused(() => ops.disableUser(CLI_ACTOR, user));
+    const ids = await refused(() => ops.disableUser(CLI_ACTOR, user));
     if (!ids) return printLine(io, `user ${user.username} is already ${word}`);
     printLine(io, `disabled user ${user.username}; revoked ${ids.length} grant${ids.length === 1 ? '' : 's'}`);
   });
 }
 
 async function setAdmin(io: CliIo, username: string, isAdmin: boolean): Promise<void> {
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { stores, ops } = cliLifecycle(command);
-    const user = requireUser(stores.users, username);
-    if (!refused(() => ops.setAdmin(CLI_ACTOR, user, isAdmin))) {
+    const user = await requireUser(stores.users, username);
+    if (!(await refused(() => ops.setAdmin(CLI_ACTOR, user, isAdmin)))) {
       return printLine(io, `${user.username} is already ${isAdmin ? 'an admin' : 'not an admin'}`);
     }
     printLine(io, isAdmin ? `${user.username} is now an admin` : `${user.username} is no longer an admin`);
@@ -151,19 +151,19 @@ async function setAdmin(io: CliIo, username: string, isAdmin: boolean): Promise<
 async function changePassword(io: CliIo, username: string): Promise<void> {
   await withDatabase(io, async (command) => {
     const { stores, ops } = cliLifecycle(command);
-    const user = requireUser(stores.users, username);
+    const user = await requireUser(stores.users, username);
     const hash = await hashPassword(await readNewPassword(io));
     // Every session of the user ends with the old password: a stolen cookie is worth nothing after.
-    ops.changePassword(CLI_ACTOR, user, hash);
+    await ops.changePassword(CLI_ACTOR, user, hash);
     printLine(io, `changed the password of ${user.username}`);
   });
 }
 
 async function resetFactors(io: CliIo, username: string): Promise<void> {
-  await withDatabase(io, (command) => {
+  await withDatabase(io, async (command) => {
     const { stores, ops } = cliLifecycle(command);
-    const user = requireUser(stores.users, username);
-    const done = ops.resetFactors(CLI_ACTOR, user);
+    const user = await requireUser(stores.users, username);
+    const done = await ops.resetFactors(CLI_ACTOR, user);
     printLine(
       io,
       `reset the sign-in of ${user.username}: ${done.passkeys} passkey${done.passkeys === 1 ? '' : 's'}` +

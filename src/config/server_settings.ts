@@ -23,6 +23,7 @@ import {
   duration,
   filePath,
   flag,
+  type Kind,
   list,
   oneOf,
   onOff,
@@ -33,6 +34,17 @@ import {
 } from './define.js';
 
 const perMinute = count(0, 1_000_000);
+
+/** A PostgreSQL connection URL; its messages never repeat the value (it may hold a password). */
+const postgresUrl: Kind<string> = {
+  values: 'postgres:// URL',
+  schema: z.string().refine((raw) => {
+    const url = URL.parse(raw);
+    if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) return false;
+    const socketHost = url.searchParams.get('host');
+    return (url.hostname !== '' || socketHost !== null) && url.pathname.length > 1;
+  }, 'must be a URL like postgres://USER@HOST:PORT/DATABASE'),
+};
 
 export const serverSettings = z
   .object({
@@ -49,6 +61,17 @@ export const serverSettings = z
         'taken from the current directory: CLI commands that only read or change what is there refuse a missing ' +
         'database, and those that create one print its full path.',
     ),
+    databaseUrl: setting('MCP_OAUTH_DATABASE_URL', postgresUrl, { secret: true }).describe(
+      'Use PostgreSQL instead of the SQLite file under `MCP_OAUTH_DATA_DIR`, for the server and every CLI command: ' +
+        '`postgres://USER@HOST:PORT/DB`, TLS as `pg` takes it (`?sslmode=verify-full&sslrootcert=/path/ca.pem`). ' +
+        'It may hold the password, so it is read like a secret (prefer `_FILE`) and never logged; docs/storage.md.',
+    ),
+    databasePoolSize: setting('MCP_OAUTH_DATABASE_POOL_SIZE', count(1, 500), { default: '10' }).describe(
+      'PostgreSQL only: connections each node keeps open at most (plus one that listens for revocations).',
+    ),
+    databaseConnectTimeout: setting('MCP_OAUTH_DATABASE_CONNECT_TIMEOUT', duration(1, 300), {
+      default: '10s',
+    }).describe('PostgreSQL only: how long to wait for a connection before the request fails.'),
     trustProxy: setting('MCP_OAUTH_TRUST_PROXY', flag, { default: 'false' }).describe(
       'Behind a TLS-terminating reverse proxy: trust `X-Forwarded-*` and allow a public bind. The issuer must then ' +
         'be https.',

@@ -46,8 +46,8 @@ export function auditFor(audit: Audit, grantRecords: GrantRecordRepository) {
       actor: Actor,
       event: string,
       fields: { userId?: string | undefined; clientId?: string | undefined; details?: AuditDetails } = {},
-    ): void {
-      audit.record({
+    ): Promise<void> {
+      return audit.record({
         event,
         result: 'success',
         userId: fields.userId,
@@ -58,8 +58,8 @@ export function auditFor(audit: Audit, grantRecords: GrantRecordRepository) {
       });
     },
     /** One grant.revoked event per grant, naming whose it was. */
-    revoked(actor: Actor, ids: readonly string[], extra: { reason?: string; userId?: string } = {}): void {
-      recordGrantRevocations(audit, grantRecords, ids, {
+    revoked(actor: Actor, ids: readonly string[], extra: { reason?: string; userId?: string } = {}): Promise<void> {
+      return recordGrantRevocations(audit, grantRecords, ids, {
         by: actor.kind,
         actorId: actor.id,
         ip: actor.ip,

@@ -24,7 +24,7 @@ export function domainOf(raw: string): string {
 }
 
 export function agentOperations(stores: Stores, audit: Audit) {
-  const { db, revocations, clientState, grantRecords } = stores;
+  const { sql, revocations, clientState, grantRecords } = stores;
   const log = auditFor(audit, grantRecords);
 
   /** Metadata-document agents served from the domain or a subdomain of it. */
@@ -35,22 +35,23 @@ export function agentOperations(stores: Stores, audit: Audit) {
 
   return {
     /** Disables the agent and revokes all it holds; undefined when it already was disabled. */
-    disableClient(actor: Actor, clientId: string): string[] | undefined {
-      const ids = db.transaction(() => {
-        if (clientState.find(clientId)?.disabledAt != null) return undefined;
+    async disableClient(actor: Actor, clientId: string): Promise<string[] | undefined> {
+      const ids = await sql.transaction(async () => {
+        if ((await clientState.find(clientId))?.disabledAt != null) return undefined;
         return revocations.disableClient(clientId, actedBy(actor), epochSeconds());
-      })();
+      });
       if (!ids) return undefined;
-      log.event(actor, 'client.disabled', { clientId, details: { grants_revoked: ids.length } });
-      log.revoked(actor, ids, { reason: 'agent disabled' });
+      await log.event(actor, 'client.disabled', { clientId, details: { grants_revoked: ids.length } });
+      await log.revoked(actor, ids, { reason: 'agent disabled' });
       return ids;
     },
     /** False when the agent was not disabled. */
-    enableClient(actor: Actor, clientId: string): boolean {
-      const changed = db.transaction(
-        () => clientState.find(clientId)?.disabledAt != null && revocations.enableClient(clientId),
-      )();
-      if (changed) log.event(actor, 'client.enabled', { clientId });
+    async enableClient(actor: Actor, clientId: string): Promise<boolean> {
+      const changed = await sql.transaction(
+        async () =>
+          (await clientState.find(clientId))?.disabledAt != null && (await revocations.enableClient(clientId)),
+      );
+      if (changed) await log.event(actor, 'client.enabled', { clientId });
       return changed;
     },
     /**
@@ -58,57 +59,61 @@ export function agentOperations(stores: Stores, audit: Audit) {
      * records keep the history and the feed tells resource servers its access tokens are dead.
      * Undefined when there is no such registration.
      */
-    deleteClient(actor: Actor, clientId: string): { revoked: string[]; deleted: RelatedCounts } | undefined {
-      const result = db.transaction(() => {
-        if (!stores.clients.find(clientId)) return undefined;
+    async deleteClient(
+      actor: Actor,
+      clientId: string,
+    ): Promise<{ revoked: string[]; deleted: RelatedCounts } | undefined> {
+      const result = await sql.transaction(async () => {
+        if (!(await stores.clients.find(clientId))) return undefined;
         // What was issued to it, counted before the revocation removes the tokens.
-        const deleted = stores.clients.related(clientId);
-        const revoked = revocations.revokeClientGrants(clientId, actedBy(actor), epochSeconds(), 'agent deleted');
-        stores.serviceClients.delete(clientId);
-        return stores.clients.delete(clientId) && { revoked, deleted };
-      })();
+        const deleted = await stores.clients.related(clientId);
+        const revoked = await revocations.revokeClientGrants(clientId, actedBy(actor), epochSeconds(), 'agent deleted');
+        await stores.serviceClients.delete(clientId);
+        return (await stores.clients.delete(clientId)) && { revoked, deleted };
+      });
       if (!result) return undefined;
-      log.revoked(actor, result.revoked, { reason: 'agent deleted' });
-      log.event(actor, 'client.deleted', { clientId, details: { grants_revoked: result.revoked.length } });
+      await log.revoked(actor, result.revoked, { reason: 'agent deleted' });
+      await log.event(actor, 'client.deleted', { clientId, details: { grants_revoked: result.revoked.length } });
       return result;
     },
     /**
      * The agent deleted its own registration (RFC 7592 §2.3): oidc-provider removed it; its grants
      * are revoked here so the records keep the history and the feed reaches resource servers.
      */
-    clientDeletedItself(actor: Actor, clientId: string): string[] {
-      const ids = revocations.revokeClientGrants(clientId, actedBy(actor), epochSeconds(), 'agent deleted');
-      log.event(actor, 'client.deleted', { clientId });
-      log.revoked(actor, ids, { reason: 'agent deleted' });
+    async clientDeletedItself(actor: Actor, clientId: string): Promise<string[]> {
+      const ids = await revocations.revokeClientGrants(clientId, actedBy(actor), epochSeconds(), 'agent deleted');
+      await log.event(actor, 'client.deleted', { clientId });
+      await log.revoked(actor, ids, { reason: 'agent deleted' });
       return ids;
     },
     /**
      * Disables every metadata-document agent served from the domain or a subdomain of it, and
      * revokes what they hold; undefined when the domain already was disabled.
      */
-    disableDomain(actor: Actor, raw: string): string[] | undefined {
+    async disableDomain(actor: Actor, raw: string): Promise<string[] | undefined> {
       const domain = domainOf(raw);
-      const ids = db.transaction(() => {
+      const ids = await sql.transaction(async () => {
         const now = epochSeconds();
-        if (!clientState.blockDomain(domain, actedBy(actor), now)) return undefined;
+        if (!(await clientState.blockDomain(domain, actedBy(actor), now))) return undefined;
         const matches = onDomain(domain);
-        const agents = new Set([...clientState.all().keys()].filter(matches));
-        for (const g of grantRecords.list({ state: 'active', limit: 5000 }))
+        const agents = new Set([...(await clientState.all()).keys()].filter(matches));
+        for (const g of await grantRecords.list({ state: 'active', limit: 5000 }))
           if (matches(g.clientId)) agents.add(g.clientId);
-        return [...agents].flatMap((id) =>
-          revocations.revokeClientGrants(id, actedBy(actor), now, 'agent domain disabled'),
-        );
-      })();
+        const revoked: string[] = [];
+        for (const id of agents)
+          revoked.push(...(await revocations.revokeClientGrants(id, actedBy(actor), now, 'agent domain disabled')));
+        return revoked;
+      });
       if (!ids) return undefined;
-      log.event(actor, 'client_domain.disabled', { details: { domain, grants_revoked: ids.length } });
-      log.revoked(actor, ids, { reason: 'agent domain disabled' });
+      await log.event(actor, 'client_domain.disabled', { details: { domain, grants_revoked: ids.length } });
+      await log.revoked(actor, ids, { reason: 'agent domain disabled' });
       return ids;
     },
     /** False when the domain was not disabled. */
-    enableDomain(actor: Actor, raw: string): boolean {
+    async enableDomain(actor: Actor, raw: string): Promise<boolean> {
       const domain = domainOf(raw);
-      if (!clientState.unblockDomain(domain)) return false;
-      log.event(actor, 'client_domain.enabled', { details: { domain } });
+      if (!(await clientState.unblockDomain(domain))) return false;
+      await log.event(actor, 'client_domain.enabled', { details: { domain } });
       return true;
     },
   };

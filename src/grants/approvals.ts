@@ -14,19 +14,21 @@ export function approvalOperations(stores: Stores, audit: Audit) {
   const { agentApprovals } = stores;
   const log = auditFor(audit, stores.grantRecords);
 
-  const decide = (actor: Actor, clientId: string, state: 'approved' | 'refused'): boolean => {
+  const decide = async (actor: Actor, clientId: string, state: 'approved' | 'refused'): Promise<boolean> => {
     if (clientId === '' || clientId.length > 2000) throw new LifecycleError('invalid_policy', 'not a client id');
     const by = actedBy(actor);
     const now = epochSeconds();
-    const { changed, revoked } = stores.db.transaction(() => {
-      const changed = agentApprovals.decide(clientId, state, by, now);
+    const { changed, revoked } = await stores.sql.transaction(async () => {
+      const changed = await agentApprovals.decide(clientId, state, by, now);
       // Refusing an agent approved earlier ends what users gave it since.
       const revoked =
-        changed && state === 'refused' ? stores.revocations.revokeClientGrants(clientId, by, now, 'agent refused') : [];
+        changed && state === 'refused'
+          ? await stores.revocations.revokeClientGrants(clientId, by, now, 'agent refused')
+          : [];
       return { changed, revoked };
-    })();
-    if (changed) log.event(actor, state === 'approved' ? 'agent.approved' : 'agent.refused', { clientId });
-    if (revoked.length > 0) log.revoked(actor, revoked, { reason: 'agent refused' });
+    });
+    if (changed) await log.event(actor, state === 'approved' ? 'agent.approved' : 'agent.refused', { clientId });
+    if (revoked.length > 0) await log.revoked(actor, revoked, { reason: 'agent refused' });
     return changed;
   };
 
@@ -35,25 +37,30 @@ export function approvalOperations(stores: Stores, audit: Audit) {
      * Whether a user may consent to the agent. With approval required, an agent never seen (no
      * grant ever, no decision) is put in the queue the first time a user tries, and waits.
      */
-    approvalStanding(required: boolean, clientId: string, userId: string, ip?: string): ApprovalStanding {
+    async approvalStanding(
+      required: boolean,
+      clientId: string,
+      userId: string,
+      ip?: string,
+    ): Promise<ApprovalStanding> {
       if (!required) return 'approved';
-      const found = agentApprovals.find(clientId);
+      const found = await agentApprovals.find(clientId);
       if (found) return found.state;
-      if (agentApprovals.everGranted(clientId)) return 'approved';
-      if (agentApprovals.request(clientId, userId, epochSeconds())) {
-        audit.record({ event: 'agent.approval_requested', result: 'success', userId, clientId, ip });
+      if (await agentApprovals.everGranted(clientId)) return 'approved';
+      if (await agentApprovals.request(clientId, userId, epochSeconds())) {
+        await audit.record({ event: 'agent.approval_requested', result: 'success', userId, clientId, ip });
       }
       return 'pending';
     },
-    listAgentApprovals(state?: ApprovalState): AgentApproval[] {
+    listAgentApprovals(state?: ApprovalState): Promise<AgentApproval[]> {
       return agentApprovals.list(state);
     },
     /** False when it already was approved. */
-    approveAgent(actor: Actor, clientId: string): boolean {
+    approveAgent(actor: Actor, clientId: string): Promise<boolean> {
       return decide(actor, clientId, 'approved');
     },
     /** No user can consent to it any more; grants it holds are revoked. False when it already was refused. */
-    refuseAgent(actor: Actor, clientId: string): boolean {
+    refuseAgent(actor: Actor, clientId: string): Promise<boolean> {
       return decide(actor, clientId, 'refused');
     },
   };

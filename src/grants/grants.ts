@@ -7,36 +7,40 @@ import type { User } from '../storage/users.js';
 import { type Actor, actedBy, auditFor } from './actor.js';
 
 export function grantOperations(stores: Stores, audit: Audit) {
-  const { db, revocations, grantRecords } = stores;
+  const { sql, revocations, grantRecords } = stores;
   const log = auditFor(audit, grantRecords);
 
   return {
     /** Revokes one grant: 'unknown' when no such grant ever existed, 'already' when it was revoked before. */
-    revokeGrant(actor: Actor, id: string): 'revoked' | 'already' | 'unknown' {
-      if (!revocations.revokeGrant(id, actedBy(actor), epochSeconds())) {
-        return grantRecords.find(id) ? 'already' : 'unknown';
+    async revokeGrant(actor: Actor, id: string): Promise<'revoked' | 'already' | 'unknown'> {
+      if (!(await revocations.revokeGrant(id, actedBy(actor), epochSeconds()))) {
+        return (await grantRecords.find(id)) ? 'already' : 'unknown';
       }
-      log.revoked(actor, [id]);
+      await log.revoked(actor, [id]);
       return 'revoked';
     },
     /** Revokes several grants together (one transaction); returns those that were still live. */
-    revokeGrants(actor: Actor, ids: readonly string[]): string[] {
+    async revokeGrants(actor: Actor, ids: readonly string[]): Promise<string[]> {
       const by = actedBy(actor);
       const now = epochSeconds();
-      const done = db.transaction(() => ids.filter((id) => revocations.revokeGrant(id, by, now)))();
-      log.revoked(actor, done);
+      const done = await sql.transaction(async () => {
+        const live: string[] = [];
+        for (const id of ids) if (await revocations.revokeGrant(id, by, now)) live.push(id);
+        return live;
+      });
+      await log.revoked(actor, done);
       return done;
     },
     /** Every grant of the user, or only those to one agent. */
-    revokeUserGrants(actor: Actor, user: User, clientId: string | null): string[] {
-      const ids = revocations.revokeUserGrants(user.id, clientId, actedBy(actor), epochSeconds());
-      log.revoked(actor, ids, { userId: user.id });
+    async revokeUserGrants(actor: Actor, user: User, clientId: string | null): Promise<string[]> {
+      const ids = await revocations.revokeUserGrants(user.id, clientId, actedBy(actor), epochSeconds());
+      await log.revoked(actor, ids, { userId: user.id });
       return ids;
     },
     /** Every grant the agent holds. */
-    revokeClientGrants(actor: Actor, clientId: string, reason?: string): string[] {
-      const ids = revocations.revokeClientGrants(clientId, actedBy(actor), epochSeconds(), reason);
-      log.revoked(actor, ids, reason ? { reason } : {});
+    async revokeClientGrants(actor: Actor, clientId: string, reason?: string): Promise<string[]> {
+      const ids = await revocations.revokeClientGrants(clientId, actedBy(actor), epochSeconds(), reason);
+      await log.revoked(actor, ids, reason ? { reason } : {});
       return ids;
     },
     /**
@@ -44,13 +48,13 @@ export function grantOperations(stores: Stores, audit: Audit) {
      * agent revoked its refresh token): mark the record, tell resource servers through the feed.
      * `detected` names the theft signal, when it was one (RFC 9700 §4.14.2, OAuth 2.1 §4.1.3).
      */
-    providerRevokedGrant(
+    async providerRevokedGrant(
       actor: Actor,
       grantId: string,
       opts: { reason: string; clientId?: string | undefined; detected?: string | undefined },
-    ): void {
-      revocations.providerRevokedGrant(grantId, opts.reason, epochSeconds());
-      const owner = grantRecords.find(grantId);
+    ): Promise<void> {
+      await revocations.providerRevokedGrant(grantId, opts.reason, epochSeconds());
+      const owner = await grantRecords.find(grantId);
       const who = {
         result: 'success' as const,
         userId: owner?.accountId,
@@ -61,9 +65,9 @@ export function grantOperations(stores: Stores, audit: Audit) {
         userAgent: actor.userAgent,
       };
       if (opts.detected) {
-        audit.record({ ...who, event: opts.detected, result: 'failure', details: { action: 'grant revoked' } });
+        await audit.record({ ...who, event: opts.detected, result: 'failure', details: { action: 'grant revoked' } });
       }
-      audit.record({ ...who, event: 'grant.revoked', details: { by: actor.kind, reason: opts.reason } });
+      await audit.record({ ...who, event: 'grant.revoked', details: { by: actor.kind, reason: opts.reason } });
     },
   };
 }

@@ -27,7 +27,7 @@ const refuse = (message: string): never => {
 };
 
 export function policyOperations(stores: Stores, audit: Audit) {
-  const { db, agentPolicies, resources, revocations } = stores;
+  const { sql, agentPolicies, resources, revocations } = stores;
   const log = auditFor(audit, stores.grantRecords);
 
   const matchOf = (input: AgentPolicyInput): PolicyMatch => {
@@ -46,20 +46,21 @@ export function policyOperations(stores: Stores, audit: Audit) {
     }
   };
 
-  const rulesOf = (input: AgentPolicyInput): AgentPolicyRules => {
+  const rulesOf = async (input: AgentPolicyInput): Promise<AgentPolicyRules> => {
     let servers: string[] | null = null;
     if (input.resources != null) {
-      servers = [...new Set(input.resources)].map((raw) => {
+      servers = [];
+      for (const raw of new Set(input.resources)) {
         const canonical = canonicalResource(String(raw));
         const uri = canonical.ok ? canonical.uri : undefined;
-        if (!uri || !resources.findByUri(uri))
+        if (!uri || !(await resources.findByUri(uri)))
           refuse(`not a registered MCP server: ${JSON.stringify(String(raw).slice(0, 200))}`);
-        return uri as string;
-      });
+        servers.push(uri as string);
+      }
     }
     let scopes: string[] | null = null;
     if (input.scopes != null) {
-      const offered = new Set(resources.allScopes());
+      const offered = new Set(await resources.allScopes());
       scopes = [...new Set(input.scopes.map(String))];
       const unknown = scopes.find((s) => !offered.has(s));
       if (unknown !== undefined) refuse(`no MCP server offers the scope ${JSON.stringify(unknown.slice(0, 200))}`);
@@ -69,39 +70,39 @@ export function policyOperations(stores: Stores, audit: Audit) {
   };
 
   /** Agents holding a live grant the policies now in force no longer fully allow. */
-  const narrowedAgents = (match: PolicyMatch): string[] => {
+  const narrowedAgents = async (match: PolicyMatch): Promise<string[]> => {
     const narrowed = new Set<string>();
-    for (const grant of agentPolicies.liveGrants()) {
+    for (const grant of await agentPolicies.liveGrants()) {
       if (narrowed.has(grant.clientId)) continue;
-      const policies = agentPolicies.naming(grant.clientId);
+      const policies = await agentPolicies.naming(grant.clientId);
       if (!policies.some((p) => p.match.kind === match.kind && p.match.value === match.value)) continue;
-      const resource = resources.findByUri(grant.resource);
+      const resource = await resources.findByUri(grant.resource);
       if (!resource) continue;
-      const verdict = judgeResource(agentPolicies.effectiveFor(grant.clientId), resource.uri, resource.scopes);
+      const verdict = judgeResource(await agentPolicies.effectiveFor(grant.clientId), resource.uri, resource.scopes);
       if (!verdict.allowed || grant.scopes.some((s) => !verdict.scopes.includes(s))) narrowed.add(grant.clientId);
     }
     return [...narrowed];
   };
 
   return {
-    listAgentPolicies(): AgentPolicy[] {
+    listAgentPolicies(): Promise<AgentPolicy[]> {
       return agentPolicies.list();
     },
     /**
      * Creates or replaces the policy for an agent or domain. Returns it with the agents whose
      * outstanding access tokens were cut because the change narrowed what they hold.
      */
-    setAgentPolicy(actor: Actor, input: AgentPolicyInput): { policy: AgentPolicy; narrowed: string[] } {
+    async setAgentPolicy(actor: Actor, input: AgentPolicyInput): Promise<{ policy: AgentPolicy; narrowed: string[] }> {
       const match = matchOf(input);
-      const rules = rulesOf(input);
+      const rules = await rulesOf(input);
       const now = epochSeconds();
-      const result = db.transaction(() => {
-        const policy = agentPolicies.set(match, rules, actedBy(actor), now);
-        const narrowed = narrowedAgents(match);
-        for (const clientId of narrowed) revocations.cutClientTokens(clientId, now);
+      const result = await sql.transaction(async () => {
+        const policy = await agentPolicies.set(match, rules, actedBy(actor), now);
+        const narrowed = await narrowedAgents(match);
+        for (const clientId of narrowed) await revocations.cutClientTokens(clientId, now);
         return { policy, narrowed };
-      })();
-      log.event(actor, 'policy.set', {
+      });
+      await log.event(actor, 'policy.set', {
         ...(match.kind === 'client' ? { clientId: match.value } : {}),
         details: {
           match: `${match.kind}:${match.value}`,
@@ -117,34 +118,38 @@ export function policyOperations(stores: Stores, audit: Audit) {
      * Labels an MCP server (null: no label). A label that narrows (read-only) holds for live grants
      * at their next refresh, and cuts their agents' outstanding access tokens as a narrowed policy does.
      */
-    setResourceLabel(actor: Actor, uri: string, label: Label | null, readOnlyLabels: readonly string[]): string[] {
+    async setResourceLabel(
+      actor: Actor,
+      uri: string,
+      label: Label | null,
+      readOnlyLabels: readonly string[],
+    ): Promise<string[]> {
       const canonical = canonicalResource(uri);
-      const resource = canonical.ok ? resources.findByUri(canonical.uri) : undefined;
+      const resource = canonical.ok ? await resources.findByUri(canonical.uri) : undefined;
       if (!resource) return refuse(`not a registered MCP server: ${JSON.stringify(uri.slice(0, 200))}`);
       const now = epochSeconds();
       const write = new Set(resource.scopes.filter((s) => s.isWrite).map((s) => s.scope));
-      const cut = db.transaction(() => {
-        stores.resourceLabels.set(resource.uri, label, actedBy(actor), now);
+      const cut = await sql.transaction(async () => {
+        await stores.resourceLabels.set(resource.uri, label, actedBy(actor), now);
         if (label === null || !readOnlyLabels.includes(label)) return [];
         const agents = new Set(
-          agentPolicies
-            .liveGrants()
+          (await agentPolicies.liveGrants())
             .filter((g) => g.resource === resource.uri && g.scopes.some((s) => write.has(s)))
             .map((g) => g.clientId),
         );
-        for (const clientId of agents) revocations.cutClientTokens(clientId, now);
+        for (const clientId of agents) await revocations.cutClientTokens(clientId, now);
         return [...agents];
-      })();
-      log.event(actor, 'resource.labelled', {
+      });
+      await log.event(actor, 'resource.labelled', {
         details: { resource: resource.uri, label: label ?? 'none', agents_narrowed: cut.length },
       });
       return cut;
     },
     /** Removes a policy (it only ever narrowed, so nothing held is cut). False when there was none. */
-    removeAgentPolicy(actor: Actor, id: number): boolean {
-      const policy = agentPolicies.find(id);
-      if (!policy || !agentPolicies.remove(id)) return false;
-      log.event(actor, 'policy.removed', {
+    async removeAgentPolicy(actor: Actor, id: number): Promise<boolean> {
+      const policy = await agentPolicies.find(id);
+      if (!policy || !(await agentPolicies.remove(id))) return false;
+      await log.event(actor, 'policy.removed', {
         ...(policy.match.kind === 'client' ? { clientId: policy.match.value } : {}),
         details: { match: `${policy.match.kind}:${policy.match.value}` },
       });

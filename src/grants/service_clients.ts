@@ -72,25 +72,27 @@ async function publicKeySet(raw: unknown): Promise<{ keys: JWK[] }> {
 }
 
 export function serviceClientOperations(stores: Stores, audit: Audit) {
-  const { db, resources, serviceClients, clientState, oidc } = stores;
+  const { sql, resources, serviceClients, clientState, oidc } = stores;
   const log = auditFor(audit, stores.grantRecords);
 
   /** The servers and scopes as given, each checked: registered, and offered by one of those servers. */
-  const allowed = (input: NewServiceClient) => {
+  const allowed = async (input: NewServiceClient) => {
     if (input.resources.length === 0) refuse('name at least one MCP server (resource) the client may call');
     if (input.resources.length > MAX_LIST || input.scopes.length > MAX_LIST) {
       refuse(`at most ${MAX_LIST} servers and ${MAX_LIST} scopes`);
     }
-    const uris = [
-      ...new Set(
-        input.resources.map((raw) => {
-          const canonical = canonicalResource(raw);
-          const found = canonical.ok ? resources.findByUri(canonical.uri) : undefined;
-          return found ? found.uri : refuse(`no MCP server is registered as ${JSON.stringify(raw.slice(0, 200))}`);
-        }),
-      ),
-    ];
-    const offered = new Set(uris.flatMap((u) => resources.findByUri(u)?.scopes.map((s) => s.scope) ?? []));
+    const found: string[] = [];
+    const offered = new Set<string>();
+    for (const raw of input.resources) {
+      const canonical = canonicalResource(raw);
+      const resource = canonical.ok ? await resources.findByUri(canonical.uri) : undefined;
+      if (!resource) refuse(`no MCP server is registered as ${JSON.stringify(raw.slice(0, 200))}`);
+      else {
+        found.push(resource.uri);
+        for (const s of resource.scopes) offered.add(s.scope);
+      }
+    }
+    const uris = [...new Set(found)];
     if (input.scopes.length === 0) refuse('name at least one scope the client may get');
     const scopes = [...new Set(input.scopes)];
     for (const s of scopes) {
@@ -106,7 +108,7 @@ export function serviceClientOperations(stores: Stores, audit: Audit) {
       if (name === '' || name.length > MAX_NAME || INVISIBLE.test(name)) {
         refuse(`the name must be 1 to ${MAX_NAME} characters, without control characters`);
       }
-      const { uris, scopes } = allowed(input);
+      const { uris, scopes } = await allowed(input);
       if (input.jwks !== undefined && input.secret) refuse('give either a public key set or a client secret, not both');
       if (input.jwks === undefined && !input.secret) {
         refuse(
@@ -127,8 +129,8 @@ export function serviceClientOperations(stores: Stores, audit: Audit) {
         createdAt: now,
         createdBy: actedBy(actor),
       };
-      db.transaction(() => {
-        oidc.upsert(
+      await sql.transaction(async () => {
+        await oidc.upsert(
           'Client',
           clientId,
           {
@@ -144,10 +146,10 @@ export function serviceClientOperations(stores: Stores, audit: Audit) {
           },
           undefined,
         );
-        clientState.registered(clientId, SERVICE_REGISTERED_VIA);
-        serviceClients.create(service);
-      })();
-      log.event(actor, 'client.registered', {
+        await clientState.registered(clientId, SERVICE_REGISTERED_VIA);
+        await serviceClients.create(service);
+      });
+      await log.event(actor, 'client.registered', {
         clientId,
         details: {
           name,
@@ -160,18 +162,22 @@ export function serviceClientOperations(stores: Stores, audit: Audit) {
       return clientSecret ? { clientId, clientSecret, service } : { clientId, service };
     },
     /** Every service client with its name and whether it is disabled. */
-    listServiceClients(): (ServiceClient & { name: string | null; disabled: boolean; lastUsedAt: number | null })[] {
-      const states = clientState.all();
-      return serviceClients.list().map((s) => {
-        const metadata = stores.clients.find(s.clientId)?.metadata;
+    async listServiceClients(): Promise<
+      (ServiceClient & { name: string | null; disabled: boolean; lastUsedAt: number | null })[]
+    > {
+      const states = await clientState.all();
+      const list = [];
+      for (const s of await serviceClients.list()) {
+        const metadata = (await stores.clients.find(s.clientId))?.metadata;
         const state = states.get(s.clientId);
-        return {
+        list.push({
           ...s,
           name: typeof metadata?.client_name === 'string' ? metadata.client_name : null,
           disabled: state?.disabledAt != null,
           lastUsedAt: state?.lastUsedAt ?? null,
-        };
-      });
+        });
+      }
+      return list;
     },
   };
 }

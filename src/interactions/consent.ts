@@ -34,13 +34,13 @@ export interface ConsentDeps extends LoginDeps {
     userId: string,
     ip: string | undefined,
     resource: string | undefined,
-  ) => ApprovalStanding;
+  ) => Promise<ApprovalStanding>;
   /** Classification labels of MCP servers: shown, and their read-only rule applied. */
   labels?: ResourceLabels;
   /** Records the metadata document the user consented to (src/provider/document_pins.ts). */
   documentPins?: Pick<DocumentPins, 'pin'>;
   /** What the admins' policy leaves each agent; the page offers nothing beyond it. */
-  agentPolicy?: (clientId: string) => AgentPolicyRules | undefined;
+  agentPolicy?: (clientId: string) => Promise<AgentPolicyRules | undefined>;
   /** For telling the user how long access lasts and where to take it back (omitted when absent). */
   config?: Pick<Config, 'issuer' | 'refreshTokenIdleTtl' | 'refreshTokenAbsoluteTtl'>;
 }
@@ -86,9 +86,9 @@ async function consentRequest(
   if (!indicator || Object.keys(missingByResource).length > 1) {
     throw new HttpError(400, 'invalid_target', 'an authorization request must name exactly one MCP server');
   }
-  const resource = resources.findByUri(indicator);
+  const resource = await resources.findByUri(indicator);
   if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
-  const verdict = judgeResource(policyOn(agentPolicy, resource.uri, labels), resource.uri, resource.scopes);
+  const verdict = judgeResource(await policyOn(agentPolicy, resource.uri, labels), resource.uri, resource.scopes);
   if (!verdict.allowed) throw new HttpError(400, 'invalid_target', 'this agent may not use that MCP server');
   const own = new Set(verdict.scopes);
   const requested = splitScope(details.params.scope as string | undefined).filter((s) => own.has(s));
@@ -178,7 +178,7 @@ export function unrelatedRedirect(name: string | undefined, clientUri: unknown, 
 
 /** Whether the user has a grant (active or not) from this agent or an identical registration of it. */
 async function knownToUser(deps: ConsentDeps, provider: Provider, accountId: string, client: ClientLike) {
-  const records = deps.grantRecords.list({ accountId, state: 'all', limit: 500 });
+  const records = await deps.grantRecords.list({ accountId, state: 'all', limit: 500 });
   if (records.some((r) => r.clientId === client.clientId)) return true;
   // Metadata-document clients are identified by their URL; only registrations are grouped.
   if (isMetadataDocumentClientId(client.clientId)) return false;
@@ -238,7 +238,7 @@ async function unapproved(deps: ConsentDeps, ctx: Context, details: Interaction)
   const prompt = details.prompt.details as { missingResourceScopes?: Record<string, string[]> };
   const indicator =
     Object.keys(prompt.missingResourceScopes ?? {})[0] ?? (details.params.resource as string | undefined);
-  const standing = deps.approval(clientId, details.session?.accountId ?? '', ctx.ip, indicator);
+  const standing = await deps.approval(clientId, details.session?.accountId ?? '', ctx.ip, indicator);
   if (standing === 'approved') return false;
   if (standing === 'refused') {
     await finish(deps.provider(), ctx, {
@@ -253,12 +253,12 @@ async function unapproved(deps: ConsentDeps, ctx: Context, details: Interaction)
 }
 
 /** What this interaction asks of its resource, under the agent's policy and the server's label. */
-function requestFor(deps: ConsentDeps, provider: Provider, details: Interaction) {
+async function requestFor(deps: ConsentDeps, provider: Provider, details: Interaction) {
   return consentRequest(
     provider,
     deps.resources,
     details,
-    deps.agentPolicy?.(String(details.params.client_id)),
+    await deps.agentPolicy?.(String(details.params.client_id)),
     deps.labels,
   );
 }
@@ -270,6 +270,8 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
   const { resource } = request;
   const client = await describeConsentClient(deps, provider, details, request.granted.length > 0);
   const accountId = details.session?.accountId ?? '';
+  const username = (await deps.users.findById(accountId))?.username ?? '';
+  const label = (await deps.labels?.labelOf(resource.uri)) ?? null;
   if (client.logoUri) {
     // The site-wide policy allows no images; this page may load the verified agent's logo only.
     const origin = (URL.parse(client.logoUri) as URL).origin;
@@ -284,8 +286,8 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     csrf: deps.csrf.issue(ctx, details.uid),
     client,
     device: isDeviceFlow(details),
-    username: deps.users.findById(accountId)?.username ?? '',
-    resource: { name: resource.name, uri: resource.uri, label: deps.labels?.labelOf(resource.uri) ?? null },
+    username,
+    resource: { name: resource.name, uri: resource.uri, label },
     scopes: scopeViews(resource.scopes, request.missing),
     granted: scopeViews(resource.scopes, request.granted),
     unrequested: scopeViews(resource.scopes, request.unrequested),
@@ -299,7 +301,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   const body = ctx.request.body;
   const decision = formField(body, 'decision');
   if (decision !== 'allow') {
-    deps.audit.record({
+    await deps.audit.record({
       event: 'consent.denied',
       result: 'failure',
       userId: details.session?.accountId,
@@ -318,7 +320,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   const allow = [...request.missing.filter((s) => chosen.has(s)), ...extra];
   const decline = request.missing.filter((s) => !chosen.has(s));
   if (allow.length === 0 && request.granted.length === 0) {
-    deps.audit.record({
+    await deps.audit.record({
       event: 'consent.denied',
       result: 'failure',
       userId: details.session?.accountId,
@@ -333,7 +335,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   // The sign-in was judged against the request; whatever this form allows is judged again, so no
   // scope that changes data is allowed on a weaker sign-in than MCP_OAUTH_SECOND_FACTOR asks.
   const wantsWrite = request.resource.scopes.some((s) => s.isWrite && allow.includes(s.scope));
-  const needed = policyStrength(deps.secondFactor, deps.users.findById(accountId), wantsWrite);
+  const needed = policyStrength(deps.secondFactor, await deps.users.findById(accountId), wantsWrite);
   if (needed && !satisfies(details.session?.acr, needed)) {
     throw new HttpError(403, 'access_denied', 'Allowing this agent to change data needs a stronger sign-in.');
   }
@@ -347,9 +349,9 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
   if (allow.length) grant.addResourceScope(request.indicator, allow.join(' '));
   if (decline.length) grant.rejectResourceScope(request.indicator, decline.join(' '));
   const grantId = await grant.save();
-  deps.documentPins?.pin(grantId, (await provider.Client.find(clientId)) as never);
+  await deps.documentPins?.pin(grantId, (await provider.Client.find(clientId)) as never);
   if (extra.length) await widenRequest(details, extra);
-  deps.grantRecords.saved(
+  await deps.grantRecords.saved(
     {
       id: grantId,
       accountId,
@@ -360,7 +362,7 @@ export async function submitConsent(deps: ConsentDeps, ctx: Context, details: In
     },
     epochSeconds(),
   );
-  deps.audit.record({
+  await deps.audit.record({
     event: 'consent.given',
     result: 'success',
     userId: accountId,

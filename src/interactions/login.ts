@@ -50,7 +50,7 @@ export interface LoginDeps {
 const challengeScope = (uid: string) => `interaction:${uid}`;
 const pendingScope = (uid: string) => `interaction:${uid}`;
 
-function needed(deps: LoginDeps, details: Interaction, accountId?: string): Strength | undefined {
+async function needed(deps: LoginDeps, details: Interaction, accountId?: string): Promise<Strength | undefined> {
   return neededStrength(deps, details.params as Record<string, unknown>, accountId);
 }
 
@@ -61,7 +61,7 @@ export async function showLogin(
   extra: { error?: string; username?: string; status?: number } = {},
 ) {
   const client = await describeClient(deps.provider(), details);
-  const strength = needed(deps, details, details.session?.accountId);
+  const strength = await needed(deps, details, details.session?.accountId);
   const options = await passkeySignInOptions(deps.factors, deps.rp, challengeScope(details.uid));
   ctx.set('Content-Security-Policy', PASSKEY_PAGE_CSP);
   deps.views.render(
@@ -107,23 +107,24 @@ export async function submitLogin(deps: LoginDeps, ctx: Context, details: Intera
   const password = formField(body, 'password') ?? '';
   if (deps.signInOptions?.password === false)
     return showLogin(deps, ctx, details, { error: PASSWORD_LOGIN_OFF, status: 403 });
-  if (needed(deps, details) === 'phr') {
+  if ((await needed(deps, details)) === 'phr') {
     return showLogin(deps, ctx, details, { error: 'Sign in with a passkey: this agent asks for one.', status: 400 });
   }
   const clientId = String(details.params.client_id ?? '') || null;
   // The second step is asked of whoever set up TOTP, and of whoever the request needs it from.
-  const needsMore = (user: User) => hasTotp(deps.factors, user.id) || needed(deps, details, user.id) === 'mfa';
+  const needsMore = async (user: User) =>
+    (await hasTotp(deps.factors, user.id)) || (await needed(deps, details, user.id)) === 'mfa';
   const result = await signIn(deps, ctx, username, password, { clientId }, needsMore);
   if (!result.ok) {
     if (result.retryAfter) ctx.set('Retry-After', String(result.retryAfter));
     return showLogin(deps, ctx, details, { error: result.error, username, status: result.status });
   }
   if (result.complete) return finish(deps, ctx, result.user, 'password');
-  if (hasTotp(deps.factors, result.user.id)) {
+  if (await hasTotp(deps.factors, result.user.id)) {
     return showCode(deps, ctx, details, await deps.pending.issue(result.user, pendingScope(details.uid)));
   }
   // Needed, but nothing to ask for: a passkey, if the user has one, or the account page first.
-  deps.audit.record({
+  await deps.audit.record({
     event: 'login.failure',
     result: 'failure',
     userId: result.user.id,
@@ -132,7 +133,7 @@ export async function submitLogin(deps: LoginDeps, ctx: Context, details: Intera
     details: { reason: 'second_factor_missing' },
   });
   const error =
-    deps.factors.passkeys(result.user.id).length > 0
+    (await deps.factors.passkeys(result.user.id)).length > 0
       ? 'This sign-in needs more than a password: sign in with your passkey.'
       : 'This sign-in needs a second factor. Set up an authenticator app or a passkey on your account page (/account/security) first.';
   return showLogin(deps, ctx, details, { error, username, status: 403 });
@@ -160,9 +161,9 @@ export async function submitPasskey(deps: LoginDeps, ctx: Context, details: Inte
     formField(ctx.request.body, 'credential'),
   );
   const passkey = response && (await verifyPasskeySignIn(deps.factors, deps.rp, challengeScope(details.uid), response));
-  const user = passkey && deps.users.findById(passkey.userId);
+  const user = passkey && (await deps.users.findById(passkey.userId));
   if (!user || user.disabled) {
-    deps.audit.record({
+    await deps.audit.record({
       event: 'login.failure',
       result: 'failure',
       userId: user ? user.id : null,
@@ -172,7 +173,7 @@ export async function submitPasskey(deps: LoginDeps, ctx: Context, details: Inte
     });
     return showLogin(deps, ctx, details, { error: 'That passkey cannot sign in here.', status: 401 });
   }
-  signedIn(deps, ctx, user, 'passkey', { clientId });
+  await signedIn(deps, ctx, user, 'passkey', { clientId });
   return finish(deps, ctx, user, 'passkey');
 }
 

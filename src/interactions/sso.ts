@@ -40,8 +40,8 @@ export function ssoRoutes(deps: RouteDeps, upstream: Upstream): Middleware {
     const done = await finishSso(sso, ctx);
     const via = done.provider.name;
     if (done.target.kind === 'account') {
-      sessions.start(ctx, done.user);
-      deps.audit.record({
+      await sessions.start(ctx, done.user);
+      await deps.audit.record({
         event: 'login.success',
         result: 'success',
         userId: done.user.id,
@@ -67,7 +67,7 @@ export function ssoRoutes(deps: RouteDeps, upstream: Upstream): Middleware {
     // amr "fed": the user was authenticated by a federated identity provider.
     interaction.result = { login: { accountId: done.user.id, amr: ['fed'] } };
     await interaction.save(interaction.exp - epochSeconds());
-    deps.audit.record({
+    await deps.audit.record({
       event: 'login.success',
       result: 'success',
       userId: done.user.id,

@@ -9,7 +9,8 @@ import type { Middleware } from 'koa';
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
 import type { Db } from '../storage/db.js';
-import { readMigrations } from '../storage/migrate.js';
+import type { Sql } from '../storage/engine.js';
+import { migrationsFor, readMigrations } from '../storage/migrate.js';
 import { startReadOnly } from './read_only.js';
 
 export const HEALTH_PATH = '/healthz';
@@ -23,7 +24,7 @@ export type CheckName = 'database' | 'signing_key' | 'migrations';
 export type CheckResult = 'ok' | 'fail';
 
 export interface HealthDeps {
-  db: Db;
+  sql: Sql;
   log: Logger;
   /** True when the running provider was built with a key it can sign with. */
   signingKeyLoaded: () => boolean;
@@ -37,39 +38,51 @@ export interface Readiness {
 }
 
 /** Builds the readiness checker; the expected migrations are read once, at start. */
-export function createReadiness(deps: HealthDeps): () => Readiness {
-  const { db, log } = deps;
-  const expected = new Map(readMigrations(deps.migrationsDir).map((m) => [m.version, m.checksum]));
+export function createReadiness(deps: HealthDeps): () => Promise<Readiness> {
+  const { sql, log } = deps;
+  // The engine's own migrations: PostgreSQL's schema is written in its own files.
+  const expected = new Map(
+    readMigrations(deps.migrationsDir ?? migrationsFor(sql.kind)).map((m) => [m.version, m.checksum]),
+  );
 
-  const checkDatabase = (): void => {
+  const write = async () => {
+    await sql.run(
+      `INSERT INTO health_check (id, checked_at) VALUES (1, ?)
+       ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
+      [epochSeconds()],
+    );
+  };
+  const checkDatabase = async (): Promise<void> => {
+    // SQLite: the probe's write waits at most PROBE_BUSY_TIMEOUT_MS for another process's lock.
+    // Only this process's own open transaction can delay the write past the pragma; that
+    // transaction already holds the write lock (BEGIN IMMEDIATE), so the short timeout never
+    // reaches its statements.
+    const db = 'db' in sql ? (sql as { db: Db }).db : undefined;
+    if (!db) return write();
     const previous = db.pragma('busy_timeout', { simple: true }) as number;
     db.pragma(`busy_timeout = ${PROBE_BUSY_TIMEOUT_MS}`);
     try {
-      db.prepare(
-        `INSERT INTO health_check (id, checked_at) VALUES (1, ?)
-         ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`,
-      ).run(epochSeconds());
+      await write();
     } finally {
       db.pragma(`busy_timeout = ${Number(previous) || 5000}`);
     }
   };
 
-  const checkMigrations = (): void => {
-    const rows = db.prepare('SELECT version, checksum FROM schema_migrations').all() as {
-      version: number;
-      checksum: string;
-    }[];
+  const checkMigrations = async (): Promise<void> => {
+    const rows = await sql.all<{ version: number; checksum: string }>(
+      'SELECT version, checksum FROM schema_migrations',
+    );
     const current = rows.length === expected.size && rows.every((r) => expected.get(r.version) === r.checksum);
     if (!current) throw new Error(`schema has ${rows.length} migrations, this build expects ${expected.size}`);
   };
 
-  const checkKey = (): void => {
+  const checkKey = async (): Promise<void> => {
     if (!deps.signingKeyLoaded()) throw new Error('no signing key loaded');
   };
 
-  const run = (name: CheckName, check: () => void): CheckResult => {
+  const run = async (name: CheckName, check: () => Promise<void>): Promise<CheckResult> => {
     try {
-      check();
+      await check();
       return 'ok';
     } catch (err) {
       log.warn({ err, check: name }, 'readiness check failed');
@@ -77,18 +90,18 @@ export function createReadiness(deps: HealthDeps): () => Readiness {
     }
   };
 
-  return () => {
+  return async () => {
     const checks = {
-      database: run('database', checkDatabase),
-      signing_key: run('signing_key', checkKey),
-      migrations: run('migrations', checkMigrations),
+      database: await run('database', checkDatabase),
+      signing_key: await run('signing_key', checkKey),
+      migrations: await run('migrations', checkMigrations),
     };
     return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
   };
 }
 
 /** Answers /healthz and /readyz; placed first so no later middleware (throttling, CSRF) can refuse a probe. */
-export function healthRoutes(readiness: () => Readiness): Middleware {
+export function healthRoutes(readiness: () => Promise<Readiness>): Middleware {
   return async (ctx, next) => {
     if (ctx.path !== HEALTH_PATH && ctx.path !== READY_PATH) return next();
     if (!startReadOnly(ctx)) return;
@@ -96,7 +109,7 @@ export function healthRoutes(readiness: () => Readiness): Middleware {
       ctx.body = { status: 'ok' };
       return;
     }
-    const { ready, checks } = readiness();
+    const { ready, checks } = await readiness();
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ok' : 'unavailable', checks };
   };

@@ -14,7 +14,7 @@ import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../audit/index.js';
 import { parseBearer } from '../lib/bearer.js';
 import { constantTimeEqual } from '../lib/constant_time.js';
 import type { Logger } from '../log/logger.js';
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 import { sendError } from '../web/errors.js';
 import { startReadOnly } from './read_only.js';
 import { routeLabel } from './route_label.js';
@@ -45,14 +45,14 @@ export interface MetricsOptions {
   /** The bearer token scrapers must send; undefined = metrics are not served. */
   token: string | undefined;
   /** Grants not revoked, computed at scrape time. */
-  activeGrants: () => number;
+  activeGrants: () => number | Promise<number>;
   log: Logger;
 }
 
 /** Grants not revoked (the grant_records_active index makes this cheap). */
-export function activeGrantCounter(db: Db): () => number {
-  const count = db.prepare('SELECT count(*) AS n FROM grant_records WHERE revoked_at IS NULL');
-  return () => (count.get() as { n: number }).n;
+export function activeGrantCounter(sql: Sql): () => Promise<number> {
+  return async () =>
+    (await sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM grant_records WHERE revoked_at IS NULL'))?.n ?? 0;
 }
 
 /** Constant-time comparison of the presented bearer token with the configured one. */
@@ -123,8 +123,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     name: 'mcp_oauth_grants_active',
     help: 'Grants that are not revoked (computed when scraped)',
     registers,
-    collect() {
-      this.set(opts.activeGrants());
+    async collect() {
+      this.set(await opts.activeGrants());
     },
   });
 
@@ -230,9 +230,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     endpoint,
     meterAudit(audit) {
       return {
-        record(event) {
+        async record(event) {
           try {
-            audit.record(event);
+            await audit.record(event);
           } finally {
             // The event happened even if its row could not be written.
             observe(event);

@@ -8,7 +8,7 @@ export type UpstreamStanding = (userId: string) => Promise<boolean>;
 
 export function findAccountFor(users: UserRepository, standing?: UpstreamStanding) {
   return async (ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
-    const user = users.findById(sub);
+    const user = await users.findById(sub);
     // A disabled user has no account: sessions lapse into a login prompt and refresh fails.
     if (!user || user.disabled) return undefined;
     // An agent's refresh is where a user who lost their standing upstream must stop getting
@@ -32,9 +32,9 @@ export async function authenticate(
   username: string,
   password: string,
 ): Promise<User | undefined> {
-  const user = username.length <= 64 ? users.findByUsername(username) : undefined;
+  const user = username.length <= 64 ? await users.findByUsername(username) : undefined;
   const ok = await verifyPassword(user?.passwordHash ?? (await dummyHash()), password);
   if (!user || !ok || user.disabled) return undefined;
-  if (needsRehash(user.passwordHash)) users.setPasswordHash(user.id, await hashPassword(password));
+  if (needsRehash(user.passwordHash)) await users.setPasswordHash(user.id, await hashPassword(password));
   return user;
 }

@@ -11,14 +11,15 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { MetadataDocumentConfig } from '../config/index.js';
+import { trackRequestWrite } from '../lib/request_writes.js';
 import { createOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
 
 /** What the policy needs from storage: disabled agents and domains, and a record of agents seen. */
 export interface MetadataDocumentStore {
-  isDisabled(clientId: string): boolean;
-  isDomainBlocked(host: string): boolean;
+  isDisabled(clientId: string): Promise<boolean>;
+  isDomainBlocked(host: string): Promise<boolean>;
   /** True the first time the agent is seen. */
-  seen(clientId: string, name: string | null, redirectUris: readonly string[]): boolean;
+  seen(clientId: string, name: string | null, redirectUris: readonly string[]): Promise<boolean>;
 }
 
 export function isMetadataDocumentClientId(clientId: string): boolean {
@@ -93,7 +94,7 @@ export function createMetadataDocumentPolicy(
   config: MetadataDocumentConfig,
   store: MetadataDocumentStore,
   /** Called when an agent's document is used for the first time (for the audit trail). */
-  onFirstUse?: (ctx: unknown, clientId: string, name: string | null) => void,
+  onFirstUse?: (ctx: unknown, clientId: string, name: string | null) => Promise<void>,
   /** The clock (ms) of the failure cache; tests inject one. */
   now: () => number = Date.now,
 ): MetadataDocumentPolicy {
@@ -104,40 +105,41 @@ export function createMetadataDocumentPolicy(
   });
   const failures = failureCache(now);
 
-  const hostAllowed = (host: string): boolean => {
+  const hostAllowed = async (host: string): Promise<boolean> => {
     if (config.denyDomains.some((p) => domainMatches(host, p))) return false;
-    if (store.isDomainBlocked(host)) return false;
+    if (await store.isDomainBlocked(host)) return false;
     if (config.allowDomains.length > 0 && !config.allowDomains.some((p) => domainMatches(host, p))) return false;
     return true;
   };
   // Throwing (rather than answering false) keeps these refusals out of the failure cache: a
   // re-enabled agent or domain works again at once.
-  const assertAllowed = (clientId: string): void => {
+  const assertAllowed = async (clientId: string): Promise<void> => {
     const url = URL.parse(clientId);
-    if (url?.protocol !== 'https:' || !hostAllowed(url.hostname)) {
+    if (url?.protocol !== 'https:' || !(await hostAllowed(url.hostname))) {
       throw new DocumentRefused("this agent's metadata document is not accepted by this server");
     }
-    if (store.isDisabled(clientId)) throw new DocumentRefused('this agent has been disabled on this server');
+    if (await store.isDisabled(clientId)) throw new DocumentRefused('this agent has been disabled on this server');
   };
 
   // The agent got somewhere (the user consented and a code was issued): remember what its document
   // says, and audit its first time. Before that, an unauthenticated caller could make the server
   // write a permanent row per URL it invents.
-  const recordUse = (ctx: KoaContextWithOIDC): void => {
+  const recordUse = async (ctx: KoaContextWithOIDC): Promise<void> => {
     const client = ctx.oidc?.client;
     if (!client || !isMetadataDocumentClientId(client.clientId)) return;
     const name = client.clientName ?? null;
-    if (store.seen(client.clientId, name, client.redirectUris ?? [])) onFirstUse?.(ctx, client.clientId, name);
+    if (await store.seen(client.clientId, name, client.redirectUris ?? []))
+      await onFirstUse?.(ctx, client.clientId, name);
   };
 
   return {
     async allowFetch(_ctx, clientId) {
-      assertAllowed(clientId);
+      await assertAllowed(clientId);
       return true;
     },
     // Runs for cached documents too, so a disable takes effect at once.
     async allowClient(_ctx, client) {
-      assertAllowed(client.clientId);
+      await assertAllowed(client.clientId);
       return true;
     },
     cacheDuration: { min: config.cacheMin, max: config.cacheMax },
@@ -165,13 +167,10 @@ export function createMetadataDocumentPolicy(
           throw new errors.InvalidClient(description);
         }
       };
+      // The request waits for the write before it answers (src/lib/request_writes.ts); a failure
+      // is reported, not thrown (the code is already on its way to the agent).
       provider.on('authorization.success', (ctx: KoaContextWithOIDC) => {
-        try {
-          recordUse(ctx);
-        } catch (err) {
-          // The code is already on its way to the agent; a failed record is logged, not an error.
-          provider.emit('server_error', ctx, err);
-        }
+        trackRequestWrite(recordUse(ctx), (err) => provider.emit('server_error', ctx, err));
       });
     },
     close: () => outbound.close(),

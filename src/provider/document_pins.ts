@@ -12,9 +12,9 @@ type ClientLike = { clientId?: string; metadata?: () => Record<string, unknown> 
 
 export interface DocumentPins {
   /** Records the document the user just consented to (metadata-document agents only). */
-  pin(grantId: string, client: ClientLike): void;
+  pin(grantId: string, client: ClientLike): Promise<void>;
   /** Whether the grant still stands for the agent's current document: 'changed' asks the user again. */
-  check(grantId: string, client: ClientLike, accountId?: string): 'ok' | 'changed';
+  check(grantId: string, client: ClientLike, accountId?: string): Promise<'ok' | 'changed'>;
 }
 
 export function documentPins(deps: {
@@ -27,18 +27,18 @@ export function documentPins(deps: {
     typeof client.metadata === 'function' &&
     isMetadataDocumentClientId(client.clientId);
   return {
-    pin(grantId, client) {
+    async pin(grantId, client) {
       if (!pinned(client)) return;
-      deps.grantDocuments.pin(grantId, client.clientId, pinDocument(client.metadata()), epochSeconds());
+      await deps.grantDocuments.pin(grantId, client.clientId, pinDocument(client.metadata()), epochSeconds());
     },
-    check(grantId, client, accountId) {
+    async check(grantId, client, accountId) {
       if (!pinned(client) || trustedDocument(client.clientId, deps.trusted)) return 'ok';
-      const consented = deps.grantDocuments.find(grantId);
+      const consented = await deps.grantDocuments.find(grantId);
       if (!consented) return 'ok';
       const current = pinDocument(client.metadata());
       const change = compareDocument(consented, current);
       if (change.kind !== 'changed') return 'ok';
-      deps.audit?.record({
+      await deps.audit?.record({
         event: 'agent.document_changed',
         result: 'success',
         userId: accountId,

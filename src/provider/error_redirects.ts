@@ -10,15 +10,44 @@
 // our page. Agents already in use keep the RFC 6749 §4.1.2.1 redirects they rely on; errors after
 // the user has seen the consent page (the resume route: access_denied and the like) still go back
 // to the agent, since the user has been shown where they lead.
+//
+// oidc-provider emits 'authorization.error' synchronously and decides right after it, so the
+// listener cannot read the database: the agent's standing is read before the request reaches the
+// provider (`loadRedirectStanding`) and kept with the request.
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 
-export function keepErrorsOnOurOrigin(provider: Provider, hasCompletedAuthorization: (clientId: string) => boolean) {
+const standing = new WeakMap<object, boolean>();
+
+/**
+ * Reads, for an authorization request, whether its agent has completed an authorization here.
+ * Placed after the middleware that parses the request's parameters (src/app/resource_params.ts
+ * leaves them in ctx.state.authorizeParams, for GET and POST alike).
+ */
+export function loadRedirectStanding(
+  authorizePath: string,
+  hasCompletedAuthorization: (clientId: string) => Promise<boolean>,
+): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path === authorizePath) {
+      const clientId = (ctx.state.authorizeParams as URLSearchParams | undefined)?.get('client_id');
+      if (clientId) standing.set(ctx, await hasCompletedAuthorization(clientId));
+    }
+    return next();
+  };
+}
+
+export function keepErrorsOnOurOrigin(provider: Provider) {
   // Emitted by the provider's authorization error handler after it has read the client and before
   // it chooses between its renderError page and a redirect, which it skips unless allow_redirect.
+  // Nothing read before (no client_id, or a parameter the provider reads differently): no redirect.
   provider.on('authorization.error', (ctx, err) => {
     if (ctx.oidc?.route !== 'authorization') return;
     const clientId = ctx.oidc.client?.clientId;
-    if (clientId && hasCompletedAuthorization(clientId)) return;
+    if (clientId && standing.get(ctx) === true && readClientId(ctx) === clientId) return;
     (err as { allow_redirect?: boolean }).allow_redirect = false;
   });
 }
+
+const readClientId = (ctx: { state?: { authorizeParams?: URLSearchParams } }) =>
+  ctx.state?.authorizeParams?.get('client_id') ?? undefined;

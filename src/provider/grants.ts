@@ -22,13 +22,13 @@ export function loadExistingGrantFor(index: GrantIndex, pins?: DocumentPins) {
     const grantId =
       (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ??
       oidc.session?.grantIdFor(clientId) ??
-      index.latestFor(accountId, clientId, epochSeconds());
+      (await index.latestFor(accountId, clientId, epochSeconds()));
     if (!grantId) return undefined;
     const grant = (await oidc.provider.Grant.find(grantId)) as GrantWithRejections | undefined;
     if (!grant || grant.accountId !== accountId || grant.clientId !== clientId) return undefined;
     // The agent's document changed its name or a redirect host since the user consented: a new
     // grant, with the consent page (./document_pins.ts).
-    if (pins?.check(grantId, oidc.client as never, accountId) === 'changed') return undefined;
+    if ((await pins?.check(grantId, oidc.client as never, accountId)) === 'changed') return undefined;
     // Resuming right after the consent page: what the user just declined stands.
     if (!oidc.result?.consent) forgetDeclined(grant, splitScope(oidc.params?.scope as string | undefined));
     return grant;

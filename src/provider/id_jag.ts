@@ -98,7 +98,7 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
     const asked = params?.resource;
     if (asked !== undefined && asked !== named.uri)
       throw new errors.InvalidTarget('resource differs from the assertion');
-    const resource = deps.resources.findByUri(named.uri);
+    const resource = await deps.resources.findByUri(named.uri);
     if (!resource || !idp.idJag.resources.map((r) => canonicalResource(r)).some((r) => r.ok && r.uri === named.uri)) {
       throw new errors.InvalidTarget('this identity provider may not grant access to that MCP server');
     }
@@ -107,7 +107,7 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
     // provider's policy and the MCP server's scopes; anything else is refused, not trimmed.
     const inAssertion = typeof claims.scope === 'string' ? splitScope(claims.scope) : [];
     const requested = typeof params?.scope === 'string' ? splitScope(params.scope) : inAssertion;
-    const policy = policyOn(deps.agentPolicy?.(client.clientId), resource.uri, deps.labels);
+    const policy = await policyOn(await deps.agentPolicy?.(client.clientId), resource.uri, deps.labels);
     const verdict = judgeResource(policy, resource.uri, resource.scopes);
     if (!verdict.allowed) throw new errors.InvalidTarget('this agent may not use that MCP server');
     const offered = new Set(verdict.scopes);
@@ -118,13 +118,13 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
       throw new errors.InvalidScope('scope not granted by the assertion and policy', outside[0] ?? '');
     }
 
-    const identity = deps.identities.find(idp.issuer, String(claims.sub));
-    const user = identity && deps.users.findById(identity.userId);
+    const identity = await deps.identities.find(idp.issuer, String(claims.sub));
+    const user = identity && (await deps.users.findById(identity.userId));
     if (!user || user.disabled) throw invalid('no enabled user here for the assertion subject');
 
     // Last: an assertion refused above may be presented again once the cause is fixed.
     const expires = Math.min(Number(claims.exp), epochSeconds() + MAX_AGE) + CLOCK_TOLERANCE;
-    if (!deps.identities.firstUseOfAssertion(idp.issuer, String(claims.jti), expires)) {
+    if (!(await deps.identities.firstUseOfAssertion(idp.issuer, String(claims.jti), expires))) {
       throw invalid('the assertion was already used');
     }
 
@@ -133,7 +133,7 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
     const grant = new p.Grant({ accountId: user.id, clientId: client.clientId });
     grant.addResourceScope(resource.uri, scope);
     const grantId = await grant.save();
-    deps.grantRecords.saved(
+    await deps.grantRecords.saved(
       {
         id: grantId,
         accountId: user.id,
@@ -144,12 +144,13 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
       },
       epochSeconds(),
     );
+    const label = deps.labels ? await deps.labels.labelOf(resource.uri) : undefined;
     const token = new p.AccessToken({ accountId: user.id, client, grantId, gty: 'jwt_bearer', scope });
     token.resourceServer = new p.ResourceServer(resource.uri, {
       scope: [...offered].join(' '),
       audience: resource.uri,
       accessTokenTTL: deps.labels
-        ? tokenTtlFor(deps.labels.labelOf(resource.uri), deps.config.accessTokenTtl, deps.labels.rules)
+        ? tokenTtlFor(label, deps.config.accessTokenTtl, deps.labels.rules)
         : deps.config.accessTokenTtl,
       accessTokenFormat: 'jwt',
       jwt: { sign: { alg: SIGNING_ALG } },

@@ -166,8 +166,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     now: deps.now ?? Date.now,
     audit: deps.audit,
     family: deps.refreshFamily,
-    isLive: (id: string) => {
-      const found = deps.store.find('RefreshToken', id);
+    isLive: async (id: string) => {
+      const found = await deps.store.find('RefreshToken', id);
       return found !== undefined && typeof found.consumed !== 'number';
     },
   };

@@ -34,8 +34,8 @@ async function newKey(now: number, activatesAt: number): Promise<Omit<SigningKey
 
 /** Creates the first key, active at once, when the store has none in service. */
 export async function ensureSigningKey(keys: KeyRepository, now = epochSeconds()): Promise<boolean> {
-  if (keys.live(now).length > 0) return false;
-  keys.add(await newKey(now, now), now);
+  if ((await keys.live(now)).length > 0) return false;
+  await keys.add(await newKey(now, now), now);
   return true;
 }
 
@@ -46,7 +46,7 @@ export async function rotateSigningKey(
   now = epochSeconds(),
 ): Promise<KeyStatus> {
   const row = await newKey(now, now + opts.delay);
-  keys.add(row, row.activates_at + opts.maxTokenLifetime);
+  await keys.add(row, row.activates_at + opts.maxTokenLifetime);
   return describe(row as SigningKeyRow, 'pending');
 }
 
@@ -75,8 +75,15 @@ function activation(r: SigningKeyRow, published?: PublicationTimes): number {
   return since === undefined ? r.activates_at : Math.max(r.activates_at, since + (r.activates_at - r.created_at));
 }
 
-export function keyStatuses(keys: KeyRepository, now = epochSeconds(), published?: PublicationTimes): KeyStatus[] {
-  const rows = keys.live(now);
+export async function keyStatuses(
+  keys: KeyRepository,
+  now = epochSeconds(),
+  published?: PublicationTimes,
+): Promise<KeyStatus[]> {
+  return statusesOf(await keys.live(now), now, published);
+}
+
+function statusesOf(rows: SigningKeyRow[], now: number, published?: PublicationTimes): KeyStatus[] {
   // The newest key that has activated signs (rows are newest first); newer ones are pending and
   // older ones retired (each was superseded when a newer key activated).
   const signingAt = rows.findIndex((r) => activation(r, published) <= now);
@@ -90,13 +97,13 @@ export function keyStatuses(keys: KeyRepository, now = epochSeconds(), published
  * published key marked verify-only so the provider never signs with it (its key selection honours
  * `key_ops`). `fingerprint` changes whenever the set or the signing key changes.
  */
-export function providerJwks(
+export async function providerJwks(
   keys: KeyRepository,
   now = epochSeconds(),
   published?: PublicationTimes,
-): { keys: JWK[]; fingerprint: string } {
-  const statuses = keyStatuses(keys, now, published);
-  const rows = keys.live(now);
+): Promise<{ keys: JWK[]; fingerprint: string }> {
+  const rows = await keys.live(now);
+  const statuses = statusesOf(rows, now, published);
   const ordered = [...rows].sort((a, b) => {
     const sa = statuses.find((s) => s.kid === a.kid)?.state === 'signing' ? 0 : 1;
     const sb = statuses.find((s) => s.kid === b.kid)?.state === 'signing' ? 0 : 1;

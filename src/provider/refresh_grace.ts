@@ -32,7 +32,7 @@ export interface RefreshGraceOptions {
   /** Where rotations are claimed; without it each presentation gets a chain of its own. */
   family?: RefreshFamilyRepository | undefined;
   /** True when the refresh token with this id exists and is not consumed. */
-  isLive?: ((id: string) => boolean) | undefined;
+  isLive?: ((id: string) => Promise<boolean>) | undefined;
 }
 
 /**
@@ -59,7 +59,7 @@ const handedOver = new WeakMap<object, string>();
 
 export function refreshGraceHook(opts: RefreshGraceOptions): FindHook | undefined {
   if (opts.graceSeconds <= 0) return undefined;
-  return (model, payload) => {
+  return async (model, payload) => {
     if (model !== 'RefreshToken' || typeof payload.consumed !== 'number') return payload;
     const ctx = Provider.ctx;
     if (!isRefreshGrant(ctx)) return payload;
@@ -68,18 +68,23 @@ export function refreshGraceHook(opts: RefreshGraceOptions): FindHook | undefine
     const at = epochSeconds(opts.now());
     if (!withinGrace(payload.consumed, at, opts.graceSeconds)) return payload;
     const id = presented(ctx);
-    const successor = id === undefined ? undefined : opts.family?.successorOf(id);
+    const successor = id === undefined ? undefined : await opts.family?.successorOf(id);
     // No successor recorded yet means its rotation is still in flight; the upsert hook settles it.
-    if (successor !== undefined && opts.isLive && !opts.isLive(successor)) return payload;
+    if (successor !== undefined && opts.isLive && !(await opts.isLive(successor))) return payload;
     const { consumed, ...unconsumed } = payload as AdapterPayload & { consumed: number };
     sinceRotation.set(ctx, at - consumed);
-    if (!opts.family) auditGrace(opts, ctx, payload, at - consumed);
+    if (!opts.family) await auditGrace(opts, ctx, payload, at - consumed);
     return unconsumed;
   };
 }
 
-function auditGrace(opts: RefreshGraceOptions, ctx: KoaContextWithOIDC, payload: AdapterPayload, seconds: number) {
-  opts.audit?.record({
+async function auditGrace(
+  opts: RefreshGraceOptions,
+  ctx: KoaContextWithOIDC,
+  payload: AdapterPayload,
+  seconds: number,
+): Promise<void> {
+  await opts.audit?.record({
     event: 'refresh_token.reused_in_grace',
     result: 'success',
     userId: payload.accountId ?? null,
@@ -93,7 +98,7 @@ function auditGrace(opts: RefreshGraceOptions, ctx: KoaContextWithOIDC, payload:
 export function refreshRotationHook(opts: RefreshGraceOptions): UpsertHook | undefined {
   const { family } = opts;
   if (opts.graceSeconds <= 0 || !family) return undefined;
-  return (model, id, payload) => {
+  return async (model, id, payload) => {
     if (model !== 'RefreshToken') return true;
     const ctx = Provider.ctx;
     if (!isRefreshGrant(ctx) || !ctx.oidc.entities.RotatedRefreshToken) return true;
@@ -101,7 +106,7 @@ export function refreshRotationHook(opts: RefreshGraceOptions): UpsertHook | und
     if (predecessor === undefined || typeof payload.grantId !== 'string') return true;
     const at = epochSeconds(opts.now());
     const { ip } = requestSource(ctx);
-    const claim = family.claim({
+    const claim = await family.claim({
       predecessor,
       successor: id,
       grantId: payload.grantId,
@@ -111,8 +116,8 @@ export function refreshRotationHook(opts: RefreshGraceOptions): UpsertHook | und
       ip,
     });
     if (claim.first) return true;
-    family.presented(predecessor, at, ip);
-    auditGrace(opts, ctx, payload, sinceRotation.get(ctx) ?? 0);
+    await family.presented(predecessor, at, ip);
+    await auditGrace(opts, ctx, payload, sinceRotation.get(ctx) ?? 0);
     handedOver.set(ctx, claim.successor);
     return false;
   };

@@ -40,7 +40,8 @@ export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
     if (config.registration === 'token') {
       const token = bearer(ctx.get('authorization'));
       const isFixed = token !== undefined && fixed !== undefined && constantTimeEqual(token, fixed);
-      if (token !== undefined && !isFixed && deps.registrationTokens.spend(token, epochSeconds())) spent = token;
+      if (token !== undefined && !isFixed && (await deps.registrationTokens.spend(token, epochSeconds())))
+        spent = token;
       if (!isFixed && spent === undefined) {
         refuse(ctx, 401, 'invalid_token', 'registration needs a valid initial access token (mcp-oauth clients token)', {
           'WWW-Authenticate': 'Bearer error="invalid_token"',
@@ -50,8 +51,8 @@ export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
     }
     // Checked after the token, so a caller without one learns nothing about the server's state.
     const since = epochSeconds() - config.unusedClientTtl;
-    if (deps.clients.countUnused(since, config.maxUnusedClients) >= config.maxUnusedClients) {
-      if (spent !== undefined) deps.registrationTokens.refund(spent);
+    if ((await deps.clients.countUnused(since, config.maxUnusedClients)) >= config.maxUnusedClients) {
+      if (spent !== undefined) await deps.registrationTokens.refund(spent);
       refuse(ctx, 429, 'temporarily_unavailable', 'too many registrations have not been used yet; try again later', {
         'Retry-After': '3600',
       });
@@ -61,7 +62,7 @@ export function registrationGuard(deps: RegistrationGuardDeps): Middleware {
       await next();
     } finally {
       // A use is spent only on a registration that was made (a refused body gives it back).
-      if (spent !== undefined && ctx.status !== 201) deps.registrationTokens.refund(spent);
+      if (spent !== undefined && ctx.status !== 201) await deps.registrationTokens.refund(spent);
     }
   };
 }

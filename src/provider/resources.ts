@@ -14,38 +14,38 @@ const isClientCredentials = (ctx: KoaContextWithOIDC) => ctx.oidc.params?.grant_
 
 /** Classification labels of MCP servers and what they change (src/lib/labels.ts). */
 export interface ResourceLabels {
-  labelOf(uri: string): Label | undefined;
+  labelOf(uri: string): Promise<Label | undefined>;
   rules: LabelRules;
 }
 
 /** The agent's policy on one server, with the server's label's read-only rule added. */
-export function policyOn(
+export async function policyOn(
   policy: AgentPolicyRules | undefined,
   uri: string,
   labels: ResourceLabels | undefined,
-): AgentPolicyRules | undefined {
-  const label = labels?.labelOf(uri);
+): Promise<AgentPolicyRules | undefined> {
+  const label = await labels?.labelOf(uri);
   if (!label || !labels?.rules.readOnly.includes(label)) return policy;
   return { ...(policy ?? { resources: null, scopes: null }), readOnly: true };
 }
 
 /** What the admins' policies leave an agent (src/grants/policy.ts); undefined when none names it. */
-export type AgentPolicyLookup = (clientId: string) => AgentPolicyRules | undefined;
+export type AgentPolicyLookup = (clientId: string) => Promise<AgentPolicyRules | undefined>;
 
 export function resourceFunctions(
   resources: ResourceRepository,
   accessTokenTtl: number,
   serviceClients: Pick<ServiceClientRepository, 'find'>,
-  agentPolicy: AgentPolicyLookup = () => undefined,
+  agentPolicy: AgentPolicyLookup = async () => undefined,
   pins?: DocumentPins,
   labels?: ResourceLabels,
 ) {
-  const lookup = (indicator: string): Resource => {
+  const lookup = async (indicator: string): Promise<Resource> => {
     const canonical = canonicalResource(indicator);
     // Indicators are folded before they reach the provider (http/resource_params.ts), so a
     // non-canonical spelling here means the request bypassed that and is refused.
     if (!canonical.ok || canonical.uri !== indicator) throw new errors.InvalidTarget();
-    const resource = resources.findByUri(canonical.uri);
+    const resource = await resources.findByUri(canonical.uri);
     if (!resource) throw new errors.InvalidTarget();
     return resource;
   };
@@ -55,9 +55,9 @@ export function resourceFunctions(
    * itself: src/provider/client_policy.ts refuses the grant type there), and only for what the admin
    * allowed it.
    */
-  const serviceClientOf = (client: unknown): ServiceClient => {
+  const serviceClientOf = async (client: unknown): Promise<ServiceClient> => {
     const clientId = (client as { clientId?: string } | undefined)?.clientId;
-    const service = clientId ? serviceClients.find(clientId) : undefined;
+    const service = clientId ? await serviceClients.find(clientId) : undefined;
     if (!service) throw new errors.UnauthorizedClient('this client may not use the client credentials grant');
     return service;
   };
@@ -95,13 +95,13 @@ export function resourceFunctions(
       // At /token with several granted and none named: returned as is, the provider refuses (invalid_target).
       if (oneOf) return oneOf;
       if (isClientCredentials(ctx)) {
-        const only = serviceClientOf(client).resources;
+        const only = (await serviceClientOf(client)).resources;
         if (only.length !== 1 || !only[0]) {
           throw new errors.InvalidTarget('name the MCP server with the resource parameter');
         }
         return only[0];
       }
-      const single = resources.single()?.uri;
+      const single = (await resources.single())?.uri;
       if (!single) throw new errors.InvalidTarget('name the MCP server with the resource parameter');
       return single;
     },
@@ -111,9 +111,9 @@ export function resourceFunctions(
       if (Array.isArray(asked) && new Set(asked).size > 1) {
         throw new errors.InvalidTarget('an authorization request must name exactly one MCP server');
       }
-      const resource = lookup(indicator);
+      const resource = await lookup(indicator);
       if (isClientCredentials(ctx)) {
-        const scope = serviceScopes(ctx, serviceClientOf(client), resource);
+        const scope = serviceScopes(ctx, await serviceClientOf(client), resource);
         return {
           scope: scope.join(' '),
           audience: resource.uri,
@@ -127,7 +127,7 @@ export function resourceFunctions(
       // policy holds for grants given before it at their next refresh.
       const clientId = (client as { clientId?: string } | undefined)?.clientId ?? '';
       const verdict = judgeResource(
-        policyOn(agentPolicy(clientId), resource.uri, labels),
+        await policyOn(await agentPolicy(clientId), resource.uri, labels),
         resource.uri,
         resource.scopes,
       );
@@ -139,7 +139,7 @@ export function resourceFunctions(
         ).RefreshToken;
         if (
           refreshToken?.grantId &&
-          pins?.check(refreshToken.grantId, client as never, refreshToken.accountId) === 'changed'
+          (await pins?.check(refreshToken.grantId, client as never, refreshToken.accountId)) === 'changed'
         ) {
           throw new errors.InvalidGrant("the agent's metadata document changed: the user must allow it again");
         }
@@ -154,12 +154,12 @@ export function resourceFunctions(
       // provider grants and the consent page offers only scopes of this resource (`scope` below).
       // A scope no server offers is still refused.
       const foreign = requested.filter((s) => !known.has(s) && !OIDC_SCOPES.has(s));
-      const offered = foreign.length > 0 ? new Set(resources.allScopes()) : undefined;
+      const offered = foreign.length > 0 ? new Set(await resources.allScopes()) : undefined;
       const unknown = foreign.filter((s) => !offered?.has(s));
       if (unknown.length > 0) {
         throw new errors.InvalidScope('requested scope is not offered by the resource', unknown[0] ?? '');
       }
-      const label = labels?.labelOf(resource.uri);
+      const label = await labels?.labelOf(resource.uri);
       return {
         scope: verdict.scopes.join(' '),
         audience: resource.uri,

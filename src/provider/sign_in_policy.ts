@@ -50,11 +50,11 @@ export function policyStrength(
 }
 
 /** True when the request asks for a scope that some resource marks as changing data. */
-export function asksForWrite(resources: ResourceRepository, params: Record<string, unknown>): boolean {
+export async function asksForWrite(resources: ResourceRepository, params: Record<string, unknown>): Promise<boolean> {
   const wanted = new Set(splitScope(typeof params.scope === 'string' ? params.scope : undefined));
   if (wanted.size === 0) return false;
-  const named = typeof params.resource === 'string' ? resources.findByUri(params.resource) : undefined;
-  const candidates = named ? [named] : resources.list();
+  const named = typeof params.resource === 'string' ? await resources.findByUri(params.resource) : undefined;
+  const candidates = named ? [named] : await resources.list();
   return candidates.some((r) => r.scopes.some((s) => s.isWrite && wanted.has(s.scope)));
 }
 
@@ -65,13 +65,13 @@ export interface StrengthDeps {
 }
 
 /** The strength this authorization request needs of `accountId` (undefined: a password will do). */
-export function neededStrength(
+export async function neededStrength(
   deps: StrengthDeps,
   params: Record<string, unknown>,
   accountId: string | undefined,
-): Strength | undefined {
-  const user = accountId ? deps.users.findById(accountId) : undefined;
-  const fromPolicy = policyStrength(deps.secondFactor, user, asksForWrite(deps.resources, params));
+): Promise<Strength | undefined> {
+  const user = accountId ? await deps.users.findById(accountId) : undefined;
+  const fromPolicy = policyStrength(deps.secondFactor, user, await asksForWrite(deps.resources, params));
   return stronger(fromPolicy, requestedStrength(acrValuesOf(params)));
 }
 
@@ -79,11 +79,12 @@ export function neededStrength(
 export function interactionPrompts(deps: StrengthDeps) {
   const prompts = interactionPolicy.base();
   prompts.get('login')?.checks.add(
-    new interactionPolicy.Check('sign_in_strength', 'a stronger sign-in is required', (ctx) => {
+    // oidc-provider awaits each check (actions/authorization/interactions.js), so it may read the database.
+    new interactionPolicy.Check('sign_in_strength', 'a stronger sign-in is required', async (ctx) => {
       const { oidc } = ctx;
       const accountId = oidc.session?.accountId;
       if (!accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      const needed = neededStrength(deps, oidc.params as Record<string, unknown>, accountId);
+      const needed = await neededStrength(deps, oidc.params as Record<string, unknown>, accountId);
       if (!needed || satisfies(oidc.session?.acr, needed)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       return interactionPolicy.Check.REQUEST_PROMPT;
     }),

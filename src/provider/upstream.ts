@@ -57,7 +57,7 @@ export interface UpstreamDeps {
   audit: Audit;
   log: Logger;
   /** Ends the user's browser sessions (oidc-provider's and the pages'), so none outlives the standing. */
-  endSessions?: (userId: string) => unknown;
+  endSessions?: (userId: string) => Promise<unknown>;
 }
 
 export function createUpstream(deps: UpstreamDeps) {
@@ -92,9 +92,9 @@ export function createUpstream(deps: UpstreamDeps) {
 
   const recheck = async (identity: Identity): Promise<boolean> => {
     const idp = byIssuer.get(identity.issuer);
-    const fail = (reason: string) => {
-      deps.endSessions?.(identity.userId);
-      audit.record({
+    const fail = async (reason: string) => {
+      await deps.endSessions?.(identity.userId);
+      await audit.record({
         event: 'user.upstream_check_failed',
         result: 'failure',
         userId: identity.userId,
@@ -124,8 +124,8 @@ export function createUpstream(deps: UpstreamDeps) {
     if (claims.sub !== identity.subject) return fail('subject_changed');
     const verdict = judgeClaims(idp, claims);
     if (!verdict.ok) return fail(verdict.reason);
-    identities.confirmed(identity.issuer, identity.subject, { email: verdict.email, refreshToken });
-    applyAdminRole(users, audit, identity.userId, verdict.isAdmin, idp.name);
+    await identities.confirmed(identity.issuer, identity.subject, { email: verdict.email, refreshToken });
+    await applyAdminRole(users, audit, identity.userId, verdict.isAdmin, idp.name);
     return true;
   };
 
@@ -139,7 +139,7 @@ export function createUpstream(deps: UpstreamDeps) {
      * confirmed within the interval, or is confirmed again now; false (fail closed) otherwise.
      */
     async inGoodStanding(userId: string): Promise<boolean> {
-      const links = identities.forUser(userId);
+      const links = await identities.forUser(userId);
       const now = epochSeconds();
       for (const link of links) {
         if (now - link.checkedAt < config.sso.recheckInterval) continue;
@@ -157,18 +157,18 @@ export function createUpstream(deps: UpstreamDeps) {
 }
 
 /** The provider's admin groups decide the admin role, when the operator named any. */
-export function applyAdminRole(
+export async function applyAdminRole(
   users: UserRepository,
   audit: Audit,
   userId: string,
   isAdmin: boolean | undefined,
   provider: string,
-): void {
+): Promise<void> {
   if (isAdmin === undefined) return;
-  const user = users.findById(userId);
+  const user = await users.findById(userId);
   if (!user || user.isAdmin === isAdmin) return;
-  users.setAdmin(userId, isAdmin);
-  audit.record({
+  await users.setAdmin(userId, isAdmin);
+  await audit.record({
     event: 'user.role_changed',
     result: 'success',
     userId,

@@ -2,7 +2,7 @@
 // token may be tied to the admin who created it, and then dies with that admin's rights.
 import { createHash, randomBytes } from 'node:crypto';
 import { constantTimeEqual } from '../lib/constant_time.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export interface AdminToken {
   id: string;
@@ -41,44 +41,43 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 
 export type AdminTokenRepository = ReturnType<typeof createAdminTokenRepository>;
 
-export function createAdminTokenRepository(db: Db) {
-  const insert = db.prepare(
-    'INSERT INTO admin_tokens (id, name, token_hash, created_by, created_at) VALUES (@id, @name, @hash, @by, @now)',
-  );
-  const byHash = db.prepare('SELECT * FROM admin_tokens WHERE token_hash = ? AND revoked_at IS NULL');
-  const byId = db.prepare('SELECT * FROM admin_tokens WHERE id = ?');
-  const all = db.prepare('SELECT * FROM admin_tokens ORDER BY created_at, id');
-  const touch = db.prepare('UPDATE admin_tokens SET last_used_at = ? WHERE id = ?');
-  const revoke = db.prepare('UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+const INSERT =
+  'INSERT INTO admin_tokens (id, name, token_hash, created_by, created_at) VALUES (@id, @name, @hash, @by, @now)';
+const BY_HASH = 'SELECT * FROM admin_tokens WHERE token_hash = ? AND revoked_at IS NULL';
+const BY_ID = 'SELECT * FROM admin_tokens WHERE id = ?';
+const ALL = 'SELECT * FROM admin_tokens ORDER BY created_at, id';
+const TOUCH = 'UPDATE admin_tokens SET last_used_at = ? WHERE id = ?';
+const REVOKE = 'UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL';
 
+export function createAdminTokenRepository(sql: Sql) {
   return {
     /** Creates a token; the returned `token` is the only copy of the secret. */
-    create(name: string, createdBy: string | null, now: number): { token: string; record: AdminToken } {
+    async create(name: string, createdBy: string | null, now: number): Promise<{ token: string; record: AdminToken }> {
       const id = `adm_${randomBytes(9).toString('base64url')}`;
       const token = ADMIN_TOKEN_PREFIX + randomBytes(32).toString('base64url');
-      insert.run({ id, name, hash: sha256(token), by: createdBy, now });
-      return { token, record: toToken(byId.get(id) as Row) };
+      await sql.run(INSERT, { id, name, hash: sha256(token), by: createdBy, now });
+      return { token, record: toToken((await sql.get<Row>(BY_ID, [id])) as Row) };
     },
     /** The live token matching `token`, with its last use recorded; undefined otherwise. */
-    verify(token: string, now: number): AdminToken | undefined {
+    async verify(token: string, now: number): Promise<AdminToken | undefined> {
       if (!TOKEN.test(token)) return undefined;
       const hash = sha256(token);
-      const row = byHash.get(hash) as Row | undefined;
+      const row = await sql.get<Row>(BY_HASH, [hash]);
       // The lookup is by hash of a 256-bit secret; the comparison is constant time all the same.
       if (!row || !constantTimeEqual(hash, row.token_hash)) return undefined;
-      touch.run(now, row.id);
+      await sql.run(TOUCH, [now, row.id]);
       return { ...toToken(row), lastUsedAt: now };
     },
-    find(id: string): AdminToken | undefined {
-      const row = byId.get(id) as Row | undefined;
+    async find(id: string): Promise<AdminToken | undefined> {
+      const row = await sql.get<Row>(BY_ID, [id]);
       return row && toToken(row);
     },
-    list(): AdminToken[] {
-      return (all.all() as Row[]).map(toToken);
+    async list(): Promise<AdminToken[]> {
+      return (await sql.all<Row>(ALL)).map(toToken);
     },
     /** False when there is no such live token. */
-    revoke(id: string, now: number): boolean {
-      return revoke.run(now, id).changes > 0;
+    async revoke(id: string, now: number): Promise<boolean> {
+      return (await sql.run(REVOKE, [now, id])).changes > 0;
     },
   };
 }

@@ -1,5 +1,5 @@
 // The approval queue of new agents (migrations/0071_agent_approvals.sql).
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export type ApprovalState = 'pending' | 'approved' | 'refused';
 
@@ -33,39 +33,38 @@ const toApproval = (r: Row): AgentApproval => ({
 
 export type AgentApprovalRepository = ReturnType<typeof createAgentApprovalRepository>;
 
-export function createAgentApprovalRepository(db: Db) {
-  const byClient = db.prepare('SELECT * FROM agent_approvals WHERE client_id = ?');
-  const request = db.prepare(
-    "INSERT INTO agent_approvals (client_id, state, requested_at, requested_by) VALUES (?, 'pending', ?, ?) ON CONFLICT (client_id) DO NOTHING",
-  );
-  const decide = db.prepare(`INSERT INTO agent_approvals (client_id, state, requested_at, decided_at, decided_by)
-    VALUES (@client, @state, @now, @now, @by)
-    ON CONFLICT (client_id) DO UPDATE SET state = excluded.state, decided_at = excluded.decided_at, decided_by = excluded.decided_by
-    WHERE agent_approvals.state <> excluded.state`);
-  const byState = db.prepare('SELECT * FROM agent_approvals WHERE state = ? ORDER BY requested_at DESC LIMIT ?');
-  const all = db.prepare('SELECT * FROM agent_approvals ORDER BY requested_at DESC LIMIT ?');
-  const everGranted = db.prepare('SELECT 1 FROM grant_records WHERE client_id = ? LIMIT 1').pluck();
+const BY_CLIENT = 'SELECT * FROM agent_approvals WHERE client_id = ?';
+const REQUEST =
+  "INSERT INTO agent_approvals (client_id, state, requested_at, requested_by) VALUES (?, 'pending', ?, ?) ON CONFLICT (client_id) DO NOTHING";
+const DECIDE = `INSERT INTO agent_approvals (client_id, state, requested_at, decided_at, decided_by)
+  VALUES (@client, @state, @now, @now, @by)
+  ON CONFLICT (client_id) DO UPDATE SET state = excluded.state, decided_at = excluded.decided_at, decided_by = excluded.decided_by
+  WHERE agent_approvals.state <> excluded.state`;
+const BY_STATE = 'SELECT * FROM agent_approvals WHERE state = ? ORDER BY requested_at DESC LIMIT ?';
+const ALL = 'SELECT * FROM agent_approvals ORDER BY requested_at DESC LIMIT ?';
+const EVER_GRANTED = 'SELECT 1 AS one FROM grant_records WHERE client_id = ? LIMIT 1';
 
+export function createAgentApprovalRepository(sql: Sql) {
   return {
-    find(clientId: string): AgentApproval | undefined {
-      const row = byClient.get(clientId) as Row | undefined;
+    async find(clientId: string): Promise<AgentApproval | undefined> {
+      const row = await sql.get<Row>(BY_CLIENT, [clientId]);
       return row && toApproval(row);
     },
     /** Puts the agent in the queue; true when it was not there yet. */
-    request(clientId: string, userId: string, now: number): boolean {
-      return request.run(clientId, now, userId).changes > 0;
+    async request(clientId: string, userId: string, now: number): Promise<boolean> {
+      return (await sql.run(REQUEST, [clientId, now, userId])).changes > 0;
     },
     /** Approves or refuses; false when it already was in that state. */
-    decide(clientId: string, state: 'approved' | 'refused', by: string, now: number): boolean {
-      return decide.run({ client: clientId, state, by, now }).changes > 0;
+    async decide(clientId: string, state: 'approved' | 'refused', by: string, now: number): Promise<boolean> {
+      return (await sql.run(DECIDE, { client: clientId, state, by, now })).changes > 0;
     },
-    list(state?: ApprovalState, limit = 500): AgentApproval[] {
-      const rows = state ? byState.all(state, limit) : all.all(limit);
-      return (rows as Row[]).map(toApproval);
+    async list(state?: ApprovalState, limit = 500): Promise<AgentApproval[]> {
+      const rows = state ? await sql.all<Row>(BY_STATE, [state, limit]) : await sql.all<Row>(ALL, [limit]);
+      return rows.map(toApproval);
     },
     /** The agent held a grant once (before approval was required, or approved since). */
-    everGranted(clientId: string): boolean {
-      return everGranted.get(clientId) !== undefined;
+    async everGranted(clientId: string): Promise<boolean> {
+      return (await sql.get(EVER_GRANTED, [clientId])) !== undefined;
     },
   };
 }

@@ -7,7 +7,7 @@ import {
   type PolicyMatch,
   policyNames,
 } from '../lib/agent_policy.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 interface Row {
   id: number;
@@ -34,29 +34,28 @@ const toPolicy = (r: Row): AgentPolicy => ({
 
 export type AgentPolicyRepository = ReturnType<typeof createAgentPolicyRepository>;
 
-export function createAgentPolicyRepository(db: Db) {
-  const all = db.prepare('SELECT * FROM agent_policies ORDER BY match_kind, match_value');
-  const byId = db.prepare('SELECT * FROM agent_policies WHERE id = ?');
-  const byMatch = db.prepare('SELECT * FROM agent_policies WHERE match_kind = ? AND match_value = ?');
-  const upsert =
-    db.prepare(`INSERT INTO agent_policies (match_kind, match_value, resources, scopes, read_only, updated_at, updated_by)
-    VALUES (@kind, @value, @resources, @scopes, @readOnly, @now, @by)
-    ON CONFLICT (match_kind, match_value) DO UPDATE SET resources = excluded.resources, scopes = excluded.scopes,
-      read_only = excluded.read_only, updated_at = excluded.updated_at, updated_by = excluded.updated_by`);
-  const remove = db.prepare('DELETE FROM agent_policies WHERE id = ?');
-  const liveGrants = db.prepare('SELECT client_id, resource, scopes FROM grant_records WHERE revoked_at IS NULL');
+const ALL = 'SELECT * FROM agent_policies ORDER BY match_kind, match_value';
+const BY_ID = 'SELECT * FROM agent_policies WHERE id = ?';
+const BY_MATCH = 'SELECT * FROM agent_policies WHERE match_kind = ? AND match_value = ?';
+const UPSERT = `INSERT INTO agent_policies (match_kind, match_value, resources, scopes, read_only, updated_at, updated_by)
+  VALUES (@kind, @value, @resources, @scopes, @readOnly, @now, @by)
+  ON CONFLICT (match_kind, match_value) DO UPDATE SET resources = excluded.resources, scopes = excluded.scopes,
+    read_only = excluded.read_only, updated_at = excluded.updated_at, updated_by = excluded.updated_by`;
+const REMOVE = 'DELETE FROM agent_policies WHERE id = ?';
+const LIVE_GRANTS = 'SELECT client_id, resource, scopes FROM grant_records WHERE revoked_at IS NULL';
 
-  const listAll = (): AgentPolicy[] => (all.all() as Row[]).map(toPolicy);
+export function createAgentPolicyRepository(sql: Sql) {
+  const listAll = async (): Promise<AgentPolicy[]> => (await sql.all<Row>(ALL)).map(toPolicy);
 
   return {
     list: listAll,
-    find(id: number): AgentPolicy | undefined {
-      const row = byId.get(id) as Row | undefined;
+    async find(id: number): Promise<AgentPolicy | undefined> {
+      const row = await sql.get<Row>(BY_ID, [id]);
       return row ? toPolicy(row) : undefined;
     },
     /** Creates the policy for the match, or replaces the one there is. */
-    set(match: PolicyMatch, rules: AgentPolicyRules, by: string, now: number): AgentPolicy {
-      upsert.run({
+    async set(match: PolicyMatch, rules: AgentPolicyRules, by: string, now: number): Promise<AgentPolicy> {
+      await sql.run(UPSERT, {
         kind: match.kind,
         value: match.value,
         resources: rules.resources === null ? null : JSON.stringify(rules.resources),
@@ -65,26 +64,26 @@ export function createAgentPolicyRepository(db: Db) {
         now,
         by,
       });
-      return toPolicy(byMatch.get(match.kind, match.value) as Row);
+      return toPolicy((await sql.get<Row>(BY_MATCH, [match.kind, match.value])) as Row);
     },
-    remove(id: number): boolean {
-      return remove.run(id).changes > 0;
+    async remove(id: number): Promise<boolean> {
+      return (await sql.run(REMOVE, [id])).changes > 0;
     },
     /** Every live grant's agent, MCP server and scopes: what a changed policy may narrow. */
-    liveGrants(): { clientId: string; resource: string; scopes: string[] }[] {
-      return (liveGrants.all() as { client_id: string; resource: string; scopes: string }[]).map((r) => ({
+    async liveGrants(): Promise<{ clientId: string; resource: string; scopes: string[] }[]> {
+      return (await sql.all<{ client_id: string; resource: string; scopes: string }>(LIVE_GRANTS)).map((r) => ({
         clientId: r.client_id,
         resource: r.resource,
         scopes: r.scopes ? r.scopes.split(' ') : [],
       }));
     },
     /** The policies naming the agent. */
-    naming(clientId: string): AgentPolicy[] {
-      return listAll().filter((p) => policyNames(p.match, clientId));
+    async naming(clientId: string): Promise<AgentPolicy[]> {
+      return (await listAll()).filter((p) => policyNames(p.match, clientId));
     },
     /** What all policies naming the agent leave it, intersected; undefined when none names it. */
-    effectiveFor(clientId: string): AgentPolicyRules | undefined {
-      return effectivePolicy(listAll().filter((p) => policyNames(p.match, clientId)));
+    async effectiveFor(clientId: string): Promise<AgentPolicyRules | undefined> {
+      return effectivePolicy((await listAll()).filter((p) => policyNames(p.match, clientId)));
     },
   };
 }

@@ -1,5 +1,5 @@
 // Alerts raised from the audit trail (src/audit/alerts.ts): one row each, raised once per `dedupe` key.
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export type AlertDetails = Record<string, string | number | boolean | null>;
 
@@ -55,27 +55,28 @@ const toAlert = (r: Row): Alert => ({
 
 export interface AlertRepository {
   /** The new alert, or undefined when its dedupe key was raised already. */
-  raise(a: NewAlert): Alert | undefined;
-  list(opts?: { open?: boolean; limit?: number }): Alert[];
-  find(id: number): Alert | undefined;
+  raise(a: NewAlert): Promise<Alert | undefined>;
+  list(opts?: { open?: boolean; limit?: number }): Promise<Alert[]>;
+  find(id: number): Promise<Alert | undefined>;
   /** True when it was open and is now acknowledged. */
-  acknowledge(id: number, by: string, at: number): boolean;
-  countOpen(): number;
+  acknowledge(id: number, by: string, at: number): Promise<boolean>;
+  countOpen(): Promise<number>;
 }
 
-export function createAlertRepository(db: Db): AlertRepository {
-  const insert = db.prepare(`INSERT INTO alerts (at, kind, user_id, client_id, grant_id, ip, details, dedupe)
-    VALUES (@at, @kind, @userId, @clientId, @grantId, @ip, @details, @dedupe) ON CONFLICT (dedupe) DO NOTHING`);
-  const byId = db.prepare('SELECT * FROM alerts WHERE id = ?');
-  const all = db.prepare('SELECT * FROM alerts ORDER BY at DESC, id DESC LIMIT ?');
-  const open = db.prepare('SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY at DESC, id DESC LIMIT ?');
-  const ack = db.prepare(
-    'UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL',
-  );
-  const countOpen = db.prepare('SELECT COUNT(*) AS n FROM alerts WHERE acknowledged_at IS NULL');
+const INSERT = `INSERT INTO alerts (at, kind, user_id, client_id, grant_id, ip, details, dedupe)
+  VALUES (@at, @kind, @userId, @clientId, @grantId, @ip, @details, @dedupe) ON CONFLICT (dedupe) DO NOTHING
+  RETURNING *`;
+const BY_ID = 'SELECT * FROM alerts WHERE id = ?';
+const ALL = 'SELECT * FROM alerts ORDER BY at DESC, id DESC LIMIT ?';
+const OPEN = 'SELECT * FROM alerts WHERE acknowledged_at IS NULL ORDER BY at DESC, id DESC LIMIT ?';
+const ACK = 'UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL';
+const COUNT_OPEN = 'SELECT COUNT(*) AS n FROM alerts WHERE acknowledged_at IS NULL';
+
+export function createAlertRepository(sql: Sql): AlertRepository {
   return {
-    raise(a) {
-      const result = insert.run({
+    async raise(a) {
+      // RETURNING gives the new row in the same statement; no row when the dedupe key was taken.
+      const row = await sql.get<Row>(INSERT, {
         at: a.at,
         kind: a.kind,
         userId: a.userId ?? null,
@@ -85,22 +86,21 @@ export function createAlertRepository(db: Db): AlertRepository {
         details: a.details ? JSON.stringify(a.details) : null,
         dedupe: a.dedupe,
       });
-      if (result.changes !== 1) return undefined;
-      return toAlert(byId.get(result.lastInsertRowid) as Row);
-    },
-    list(opts = {}) {
-      const limit = opts.limit ?? 200;
-      return ((opts.open ? open : all).all(limit) as Row[]).map(toAlert);
-    },
-    find(id) {
-      const row = byId.get(id) as Row | undefined;
       return row ? toAlert(row) : undefined;
     },
-    acknowledge(id, by, at) {
-      return ack.run(at, by, id).changes === 1;
+    async list(opts = {}) {
+      const limit = opts.limit ?? 200;
+      return (await sql.all<Row>(opts.open ? OPEN : ALL, [limit])).map(toAlert);
     },
-    countOpen() {
-      return (countOpen.get() as { n: number }).n;
+    async find(id) {
+      const row = await sql.get<Row>(BY_ID, [id]);
+      return row ? toAlert(row) : undefined;
+    },
+    async acknowledge(id, by, at) {
+      return (await sql.run(ACK, [at, by, id])).changes === 1;
+    },
+    async countOpen() {
+      return (await sql.get<{ n: number }>(COUNT_OPEN))?.n ?? 0;
     },
   };
 }

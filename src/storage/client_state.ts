@@ -3,7 +3,7 @@
 // redirect URIs; domains an admin disabled; and initial access tokens for registration.
 import { createHash, randomBytes } from 'node:crypto';
 import { isHostName, normaliseHostName } from '../lib/host_names.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export interface ClientState {
   clientId: string;
@@ -45,20 +45,38 @@ export const LAST_USED_RESOLUTION = 60;
 
 export type ClientStateRepository = ReturnType<typeof createClientStateRepository>;
 
-export function createClientStateRepository(db: Db) {
-  const registered = db.prepare(
-    'INSERT INTO client_state (client_id, registered_via) VALUES (?, ?) ON CONFLICT (client_id) DO NOTHING',
-  );
-  // "Last used" is kept to the minute: a value already within the last LAST_USED_RESOLUTION
-  // seconds is left as it is, so an agent busy refreshing tokens does not rewrite its row (a
-  // write transaction and WAL frames) on every request. The first use is always recorded.
-  const used = db.prepare(`
-    INSERT INTO client_state (client_id, registered_via, first_used_at, last_used_at) VALUES (@id, 'unknown', @now, @now)
-    ON CONFLICT (client_id) DO UPDATE SET first_used_at = COALESCE(first_used_at, @now), last_used_at = @now
-    WHERE first_used_at IS NULL OR last_used_at IS NULL
-      OR last_used_at NOT BETWEEN @now - ${LAST_USED_RESOLUTION} AND @now`);
-  const byId = db.prepare('SELECT * FROM client_state WHERE client_id = ?');
-  const all = db.prepare('SELECT * FROM client_state');
+const REGISTERED =
+  'INSERT INTO client_state (client_id, registered_via) VALUES (?, ?) ON CONFLICT (client_id) DO NOTHING';
+// "Last used" is kept to the minute: a value already within the last LAST_USED_RESOLUTION
+// seconds is left as it is, so an agent busy refreshing tokens does not rewrite its row (a
+// write transaction and WAL frames) on every request. The first use is always recorded.
+const USED = `
+  INSERT INTO client_state (client_id, registered_via, first_used_at, last_used_at) VALUES (@id, 'unknown', @now, @now)
+  ON CONFLICT (client_id) DO UPDATE SET first_used_at = COALESCE(client_state.first_used_at, @now), last_used_at = @now
+  WHERE client_state.first_used_at IS NULL OR client_state.last_used_at IS NULL
+    OR client_state.last_used_at NOT BETWEEN @now - ${LAST_USED_RESOLUTION} AND @now`;
+const BY_ID = 'SELECT * FROM client_state WHERE client_id = ?';
+const ALL = 'SELECT * FROM client_state';
+const SEEN = `
+  INSERT INTO client_state (client_id, registered_via, name, redirect_uris) VALUES (@id, '${METADATA_DOCUMENT}', @name, @uris)
+  ON CONFLICT (client_id) DO UPDATE SET registered_via = '${METADATA_DOCUMENT}', name = @name, redirect_uris = @uris
+  WHERE client_state.name IS DISTINCT FROM @name OR client_state.redirect_uris IS DISTINCT FROM @uris
+    OR client_state.registered_via <> '${METADATA_DOCUMENT}'`;
+const BLOCK_DOMAIN =
+  'INSERT INTO client_domain_blocks (domain, blocked_at, blocked_by) VALUES (?, ?, ?) ON CONFLICT (domain) DO NOTHING';
+const UNBLOCK_DOMAIN = 'DELETE FROM client_domain_blocks WHERE domain = ?';
+const BLOCKED_DOMAINS = 'SELECT domain, blocked_at, blocked_by FROM client_domain_blocks ORDER BY domain';
+const IS_DISABLED = 'SELECT 1 AS one FROM client_state WHERE client_id = ? AND disabled_at IS NOT NULL';
+// Metadata-document agents are recorded once an authorization completes; rows of ones that never
+// got a grant (written on first sight by earlier versions, one per URL anyone invented) go.
+const PURGE_UNUSED_DOCUMENTS = `DELETE FROM client_state
+  WHERE registered_via = '${METADATA_DOCUMENT}' AND first_used_at IS NULL AND disabled_at IS NULL
+    AND NOT EXISTS (SELECT 1 FROM grant_records g WHERE g.client_id = client_state.client_id)`;
+/** Host names have at most 127 labels; one placeholder per candidate domain (no engine's JSON table functions). */
+const domainBlocked = (n: number) =>
+  `SELECT 1 AS one FROM client_domain_blocks WHERE domain IN (${Array.from({ length: n }, () => '?').join(', ')}) LIMIT 1`;
+
+export function createClientStateRepository(sql: Sql) {
   const toState = (r: Row): ClientState => ({
     clientId: r.client_id,
     registeredVia: r.registered_via,
@@ -69,73 +87,54 @@ export function createClientStateRepository(db: Db) {
     name: r.name,
     redirectUris: parseUris(r.redirect_uris),
   });
-  const seen = db.prepare(`
-    INSERT INTO client_state (client_id, registered_via, name, redirect_uris) VALUES (@id, '${METADATA_DOCUMENT}', @name, @uris)
-    ON CONFLICT (client_id) DO UPDATE SET registered_via = '${METADATA_DOCUMENT}', name = @name, redirect_uris = @uris
-    WHERE name IS NOT @name OR redirect_uris IS NOT @uris OR registered_via <> '${METADATA_DOCUMENT}'`);
-  const blockDomain = db.prepare(
-    'INSERT INTO client_domain_blocks (domain, blocked_at, blocked_by) VALUES (?, ?, ?) ON CONFLICT (domain) DO NOTHING',
-  );
-  const unblockDomain = db.prepare('DELETE FROM client_domain_blocks WHERE domain = ?');
-  const blockedDomains = db.prepare('SELECT domain, blocked_at, blocked_by FROM client_domain_blocks ORDER BY domain');
-  const domainBlocked = db.prepare(
-    'SELECT 1 FROM client_domain_blocks WHERE domain IN (SELECT value FROM json_each(?))',
-  );
-  const isDisabled = db.prepare('SELECT 1 FROM client_state WHERE client_id = ? AND disabled_at IS NOT NULL');
-  // Metadata-document agents are recorded once an authorization completes; rows of ones that never
-  // got a grant (written on first sight by earlier versions, one per URL anyone invented) go.
-  const purgeUnusedDocuments = db.prepare(`DELETE FROM client_state
-    WHERE registered_via = '${METADATA_DOCUMENT}' AND first_used_at IS NULL AND disabled_at IS NULL
-      AND NOT EXISTS (SELECT 1 FROM grant_records g WHERE g.client_id = client_state.client_id)`);
   return {
-    registered(clientId: string, via: string): void {
-      registered.run(clientId, via);
+    async registered(clientId: string, via: string): Promise<void> {
+      await sql.run(REGISTERED, [clientId, via]);
     },
-    used(clientId: string, now: number): void {
-      used.run({ id: clientId, now });
+    async used(clientId: string, now: number): Promise<void> {
+      await sql.run(USED, { id: clientId, now });
     },
-    find(clientId: string): ClientState | undefined {
-      const row = byId.get(clientId) as Row | undefined;
+    async find(clientId: string): Promise<ClientState | undefined> {
+      const row = await sql.get<Row>(BY_ID, [clientId]);
       return row && toState(row);
     },
-    all(): Map<string, ClientState> {
-      return new Map((all.all() as Row[]).map((r) => [r.client_id, toState(r)]));
+    async all(): Promise<Map<string, ClientState>> {
+      return new Map((await sql.all<Row>(ALL)).map((r) => [r.client_id, toState(r)]));
     },
-    isDisabled(clientId: string): boolean {
-      return isDisabled.get(clientId) !== undefined;
+    async isDisabled(clientId: string): Promise<boolean> {
+      return (await sql.get(IS_DISABLED, [clientId])) !== undefined;
     },
     /**
      * A metadata-document agent was used: remember what its document says (written only on
      * change). True the first time this agent is seen.
      */
-    seen(clientId: string, name: string | null, redirectUris: readonly string[]): boolean {
-      const before = byId.get(clientId) as Row | undefined;
-      seen.run({ id: clientId, name, uris: JSON.stringify(redirectUris.slice(0, 20)) });
-      return before?.registered_via !== METADATA_DOCUMENT;
+    async seen(clientId: string, name: string | null, redirectUris: readonly string[]): Promise<boolean> {
+      return sql.transaction(async () => {
+        const before = await sql.get<Row>(`${BY_ID}${sql.dialect.forUpdate}`, [clientId]);
+        await sql.run(SEEN, { id: clientId, name, uris: JSON.stringify(redirectUris.slice(0, 20)) });
+        return before?.registered_via !== METADATA_DOCUMENT;
+      });
     },
     /** Forgets metadata-document agents that never got a grant nor a token. Returns how many. */
-    purgeUnusedDocuments(): number {
-      return purgeUnusedDocuments.run().changes;
+    async purgeUnusedDocuments(): Promise<number> {
+      return (await sql.run(PURGE_UNUSED_DOCUMENTS)).changes;
     },
     /** Disables fetching documents from the domain and every subdomain of it. */
-    blockDomain(domain: string, by: string, now: number): boolean {
-      return blockDomain.run(normaliseDomain(domain), now, by).changes > 0;
+    async blockDomain(domain: string, by: string, now: number): Promise<boolean> {
+      return (await sql.run(BLOCK_DOMAIN, [normaliseDomain(domain), now, by])).changes > 0;
     },
-    unblockDomain(domain: string): boolean {
-      return unblockDomain.run(normaliseDomain(domain)).changes > 0;
+    async unblockDomain(domain: string): Promise<boolean> {
+      return (await sql.run(UNBLOCK_DOMAIN, [normaliseDomain(domain)])).changes > 0;
     },
-    blockedDomains(): { domain: string; blockedAt: number; blockedBy: string }[] {
-      return (blockedDomains.all() as { domain: string; blocked_at: number; blocked_by: string }[]).map((r) => ({
-        domain: r.domain,
-        blockedAt: r.blocked_at,
-        blockedBy: r.blocked_by,
-      }));
+    async blockedDomains(): Promise<{ domain: string; blockedAt: number; blockedBy: string }[]> {
+      const rows = await sql.all<{ domain: string; blocked_at: number; blocked_by: string }>(BLOCKED_DOMAINS);
+      return rows.map((r) => ({ domain: r.domain, blockedAt: r.blocked_at, blockedBy: r.blocked_by }));
     },
     /** Whether the host or any parent domain of it is blocked. */
-    isDomainBlocked(host: string): boolean {
+    async isDomainBlocked(host: string): Promise<boolean> {
       const labels = normaliseDomain(host).split('.');
       const candidates = labels.map((_, i) => labels.slice(i).join('.'));
-      return domainBlocked.get(JSON.stringify(candidates)) !== undefined;
+      return (await sql.get(domainBlocked(candidates.length), candidates)) !== undefined;
     },
   };
 }
@@ -171,22 +170,20 @@ const sha256 = (value: string) => createHash('sha256').update(value).digest('hex
 export type RegistrationTokenRepository = ReturnType<typeof createRegistrationTokenRepository>;
 
 /** Initial access tokens (RFC 7591 §3) for MCP_OAUTH_REGISTRATION=token. */
-export function createRegistrationTokenRepository(db: Db) {
-  const insert = db.prepare(
-    'INSERT INTO registration_tokens (id, token_hash, label, created_at, expires_at, uses_left) VALUES (@id, @hash, @label, @now, @exp, @uses)',
-  );
-  // One statement: a token with one use left cannot be spent twice by concurrent registrations.
-  const spend = db.prepare(`UPDATE registration_tokens
-    SET uses_left = CASE WHEN uses_left IS NULL THEN NULL ELSE uses_left - 1 END, last_used_at = @now
-    WHERE token_hash = @hash AND expires_at > @now AND (uses_left IS NULL OR uses_left > 0)`);
-  const refund = db.prepare(
-    'UPDATE registration_tokens SET uses_left = uses_left + 1 WHERE token_hash = ? AND uses_left IS NOT NULL',
-  );
-  const all = db.prepare(
-    'SELECT id, label, created_at, expires_at, uses_left, last_used_at FROM registration_tokens ORDER BY created_at, id',
-  );
-  const remove = db.prepare('DELETE FROM registration_tokens WHERE id = ?');
-  const purge = db.prepare('DELETE FROM registration_tokens WHERE expires_at <= ? OR uses_left = 0');
+const INSERT_TOKEN =
+  'INSERT INTO registration_tokens (id, token_hash, label, created_at, expires_at, uses_left) VALUES (@id, @hash, @label, @now, @exp, @uses)';
+// One statement: a token with one use left cannot be spent twice by concurrent registrations.
+const SPEND = `UPDATE registration_tokens
+  SET uses_left = CASE WHEN uses_left IS NULL THEN NULL ELSE uses_left - 1 END, last_used_at = @now
+  WHERE token_hash = @hash AND expires_at > @now AND (uses_left IS NULL OR uses_left > 0)`;
+const REFUND =
+  'UPDATE registration_tokens SET uses_left = uses_left + 1 WHERE token_hash = ? AND uses_left IS NOT NULL';
+const ALL_TOKENS =
+  'SELECT id, label, created_at, expires_at, uses_left, last_used_at FROM registration_tokens ORDER BY created_at, id';
+const REMOVE_TOKEN = 'DELETE FROM registration_tokens WHERE id = ?';
+const PURGE_TOKENS = 'DELETE FROM registration_tokens WHERE expires_at <= ? OR uses_left = 0';
+
+export function createRegistrationTokenRepository(sql: Sql) {
   const toToken = (r: TokenRow): RegistrationToken => ({
     id: r.id,
     label: r.label,
@@ -197,32 +194,37 @@ export function createRegistrationTokenRepository(db: Db) {
   });
   return {
     /** The returned `token` is the only copy of the secret. */
-    create(label: string, ttl: number, uses: number | null, now: number): { token: string; record: RegistrationToken } {
+    async create(
+      label: string,
+      ttl: number,
+      uses: number | null,
+      now: number,
+    ): Promise<{ token: string; record: RegistrationToken }> {
       const id = `reg_${randomBytes(9).toString('base64url')}`;
       const token = REGISTRATION_TOKEN_PREFIX + randomBytes(32).toString('base64url');
-      insert.run({ id, hash: sha256(token), label, now, exp: now + ttl, uses });
+      await sql.run(INSERT_TOKEN, { id, hash: sha256(token), label, now, exp: now + ttl, uses });
       return {
         token,
         record: { id, label, createdAt: now, expiresAt: now + ttl, usesLeft: uses, lastUsedAt: null },
       };
     },
     /** Uses the token once if it is valid; false for anything else. */
-    spend(token: string, now: number): boolean {
+    async spend(token: string, now: number): Promise<boolean> {
       if (!TOKEN_SHAPE.test(token)) return false;
-      return spend.run({ hash: sha256(token), now }).changes === 1;
+      return (await sql.run(SPEND, { hash: sha256(token), now })).changes === 1;
     },
     /** Gives back a use spent on a registration that was then refused. */
-    refund(token: string): void {
-      refund.run(sha256(token));
+    async refund(token: string): Promise<void> {
+      await sql.run(REFUND, [sha256(token)]);
     },
-    list(): RegistrationToken[] {
-      return (all.all() as TokenRow[]).map(toToken);
+    async list(): Promise<RegistrationToken[]> {
+      return (await sql.all<TokenRow>(ALL_TOKENS)).map(toToken);
     },
-    revoke(id: string): boolean {
-      return remove.run(id).changes > 0;
+    async revoke(id: string): Promise<boolean> {
+      return (await sql.run(REMOVE_TOKEN, [id])).changes > 0;
     },
-    purge(now: number): number {
-      return purge.run(now).changes;
+    async purge(now: number): Promise<number> {
+      return (await sql.run(PURGE_TOKENS, [now])).changes;
     },
   };
 }

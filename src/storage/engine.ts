@@ -56,7 +56,14 @@ const SQLITE_DIALECT: SqlDialect = {
  */
 export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
   const statements = new Map<string, ReturnType<Db['prepare']>>();
-  const inside = new AsyncLocalStorage<Set<string>>();
+  // The store outlives the transaction in callbacks created inside it (a timer, a promise settled
+  // later), so it records whether the transaction is still open: after the end such a callback's
+  // statements are outside statements again.
+  const context = new AsyncLocalStorage<{ open: boolean; pending: Set<string> }>();
+  const current = () => {
+    const tx = context.getStore();
+    return tx?.open ? tx : undefined;
+  };
   const notices = new EventEmitter();
   notices.setMaxListeners(0);
   let lock: Promise<void> | undefined;
@@ -75,11 +82,11 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
   // The check for the lock and the work after it run in one synchronous stretch, so no transaction
   // can begin between them.
   async function afterLock<T>(work: () => T): Promise<T> {
-    while (lock && !inside.getStore()) await lock;
+    while (lock && !current()) await lock;
     return work();
   }
   function now<T>(work: () => T): Promise<T> {
-    if (lock && !inside.getStore()) return afterLock(work);
+    if (lock && !current()) return afterLock(work);
     try {
       return Promise.resolve(work());
     } catch (err) {
@@ -95,21 +102,23 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
     all: <T>(sql: string, params?: SqlParams) => now(() => prepare(sql).all(bind(params)) as T[]),
     run: (sql: string, params?: SqlParams) => now(() => ({ changes: prepare(sql).run(bind(params)).changes })),
     async transaction<T>(fn: () => Promise<T>): Promise<T> {
-      if (inside.getStore()) return fn();
+      if (current()) return fn();
       while (lock) await lock;
       let release!: () => void;
       lock = new Promise<void>((resolve) => {
         release = resolve;
       });
-      const pending = new Set<string>();
+      const tx = { open: true, pending: new Set<string>() };
       try {
         db.exec('BEGIN IMMEDIATE');
         try {
-          const result = await inside.run(pending, fn);
+          const result = await context.run(tx, fn);
+          tx.open = false;
           db.exec('COMMIT');
-          for (const channel of pending) notices.emit(channel);
+          for (const channel of tx.pending) notices.emit(channel);
           return result;
         } catch (err) {
+          tx.open = false;
           if (db.inTransaction) db.exec('ROLLBACK');
           throw err;
         }
@@ -119,8 +128,8 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
       }
     },
     async notify(channel: string) {
-      const pending = inside.getStore();
-      if (pending) pending.add(channel);
+      const tx = current();
+      if (tx) tx.pending.add(channel);
       else notices.emit(channel);
     },
     async listen(channel: string, onNotice: () => void) {

@@ -1,7 +1,7 @@
 // Sign-in factors beside the password: a TOTP secret, one-time recovery codes (hashed), passkeys
 // (WebAuthn credentials) and the single-use WebAuthn challenges. migrations/0050_sign_in_factors.sql.
 import { createHash } from 'node:crypto';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 import { getOrCreateSecret } from './settings.js';
 
 export interface TotpRecord {
@@ -51,83 +51,81 @@ export function hashRecoveryCode(code: string): string {
 
 export type FactorRepository = ReturnType<typeof createFactorRepository>;
 
-export function createFactorRepository(db: Db) {
-  const totpOf = db.prepare('SELECT * FROM user_totp WHERE user_id = ?');
-  const totpPut = db.prepare(
-    'INSERT OR REPLACE INTO user_totp (user_id, secret, created_at, confirmed_at, last_step) VALUES (?, ?, ?, NULL, 0)',
-  );
-  const totpConfirm = db.prepare(
-    'UPDATE user_totp SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL',
-  );
-  // Compare-and-set: of two requests with the same code, only one moves the step forward.
-  const totpStep = db.prepare('UPDATE user_totp SET last_step = ? WHERE user_id = ? AND last_step < ?');
-  const totpDelete = db.prepare('DELETE FROM user_totp WHERE user_id = ?');
-  const codesDelete = db.prepare('DELETE FROM recovery_codes WHERE user_id = ?');
-  const codeInsert = db.prepare('INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)');
-  const codeUse = db.prepare(
-    'UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL',
-  );
-  const codesLeft = db.prepare('SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL').pluck();
-  const passkeysOf = db.prepare('SELECT * FROM passkeys WHERE user_id = ? ORDER BY created_at');
-  const passkeyById = db.prepare('SELECT * FROM passkeys WHERE id = ?');
-  const passkeyInsert = db.prepare(
-    'INSERT INTO passkeys (id, user_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
-  const passkeyUsed = db.prepare('UPDATE passkeys SET counter = ?, last_used_at = ? WHERE id = ?');
-  const passkeyDelete = db.prepare('DELETE FROM passkeys WHERE id = ? AND user_id = ?');
-  const passkeysDelete = db.prepare('DELETE FROM passkeys WHERE user_id = ?');
-  const challengePurge = db.prepare('DELETE FROM webauthn_challenges WHERE expires_at <= ?');
-  const challengeUse = db.prepare(
-    'INSERT INTO webauthn_challenges (challenge, expires_at) VALUES (?, ?) ON CONFLICT (challenge) DO NOTHING',
-  );
+const TOTP_OF = 'SELECT * FROM user_totp WHERE user_id = ?';
+const TOTP_PUT = `INSERT INTO user_totp (user_id, secret, created_at, confirmed_at, last_step) VALUES (?, ?, ?, NULL, 0)
+  ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at,
+    confirmed_at = excluded.confirmed_at, last_step = excluded.last_step`;
+const TOTP_CONFIRM = 'UPDATE user_totp SET confirmed_at = ?, last_step = ? WHERE user_id = ? AND confirmed_at IS NULL';
+// Compare-and-set: of two requests with the same code, only one moves the step forward.
+const TOTP_STEP = 'UPDATE user_totp SET last_step = ? WHERE user_id = ? AND last_step < ?';
+const TOTP_DELETE = 'DELETE FROM user_totp WHERE user_id = ?';
+const CODES_DELETE = 'DELETE FROM recovery_codes WHERE user_id = ?';
+const CODE_INSERT = 'INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)';
+const CODE_USE = 'UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL';
+const CODES_LEFT = 'SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ? AND used_at IS NULL';
+const PASSKEYS_OF = 'SELECT * FROM passkeys WHERE user_id = ? ORDER BY created_at';
+const PASSKEY_BY_ID = 'SELECT * FROM passkeys WHERE id = ?';
+const PASSKEY_INSERT =
+  'INSERT INTO passkeys (id, user_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const PASSKEY_USED = 'UPDATE passkeys SET counter = ?, last_used_at = ? WHERE id = ?';
+const PASSKEY_DELETE = 'DELETE FROM passkeys WHERE id = ? AND user_id = ?';
+const PASSKEYS_DELETE = 'DELETE FROM passkeys WHERE user_id = ?';
+const CHALLENGE_PURGE = 'DELETE FROM webauthn_challenges WHERE expires_at <= ?';
+const CHALLENGE_USE =
+  'INSERT INTO webauthn_challenges (challenge, expires_at) VALUES (?, ?) ON CONFLICT (challenge) DO NOTHING';
+
+export function createFactorRepository(sql: Sql) {
   let challengeKey: Buffer | undefined;
 
   return {
-    totp(userId: string): TotpRecord | undefined {
-      const r = totpOf.get(userId) as
-        | { user_id: string; secret: string; confirmed_at: number | null; last_step: number }
-        | undefined;
+    async totp(userId: string): Promise<TotpRecord | undefined> {
+      const r = await sql.get<{ user_id: string; secret: string; confirmed_at: number | null; last_step: number }>(
+        TOTP_OF,
+        [userId],
+      );
       return r && { userId: r.user_id, secret: r.secret, confirmed: r.confirmed_at !== null, lastStep: r.last_step };
     },
     /** Starts (or restarts) an enrolment; the secret counts only once confirmed. */
-    startTotp(userId: string, secret: string, now: number): void {
-      totpPut.run(userId, secret, now);
+    async startTotp(userId: string, secret: string, now: number): Promise<void> {
+      await sql.run(TOTP_PUT, [userId, secret, now]);
     },
     /** Confirms a pending enrolment with the step of its first code; false when none was pending. */
-    confirmTotp(userId: string, step: number, now: number): boolean {
-      return totpConfirm.run(now, step, userId).changes === 1;
+    async confirmTotp(userId: string, step: number, now: number): Promise<boolean> {
+      return (await sql.run(TOTP_CONFIRM, [now, step, userId])).changes === 1;
     },
     /** Records a used time step; false when it (or a later one) was already used. */
-    useTotpStep(userId: string, step: number): boolean {
-      return totpStep.run(step, userId, step).changes === 1;
+    async useTotpStep(userId: string, step: number): Promise<boolean> {
+      return (await sql.run(TOTP_STEP, [step, userId, step])).changes === 1;
     },
-    removeTotp(userId: string): boolean {
-      return totpDelete.run(userId).changes > 0;
+    async removeTotp(userId: string): Promise<boolean> {
+      return (await sql.run(TOTP_DELETE, [userId])).changes > 0;
     },
     /** Replaces every recovery code of the user with these (already hashed). */
-    replaceRecoveryCodes(userId: string, hashes: readonly string[], now: number): void {
-      codesDelete.run(userId);
-      for (const h of hashes) codeInsert.run(userId, h, now);
+    async replaceRecoveryCodes(userId: string, hashes: readonly string[], now: number): Promise<void> {
+      await sql.transaction(async () => {
+        await sql.run(CODES_DELETE, [userId]);
+        for (const h of hashes) await sql.run(CODE_INSERT, [userId, h, now]);
+      });
     },
     /** Marks a code used; false when it is unknown or already used. */
-    useRecoveryCode(userId: string, code: string, now: number): boolean {
-      return codeUse.run(now, userId, hashRecoveryCode(code)).changes === 1;
+    async useRecoveryCode(userId: string, code: string, now: number): Promise<boolean> {
+      return (await sql.run(CODE_USE, [now, userId, hashRecoveryCode(code)])).changes === 1;
     },
-    recoveryCodesLeft(userId: string): number {
-      return codesLeft.get(userId) as number;
+    async recoveryCodesLeft(userId: string): Promise<number> {
+      return (await sql.get<{ n: number }>(CODES_LEFT, [userId]))?.n ?? 0;
     },
-    removeRecoveryCodes(userId: string): number {
-      return codesDelete.run(userId).changes;
+    async removeRecoveryCodes(userId: string): Promise<number> {
+      return (await sql.run(CODES_DELETE, [userId])).changes;
     },
-    passkeys(userId: string): Passkey[] {
-      return (passkeysOf.all(userId) as PasskeyRow[]).map(toPasskey);
+    async passkeys(userId: string): Promise<Passkey[]> {
+      return (await sql.all<PasskeyRow>(PASSKEYS_OF, [userId])).map(toPasskey);
     },
-    passkey(id: string): Passkey | undefined {
-      const r = passkeyById.get(id) as PasskeyRow | undefined;
+    async passkey(id: string): Promise<Passkey | undefined> {
+      const r = await sql.get<PasskeyRow>(PASSKEY_BY_ID, [id]);
       return r && toPasskey(r);
     },
-    addPasskey(p: Omit<Passkey, 'lastUsedAt'>): void {
-      passkeyInsert.run(
+    async addPasskey(p: Omit<Passkey, 'lastUsedAt'>): Promise<void> {
+      await sql.run(PASSKEY_INSERT, [
         p.id,
         p.userId,
         Buffer.from(p.publicKey),
@@ -135,26 +133,26 @@ export function createFactorRepository(db: Db) {
         p.transports.join(' '),
         p.name,
         p.createdAt,
-      );
+      ]);
     },
-    passkeyUsed(id: string, counter: number, now: number): void {
-      passkeyUsed.run(counter, now, id);
+    async passkeyUsed(id: string, counter: number, now: number): Promise<void> {
+      await sql.run(PASSKEY_USED, [counter, now, id]);
     },
-    removePasskey(userId: string, id: string): boolean {
-      return passkeyDelete.run(id, userId).changes > 0;
+    async removePasskey(userId: string, id: string): Promise<boolean> {
+      return (await sql.run(PASSKEY_DELETE, [id, userId])).changes > 0;
     },
-    removePasskeys(userId: string): number {
-      return passkeysDelete.run(userId).changes;
+    async removePasskeys(userId: string): Promise<number> {
+      return (await sql.run(PASSKEYS_DELETE, [userId])).changes;
     },
     /** The key WebAuthn challenges are signed with (made once, shared by every process on the file). */
-    challengeKey(): Buffer {
-      challengeKey ??= Buffer.from(getOrCreateSecret(db, 'webauthn_challenge_key'), 'utf8');
+    async challengeKey(): Promise<Buffer> {
+      challengeKey ??= Buffer.from(await getOrCreateSecret(sql, 'webauthn_challenge_key'), 'utf8');
       return challengeKey;
     },
     /** Records an answered challenge until it expires; false when it was answered before. */
-    useChallenge(challenge: string, expiresAt: number, now: number): boolean {
-      challengePurge.run(now);
-      return challengeUse.run(challenge, expiresAt).changes === 1;
+    async useChallenge(challenge: string, expiresAt: number, now: number): Promise<boolean> {
+      await sql.run(CHALLENGE_PURGE, [now]);
+      return (await sql.run(CHALLENGE_USE, [challenge, expiresAt])).changes === 1;
     },
   };
 }

@@ -1,6 +1,6 @@
 // The metadata document each grant's user consented to (migrations/0072_grant_documents.sql).
 import type { DocumentPin } from '../lib/agent_document.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 interface Row {
   grant_id: string;
@@ -19,17 +19,17 @@ export interface GrantDocument extends DocumentPin {
 
 export type GrantDocumentRepository = ReturnType<typeof createGrantDocumentRepository>;
 
-export function createGrantDocumentRepository(db: Db) {
-  const upsert =
-    db.prepare(`INSERT INTO grant_documents (grant_id, client_id, digest, client_name, redirect_hosts, recorded_at)
-    VALUES (@grant, @client, @digest, @name, @hosts, @now)
-    ON CONFLICT (grant_id) DO UPDATE SET digest = excluded.digest, client_name = excluded.client_name,
-      redirect_hosts = excluded.redirect_hosts, recorded_at = excluded.recorded_at`);
-  const byGrant = db.prepare('SELECT * FROM grant_documents WHERE grant_id = ?');
+const UPSERT = `INSERT INTO grant_documents (grant_id, client_id, digest, client_name, redirect_hosts, recorded_at)
+  VALUES (@grant, @client, @digest, @name, @hosts, @now)
+  ON CONFLICT (grant_id) DO UPDATE SET digest = excluded.digest, client_name = excluded.client_name,
+    redirect_hosts = excluded.redirect_hosts, recorded_at = excluded.recorded_at`;
+const BY_GRANT = 'SELECT * FROM grant_documents WHERE grant_id = ?';
+
+export function createGrantDocumentRepository(sql: Sql) {
   return {
     /** Records (or, after a new consent, replaces) the document the user consented to. */
-    pin(grantId: string, clientId: string, pin: DocumentPin, now: number): void {
-      upsert.run({
+    async pin(grantId: string, clientId: string, pin: DocumentPin, now: number): Promise<void> {
+      await sql.run(UPSERT, {
         grant: grantId,
         client: clientId,
         digest: pin.digest,
@@ -38,8 +38,8 @@ export function createGrantDocumentRepository(db: Db) {
         now,
       });
     },
-    find(grantId: string): GrantDocument | undefined {
-      const r = byGrant.get(grantId) as Row | undefined;
+    async find(grantId: string): Promise<GrantDocument | undefined> {
+      const r = await sql.get<Row>(BY_GRANT, [grantId]);
       return (
         r && {
           grantId: r.grant_id,

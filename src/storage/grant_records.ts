@@ -2,7 +2,7 @@
 // when, last used, and whether and by whom revoked. oidc-provider's own Grant row is deleted on
 // revocation; this record stays.
 import { LAST_USED_RESOLUTION } from './client_state.js';
-import type { Db } from './db.js';
+import type { Sql, SqlValue } from './engine.js';
 
 export interface GrantRecord {
   id: string;
@@ -61,25 +61,25 @@ const toRecord = (r: Row): GrantRecord => ({
 
 export type GrantRecordRepository = ReturnType<typeof createGrantRecordRepository>;
 
-export function createGrantRecordRepository(db: Db) {
-  const upsert = db.prepare(`
-    INSERT INTO grant_records (id, account_id, client_id, resource, scopes, obtained_via, created_at, updated_at)
-    VALUES (@id, @account_id, @client_id, @resource, @scopes, @obtained_via, @now, @now)
-    ON CONFLICT (id) DO UPDATE SET scopes = excluded.scopes, resource = excluded.resource, updated_at = excluded.updated_at`);
-  // Kept to the minute, like an agent's (client_state.ts): a value already within the last
-  // LAST_USED_RESOLUTION seconds is not rewritten on every refresh.
-  const touch = db.prepare(`UPDATE grant_records SET last_used_at = @now
-    WHERE id = @id AND revoked_at IS NULL
-      AND (last_used_at IS NULL OR last_used_at NOT BETWEEN @now - ${LAST_USED_RESOLUTION} AND @now)`);
-  const byId = db.prepare('SELECT * FROM grant_records WHERE id = ?');
+const UPSERT = `
+  INSERT INTO grant_records (id, account_id, client_id, resource, scopes, obtained_via, created_at, updated_at)
+  VALUES (@id, @account_id, @client_id, @resource, @scopes, @obtained_via, @now, @now)
+  ON CONFLICT (id) DO UPDATE SET scopes = excluded.scopes, resource = excluded.resource, updated_at = excluded.updated_at`;
+// Kept to the minute, like an agent's (client_state.ts): a value already within the last
+// LAST_USED_RESOLUTION seconds is not rewritten on every refresh.
+const TOUCH = `UPDATE grant_records SET last_used_at = @now
+  WHERE id = @id AND revoked_at IS NULL
+    AND (last_used_at IS NULL OR last_used_at NOT BETWEEN @now - ${LAST_USED_RESOLUTION} AND @now)`;
+const BY_ID = 'SELECT * FROM grant_records WHERE id = ?';
 
+export function createGrantRecordRepository(sql: Sql) {
   return {
     /** Records a grant created or widened at consent. */
-    saved(
+    async saved(
       g: { id: string; accountId: string; clientId: string; resource: string; scopes: string[]; obtainedVia: string },
       now: number,
-    ): void {
-      upsert.run({
+    ): Promise<void> {
+      await sql.run(UPSERT, {
         id: g.id,
         account_id: g.accountId,
         client_id: g.clientId,
@@ -90,16 +90,16 @@ export function createGrantRecordRepository(db: Db) {
       });
     },
     /** A token was issued from the grant (recorded to within LAST_USED_RESOLUTION seconds). */
-    used(id: string, now: number): void {
-      touch.run({ now, id });
+    async used(id: string, now: number): Promise<void> {
+      await sql.run(TOUCH, { now, id });
     },
-    find(id: string): GrantRecord | undefined {
-      const row = byId.get(id) as Row | undefined;
+    async find(id: string): Promise<GrantRecord | undefined> {
+      const row = await sql.get<Row>(BY_ID, [id]);
       return row && toRecord(row);
     },
-    list(filter: GrantFilter = {}): GrantRecord[] {
+    async list(filter: GrantFilter = {}): Promise<GrantRecord[]> {
       const where: string[] = [];
-      const args: Record<string, unknown> = {};
+      const args: Record<string, SqlValue> = {};
       if (filter.accountId) {
         where.push('account_id = @account');
         args.account = filter.accountId;
@@ -116,8 +116,8 @@ export function createGrantRecordRepository(db: Db) {
       if (filter.state === 'revoked') where.push('revoked_at IS NOT NULL');
       args.limit = Math.min(Math.max(filter.limit ?? 500, 1), 5000);
       args.offset = Math.max(Math.trunc(filter.offset ?? 0), 0);
-      const sql = `SELECT * FROM grant_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset`;
-      return (db.prepare(sql).all(args) as Row[]).map(toRecord);
+      const text = `SELECT * FROM grant_records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset`;
+      return (await sql.all<Row>(text, args)).map(toRecord);
     },
   };
 }

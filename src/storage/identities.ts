@@ -2,7 +2,7 @@
 // subject (migrations/0040_user_identities.sql). The upstream refresh token is kept so the server can
 // ask the provider again whether the user is still in good standing (src/provider/upstream.ts).
 import { epochSeconds } from '../lib/duration.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 /**
  * The password hash of users who sign in only through an identity provider: no password verifies
@@ -46,48 +46,45 @@ const toIdentity = (row: IdentityRow): Identity => ({
 
 export type IdentityRepository = ReturnType<typeof createIdentityRepository>;
 
-export function createIdentityRepository(db: Db) {
-  const byKey = db.prepare('SELECT * FROM user_identities WHERE issuer = ? AND subject = ?');
-  const byUser = db.prepare('SELECT * FROM user_identities WHERE user_id = ? ORDER BY created_at, issuer');
-  const all = db.prepare('SELECT user_id, provider FROM user_identities ORDER BY created_at');
-  const insert = db.prepare(
-    `INSERT INTO user_identities (issuer, subject, provider, user_id, email, refresh_token, checked_at, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  const touch = db.prepare(
-    // A provider that does not rotate refresh tokens answers without one: keep the one we have.
-    `UPDATE user_identities SET email = ?, refresh_token = COALESCE(?, refresh_token), checked_at = ?
-     WHERE issuer = ? AND subject = ?`,
-  );
+const BY_KEY = 'SELECT * FROM user_identities WHERE issuer = ? AND subject = ?';
+const BY_USER = 'SELECT * FROM user_identities WHERE user_id = ? ORDER BY created_at, issuer';
+const ALL = 'SELECT user_id, provider FROM user_identities ORDER BY created_at';
+const INSERT = `INSERT INTO user_identities (issuer, subject, provider, user_id, email, refresh_token, checked_at, created_at)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+// A provider that does not rotate refresh tokens answers without one: keep the one we have.
+const TOUCH = `UPDATE user_identities SET email = ?, refresh_token = COALESCE(?, refresh_token), checked_at = ?
+  WHERE issuer = ? AND subject = ?`;
+const FORGET_EXPIRED = 'DELETE FROM id_jag_assertions WHERE expires_at < ?';
+const REMEMBER =
+  'INSERT INTO id_jag_assertions (issuer, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT (issuer, jti) DO NOTHING';
 
-  const forgetExpired = db.prepare('DELETE FROM id_jag_assertions WHERE expires_at < ?');
-  const remember = db.prepare('INSERT OR IGNORE INTO id_jag_assertions (issuer, jti, expires_at) VALUES (?, ?, ?)');
-
+export function createIdentityRepository(sql: Sql) {
+  const find = async (issuer: string, subject: string): Promise<Identity | undefined> => {
+    const row = await sql.get<IdentityRow>(BY_KEY, [issuer, subject]);
+    return row && toIdentity(row);
+  };
   return {
     /** True the first time an assertion (issuer, jti) is presented before it expires; false on replay. */
-    firstUseOfAssertion(issuer: string, jti: string, expiresAt: number, now = epochSeconds()): boolean {
-      return db.transaction(() => {
-        forgetExpired.run(now);
-        return remember.run(issuer, jti, expiresAt).changes === 1;
-      })();
+    async firstUseOfAssertion(issuer: string, jti: string, expiresAt: number, now = epochSeconds()): Promise<boolean> {
+      return sql.transaction(async () => {
+        await sql.run(FORGET_EXPIRED, [now]);
+        return (await sql.run(REMEMBER, [issuer, jti, expiresAt])).changes === 1;
+      });
     },
-    find(issuer: string, subject: string): Identity | undefined {
-      const row = byKey.get(issuer, subject) as IdentityRow | undefined;
-      return row && toIdentity(row);
-    },
-    forUser(userId: string): Identity[] {
-      return (byUser.all(userId) as IdentityRow[]).map(toIdentity);
+    find,
+    async forUser(userId: string): Promise<Identity[]> {
+      return (await sql.all<IdentityRow>(BY_USER, [userId])).map(toIdentity);
     },
     /** The providers each user is linked to, for the admin's user list. */
-    providersByUser(): Map<string, string[]> {
+    async providersByUser(): Promise<Map<string, string[]>> {
       const map = new Map<string, string[]>();
-      for (const row of all.all() as { user_id: string; provider: string }[]) {
+      for (const row of await sql.all<{ user_id: string; provider: string }>(ALL)) {
         map.set(row.user_id, [...(map.get(row.user_id) ?? []), row.provider]);
       }
       return map;
     },
-    link(identity: Omit<Identity, 'checkedAt' | 'createdAt'>, now = epochSeconds()): Identity {
-      insert.run(
+    async link(identity: Omit<Identity, 'checkedAt' | 'createdAt'>, now = epochSeconds()): Promise<Identity> {
+      await sql.run(INSERT, [
         identity.issuer,
         identity.subject,
         identity.provider,
@@ -96,17 +93,17 @@ export function createIdentityRepository(db: Db) {
         identity.refreshToken,
         now,
         now,
-      );
-      return this.find(identity.issuer, identity.subject) as Identity;
+      ]);
+      return (await find(identity.issuer, identity.subject)) as Identity;
     },
     /** The user's standing was confirmed upstream now. */
-    confirmed(
+    async confirmed(
       issuer: string,
       subject: string,
       fresh: { email: string | null; refreshToken: string | null },
       now = epochSeconds(),
-    ): void {
-      touch.run(fresh.email, fresh.refreshToken, now, issuer, subject);
+    ): Promise<void> {
+      await sql.run(TOUCH, [fresh.email, fresh.refreshToken, now, issuer, subject]);
     },
   };
 }

@@ -5,7 +5,7 @@ import { createAgentPolicyRepository } from './agent_policies.js';
 import { createAlertRepository } from './alerts.js';
 import { createClientStateRepository, createRegistrationTokenRepository } from './client_state.js';
 import { createClientRepository } from './clients.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 import { createFactorRepository } from './factors.js';
 import { createGrantDocumentRepository } from './grant_documents.js';
 import { createGrantRecordRepository } from './grant_records.js';
@@ -25,30 +25,30 @@ import { createWebSessionRepository } from './web_sessions.js';
 export type Stores = ReturnType<typeof createStores>;
 
 /** `now` (ms since the epoch) is the oidc-provider store's clock; tests inject one. */
-export function createStores(db: Db, opts: { accessTokenTtl: number; now?: () => number }) {
+export function createStores(sql: Sql, opts: { accessTokenTtl: number; now?: () => number }) {
   return {
-    db,
-    users: createUserRepository(db),
-    resources: createResourceRepository(db),
-    keys: createKeyRepository(db),
-    oidc: createOidcStore(db, opts.now),
-    grants: createGrantIndex(db),
-    grantRecords: createGrantRecordRepository(db),
-    revocations: createRevocationService(db, opts),
-    clients: createClientRepository(db),
-    clientState: createClientStateRepository(db),
-    registrationTokens: createRegistrationTokenRepository(db),
-    credentials: createResourceCredentialRepository(db),
-    webSessions: createWebSessionRepository(db),
-    adminTokens: createAdminTokenRepository(db),
-    serviceClients: createServiceClientRepository(db),
-    refreshFamily: createRefreshFamilyRepository(db),
-    alerts: createAlertRepository(db),
-    identities: createIdentityRepository(db),
-    factors: createFactorRepository(db),
-    agentPolicies: createAgentPolicyRepository(db),
-    agentApprovals: createAgentApprovalRepository(db),
-    grantDocuments: createGrantDocumentRepository(db),
-    resourceLabels: createResourceLabelRepository(db),
+    sql,
+    users: createUserRepository(sql),
+    resources: createResourceRepository(sql),
+    keys: createKeyRepository(sql),
+    oidc: createOidcStore(sql, opts.now),
+    grants: createGrantIndex(sql),
+    grantRecords: createGrantRecordRepository(sql),
+    revocations: createRevocationService(sql, opts),
+    clients: createClientRepository(sql),
+    clientState: createClientStateRepository(sql),
+    registrationTokens: createRegistrationTokenRepository(sql),
+    credentials: createResourceCredentialRepository(sql),
+    webSessions: createWebSessionRepository(sql),
+    adminTokens: createAdminTokenRepository(sql),
+    serviceClients: createServiceClientRepository(sql),
+    refreshFamily: createRefreshFamilyRepository(sql),
+    alerts: createAlertRepository(sql),
+    identities: createIdentityRepository(sql),
+    factors: createFactorRepository(sql),
+    agentPolicies: createAgentPolicyRepository(sql),
+    agentApprovals: createAgentApprovalRepository(sql),
+    grantDocuments: createGrantDocumentRepository(sql),
+    resourceLabels: createResourceLabelRepository(sql),
   };
 }

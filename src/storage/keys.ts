@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export interface SigningKeyRow {
   kid: string;
@@ -13,34 +13,34 @@ export interface SigningKeyRow {
 
 export type KeyRepository = ReturnType<typeof createKeyRepository>;
 
-export function createKeyRepository(db: Db) {
-  const live = db.prepare(
-    'SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, rowid DESC',
-  );
-  const insert = db.prepare(
-    'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)',
-  );
-  const retireAll = db.prepare(
-    'UPDATE signing_keys SET retired_at = @at, expires_at = @expires WHERE retired_at IS NULL OR retired_at > @at',
-  );
-  const purge = db.prepare('DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?');
+const INSERT =
+  'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)';
+const RETIRE_ALL =
+  'UPDATE signing_keys SET retired_at = @at, expires_at = @expires WHERE retired_at IS NULL OR retired_at > @at';
+const PURGE = 'DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?';
 
+export function createKeyRepository(sql: Sql) {
+  // Newest first; of keys activating at the same second the one added last wins: SQLite's rowid
+  // records the order, PostgreSQL (no rowid) falls back to created_at then kid.
+  const live = `SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, ${
+    sql.kind === 'sqlite' ? 'rowid DESC' : 'created_at DESC, kid DESC'
+  }`;
   return {
-    live(now: number): SigningKeyRow[] {
-      return live.all(now) as SigningKeyRow[];
+    async live(now: number): Promise<SigningKeyRow[]> {
+      return sql.all<SigningKeyRow>(live, [now]);
     },
     /**
      * Adds a key that signs from `activatesAt`. Every key still in service retires then, and stays
      * published until `retiredKeyExpiresAt` (the last token it could have signed has expired).
      */
-    add(row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>, retiredKeyExpiresAt: number): void {
-      db.transaction(() => {
-        retireAll.run({ at: row.activates_at, expires: retiredKeyExpiresAt });
-        insert.run(row.kid, row.alg, row.private_jwk, row.public_jwk, row.created_at, row.activates_at);
-      })();
+    async add(row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>, retiredKeyExpiresAt: number): Promise<void> {
+      await sql.transaction(async () => {
+        await sql.run(RETIRE_ALL, { at: row.activates_at, expires: retiredKeyExpiresAt });
+        await sql.run(INSERT, [row.kid, row.alg, row.private_jwk, row.public_jwk, row.created_at, row.activates_at]);
+      });
     },
-    purgeExpired(now: number): number {
-      return purge.run(now).changes;
+    async purgeExpired(now: number): Promise<number> {
+      return (await sql.run(PURGE, [now])).changes;
     },
   };
 }

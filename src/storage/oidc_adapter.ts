@@ -1,9 +1,9 @@
-// oidc-provider's storage adapter over one SQLite table. Grant id, account and client are lifted
+// oidc-provider's storage adapter over one table. Grant id, account and client are lifted
 // into indexed columns so grants can be listed and revoked by user or agent
 // (docs/pitfalls.md#revoking-a-grant-outside-a-request).
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { epochSeconds } from '../lib/duration.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 interface Row {
   payload: string;
@@ -12,42 +12,39 @@ interface Row {
 }
 
 export interface OidcStore {
-  upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): void;
-  find(model: string, id: string): AdapterPayload | undefined;
-  findBy(column: 'uid' | 'user_code', value: string): AdapterPayload | undefined;
-  consume(model: string, id: string): void;
-  destroy(model: string, id: string): void;
-  revokeByGrantId(grantId: string): number;
+  upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void>;
+  find(model: string, id: string): Promise<AdapterPayload | undefined>;
+  findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined>;
+  consume(model: string, id: string): Promise<void>;
+  destroy(model: string, id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<number>;
 }
 
 /** Seconds an expired device code is kept findable (see upsert). */
 export const DEVICE_CODE_GRACE = 3600;
 
-export function createOidcStore(db: Db, now: () => number = () => Date.now()): OidcStore {
-  const upsert = db.prepare(`
-    INSERT INTO oidc_models (model, id, payload, grant_id, account_id, client_id, uid, user_code, created_at, expires_at, consumed_at)
-    VALUES (@model, @id, @payload, @grant_id, @account_id, @client_id, @uid, @user_code, @now, @expires_at, NULL)
-    ON CONFLICT (model, id) DO UPDATE SET
-      payload = excluded.payload, grant_id = excluded.grant_id, account_id = excluded.account_id,
-      client_id = excluded.client_id, uid = excluded.uid, user_code = excluded.user_code,
-      expires_at = excluded.expires_at`);
-  const find = db.prepare('SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND id = ?');
-  // A disabled agent does not exist as far as oidc-provider is concerned: no authorization, no token.
-  const findClient = db.prepare(`SELECT o.payload, o.expires_at, o.consumed_at FROM oidc_models o
-    LEFT JOIN client_state s ON s.client_id = o.id
-    WHERE o.model = 'Client' AND o.id = ? AND s.disabled_at IS NULL`);
-  const findByUid = db.prepare(
-    "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'Session' AND uid = ?",
-  );
-  const findByUserCode = db.prepare(
-    "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'DeviceCode' AND user_code = ?",
-  );
-  const consume = db.prepare(
-    'UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
-  );
-  const destroy = db.prepare('DELETE FROM oidc_models WHERE model = ? AND id = ?');
-  const revoke = db.prepare('DELETE FROM oidc_models WHERE grant_id = ?');
+const UPSERT = `
+  INSERT INTO oidc_models (model, id, payload, grant_id, account_id, client_id, uid, user_code, created_at, expires_at, consumed_at)
+  VALUES (@model, @id, @payload, @grant_id, @account_id, @client_id, @uid, @user_code, @now, @expires_at, NULL)
+  ON CONFLICT (model, id) DO UPDATE SET
+    payload = excluded.payload, grant_id = excluded.grant_id, account_id = excluded.account_id,
+    client_id = excluded.client_id, uid = excluded.uid, user_code = excluded.user_code,
+    expires_at = excluded.expires_at`;
+const FIND = 'SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND id = ?';
+// A disabled agent does not exist as far as oidc-provider is concerned: no authorization, no token.
+const FIND_CLIENT = `SELECT o.payload, o.expires_at, o.consumed_at FROM oidc_models o
+  LEFT JOIN client_state s ON s.client_id = o.id
+  WHERE o.model = 'Client' AND o.id = ? AND s.disabled_at IS NULL`;
+const FIND_BY_UID = "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'Session' AND uid = ?";
+const FIND_BY_USER_CODE =
+  "SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = 'DeviceCode' AND user_code = ?";
+// One conditional UPDATE: of two requests consuming the same code, the first marks it and the
+// second's find sees it consumed.
+const CONSUME = 'UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL';
+const DESTROY = 'DELETE FROM oidc_models WHERE model = ? AND id = ?';
+const REVOKE = 'DELETE FROM oidc_models WHERE grant_id = ?';
 
+export function createOidcStore(sql: Sql, now: () => number = () => Date.now()): OidcStore {
   const live = (row: Row | undefined): AdapterPayload | undefined => {
     if (!row) return undefined;
     if (row.expires_at !== null && row.expires_at <= epochSeconds(now())) return undefined;
@@ -59,7 +56,7 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
   };
 
   return {
-    upsert(model, id, payload, expiresIn) {
+    async upsert(model, id, payload, expiresIn) {
       const t = epochSeconds(now());
       // No expiresIn (dynamically registered clients) means no expiry, not a cap
       // (docs/pitfalls.md#registrations-that-never-expire).
@@ -68,7 +65,7 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
       const grace = model === 'DeviceCode' ? DEVICE_CODE_GRACE : 0;
       const expiresAt = typeof expiresIn === 'number' && expiresIn > 0 ? t + expiresIn + grace : null;
       const p = payload as AdapterPayload & { client_id?: string; userCode?: string };
-      upsert.run({
+      await sql.run(UPSERT, {
         model,
         id,
         payload: JSON.stringify(payload),
@@ -81,22 +78,21 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
         expires_at: expiresAt,
       });
     },
-    find(model, id) {
-      if (model === 'Client') return live(findClient.get(id) as Row | undefined);
-      return live(find.get(model, id) as Row | undefined);
+    async find(model, id) {
+      if (model === 'Client') return live(await sql.get<Row>(FIND_CLIENT, [id]));
+      return live(await sql.get<Row>(FIND, [model, id]));
     },
-    findBy(column, value) {
-      const stmt = column === 'uid' ? findByUid : findByUserCode;
-      return live(stmt.get(value) as Row | undefined);
+    async findBy(column, value) {
+      return live(await sql.get<Row>(column === 'uid' ? FIND_BY_UID : FIND_BY_USER_CODE, [value]));
     },
-    consume(model, id) {
-      consume.run(epochSeconds(now()), model, id);
+    async consume(model, id) {
+      await sql.run(CONSUME, [epochSeconds(now()), model, id]);
     },
-    destroy(model, id) {
-      destroy.run(model, id);
+    async destroy(model, id) {
+      await sql.run(DESTROY, [model, id]);
     },
-    revokeByGrantId(grantId) {
-      return revoke.run(grantId).changes;
+    async revokeByGrantId(grantId) {
+      return (await sql.run(REVOKE, [grantId])).changes;
     },
   };
 }
@@ -105,14 +101,14 @@ export function createOidcStore(db: Db, now: () => number = () => Date.now()): O
  * Lets the provider layer adjust a record `find` returns (the refresh-token reuse grace window of
  * src/provider/refresh_grace.ts) without this module knowing about requests.
  */
-export type FindHook = (model: string, payload: AdapterPayload) => AdapterPayload;
+export type FindHook = (model: string, payload: AdapterPayload) => AdapterPayload | Promise<AdapterPayload>;
 
 /**
  * Lets the provider layer keep a record from being stored: false means "do not store" (a refresh
  * token minted by a racing rotation whose predecessor already has a successor; see
  * src/provider/refresh_grace.ts).
  */
-export type UpsertHook = (model: string, id: string, payload: AdapterPayload) => boolean;
+export type UpsertHook = (model: string, id: string, payload: AdapterPayload) => boolean | Promise<boolean>;
 
 /** The class oidc-provider instantiates once per model name. */
 export function adapterClass(
@@ -122,14 +118,14 @@ export function adapterClass(
 ): new (
   name: string,
 ) => Adapter {
-  return class SqliteAdapter implements Adapter {
+  return class SqlAdapter implements Adapter {
     constructor(private readonly model: string) {}
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      if (onUpsert && !onUpsert(this.model, id, payload)) return;
-      store.upsert(this.model, id, payload, expiresIn);
+      if (onUpsert && !(await onUpsert(this.model, id, payload))) return;
+      await store.upsert(this.model, id, payload, expiresIn);
     }
     async find(id: string): Promise<AdapterPayload | undefined> {
-      const found = store.find(this.model, id);
+      const found = await store.find(this.model, id);
       return found && onFind ? onFind(this.model, found) : found;
     }
     async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
@@ -139,13 +135,13 @@ export function adapterClass(
       return store.findBy('uid', uid);
     }
     async consume(id: string): Promise<void> {
-      store.consume(this.model, id);
+      await store.consume(this.model, id);
     }
     async destroy(id: string): Promise<void> {
-      store.destroy(this.model, id);
+      await store.destroy(this.model, id);
     }
     async revokeByGrantId(grantId: string): Promise<void> {
-      store.revokeByGrantId(grantId);
+      await store.revokeByGrantId(grantId);
     }
   };
 }

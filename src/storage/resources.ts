@@ -1,5 +1,5 @@
 import { epochSeconds } from '../lib/duration.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export interface ResourceScope {
   scope: string;
@@ -48,28 +48,24 @@ interface ScopeRow {
 
 export type ResourceRepository = ReturnType<typeof createResourceRepository>;
 
-export function createResourceRepository(db: Db) {
-  const insert = db.prepare('INSERT INTO resources (uri, name, created_at) VALUES (?, ?, ?)');
-  const insertScope = db.prepare(
-    'INSERT INTO resource_scopes (resource_id, scope, description, is_default, is_write, position) VALUES (?, ?, ?, ?, ?, ?)',
-  );
-  const byUri = db.prepare('SELECT * FROM resources WHERE uri = ?');
-  const all = db.prepare('SELECT * FROM resources ORDER BY uri');
-  const count = db.prepare('SELECT count(*) AS n FROM resources');
-  const scopesOf = db.prepare('SELECT * FROM resource_scopes WHERE resource_id = ? ORDER BY position, scope');
-  const allScopes = db.prepare('SELECT DISTINCT scope FROM resource_scopes ORDER BY scope');
-  const remove = db.prepare('DELETE FROM resources WHERE uri = ?');
-  const descriptionsOf = db.prepare(
-    'SELECT scope, lang, description FROM resource_scope_descriptions WHERE resource_id = ?',
-  );
-  const upsertDescription = db.prepare(
-    `INSERT INTO resource_scope_descriptions (resource_id, scope, lang, description) VALUES (?, ?, ?, ?)
-     ON CONFLICT (resource_id, scope, lang) DO UPDATE SET description = excluded.description`,
-  );
+const INSERT = 'INSERT INTO resources (uri, name, created_at) VALUES (?, ?, ?) RETURNING id';
+const INSERT_SCOPE =
+  'INSERT INTO resource_scopes (resource_id, scope, description, is_default, is_write, position) VALUES (?, ?, ?, ?, ?, ?)';
+const BY_URI = 'SELECT * FROM resources WHERE uri = ?';
+const ALL = 'SELECT * FROM resources ORDER BY uri';
+const COUNT = 'SELECT COUNT(*) AS n FROM resources';
+const FIRST_TWO = 'SELECT * FROM resources LIMIT 2';
+const SCOPES_OF = 'SELECT * FROM resource_scopes WHERE resource_id = ? ORDER BY position, scope';
+const ALL_SCOPES = 'SELECT DISTINCT scope FROM resource_scopes ORDER BY scope';
+const REMOVE = 'DELETE FROM resources WHERE uri = ?';
+const DESCRIPTIONS_OF = 'SELECT scope, lang, description FROM resource_scope_descriptions WHERE resource_id = ?';
+const UPSERT_DESCRIPTION = `INSERT INTO resource_scope_descriptions (resource_id, scope, lang, description) VALUES (?, ?, ?, ?)
+  ON CONFLICT (resource_id, scope, lang) DO UPDATE SET description = excluded.description`;
 
-  const translations = (resourceId: number): Map<string, Record<string, string>> => {
+export function createResourceRepository(sql: Sql) {
+  const translations = async (resourceId: number): Promise<Map<string, Record<string, string>>> => {
     const byScope = new Map<string, Record<string, string>>();
-    for (const d of descriptionsOf.all(resourceId) as DescriptionRow[]) {
+    for (const d of await sql.all<DescriptionRow>(DESCRIPTIONS_OF, [resourceId])) {
       const entry = byScope.get(d.scope) ?? {};
       entry[d.lang] = d.description;
       byScope.set(d.scope, entry);
@@ -77,14 +73,14 @@ export function createResourceRepository(db: Db) {
     return byScope;
   };
 
-  const withScopes = (row: ResourceRow): Resource => {
-    const translated = translations(row.id);
+  const withScopes = async (row: ResourceRow): Promise<Resource> => {
+    const translated = await translations(row.id);
     return {
       id: row.id,
       uri: row.uri,
       name: row.name,
       createdAt: row.created_at,
-      scopes: (scopesOf.all(row.id) as ScopeRow[]).map((s) => ({
+      scopes: (await sql.all<ScopeRow>(SCOPES_OF, [row.id])).map((s) => ({
         scope: s.scope,
         description: s.description,
         isDefault: s.is_default === 1,
@@ -96,55 +92,62 @@ export function createResourceRepository(db: Db) {
 
   return {
     /** Adds a resource with its scopes in one transaction: all or nothing. */
-    create(uri: string, name: string, scopes: ResourceScope[]): Resource {
-      return db.transaction(() => {
-        if (byUri.get(uri)) throw new ResourceExistsError(`resource ${uri} already exists`);
-        const info = insert.run(uri, name, epochSeconds());
-        const id = Number(info.lastInsertRowid);
-        scopes.forEach((s, i) => {
-          insertScope.run(id, s.scope, s.description, s.isDefault ? 1 : 0, s.isWrite ? 1 : 0, i);
+    async create(uri: string, name: string, scopes: ResourceScope[]): Promise<Resource> {
+      return sql.transaction(async () => {
+        if (await sql.get(BY_URI, [uri])) throw new ResourceExistsError(`resource ${uri} already exists`);
+        const inserted = await sql.get<{ id: number }>(INSERT, [uri, name, epochSeconds()]);
+        const id = Number(inserted?.id);
+        for (const [i, s] of scopes.entries()) {
+          await sql.run(INSERT_SCOPE, [id, s.scope, s.description, s.isDefault ? 1 : 0, s.isWrite ? 1 : 0, i]);
           for (const [lang, text] of Object.entries(s.descriptions ?? {}))
-            upsertDescription.run(id, s.scope, lang, text);
-        });
-        return withScopes(byUri.get(uri) as ResourceRow);
-      })();
+            await sql.run(UPSERT_DESCRIPTION, [id, s.scope, lang, text]);
+        }
+        return withScopes((await sql.get<ResourceRow>(BY_URI, [uri])) as ResourceRow);
+      });
     },
-    findByUri(uri: string): Resource | undefined {
-      const row = byUri.get(uri) as ResourceRow | undefined;
+    async findByUri(uri: string): Promise<Resource | undefined> {
+      const row = await sql.get<ResourceRow>(BY_URI, [uri]);
       return row && withScopes(row);
     },
-    list(): Resource[] {
-      return (all.all() as ResourceRow[]).map(withScopes);
+    async list(): Promise<Resource[]> {
+      const rows = await sql.all<ResourceRow>(ALL);
+      const list: Resource[] = [];
+      for (const row of rows) list.push(await withScopes(row));
+      return list;
     },
-    count(): number {
-      return (count.get() as { n: number }).n;
+    async count(): Promise<number> {
+      return (await sql.get<{ n: number }>(COUNT))?.n ?? 0;
     },
     /** The only resource, when exactly one is registered (the default for agents that send none). */
-    single(): Resource | undefined {
-      const rows = db.prepare('SELECT * FROM resources LIMIT 2').all() as ResourceRow[];
+    async single(): Promise<Resource | undefined> {
+      const rows = await sql.all<ResourceRow>(FIRST_TWO);
       return rows.length === 1 && rows[0] ? withScopes(rows[0]) : undefined;
     },
-    allScopes(): string[] {
-      return (allScopes.all() as { scope: string }[]).map((r) => r.scope);
+    async allScopes(): Promise<string[]> {
+      return (await sql.all<{ scope: string }>(ALL_SCOPES)).map((r) => r.scope);
     },
     /**
      * Sets (or replaces) descriptions of a resource's scopes in one language, all or nothing.
      * Returns the updated resource, or undefined when no such resource; throws on an unknown scope.
      */
-    describe(uri: string, lang: string, descriptions: { scope: string; description: string }[]): Resource | undefined {
-      return db.transaction(() => {
-        const row = byUri.get(uri) as ResourceRow | undefined;
+    async describe(
+      uri: string,
+      lang: string,
+      descriptions: { scope: string; description: string }[],
+    ): Promise<Resource | undefined> {
+      return sql.transaction(async () => {
+        const row = await sql.get<ResourceRow>(BY_URI, [uri]);
         if (!row) return undefined;
-        const known = new Set((scopesOf.all(row.id) as ScopeRow[]).map((s) => s.scope));
+        const known = new Set((await sql.all<ScopeRow>(SCOPES_OF, [row.id])).map((s) => s.scope));
         for (const d of descriptions) {
           if (!known.has(d.scope)) throw new UnknownScopeError(`resource ${uri} has no scope ${d.scope}`);
-          upsertDescription.run(row.id, d.scope, lang, d.description);
+          await sql.run(UPSERT_DESCRIPTION, [row.id, d.scope, lang, d.description]);
         }
         return withScopes(row);
-      })();
+      });
     },
-    remove(uri: string): boolean {
-      return remove.run(uri).changes > 0;
+    async remove(uri: string): Promise<boolean> {
+      return (await sql.run(REMOVE, [uri])).changes > 0;
     },
   };
 }

@@ -1,7 +1,7 @@
 // Service clients (agents without a user): the MCP servers and scopes an admin allowed each one.
 // The OAuth client is oidc-provider's Client row (./clients.ts); a client without a row here can
 // never use the client credentials grant (src/provider/resources.ts).
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export interface ServiceClient {
   clientId: string;
@@ -35,17 +35,16 @@ const toServiceClient = (r: Row): ServiceClient => ({
 
 export type ServiceClientRepository = ReturnType<typeof createServiceClientRepository>;
 
-export function createServiceClientRepository(db: Db) {
-  const insert =
-    db.prepare(`INSERT INTO service_clients (client_id, resources, scopes, auth_method, created_at, created_by)
-    VALUES (@client_id, @resources, @scopes, @auth_method, @created_at, @created_by)`);
-  const byId = db.prepare('SELECT * FROM service_clients WHERE client_id = ?');
-  const all = db.prepare('SELECT * FROM service_clients ORDER BY created_at, client_id');
-  const remove = db.prepare('DELETE FROM service_clients WHERE client_id = ?');
+const INSERT = `INSERT INTO service_clients (client_id, resources, scopes, auth_method, created_at, created_by)
+  VALUES (@client_id, @resources, @scopes, @auth_method, @created_at, @created_by)`;
+const BY_ID = 'SELECT * FROM service_clients WHERE client_id = ?';
+const ALL = 'SELECT * FROM service_clients ORDER BY created_at, client_id';
+const REMOVE = 'DELETE FROM service_clients WHERE client_id = ?';
 
+export function createServiceClientRepository(sql: Sql) {
   return {
-    create(c: ServiceClient): void {
-      insert.run({
+    async create(c: ServiceClient): Promise<void> {
+      await sql.run(INSERT, {
         client_id: c.clientId,
         resources: c.resources.join(' '),
         scopes: c.scopes.join(' '),
@@ -54,15 +53,15 @@ export function createServiceClientRepository(db: Db) {
         created_by: c.createdBy,
       });
     },
-    find(clientId: string): ServiceClient | undefined {
-      const row = byId.get(clientId) as Row | undefined;
+    async find(clientId: string): Promise<ServiceClient | undefined> {
+      const row = await sql.get<Row>(BY_ID, [clientId]);
       return row && toServiceClient(row);
     },
-    list(): ServiceClient[] {
-      return (all.all() as Row[]).map(toServiceClient);
+    async list(): Promise<ServiceClient[]> {
+      return (await sql.all<Row>(ALL)).map(toServiceClient);
     },
-    delete(clientId: string): boolean {
-      return remove.run(clientId).changes > 0;
+    async delete(clientId: string): Promise<boolean> {
+      return (await sql.run(REMOVE, [clientId])).changes > 0;
     },
   };
 }

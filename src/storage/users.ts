@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { epochSeconds } from '../lib/duration.js';
-import type { Db } from './db.js';
+import type { Sql } from './engine.js';
 
 export interface User {
   id: string;
@@ -49,54 +49,62 @@ function toUser(row: UserRow): User {
 
 export type UserRepository = ReturnType<typeof createUserRepository>;
 
-export function createUserRepository(db: Db) {
-  const insert = db.prepare(
-    'INSERT INTO users (id, username, password_hash, is_admin, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)',
-  );
-  const byName = db.prepare('SELECT * FROM users WHERE username = ?');
-  const byId = db.prepare('SELECT * FROM users WHERE id = ?');
-  const all = db.prepare('SELECT * FROM users ORDER BY username');
-  const setHash = db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?');
-  const setDisabled = db.prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?');
-  const setAdmin = db.prepare('UPDATE users SET is_admin = ?, updated_at = ? WHERE id = ?');
-  const enabledAdmins = db.prepare('SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0').pluck();
+const INSERT =
+  'INSERT INTO users (id, username, password_hash, is_admin, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)';
+const BY_NAME = 'SELECT * FROM users WHERE username = ?';
+const BY_ID = 'SELECT * FROM users WHERE id = ?';
+const ALL = 'SELECT * FROM users ORDER BY username';
+const SET_HASH = 'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?';
+const SET_DISABLED = 'UPDATE users SET disabled = ?, updated_at = ? WHERE id = ?';
+const SET_ADMIN = 'UPDATE users SET is_admin = ?, updated_at = ? WHERE id = ?';
+const ENABLED_ADMINS = 'SELECT id FROM users WHERE is_admin = 1 AND disabled = 0';
 
+/** A unique-constraint violation: SQLite's code, or PostgreSQL's SQLSTATE unique_violation. */
+const isUniqueViolation = (err: unknown) => {
+  const code = (err as { code?: string }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+};
+
+export function createUserRepository(sql: Sql) {
+  const findById = async (id: string): Promise<User | undefined> => {
+    const row = await sql.get<UserRow>(BY_ID, [id]);
+    return row && toUser(row);
+  };
   return {
-    create(username: string, passwordHash: string, isAdmin: boolean): User {
+    async create(username: string, passwordHash: string, isAdmin: boolean): Promise<User> {
       const id = randomUUID();
       const now = epochSeconds();
       try {
-        insert.run(id, username, passwordHash, isAdmin ? 1 : 0, now, now);
+        await sql.run(INSERT, [id, username, passwordHash, isAdmin ? 1 : 0, now, now]);
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE')
-          throw new UserExistsError(`user ${username} already exists`);
+        if (isUniqueViolation(err)) throw new UserExistsError(`user ${username} already exists`);
         throw err;
       }
-      return toUser(byId.get(id) as UserRow);
+      return (await findById(id)) as User;
     },
-    findByUsername(username: string): User | undefined {
-      const row = byName.get(username) as UserRow | undefined;
+    async findByUsername(username: string): Promise<User | undefined> {
+      const row = await sql.get<UserRow>(BY_NAME, [username]);
       return row && toUser(row);
     },
-    findById(id: string): User | undefined {
-      const row = byId.get(id) as UserRow | undefined;
-      return row && toUser(row);
+    findById,
+    async list(): Promise<User[]> {
+      return (await sql.all<UserRow>(ALL)).map(toUser);
     },
-    list(): User[] {
-      return (all.all() as UserRow[]).map(toUser);
+    async setPasswordHash(id: string, passwordHash: string): Promise<void> {
+      await sql.run(SET_HASH, [passwordHash, epochSeconds(), id]);
     },
-    setPasswordHash(id: string, passwordHash: string): void {
-      setHash.run(passwordHash, epochSeconds(), id);
+    async setDisabled(id: string, disabled: boolean): Promise<void> {
+      await sql.run(SET_DISABLED, [disabled ? 1 : 0, epochSeconds(), id]);
     },
-    setDisabled(id: string, disabled: boolean): void {
-      setDisabled.run(disabled ? 1 : 0, epochSeconds(), id);
+    async setAdmin(id: string, isAdmin: boolean): Promise<void> {
+      await sql.run(SET_ADMIN, [isAdmin ? 1 : 0, epochSeconds(), id]);
     },
-    setAdmin(id: string, isAdmin: boolean): void {
-      setAdmin.run(isAdmin ? 1 : 0, epochSeconds(), id);
-    },
-    /** Admins who can sign in to the console. */
-    countEnabledAdmins(): number {
-      return enabledAdmins.get() as number;
+    /**
+     * Admins who can sign in to the console. Inside a transaction the rows stay locked until it ends
+     * (PostgreSQL), so two admins demoting each other at once are counted one after the other.
+     */
+    async countEnabledAdmins(): Promise<number> {
+      return (await sql.all(`${ENABLED_ADMINS}${sql.dialect.forUpdate}`)).length;
     },
   };
 }

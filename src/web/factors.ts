@@ -59,23 +59,23 @@ export function totpStep(secret: string, code: string, afterStep: number): numbe
 }
 
 /** A TOTP code of a confirmed enrolment, each time step accepted once. */
-export function checkTotp(factors: FactorRepository, userId: string, code: string): boolean {
-  const totp = factors.totp(userId);
+export async function checkTotp(factors: FactorRepository, userId: string, code: string): Promise<boolean> {
+  const totp = await factors.totp(userId);
   if (!totp?.confirmed) return false;
   const step = totpStep(totp.secret, code, totp.lastStep);
-  return step !== undefined && factors.useTotpStep(userId, step);
+  return step !== undefined && (await factors.useTotpStep(userId, step));
 }
 
 /** A code typed at the second step: six digits for TOTP, anything else is tried as a recovery code. */
-export function checkSecondFactor(
+export async function checkSecondFactor(
   factors: FactorRepository,
   userId: string,
   code: string,
-): 'totp' | 'recovery' | undefined {
+): Promise<'totp' | 'recovery' | undefined> {
   const compact = code.replace(/[\s-]/g, '');
-  if (/^\d{6}$/.test(compact)) return checkTotp(factors, userId, compact) ? 'totp' : undefined;
+  if (/^\d{6}$/.test(compact)) return (await checkTotp(factors, userId, compact)) ? 'totp' : undefined;
   if (!/^[a-z0-9]{16}$/i.test(compact)) return undefined;
-  return factors.useRecoveryCode(userId, compact, epochSeconds()) ? 'recovery' : undefined;
+  return (await factors.useRecoveryCode(userId, compact, epochSeconds())) ? 'recovery' : undefined;
 }
 
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
@@ -91,13 +91,13 @@ export function newRecoveryCodes(): { codes: string[]; hashes: string[] } {
 }
 
 /** Whether the user has any factor beside the password (TOTP or a passkey). */
-export function hasAnyFactor(factors: FactorRepository, userId: string): boolean {
-  return hasTotp(factors, userId) || factors.passkeys(userId).length > 0;
+export async function hasAnyFactor(factors: FactorRepository, userId: string): Promise<boolean> {
+  return (await hasTotp(factors, userId)) || (await factors.passkeys(userId)).length > 0;
 }
 
 /** Whether the user has a second factor to be asked for after the password. */
-export function hasTotp(factors: FactorRepository, userId: string): boolean {
-  return factors.totp(userId)?.confirmed === true;
+export async function hasTotp(factors: FactorRepository, userId: string): Promise<boolean> {
+  return (await factors.totp(userId))?.confirmed === true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,28 +110,32 @@ export function hasTotp(factors: FactorRepository, userId: string): boolean {
 const NONCE = 16;
 const MAC = 32;
 
-function challengeMac(factors: FactorRepository, body: Buffer, scope: string): Buffer {
-  return createHmac('sha256', factors.challengeKey()).update(body).update('\0').update(scope).digest();
+async function challengeMac(factors: FactorRepository, body: Buffer, scope: string): Promise<Buffer> {
+  return createHmac('sha256', await factors.challengeKey())
+    .update(body)
+    .update('\0')
+    .update(scope)
+    .digest();
 }
 
-export function newChallenge(factors: FactorRepository, scope: string): Uint8Array<ArrayBuffer> {
+export async function newChallenge(factors: FactorRepository, scope: string): Promise<Uint8Array<ArrayBuffer>> {
   const body = Buffer.alloc(NONCE + 4);
   randomBytes(NONCE).copy(body);
   body.writeUInt32BE(epochSeconds() + CHALLENGE_TTL, NONCE);
-  return new Uint8Array(Buffer.concat([body, challengeMac(factors, body, scope)]));
+  return new Uint8Array(Buffer.concat([body, await challengeMac(factors, body, scope)]));
 }
 
 /** The expiry of a challenge we issued for `scope` that has not expired; undefined otherwise. */
-export function challengeExpiry(
+export async function challengeExpiry(
   factors: FactorRepository,
   challenge: string,
   scope: string,
   now: number,
-): number | undefined {
+): Promise<number | undefined> {
   const raw = Buffer.from(challenge, 'base64url');
   if (raw.length !== NONCE + 4 + MAC) return undefined;
   const body = raw.subarray(0, NONCE + 4);
-  if (!timingSafeEqual(raw.subarray(NONCE + 4), challengeMac(factors, body, scope))) return undefined;
+  if (!timingSafeEqual(raw.subarray(NONCE + 4), await challengeMac(factors, body, scope))) return undefined;
   const expires = body.readUInt32BE(NONCE);
   return expires > now ? expires : undefined;
 }
@@ -146,7 +150,7 @@ export async function passkeySignInOptions(
     rpID: rp.id,
     userVerification: 'required',
     timeout: 120_000,
-    challenge: newChallenge(factors, scope),
+    challenge: await newChallenge(factors, scope),
   });
 }
 
@@ -174,7 +178,7 @@ export async function verifyPasskeySignIn(
   scope: string,
   response: AuthenticationResponseJSON,
 ): Promise<Passkey | undefined> {
-  const passkey = factors.passkey(response.id);
+  const passkey = await factors.passkey(response.id);
   if (!passkey) return undefined;
   // The user handle, when the authenticator returns one, must be the passkey's owner.
   const handle = response.response.userHandle;
@@ -196,8 +200,8 @@ export async function verifyPasskeySignIn(
       requireUserVerification: true,
     });
     // Once only: a replay of this very answer finds its challenge used.
-    if (!result.verified || !challenge.consume()) return undefined;
-    factors.passkeyUsed(passkey.id, result.authenticationInfo.newCounter, now);
+    if (!result.verified || !(await challenge.consume())) return undefined;
+    await factors.passkeyUsed(passkey.id, result.authenticationInfo.newCounter, now);
     return passkey;
   } catch {
     return undefined;
@@ -212,12 +216,13 @@ export async function verifyPasskeySignIn(
 function challengeMatcher(factors: FactorRepository, scope: string, now: number) {
   let answered: { challenge: string; expires: number } | undefined;
   return {
-    expected: (challenge: string): boolean => {
-      const expires = challengeExpiry(factors, challenge, scope, now);
+    expected: async (challenge: string): Promise<boolean> => {
+      const expires = await challengeExpiry(factors, challenge, scope, now);
       answered = expires === undefined ? undefined : { challenge, expires };
       return answered !== undefined;
     },
-    consume: (): boolean => answered !== undefined && factors.useChallenge(answered.challenge, answered.expires, now),
+    consume: async (): Promise<boolean> =>
+      answered !== undefined && (await factors.useChallenge(answered.challenge, answered.expires, now)),
   };
 }
 
@@ -234,10 +239,10 @@ export async function passkeyRegistrationOptions(
     userName: user.username,
     userID: new TextEncoder().encode(user.id),
     attestationType: 'none',
-    excludeCredentials: factors.passkeys(user.id).map((p) => ({ id: p.id, transports: p.transports as never })),
+    excludeCredentials: (await factors.passkeys(user.id)).map((p) => ({ id: p.id, transports: p.transports as never })),
     authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
     timeout: 120_000,
-    challenge: newChallenge(factors, scope),
+    challenge: await newChallenge(factors, scope),
   });
   return options;
 }
@@ -259,7 +264,7 @@ export async function verifyPasskeyRegistration(
       expectedRPID: rp.id,
       requireUserVerification: true,
     });
-    if (!result.verified || !challenge.consume()) return undefined;
+    if (!result.verified || !(await challenge.consume())) return undefined;
     const { credential } = result.registrationInfo;
     return {
       id: credential.id,

@@ -34,22 +34,28 @@ export function clientName(metadata: Record<string, unknown> | undefined): strin
 }
 
 /** Describes grants, looking each user, agent and MCP server up once. */
-export function describeGrants(stores: Stores, records: GrantRecord[]): GrantView[] {
+export async function describeGrants(stores: Stores, records: GrantRecord[]): Promise<GrantView[]> {
   const users = new Map<string, string | null>();
   const clients = new Map<string, { name: string | null; registered: boolean }>();
   const resources = new Map<string, Resource | undefined>();
-  const once = <K, V>(map: Map<K, V>, key: K, load: () => V): V => {
-    if (!map.has(key)) map.set(key, load());
+  const once = async <K, V>(map: Map<K, V>, key: K, load: () => Promise<V>): Promise<V> => {
+    if (!map.has(key)) map.set(key, await load());
     return map.get(key) as V;
   };
-  return records.map((g) => {
-    const username = once(users, g.accountId, () => stores.users.findById(g.accountId)?.username ?? null);
-    const client = once(clients, g.clientId, () => {
-      const found = stores.clients.find(g.clientId);
+  const views: GrantView[] = [];
+  // One after another: the lookups of one record fill the caches the next one reads.
+  for (const g of records) {
+    const username = await once(
+      users,
+      g.accountId,
+      async () => (await stores.users.findById(g.accountId))?.username ?? null,
+    );
+    const client = await once(clients, g.clientId, async () => {
+      const found = await stores.clients.find(g.clientId);
       return { name: clientName(found?.metadata), registered: found !== undefined };
     });
-    const resource = once(resources, g.resource, () => stores.resources.findByUri(g.resource));
-    return {
+    const resource = await once(resources, g.resource, () => stores.resources.findByUri(g.resource));
+    views.push({
       id: g.id,
       user: { id: g.accountId, username },
       client: { id: g.clientId, ...client },
@@ -65,8 +71,9 @@ export function describeGrants(stores: Stores, records: GrantRecord[]): GrantVie
       revokedAt: g.revokedAt,
       revokedBy: g.revokedBy,
       revokeReason: g.revokeReason,
-    };
-  });
+    });
+  }
+  return views;
 }
 
 /** "2026-03-01 14:05 UTC", or the fallback when there is no time. */

@@ -43,12 +43,12 @@ export function createWebSessions(deps: RouteDeps) {
   const { sessionTtl, consoleIdleTimeout } = deps.config;
   const deadline = (createdAt: number, now: number) => Math.min(createdAt + sessionTtl, now + consoleIdleTimeout);
 
-  const lookup = (ctx: Context): SignedIn | undefined => {
+  const lookup = async (ctx: Context): Promise<SignedIn | undefined> => {
     const id = cookieOf(ctx);
     if (!id) return undefined;
     const now = epochSeconds();
-    const session = webSessions.find(id, now);
-    const user = session && users.findById(session.userId);
+    const session = await webSessions.find(id, now);
+    const user = session && (await users.findById(session.userId));
     // The absolute end is checked too: a lifetime lowered since the session started applies at once.
     if (!session || !user || user.disabled || session.createdAt + sessionTtl <= now) {
       clearCookie(ctx);
@@ -58,7 +58,7 @@ export function createWebSessions(deps: RouteDeps) {
     // when the absolute end comes first.
     const next = deadline(session.createdAt, now);
     if (next < session.expiresAt || next - session.expiresAt >= IDLE_STEP) {
-      webSessions.extend(session.idHash, next);
+      await webSessions.extend(session.idHash, next);
       session.expiresAt = next;
     }
     return { user, session, csrfScope: `web-session:${session.idHash}` };
@@ -68,24 +68,24 @@ export function createWebSessions(deps: RouteDeps) {
     cookieName,
     /** Puts the signed-in user (if any) in ctx.state.signedIn. */
     load: (async (ctx, next) => {
-      ctx.state.signedIn = lookup(ctx);
+      ctx.state.signedIn = await lookup(ctx);
       await next();
     }) as Middleware,
     /** Starts a new session for `user`, ending the browser's previous one: the id is never reused. */
-    start(ctx: Context, user: User): SignedIn {
+    async start(ctx: Context, user: User): Promise<SignedIn> {
       const previous = cookieOf(ctx);
-      if (previous) webSessions.delete(previous);
+      if (previous) await webSessions.delete(previous);
       const now = epochSeconds();
-      const { id, session } = webSessions.create(user.id, deadline(now, now) - now, now);
+      const { id, session } = await webSessions.create(user.id, deadline(now, now) - now, now);
       // The cookie lives as long as the session could; the server ends it earlier when it idles.
       ctx.cookies.set(cookieName, id, { ...base, maxAge: sessionTtl * 1000 });
       const signedIn = { user, session, csrfScope: `web-session:${session.idHash}` };
       ctx.state.signedIn = signedIn;
       return signedIn;
     },
-    end(ctx: Context): void {
+    async end(ctx: Context): Promise<void> {
       const id = cookieOf(ctx);
-      if (id) webSessions.delete(id);
+      if (id) await webSessions.delete(id);
       clearCookie(ctx);
       ctx.state.signedIn = undefined;
     },

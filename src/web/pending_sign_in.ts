@@ -5,7 +5,7 @@
 // password: the second step still has to be passed, under the same back-off as the password.
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import { jwtVerify, SignJWT } from 'jose';
-import type { Db } from '../storage/db.js';
+import type { Sql } from '../storage/engine.js';
 import { getOrCreateSecret } from '../storage/settings.js';
 import type { User, UserRepository } from '../storage/users.js';
 
@@ -15,11 +15,11 @@ const passwordMark = (user: User) => createHash('sha256').update(user.passwordHa
 const TTL_SECONDS = 300;
 const TYP = 'mcp-oauth-pending-sign-in+jwt';
 
-export type PendingSignIns = ReturnType<typeof createPendingSignIns>;
+export type PendingSignIns = Awaited<ReturnType<typeof createPendingSignIns>>;
 
-export function createPendingSignIns(db: Db, users: UserRepository) {
+export async function createPendingSignIns(sql: Sql, users: UserRepository) {
   // Made when the app is built, not by a sign-in attempt (a refused one must write nothing).
-  const key: KeyObject = createSecretKey(Buffer.from(getOrCreateSecret(db, 'pending_sign_in_key'), 'utf8'));
+  const key: KeyObject = createSecretKey(Buffer.from(await getOrCreateSecret(sql, 'pending_sign_in_key'), 'utf8'));
   const keyOf = () => key;
   return {
     issue(user: User, scope: string): Promise<string> {
@@ -44,7 +44,7 @@ export function createPendingSignIns(db: Db, users: UserRepository) {
           typ: TYP,
           requiredClaims: ['sub', 'exp'],
         });
-        const user = typeof payload.sub === 'string' ? users.findById(payload.sub) : undefined;
+        const user = typeof payload.sub === 'string' ? await users.findById(payload.sub) : undefined;
         if (!user || user.disabled || payload.pwd !== passwordMark(user)) return undefined;
         return user;
       } catch {

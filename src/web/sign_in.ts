@@ -45,7 +45,7 @@ export async function signIn(
   username: string,
   password: string,
   where: SignInContext = {},
-  needsMore: (user: User) => boolean = () => false,
+  needsMore: (user: User) => Promise<boolean> | boolean = () => false,
 ): Promise<SignInResult> {
   if (!username || !password) return { ok: false, status: 400, error: 'Enter your username and password.' };
   const clientId = where.clientId ?? null;
@@ -62,7 +62,7 @@ export async function signIn(
     throw err;
   }
   if (!user) {
-    const failure = loginFailure(deps.users, username);
+    const failure = await loginFailure(deps.users, username);
     return failed(
       deps,
       ctx,
@@ -73,12 +73,12 @@ export async function signIn(
       'Wrong username or password.',
     );
   }
-  if (needsMore(user)) {
+  if (await needsMore(user)) {
     attempt.release();
     return { ok: true, user, complete: false };
   }
   await attempt.succeeded();
-  signedIn(deps, ctx, user, 'password', where);
+  await signedIn(deps, ctx, user, 'password', where);
   return { ok: true, user, complete: true };
 }
 
@@ -95,8 +95,8 @@ export async function signInSecondFactor(
   if (!code.trim()) return { ok: false, status: 400, error: 'Enter the code from your authenticator app.' };
   const attempt = await deps.loginThrottle.begin(user.username, clientAddress(ctx));
   if (attempt.retryAfter > 0) return throttled(attempt.retryAfter);
-  const current = deps.users.findById(user.id);
-  const method = current && !current.disabled ? checkSecondFactor(deps.factors, user.id, code.trim()) : undefined;
+  const current = await deps.users.findById(user.id);
+  const method = current && !current.disabled ? await checkSecondFactor(deps.factors, user.id, code.trim()) : undefined;
   if (!method) {
     const page: AuditDetails = where.page === undefined ? {} : { page: where.page };
     const result = await failed(
@@ -111,13 +111,19 @@ export async function signInSecondFactor(
     return result as { ok: false; status: 401 | 429; error: string; retryAfter?: number };
   }
   await attempt.succeeded();
-  signedIn(deps, ctx, user, method, where);
+  await signedIn(deps, ctx, user, method, where);
   return { ok: true, method };
 }
 
 /** Records a finished sign-in (also one with a passkey, which has no password step). */
-export function signedIn(deps: SignInDeps, ctx: Context, user: User, method: SignInMethod, where: SignInContext): void {
-  deps.audit.record({
+export async function signedIn(
+  deps: SignInDeps,
+  ctx: Context,
+  user: User,
+  method: SignInMethod,
+  where: SignInContext,
+): Promise<void> {
+  await deps.audit.record({
     event: 'login.success',
     result: 'success',
     userId: user.id,
@@ -137,9 +143,16 @@ async function failed(
   message: string,
 ): Promise<SignInResult & { ok: false }> {
   const started = await attempt.failed();
-  deps.audit.record({ event: 'login.failure', result: 'failure', clientId, userId, ...requestSource(ctx), details });
+  await deps.audit.record({
+    event: 'login.failure',
+    result: 'failure',
+    clientId,
+    userId,
+    ...requestSource(ctx),
+    details,
+  });
   for (const block of started) {
-    deps.audit.record({
+    await deps.audit.record({
       event: 'login.throttled',
       result: 'failure',
       clientId,

@@ -135,8 +135,8 @@ export type SsoResult = { ok: true; user: User; target: SsoTarget; provider: Ide
 export async function finishSso(deps: SsoDeps, ctx: Context): Promise<SsoResult> {
   const flow = readFlow(deps, ctx);
   const idp = flow && deps.upstream.find(flow.provider);
-  const refuse = (reason: string, status = 403, userId: string | null = null): never => {
-    deps.audit.record({
+  const refuse = async (reason: string, status = 403, userId: string | null = null): Promise<never> => {
+    await deps.audit.record({
       event: 'login.failure',
       result: 'failure',
       userId,
@@ -166,18 +166,18 @@ export async function finishSso(deps: SsoDeps, ctx: Context): Promise<SsoResult>
   const verdict = judgeClaims(idp, claims);
   if (!verdict.ok) return refuse(verdict.reason);
 
-  const { users, identities, db } = deps.stores;
+  const { users, identities, sql } = deps.stores;
   const refreshToken = tokens.refresh_token ?? null;
-  const linked = identities.find(idp.issuer, claims.sub);
+  const linked = await identities.find(idp.issuer, claims.sub);
   let user: User | undefined;
   if (linked) {
-    user = users.findById(linked.userId);
-    identities.confirmed(idp.issuer, claims.sub, { email: verdict.email, refreshToken });
+    user = await users.findById(linked.userId);
+    await identities.confirmed(idp.issuer, claims.sub, { email: verdict.email, refreshToken });
   } else {
-    const made = db.transaction(() => linkOrCreate(deps, idp, claims.sub, verdict, refreshToken)).immediate();
+    const made = await sql.transaction(() => linkOrCreate(deps, idp, claims.sub, verdict, refreshToken));
     if ('refused' in made) return refuse(made.refused);
     user = made.user;
-    deps.audit.record({
+    await deps.audit.record({
       event: made.created ? 'user.created' : 'user.identity_linked',
       result: 'success',
       userId: user.id,
@@ -187,17 +187,17 @@ export async function finishSso(deps: SsoDeps, ctx: Context): Promise<SsoResult>
   }
   if (!user) return refuse('no_account');
   if (user.disabled) return refuse('disabled', 403, user.id);
-  applyAdminRole(users, deps.audit, user.id, verdict.isAdmin, idp.name);
-  return { ok: true, user: users.findById(user.id) as User, target: flow.target, provider: idp };
+  await applyAdminRole(users, deps.audit, user.id, verdict.isAdmin, idp.name);
+  return { ok: true, user: (await users.findById(user.id)) as User, target: flow.target, provider: idp };
 }
 
-function linkOrCreate(
+async function linkOrCreate(
   deps: SsoDeps,
   idp: IdentityProvider,
   subject: string,
   verdict: Extract<ReturnType<typeof judgeClaims>, { ok: true }>,
   refreshToken: string | null,
-): { user: User; created: boolean } | { refused: string } {
+): Promise<{ user: User; created: boolean } | { refused: string }> {
   const { users, identities } = deps.stores;
   const link = (user: User) =>
     identities.link({
@@ -209,9 +209,10 @@ function linkOrCreate(
       refreshToken,
     });
   // Email is a fallback only when the provider verified it: anyone can claim an address.
-  const byEmail = idp.linkByEmail && verdict.emailVerified ? users.findByUsername(verdict.email as string) : undefined;
+  const byEmail =
+    idp.linkByEmail && verdict.emailVerified ? await users.findByUsername(verdict.email as string) : undefined;
   if (byEmail) {
-    link(byEmail);
+    await link(byEmail);
     return { user: byEmail, created: false };
   }
   if (idp.accounts === 'existing') return { refused: 'no_account' };
@@ -220,8 +221,8 @@ function linkOrCreate(
   const username =
     fromEmail ?? `${idp.name}-${createHash('sha256').update(`${idp.issuer}\n${subject}`).digest('hex').slice(0, 12)}`;
   try {
-    const user = users.create(username, NO_PASSWORD, false);
-    link(user);
+    const user = await users.create(username, NO_PASSWORD, false);
+    await link(user);
     return { user, created: true };
   } catch (err) {
     // Never linked silently to a local user of the same name: that user may be someone else.

@@ -21,7 +21,7 @@ describe('Connected agents page', () => {
   });
   afterAll(() => server.close());
 
-  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
+  const userId = async (name: string) => (await server.app.stores.users.findByUsername(name))?.id ?? '';
 
   it("lists each of the user's agents: name (self-declared), client_id, MCP server, scopes in words, dates", async () => {
     const mine = await connect(server, 'alice', undefined, 'mcp:read');
@@ -78,7 +78,7 @@ describe('Connected agents page', () => {
       `Revoke the access of <strong>${AGENT_NAME}</strong> on <strong>${RESOURCE_NAME}</strong>?`,
     );
     expect(confirm.html).toContain(`action="/account/grants/${c.grantId}/revoke"`);
-    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).toBeNull();
+    expect((await server.app.stores.grantRecords.find(c.grantId))?.revokedAt).toBeNull();
     expect((await refresh(server, c)).status).toBe(200);
     // Nobody else's grant gets a confirmation page either.
     const bob = await signedInClient(server, 'bob');
@@ -96,13 +96,15 @@ describe('Connected agents page', () => {
     const after = await web.page(res.headers.get('location') ?? '');
     expect(after.html).toContain(`Access revoked for ${AGENT_NAME} on ${RESOURCE_NAME}.`);
     expect(after.html).not.toContain(`data-grant-id="${c.grantId}"`);
-    expect(server.app.stores.grantRecords.find(c.grantId)).toMatchObject({ revokedBy: `user:${userId('alice')}` });
+    expect(await server.app.stores.grantRecords.find(c.grantId)).toMatchObject({
+      revokedBy: `user:${await userId('alice')}`,
+    });
     expect((await refresh(server, c)).status).toBe(400);
-    expect(auditRows(server, 'grant.revoked').at(-1)).toMatchObject({
+    expect((await auditRows(server, 'grant.revoked')).at(-1)).toMatchObject({
       grant_id: c.grantId,
-      user_id: userId('alice'),
+      user_id: await userId('alice'),
       client_id: c.client.client_id,
-      details: JSON.stringify({ by: 'user', actor_id: userId('alice') }),
+      details: JSON.stringify({ by: 'user', actor_id: await userId('alice') }),
     });
   });
 
@@ -113,12 +115,12 @@ describe('Connected agents page', () => {
     const grantId = await grantIdOf();
     const web = await signedInClient(server, 'alice');
     const { csrf } = await web.page('/account');
-    const before = server.app.stores.revocations.latestSeq();
+    const before = await server.app.stores.revocations.latestSeq();
     const res = await web.post(`/account/grants/${encodeURIComponent(grantId)}/revoke`, { csrf });
     expect(res.status).toBe(404);
     expect(await res.text()).toContain('There is no such connected agent on your account.');
-    expect(server.app.stores.revocations.latestSeq()).toBe(before);
-    const record = server.app.stores.grantRecords.find(grantId);
+    expect(await server.app.stores.revocations.latestSeq()).toBe(before);
+    const record = await server.app.stores.grantRecords.find(grantId);
     if (record) expect(record.revokedAt).toBeNull();
   });
 
@@ -133,7 +135,7 @@ describe('Connected agents page', () => {
       const res = await web.post(`/account/grants/${c.grantId}/revoke`, form);
       expect(res.status).toBe(403);
     }
-    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).toBeNull();
+    expect((await server.app.stores.grantRecords.find(c.grantId))?.revokedAt).toBeNull();
     expect((await refresh(server, c)).status).toBe(200);
   });
 
@@ -147,6 +149,6 @@ describe('Connected agents page', () => {
     });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/account/login?next=%2Faccount');
-    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).toBeNull();
+    expect((await server.app.stores.grantRecords.find(c.grantId))?.revokedAt).toBeNull();
   });
 });

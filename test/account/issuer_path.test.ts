@@ -142,7 +142,7 @@ describe('an issuer with a path', () => {
       expect(got.res.status, page).toBe(200);
       expectUnderBase(got.html);
     }
-    const grant = app.stores.grantRecords.list({ state: 'active' })[0];
+    const grant = (await app.stores.grantRecords.list({ state: 'active' }))[0];
     expect(grant).toBeDefined();
     const admin = await web.page(`${BASE}/admin`);
     expect(admin.html).toContain(`action="${BASE}/admin/grants/${grant?.id}/revoke"`);

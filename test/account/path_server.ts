@@ -10,10 +10,9 @@ import { type App, buildApp } from '../../src/app/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { hashPassword } from '../../src/lib/passwords.js';
 import { createLogger } from '../../src/log/logger.js';
-import { openDatabase } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
 import { PASSWORD, RESOURCE } from '../support/account.js';
 import { DEFAULT_SCOPES } from '../support/app.js';
+import { openTestStorage } from '../support/storage.js';
 
 export interface PathServer {
   /** Where the process listens: http://127.0.0.1:PORT */
@@ -43,13 +42,12 @@ export async function startPathServer(
     MCP_OAUTH_ISSUER: issuer,
     ...env,
   });
-  const db = openDatabase(config.databaseFile);
-  migrate(db);
-  const app = await buildApp(config, db, createLogger('silent'));
+  const storage = await openTestStorage(dataDir);
+  const app = await buildApp(config, storage.sql, createLogger('silent'));
   http.on('request', app.handler);
-  app.stores.users.create('alice', await hashPassword(PASSWORD), false);
-  app.stores.users.create('root', await hashPassword(PASSWORD), true);
-  app.stores.resources.create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
+  await app.stores.users.create('alice', await hashPassword(PASSWORD), false);
+  await app.stores.users.create('root', await hashPassword(PASSWORD), true);
+  await app.stores.resources.create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
   return {
     origin,
     issuer,
@@ -58,7 +56,7 @@ export async function startPathServer(
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeAllConnections();
       await closed;
-      db.close();
+      await storage.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -14,8 +14,8 @@ describe('account sign-in sessions (http issuer)', () => {
   beforeAll(async () => {
     server = await serverWithUsers({ MCP_OAUTH_SESSION_TTL: '600' });
     await server.addUser('carol', PASSWORD);
-    const carol = server.app.stores.users.findByUsername('carol');
-    server.app.stores.users.setDisabled(carol?.id ?? '', true);
+    const carol = await server.app.stores.users.findByUsername('carol');
+    await server.app.stores.users.setDisabled(carol?.id ?? '', true);
   });
   afterAll(() => server.close());
   afterEach(() => {
@@ -38,7 +38,7 @@ describe('account sign-in sessions (http issuer)', () => {
     ['an unknown user', 'nobody', PASSWORD, 'unknown_user'],
     ['a disabled user', 'carol', PASSWORD, 'disabled'],
   ])('gives one answer for %s and starts no session', async (_case, username, password, reason) => {
-    const failures = auditRows(server, 'login.failure').length;
+    const failures = (await auditRows(server, 'login.failure')).length;
     const web = new WebClient(server.url);
     const res = await web.signIn(username, password);
     expect(res.status).toBe(401);
@@ -46,7 +46,7 @@ describe('account sign-in sessions (http issuer)', () => {
     expect(html).toContain('Wrong username or password.');
     expect(web.setCookies.some((c) => c.startsWith('mcp_account='))).toBe(false);
     expect((await web.get('/account')).status).toBe(303);
-    const rows = auditRows(server, 'login.failure');
+    const rows = await auditRows(server, 'login.failure');
     expect(rows).toHaveLength(failures + 1);
     // The cause stays in the audit trail, never on the page; the password never anywhere.
     expect(JSON.parse(String(rows.at(-1)?.details))).toMatchObject({ reason, page: 'account' });
@@ -74,16 +74,16 @@ describe('account sign-in sessions (http issuer)', () => {
     expect(line).not.toMatch(/; domain=/i);
     const id = web.cookies.get('mcp_account') ?? '';
     expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 bits
-    const rows = server.db.prepare('SELECT * FROM web_sessions').all() as { id_hash: string; expires_at: number }[];
+    const rows = (await server.sql.all('SELECT * FROM web_sessions')) as { id_hash: string; expires_at: number }[];
     expect(rows.map((r) => r.id_hash)).toContain(sha256(id));
     expect(JSON.stringify(rows)).not.toContain(id);
     const row = rows.find((r) => r.id_hash === sha256(id));
     expect(row?.expires_at).toBeGreaterThanOrEqual(epochSeconds() + 600 - 5);
     expect(row?.expires_at).toBeLessThanOrEqual(epochSeconds() + 600);
     expect((await web.get('/account')).status).toBe(200);
-    expect(auditRows(server, 'login.success').at(-1)).toMatchObject({
+    expect((await auditRows(server, 'login.success')).at(-1)).toMatchObject({
       result: 'success',
-      user_id: server.app.stores.users.findByUsername('alice')?.id,
+      user_id: (await server.app.stores.users.findByUsername('alice'))?.id,
     });
   });
 
@@ -143,8 +143,8 @@ describe('account sign-in sessions (http issuer)', () => {
     const web = new WebClient(server.url);
     await web.signIn('dave');
     expect((await web.get('/account')).status).toBe(200);
-    const dave = server.app.stores.users.findByUsername('dave');
-    server.app.stores.users.setDisabled(dave?.id ?? '', true);
+    const dave = await server.app.stores.users.findByUsername('dave');
+    await server.app.stores.users.setDisabled(dave?.id ?? '', true);
     expect((await web.get('/account')).status).toBe(303);
   });
 

@@ -27,17 +27,18 @@ describe('page session idle timeout', () => {
   });
   afterAll(() => server.close());
 
-  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
-  const rowOf = (name: string) =>
-    server.db.prepare('SELECT * FROM web_sessions WHERE user_id = ?').get(userId(name)) as Row | undefined;
+  const userId = async (name: string) => (await server.app.stores.users.findByUsername(name))?.id ?? '';
+  const rowOf = async (name: string) =>
+    (await server.sql.get('SELECT * FROM web_sessions WHERE user_id = ?', [await userId(name)])) as Row | undefined;
   /** As if the session had been started, and last used, `seconds` earlier. */
-  const age = (name: string, seconds: number) =>
-    server.db
-      .prepare('UPDATE web_sessions SET created_at = created_at - ?, expires_at = expires_at - ? WHERE user_id = ?')
-      .run(seconds, seconds, userId(name));
+  const age = async (name: string, seconds: number) =>
+    await server.sql.run(
+      'UPDATE web_sessions SET created_at = created_at - ?, expires_at = expires_at - ? WHERE user_id = ?',
+      [seconds, seconds, await userId(name)],
+    );
 
   async function fresh(name: string): Promise<WebClient> {
-    server.db.prepare('DELETE FROM web_sessions WHERE user_id = ?').run(userId(name));
+    await server.sql.run('DELETE FROM web_sessions WHERE user_id = ?', [await userId(name)]);
     return signedInClient(server, name);
   }
 
@@ -49,20 +50,20 @@ describe('page session idle timeout', () => {
   it('stores the idle deadline at sign-in, not the whole lifetime', async () => {
     const before = epochSeconds();
     await fresh('alice');
-    const row = rowOf('alice') as Row;
+    const row = (await rowOf('alice')) as Row;
     expect(row.expires_at).toBeGreaterThanOrEqual(before + IDLE);
     expect(row.expires_at).toBeLessThanOrEqual(epochSeconds() + IDLE);
   });
 
   it('ends a session left unused for longer than the idle timeout, on the account and the admin pages', async () => {
     const alice = await fresh('alice');
-    age('alice', IDLE + 1);
+    await age('alice', IDLE + 1);
     const res = await alice.get('/account');
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/account/login?next=%2Faccount');
 
     const root = await fresh('root');
-    age('root', IDLE + 1);
+    await age('root', IDLE + 1);
     const admin = await root.get('/admin');
     expect(admin.status).toBe(303);
     expect(admin.headers.get('location')).toBe('/account/login?next=%2Fadmin');
@@ -72,26 +73,29 @@ describe('page session idle timeout', () => {
 
   it('moves the idle deadline forward on use, so an active session stays signed in', async () => {
     const alice = await fresh('alice');
-    age('alice', IDLE - 60);
+    await age('alice', IDLE - 60);
     expect((await alice.get('/account')).status).toBe(200);
-    const row = rowOf('alice') as Row;
+    const row = (await rowOf('alice')) as Row;
     expect(row.expires_at).toBeGreaterThanOrEqual(epochSeconds() + IDLE - 1);
     // Another idle period after that use would have ended it; within it, it lives on.
-    age('alice', IDLE - 60);
+    await age('alice', IDLE - 60);
     expect((await alice.get('/account')).status).toBe(200);
   });
 
   it('never moves the deadline past the absolute lifetime', async () => {
     const alice = await fresh('alice');
     // Started almost a whole lifetime ago, last used a moment ago.
-    server.db
-      .prepare('UPDATE web_sessions SET created_at = created_at - ? WHERE user_id = ?')
-      .run(TTL - 100, userId('alice'));
+    await server.sql.run('UPDATE web_sessions SET created_at = created_at - ? WHERE user_id = ?', [
+      TTL - 100,
+      await userId('alice'),
+    ]);
     expect((await alice.get('/account')).status).toBe(200);
-    const row = rowOf('alice') as Row;
+    const row = (await rowOf('alice')) as Row;
     expect(row.expires_at).toBe(row.created_at + TTL);
     // Past the lifetime, however recently used.
-    server.db.prepare('UPDATE web_sessions SET created_at = created_at - 101 WHERE user_id = ?').run(userId('alice'));
+    await server.sql.run('UPDATE web_sessions SET created_at = created_at - 101 WHERE user_id = ?', [
+      await userId('alice'),
+    ]);
     expect((await alice.get('/account')).status).toBe(303);
   });
 });

@@ -24,15 +24,15 @@ describe('admin access control', () => {
   });
   afterAll(() => server.close());
 
-  const bobId = () => server.app.stores.users.findByUsername('bob')?.id ?? '';
+  const bobId = async () => (await server.app.stores.users.findByUsername('bob'))?.id ?? '';
 
   /** "POST /admin/users/:id/disable" → method and a path naming real things (bob, bob's grant, bob's agent). */
-  function concrete(route: string): { method: string; path: string } {
+  async function concrete(route: string): Promise<{ method: string; path: string }> {
     const [method = '', pattern = ''] = route.split(' ');
     const path = pattern
       .replace(/\/grants\/:id/, `/grants/${bob.grantId}`)
       .replace(/\/alerts\/:id/, '/alerts/1')
-      .replace(/\/users\/:id/, `/users/${bobId()}`)
+      .replace(/\/users\/:id/, `/users/${await bobId()}`)
       .replace(/\/users\/:username/, '/users/bob')
       .replace(/\/(agents|clients)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`)
       .replace(/\/client-domains\/:domain/, '/client-domains/agents.example.com')
@@ -43,17 +43,17 @@ describe('admin access control', () => {
   }
 
   /** Nothing an admin route could change has changed. */
-  function nothingChanged(auditBefore: number, feedBefore: number): void {
-    expect(server.app.stores.grantRecords.find(bob.grantId)?.revokedAt).toBeNull();
-    expect(server.app.stores.users.findByUsername('bob')?.disabled).toBe(false);
-    expect(server.app.stores.clientState.find(bob.client.client_id)?.disabledAt ?? null).toBeNull();
-    expect(server.app.stores.revocations.latestSeq()).toBe(feedBefore);
-    expect(auditCount()).toBe(auditBefore);
+  async function nothingChanged(auditBefore: number, feedBefore: number): Promise<void> {
+    expect((await server.app.stores.grantRecords.find(bob.grantId))?.revokedAt).toBeNull();
+    expect((await server.app.stores.users.findByUsername('bob'))?.disabled).toBe(false);
+    expect((await server.app.stores.clientState.find(bob.client.client_id))?.disabledAt ?? null).toBeNull();
+    expect(await server.app.stores.revocations.latestSeq()).toBe(feedBefore);
+    expect(await auditCount()).toBe(auditBefore);
   }
-  const auditCount = () =>
-    (server.db.prepare("SELECT count(*) AS n FROM audit_events WHERE event NOT LIKE 'login.%'").get() as { n: number })
+  const auditCount = async () =>
+    ((await server.sql.get("SELECT count(*) AS n FROM audit_events WHERE event NOT LIKE 'login.%'")) as { n: number })
       .n;
-  const snapshot = () => [auditCount(), server.app.stores.revocations.latestSeq()] as const;
+  const snapshot = async () => [await auditCount(), await server.app.stores.revocations.latestSeq()] as const;
 
   it('the route tables cover the console and the API', () => {
     expect(CONSOLE_ROUTES.length).toBeGreaterThanOrEqual(10);
@@ -72,20 +72,20 @@ describe('admin access control', () => {
   });
 
   it.each(CONSOLE_ROUTES)('a non-admin gets 403 from the console: %s', async (route) => {
-    const before = snapshot();
-    const { method, path } = concrete(route);
+    const before = await snapshot();
+    const { method, path } = await concrete(route);
     const { csrf } = await alice.page('/account');
     const res = await alice.request(method, path, method === 'POST' ? { form: { csrf } } : {});
     expect(res.status).toBe(403);
     expect(res.headers.get('content-type')).toContain('text/html');
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(await res.text()).toContain('Only administrators can use the admin console.');
-    nothingChanged(...before);
+    await nothingChanged(...before);
   });
 
   it.each(API_ROUTES)('a non-admin session gets 403 from the API: %s', async (route) => {
-    const before = snapshot();
-    const { method, path } = concrete(route);
+    const before = await snapshot();
+    const { method, path } = await concrete(route);
     const { csrf } = await alice.page('/account');
     const res = await alice.request(method, path, { headers: { accept: 'application/json', 'x-csrf-token': csrf } });
     expect(res.status).toBe(403);
@@ -94,30 +94,30 @@ describe('admin access control', () => {
       error: 'forbidden',
       error_description: 'only administrators may use the admin API',
     });
-    nothingChanged(...before);
+    await nothingChanged(...before);
   });
 
   it.each(API_ROUTES)('a token tied to a user who is not an admin gets 403: %s', async (route) => {
-    const aliceId = server.app.stores.users.findByUsername('alice')?.id ?? '';
-    const { token } = server.app.stores.adminTokens.create('not really admin', aliceId, epochSeconds());
-    const before = snapshot();
-    const { method, path } = concrete(route);
+    const aliceId = (await server.app.stores.users.findByUsername('alice'))?.id ?? '';
+    const { token } = await server.app.stores.adminTokens.create('not really admin', aliceId, epochSeconds());
+    const before = await snapshot();
+    const { method, path } = await concrete(route);
     const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(403);
     expect(((await res.json()) as { error: string }).error).toBe('forbidden');
-    nothingChanged(...before);
+    await nothingChanged(...before);
   });
 
   it.each(API_ROUTES)('no credentials: 401 with WWW-Authenticate: Bearer from %s', async (route) => {
-    const before = snapshot();
-    const { method, path } = concrete(route);
+    const before = await snapshot();
+    const { method, path } = await concrete(route);
     const res = await fetch(`${server.url}${path}`, { method });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="mcp-oauth admin"$/);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('content-type')).toContain('application/json');
     expect(((await res.json()) as { error: string }).error).toBe('unauthorized');
-    nothingChanged(...before);
+    await nothingChanged(...before);
   });
 
   it.each([
@@ -140,8 +140,8 @@ describe('admin access control', () => {
   });
 
   it.each(CONSOLE_ROUTES)('nobody signed in is sent to sign in by %s', async (route) => {
-    const before = snapshot();
-    const { method, path } = concrete(route);
+    const before = await snapshot();
+    const { method, path } = await concrete(route);
     const res = await fetch(`${server.url}${path}`, {
       method,
       redirect: 'manual',
@@ -152,12 +152,12 @@ describe('admin access control', () => {
     expect(res.status).toBe(303);
     const next = method === 'GET' ? path : '/admin';
     expect(res.headers.get('location')).toBe(`/account/login?next=${encodeURIComponent(next)}`);
-    nothingChanged(...before);
+    await nothingChanged(...before);
   });
 
   it.each(POSTS(CONSOLE_ROUTES))('an admin POST without a valid CSRF token fails with 403: %s', async (route) => {
-    const before = snapshot();
-    const { path } = concrete(route);
+    const before = await snapshot();
+    const { path } = await concrete(route);
     const { csrf: alicesToken } = await alice.page('/account');
     const forms: Record<string, string>[] = [{}, { csrf: '' }, { csrf: 'A'.repeat(43) }, { csrf: alicesToken }];
     for (const form of forms) {
@@ -170,14 +170,14 @@ describe('admin access control', () => {
       headers: { 'content-type': 'application/json' },
     });
     expect(json.status).toBe(415);
-    nothingChanged(...before);
+    await nothingChanged(...before);
   });
 
   it.each(POSTS(API_ROUTES))(
     'an admin session POST to the API without X-CSRF-Token fails with 403: %s',
     async (route) => {
-      const before = snapshot();
-      const { path } = concrete(route);
+      const before = await snapshot();
+      const { path } = await concrete(route);
       const { csrf: alicesToken } = await alice.page('/account');
       const tries: Record<string, string>[] = [{}, { 'x-csrf-token': 'A'.repeat(43) }, { 'x-csrf-token': alicesToken }];
       for (const headers of tries) {
@@ -185,7 +185,7 @@ describe('admin access control', () => {
         expect(res.status).toBe(403);
         expect(((await res.json()) as { error: string }).error).toBe('invalid_csrf_token');
       }
-      nothingChanged(...before);
+      await nothingChanged(...before);
     },
   );
 });

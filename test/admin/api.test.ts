@@ -21,13 +21,13 @@ describe('admin JSON API', () => {
 
   beforeAll(async () => {
     server = await serverWithUsers();
-    const created = server.app.stores.adminTokens.create('tests', null, epochSeconds());
+    const created = await server.app.stores.adminTokens.create('tests', null, epochSeconds());
     token = created.token;
     tokenId = created.record.id;
   });
   afterAll(() => server.close());
 
-  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
+  const userId = async (name: string) => (await server.app.stores.users.findByUsername(name))?.id ?? '';
 
   async function api(
     method: string,
@@ -48,7 +48,7 @@ describe('admin JSON API', () => {
     const id = /id: +(\S+)/.exec(created.out)?.[1] ?? '';
     expect(secret).not.toBe('');
     // Only the hash is stored.
-    const dump = JSON.stringify(server.db.prepare('SELECT * FROM admin_tokens').all());
+    const dump = JSON.stringify(await server.sql.all('SELECT * FROM admin_tokens'));
     expect(dump).not.toContain(secret);
     expect(dump).not.toContain(secret.slice('mcpadm_'.length));
 
@@ -64,9 +64,9 @@ describe('admin JSON API', () => {
     const after = await api('GET', '/admin/api/grants', secret);
     expect(after.status).toBe(401);
     expect(after.body.error).toBe('invalid_token');
-    expect(auditRows(server, 'admin_token.created').at(-1)).toMatchObject({ user_id: userId('root') });
-    expect(auditRows(server, 'admin_token.revoked').at(-1)?.details).toContain(id);
-    expect(JSON.stringify(server.db.prepare('SELECT * FROM audit_events').all())).not.toContain(secret);
+    expect((await auditRows(server, 'admin_token.created')).at(-1)).toMatchObject({ user_id: await userId('root') });
+    expect((await auditRows(server, 'admin_token.revoked')).at(-1)?.details).toContain(id);
+    expect(JSON.stringify(await server.sql.all('SELECT * FROM audit_events'))).not.toContain(secret);
   });
 
   it.each([
@@ -75,25 +75,25 @@ describe('admin JSON API', () => {
     [['admin-tokens', 'create', '--name', '\u001b[31m'], '--name must be'],
     [['admin-tokens', 'revoke', 'nope'], 'no admin API token "nope"'],
   ])('the CLI refuses %j', async (argv, message) => {
-    const before = server.app.stores.adminTokens.list().length;
+    const before = (await server.app.stores.adminTokens.list()).length;
     const run = await cli(server, argv);
     expect(run.code).toBe(1);
     expect(run.err).toContain(message);
-    expect(server.app.stores.adminTokens.list()).toHaveLength(before);
+    expect(await server.app.stores.adminTokens.list()).toHaveLength(before);
   });
 
   it('a token dies with its admin: once the admin is disabled, 403', async () => {
     await server.addUser('ops', 'correct horse battery staple', { admin: true });
-    const { token: opsToken } = server.app.stores.adminTokens.create('ops', userId('ops'), epochSeconds());
+    const { token: opsToken } = await server.app.stores.adminTokens.create('ops', await userId('ops'), epochSeconds());
     expect((await api('GET', '/admin/api/clients', opsToken)).status).toBe(200);
-    server.app.stores.users.setDisabled(userId('ops'), true);
+    await server.app.stores.users.setDisabled(await userId('ops'), true);
     expect((await api('GET', '/admin/api/clients', opsToken)).status).toBe(403);
   });
 
   it('revoking a grant: refresh refused, feed entry for resource servers, audited with the token as actor', async () => {
     const a = await connect(server, 'alice');
     const other = await connect(server, 'alice');
-    const seq = server.app.stores.revocations.latestSeq();
+    const seq = await server.app.stores.revocations.latestSeq();
     const res = await api('POST', `/admin/api/grants/${a.grantId}/revoke`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ grant_id: a.grantId, revoked: true });
@@ -101,13 +101,13 @@ describe('admin JSON API', () => {
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as Json).error).toBe('invalid_grant');
     expect((await refresh(server, other)).status).toBe(200);
-    expect(server.app.stores.revocations.feedAfter(seq, epochSeconds())).toEqual([
+    expect(await server.app.stores.revocations.feedAfter(seq, epochSeconds())).toEqual([
       expect.objectContaining({ kind: 'grant', subject: a.grantId }),
     ]);
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedBy).toBe(`admin-token:${tokenId}`);
-    expect(auditRows(server, 'grant.revoked').at(-1)).toMatchObject({
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedBy).toBe(`admin-token:${tokenId}`);
+    expect((await auditRows(server, 'grant.revoked')).at(-1)).toMatchObject({
       grant_id: a.grantId,
-      user_id: userId('alice'),
+      user_id: await userId('alice'),
       client_id: a.client.client_id,
       resource: RESOURCE,
       result: 'success',
@@ -136,7 +136,7 @@ describe('admin JSON API', () => {
     const [grant] = (await api('GET', '/admin/api/grants?user=bob')).body.grants as Json[];
     expect(grant).toMatchObject({
       id: bob1.grantId,
-      user: { id: userId('bob'), username: 'bob' },
+      user: { id: await userId('bob'), username: 'bob' },
       client: { id: bob1.client.client_id, name: 'Test Agent', registered: true },
       resource: { uri: RESOURCE, name: 'Orders DB' },
       scopes: [
@@ -192,7 +192,7 @@ describe('admin JSON API', () => {
     expect((await refresh(server, agentB)).status).toBe(200);
     const all = await api('POST', '/admin/api/users/bob/revoke-grants');
     expect(all.body.revoked).toContain(agentB.grantId);
-    expect(server.app.stores.grantRecords.list({ accountId: userId('bob'), state: 'active' })).toEqual([]);
+    expect(await server.app.stores.grantRecords.list({ accountId: await userId('bob'), state: 'active' })).toEqual([]);
     expect((await api('POST', '/admin/api/users/bob/revoke-grants?client=a&client=b')).status).toBe(400);
   });
 
@@ -219,13 +219,13 @@ describe('admin JSON API', () => {
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as Json).error).toBe('invalid_client');
     expect((await api('POST', `/admin/api/clients/${id}/disable`)).body).toMatchObject({ changed: false });
-    expect(auditRows(server, 'client.disabled').at(-1)).toMatchObject({ client_id: a.client.client_id });
+    expect((await auditRows(server, 'client.disabled')).at(-1)).toMatchObject({ client_id: a.client.client_id });
     expect((await api('POST', `/admin/api/clients/${id}/enable`)).body).toEqual({
       client_id: a.client.client_id,
       disabled: false,
       changed: true,
     });
-    expect(auditRows(server, 'client.enabled').at(-1)).toMatchObject({ client_id: a.client.client_id });
+    expect((await auditRows(server, 'client.enabled')).at(-1)).toMatchObject({ client_id: a.client.client_id });
     expect((await connect(server, 'alice', a.client)).grantId).toBeTruthy();
   });
 
@@ -247,7 +247,7 @@ describe('admin JSON API', () => {
     expect((await refresh(server, e)).status).toBe(400);
     expect((await web.get('/account')).status).toBe(303);
     expect((await web.signIn('erin')).status).toBe(401);
-    expect(auditRows(server, 'user.disabled').at(-1)).toMatchObject({ user_id: userId('erin') });
+    expect((await auditRows(server, 'user.disabled')).at(-1)).toMatchObject({ user_id: await userId('erin') });
     expect((await api('POST', '/admin/api/users/erin/enable')).body).toEqual({
       username: 'erin',
       disabled: false,
@@ -265,10 +265,10 @@ describe('admin JSON API', () => {
     expect(list.status).toBe(200);
     const self = await root.request('POST', '/admin/api/users/root/disable', { headers });
     expect(self.status).toBe(400);
-    expect(server.app.stores.users.findByUsername('root')?.disabled).toBe(false);
+    expect((await server.app.stores.users.findByUsername('root'))?.disabled).toBe(false);
     const c = await connect(server, 'alice');
     const res = await root.request('POST', `/admin/api/grants/${c.grantId}/revoke`, { headers });
     expect(res.status).toBe(200);
-    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedBy).toBe(`admin:${userId('root')}`);
+    expect((await server.app.stores.grantRecords.find(c.grantId))?.revokedBy).toBe(`admin:${await userId('root')}`);
   });
 });

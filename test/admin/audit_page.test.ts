@@ -42,11 +42,10 @@ describe('admin audit page', () => {
   });
 
   it('escapes what agents chose themselves', async () => {
-    server.app.stores.db
-      .prepare(
-        "INSERT INTO audit_events (at, event, result, client_id, details) VALUES (?, 'client.registered', 'success', ?, ?)",
-      )
-      .run(Math.floor(Date.now() / 1000), '<script>x</script>', JSON.stringify({ name: '<img src=x>' }));
+    await server.app.stores.sql.run(
+      "INSERT INTO audit_events (at, event, result, client_id, details) VALUES (?, 'client.registered', 'success', ?, ?)",
+      [Math.floor(Date.now() / 1000), '<script>x</script>', JSON.stringify({ name: '<img src=x>' })],
+    );
     const page = await root.page('/admin/audit?event=client.registered');
     expect(page.html).not.toContain('<script>x</script>');
     expect(page.html).not.toContain('<img src=x>');

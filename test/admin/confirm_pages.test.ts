@@ -22,19 +22,21 @@ describe('admin confirmation pages', () => {
   });
   afterAll(() => server.close());
 
-  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
+  const userId = async (name: string) => (await server.app.stores.users.findByUsername(name))?.id ?? '';
 
   it('the lists open the confirmation with a GET form that carries no CSRF token', async () => {
     const c = await connect(server, 'alice');
     const grants = await root.page('/admin?user=alice');
     expect(grants.html).toContain(`<form method="get" action="/admin/grants/${c.grantId}/revoke" class="inline">`);
-    expect(grants.html).toContain(`<form method="get" action="/admin/users/${userId('alice')}/revoke-grants"`);
+    expect(grants.html).toContain(`<form method="get" action="/admin/users/${await userId('alice')}/revoke-grants"`);
     const agents = await root.page('/admin/agents');
     const id = encodeURIComponent(c.client.client_id);
     expect(agents.html).toContain(`<form method="get" action="/admin/agents/${id}/disable" class="inline">`);
     expect(agents.html).toContain(`<form method="get" action="/admin/agents/${id}/revoke-grants" class="inline">`);
     const users = await root.page('/admin/users');
-    expect(users.html).toContain(`<form method="get" action="/admin/users/${userId('alice')}/disable" class="inline">`);
+    expect(users.html).toContain(
+      `<form method="get" action="/admin/users/${await userId('alice')}/disable" class="inline">`,
+    );
     for (const html of [grants.html, agents.html, users.html]) {
       expect(html).not.toMatch(/<form method="get"[^>]*>\s*<input type="hidden" name="csrf"/);
     }
@@ -51,18 +53,18 @@ describe('admin confirmation pages', () => {
     expect(page.html).toContain(`<form method="post" action="/admin/grants/${c.grantId}/revoke"`);
     expect(page.html).toContain('<input type="hidden" name="back" value="/admin?user=alice">');
     expect(page.html).toContain('<a href="/admin?user=alice" class="cancel">Cancel</a>');
-    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).toBeNull();
+    expect((await server.app.stores.grantRecords.find(c.grantId))?.revokedAt).toBeNull();
     expect((await refresh(server, c)).status).toBe(200);
 
     const res = await root.post(`/admin/grants/${c.grantId}/revoke`, { csrf: page.csrf, back: '/admin?user=alice' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/admin?user=alice&notice=grant-revoked');
-    expect(server.app.stores.grantRecords.find(c.grantId)?.revokedAt).not.toBeNull();
+    expect((await server.app.stores.grantRecords.find(c.grantId))?.revokedAt).not.toBeNull();
   });
 
   it('names the user, the agent, or both, in each language', async () => {
     const c = await connect(server, 'bob');
-    const bob = userId('bob');
+    const bob = await userId('bob');
     const client = encodeURIComponent(c.client.client_id);
     expect((await root.page(`/admin/users/${bob}/disable`)).html).toContain(
       'Disable <strong>bob</strong>? All their grants are revoked',
@@ -74,7 +76,7 @@ describe('admin confirmation pages', () => {
     expect(agentJa.html).toContain(`<strong>${AGENT_NAME}</strong> を無効にしますか?`);
     const agentKo = await root.page(`/admin/agents/${client}/revoke-grants?lang=ko`);
     expect(agentKo.html).toContain(`<strong>${AGENT_NAME}</strong>의 모든 권한을 취소하시겠습니까?`);
-    expect(server.app.stores.users.findByUsername('bob')?.disabled).toBe(false);
+    expect((await server.app.stores.users.findByUsername('bob'))?.disabled).toBe(false);
     expect((await refresh(server, c)).status).toBe(200);
   });
 

@@ -23,8 +23,8 @@ describe('admin console', () => {
   });
   afterAll(() => server.close());
 
-  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
-  const by = () => `"by":"admin","actor_id":"${userId('root')}"`;
+  const userId = async (name: string) => (await server.app.stores.users.findByUsername(name))?.id ?? '';
+  const by = async () => `"by":"admin","actor_id":"${await userId('root')}"`;
 
   it('sends an admin who is not signed in to sign in and back to /admin', async () => {
     const web = new WebClient(server.url);
@@ -73,8 +73,8 @@ describe('admin console', () => {
     expect(res.headers.get('location')).toBe('/admin?user=alice&notice=grant-revoked');
     expect((await root.page(res.headers.get('location') ?? '')).html).toContain('Grant revoked.');
     expect((await refresh(server, a)).status).toBe(400);
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedBy).toBe(`admin:${userId('root')}`);
-    expect(auditRows(server, 'grant.revoked').at(-1)?.details).toContain(by());
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedBy).toBe(`admin:${await userId('root')}`);
+    expect((await auditRows(server, 'grant.revoked')).at(-1)?.details).toContain(await by());
     const revoked = await root.page('/admin?user=alice&state=revoked');
     expect(revoked.html).toContain(a.grantId);
     // An unknown grant is 404; a "back" that leaves the console is ignored.
@@ -88,7 +88,7 @@ describe('admin console', () => {
     const a2 = await connect(server, 'alice');
     const b = await connect(server, 'bob', a2.client);
     const { csrf } = await root.page('/admin/users');
-    const res = await root.post(`/admin/users/${userId('alice')}/revoke-grants`, { csrf, back: '/admin/users' });
+    const res = await root.post(`/admin/users/${await userId('alice')}/revoke-grants`, { csrf, back: '/admin/users' });
     expect(res.headers.get('location')).toMatch(/^\/admin\/users\?notice=user-grants-revoked&n=\d+$/);
     expect((await refresh(server, a1)).status).toBe(400);
     expect((await refresh(server, a2)).status).toBe(400);
@@ -99,8 +99,9 @@ describe('admin console', () => {
     });
     expect(agent.headers.get('location')).toBe('/admin/agents?notice=agent-grants-revoked&n=1');
     expect((await refresh(server, b)).status).toBe(400);
+    const revokedBy = await by();
     expect(
-      auditRows(server, 'grant.revoked').filter((r) => String(r.details).includes(by())).length,
+      (await auditRows(server, 'grant.revoked')).filter((r) => String(r.details).includes(revokedBy)).length,
     ).toBeGreaterThanOrEqual(3);
   });
 
@@ -115,10 +116,10 @@ describe('admin console', () => {
     expect(off.headers.get('location')).toBe('/admin/agents?notice=agent-disabled&n=1');
     expect((await refresh(server, a)).status).toBe(401);
     expect((await root.page('/admin/agents?notice=agent-disabled&n=1')).html).toContain('Agent disabled');
-    expect(auditRows(server, 'client.disabled').at(-1)).toMatchObject({ client_id: a.client.client_id });
+    expect((await auditRows(server, 'client.disabled')).at(-1)).toMatchObject({ client_id: a.client.client_id });
     const on = await root.post(`/admin/agents/${id}/enable`, { csrf: page.csrf, back: '/admin/agents' });
     expect(on.headers.get('location')).toBe('/admin/agents?notice=agent-enabled');
-    expect(auditRows(server, 'client.enabled').at(-1)).toMatchObject({ client_id: a.client.client_id });
+    expect((await auditRows(server, 'client.enabled')).at(-1)).toMatchObject({ client_id: a.client.client_id });
     expect((await root.post('/admin/agents/nope/disable', { csrf: page.csrf })).status).toBe(404);
   });
 
@@ -128,18 +129,18 @@ describe('admin console', () => {
     const frank = await signedInClient(server, 'frank');
     const { csrf, html } = await root.page('/admin/users');
     expect(html).toContain('data-username="frank"');
-    const off = await root.post(`/admin/users/${userId('frank')}/disable`, { csrf, back: '/admin/users' });
+    const off = await root.post(`/admin/users/${await userId('frank')}/disable`, { csrf, back: '/admin/users' });
     expect(off.headers.get('location')).toBe('/admin/users?notice=user-disabled&n=1');
-    expect(server.app.stores.users.findByUsername('frank')?.disabled).toBe(true);
+    expect((await server.app.stores.users.findByUsername('frank'))?.disabled).toBe(true);
     expect((await refresh(server, f)).status).toBe(400);
     expect((await frank.get('/account')).status).toBe(303);
-    expect(auditRows(server, 'user.disabled').at(-1)).toMatchObject({ user_id: userId('frank') });
-    const on = await root.post(`/admin/users/${userId('frank')}/enable`, { csrf, back: '/admin/users' });
+    expect((await auditRows(server, 'user.disabled')).at(-1)).toMatchObject({ user_id: await userId('frank') });
+    const on = await root.post(`/admin/users/${await userId('frank')}/enable`, { csrf, back: '/admin/users' });
     expect(on.headers.get('location')).toBe('/admin/users?notice=user-enabled');
-    expect(server.app.stores.users.findByUsername('frank')?.disabled).toBe(false);
-    const self = await root.post(`/admin/users/${userId('root')}/disable`, { csrf });
+    expect((await server.app.stores.users.findByUsername('frank'))?.disabled).toBe(false);
+    const self = await root.post(`/admin/users/${await userId('root')}/disable`, { csrf });
     expect(self.status).toBe(400);
-    expect(server.app.stores.users.findByUsername('root')?.disabled).toBe(false);
+    expect((await server.app.stores.users.findByUsername('root'))?.disabled).toBe(false);
     expect((await root.post('/admin/users/nope/enable', { csrf })).status).toBe(404);
   });
 });

@@ -23,12 +23,12 @@ describe('admin lists in pages', () => {
   beforeAll(async () => {
     server = await serverWithUsers();
     const { stores } = server.app;
-    const alice = stores.users.findByUsername('alice')?.id ?? '';
+    const alice = (await stores.users.findByUsername('alice'))?.id ?? '';
     const now = epochSeconds();
-    server.db.transaction(() => {
+    await server.sql.transaction(async () => {
       for (let i = 0; i < AGENTS; i++) {
         const id = `agent-${String(i).padStart(4, '0')}`;
-        stores.oidc.upsert(
+        await stores.oidc.upsert(
           'Client',
           id,
           { client_id: id, client_name: `Agent ${i}`, redirect_uris: ['http://127.0.0.1/cb'] },
@@ -36,7 +36,7 @@ describe('admin lists in pages', () => {
         );
       }
       for (let i = 0; i < GRANTS; i++) {
-        stores.grantRecords.saved(
+        await stores.grantRecords.saved(
           {
             id: `grant-${String(i).padStart(4, '0')}`,
             accountId: alice,
@@ -48,14 +48,16 @@ describe('admin lists in pages', () => {
           now - i,
         );
       }
-      for (let i = 0; i < USERS; i++) stores.users.create(`user${String(i).padStart(4, '0')}`, 'not-a-hash', false);
+      for (let i = 0; i < USERS; i++)
+        await stores.users.create(`user${String(i).padStart(4, '0')}`, 'not-a-hash', false);
       for (let i = 0; i < 30; i++) {
-        server.db
-          .prepare("INSERT INTO audit_events (at, event, result, details) VALUES (?, 'paging.test', 'success', ?)")
-          .run(now - 30 + i, JSON.stringify({ i }));
+        await server.sql.run(
+          "INSERT INTO audit_events (at, event, result, details) VALUES (?, 'paging.test', 'success', ?)",
+          [now - 30 + i, JSON.stringify({ i })],
+        );
       }
-    })();
-    token = stores.adminTokens.create('paging', null, now).token;
+    });
+    token = (await stores.adminTokens.create('paging', null, now)).token;
     root = await signedInClient(server, 'root');
   });
   afterAll(() => server.close());

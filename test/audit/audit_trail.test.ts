@@ -87,8 +87,8 @@ describe('audit trail of a whole agent story', () => {
   beforeAll(async () => {
     // Reuse right after rotation must count as theft here: no grace window (test/hardening/refresh_grace.test.ts).
     h = await start({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
-    aliceId = createUserRepository(h.db).create('alice', await hashPassword(PASSWORD), false).id;
-    createResourceRepository(h.db).create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
+    aliceId = (await createUserRepository(h.sql).create('alice', await hashPassword(PASSWORD), false)).id;
+    await createResourceRepository(h.sql).create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
 
     // 1. Registration (RFC 7591) of a confidential agent, then an update (RFC 7592) rotating its
     // registration access token.
@@ -171,7 +171,7 @@ describe('audit trail of a whole agent story', () => {
     });
     expect(deleted.status).toBe(204);
 
-    rows = queryAudit(h.db, { limit: 1000 }).reverse();
+    rows = (await queryAudit(h.sql, { limit: 1000 })).reverse();
   });
   afterAll(() => h.close());
 
@@ -274,10 +274,10 @@ describe('audit trail of a whole agent story', () => {
     expect(reuse).toMatchObject({ level: 40, grant_id: grants.first, client_id: client.client_id, user_id: aliceId });
   });
 
-  it('keeps no password, token, code, client secret or registration access token, in rows or logs', () => {
+  it('keeps no password, token, code, client secret or registration access token, in rows or logs', async () => {
     // Sanity: the story did see what it must not leak.
     expect(secrets.size).toBeGreaterThan(15);
-    const stored = JSON.stringify(h.db.prepare('SELECT * FROM audit_events').all());
+    const stored = JSON.stringify(await h.sql.all('SELECT * FROM audit_events'));
     const logged = h.logs.join('');
     for (const secret of secrets) {
       expect(stored).not.toContain(secret);
@@ -315,7 +315,7 @@ describe('source address behind a reverse proxy', () => {
         }),
       });
       expect(res.status).toBe(201);
-      expect(queryAudit(h.db, { event: 'client.registered' })).toEqual([expect.objectContaining({ ip })]);
+      expect(await queryAudit(h.sql, { event: 'client.registered' })).toEqual([expect.objectContaining({ ip })]);
     } finally {
       await h.close();
     }

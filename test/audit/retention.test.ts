@@ -10,8 +10,8 @@ import { parseSince, pruneAudit, queryAudit } from '../../src/audit/query.js';
 import { loadConfig } from '../../src/config/index.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { createLogger } from '../../src/log/logger.js';
-import { type Db, openDatabase } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import type { Sql } from '../../src/storage/engine.js';
+import { openTestStorage, type TestStorage } from '../support/storage.js';
 
 const DAY = 86400;
 const NOW = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -21,31 +21,29 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function tempDb(): { db: Db; dataDir: string } {
+async function tempDb(): Promise<TestStorage & { dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-retention-'));
   dirs.push(dataDir);
-  const db = openDatabase(path.join(dataDir, 'mcp-oauth.sqlite'));
-  migrate(db);
-  return { db, dataDir };
+  return { ...(await openTestStorage(dataDir)), dataDir };
 }
 
-function seedAt(db: Db, ages: number[], now = NOW): void {
+async function seedAt(sql: Sql, ages: number[], now = NOW): Promise<void> {
   let at = 0;
-  const audit = createAudit(db, createLogger('silent'), { now: () => at });
+  const audit = createAudit(sql, createLogger('silent'), { now: () => at });
   for (const age of ages) {
     at = now - age;
-    audit.record({ event: 'login.success', result: 'success', details: { age } });
+    await audit.record({ event: 'login.success', result: 'success', details: { age } });
   }
 }
 
 describe('pruneAudit', () => {
-  it('deletes exactly the rows older than the retention', () => {
-    const { db } = tempDb();
-    seedAt(db, [91 * DAY, 90 * DAY + 1, 90 * DAY, 89 * DAY, 0]);
-    expect(pruneAudit(db, NOW, 90 * DAY)).toBe(2);
-    expect(queryAudit(db).map((r) => r.details?.age)).toEqual([0, 89 * DAY, 90 * DAY]);
-    expect(pruneAudit(db, NOW, 90 * DAY)).toBe(0);
-    db.close();
+  it('deletes exactly the rows older than the retention', async () => {
+    const { sql, close } = await tempDb();
+    await seedAt(sql, [91 * DAY, 90 * DAY + 1, 90 * DAY, 89 * DAY, 0]);
+    expect(await pruneAudit(sql, NOW, 90 * DAY)).toBe(2);
+    expect((await queryAudit(sql)).map((r) => r.details?.age)).toEqual([0, 89 * DAY, 90 * DAY]);
+    expect(await pruneAudit(sql, NOW, 90 * DAY)).toBe(0);
+    await close();
   });
 });
 
@@ -67,15 +65,17 @@ describe('MCP_OAUTH_AUDIT_RETENTION', () => {
 
 describe('the server purge timer', () => {
   it('prunes old audit rows and expired feed entries when it starts', async () => {
-    const { db, dataDir } = tempDb();
+    const { sql, close, dataDir } = await tempDb();
     const now = epochSeconds();
-    seedAt(db, [8 * DAY, 6 * DAY], now);
-    db.prepare(
+    await seedAt(sql, [8 * DAY, 6 * DAY], now);
+    await sql.run(
       "INSERT INTO revocations (kind, subject, before, created_at, expires_at) VALUES ('grant', 'g-old', ?, ?, ?)",
-    ).run(now - 600, now - 600, now - 1);
-    db.prepare(
+      [now - 600, now - 600, now - 1],
+    );
+    await sql.run(
       "INSERT INTO revocations (kind, subject, before, created_at, expires_at) VALUES ('grant', 'g-live', ?, ?, ?)",
-    ).run(now, now, now + 600);
+      [now, now, now + 600],
+    );
     const port = await freePort();
     const config = loadConfig({
       MCP_OAUTH_PORT: String(port),
@@ -85,11 +85,11 @@ describe('the server purge timer', () => {
     const lines: string[] = [];
     const server = await startServer(config, { logger: createLogger('info', { write: (l: string) => lines.push(l) }) });
     await server.close();
-    expect(queryAudit(db).map((r) => r.details?.age)).toEqual([6 * DAY]);
-    expect(db.prepare('SELECT subject FROM revocations').all()).toEqual([{ subject: 'g-live' }]);
+    expect((await queryAudit(sql)).map((r) => r.details?.age)).toEqual([6 * DAY]);
+    expect(await sql.all('SELECT subject FROM revocations')).toEqual([{ subject: 'g-live' }]);
     const purge = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'purge');
     expect(purge).toMatchObject({ auditEvents: 1, feedEntries: 1 });
-    db.close();
+    await close();
   });
 });
 
@@ -122,37 +122,37 @@ describe('parseSince', () => {
 });
 
 describe('queryAudit', () => {
-  it('pages with beforeId and filters by grant, resource and result', () => {
-    const { db } = tempDb();
-    const audit = createAudit(db, createLogger('silent'), { now: () => NOW });
-    audit.record({ event: 'token.issued', result: 'success', grantId: 'g1', resource: 'https://a.example/mcp' });
-    audit.record({ event: 'token.issued', result: 'success', grantId: 'g2', resource: 'https://b.example/mcp' });
-    audit.record({ event: 'code.replay_detected', result: 'failure', grantId: 'g2' });
-    const page1 = queryAudit(db, { limit: 2 });
+  it('pages with beforeId and filters by grant, resource and result', async () => {
+    const { sql, close } = await tempDb();
+    const audit = createAudit(sql, createLogger('silent'), { now: () => NOW });
+    await audit.record({ event: 'token.issued', result: 'success', grantId: 'g1', resource: 'https://a.example/mcp' });
+    await audit.record({ event: 'token.issued', result: 'success', grantId: 'g2', resource: 'https://b.example/mcp' });
+    await audit.record({ event: 'code.replay_detected', result: 'failure', grantId: 'g2' });
+    const page1 = await queryAudit(sql, { limit: 2 });
     expect(page1.map((r) => r.id)).toEqual([3, 2]);
-    expect(queryAudit(db, { beforeId: page1.at(-1)?.id }).map((r) => r.id)).toEqual([1]);
-    expect(queryAudit(db, { grantId: 'g2' }).map((r) => r.id)).toEqual([3, 2]);
-    expect(queryAudit(db, { resource: 'https://a.example/mcp' }).map((r) => r.id)).toEqual([1]);
-    expect(queryAudit(db, { result: 'failure' }).map((r) => r.event)).toEqual(['code.replay_detected']);
+    expect((await queryAudit(sql, { beforeId: page1.at(-1)?.id })).map((r) => r.id)).toEqual([1]);
+    expect((await queryAudit(sql, { grantId: 'g2' })).map((r) => r.id)).toEqual([3, 2]);
+    expect((await queryAudit(sql, { resource: 'https://a.example/mcp' })).map((r) => r.id)).toEqual([1]);
+    expect((await queryAudit(sql, { result: 'failure' })).map((r) => r.event)).toEqual(['code.replay_detected']);
     // '_' and '%' are literal in an event filter.
-    expect(queryAudit(db, { event: 'code%' })).toEqual([]);
-    expect(queryAudit(db, { event: 'token_issued' })).toEqual([]);
-    db.close();
+    expect(await queryAudit(sql, { event: 'code%' })).toEqual([]);
+    expect(await queryAudit(sql, { event: 'token_issued' })).toEqual([]);
+    await close();
   });
 
-  it('clips long text so a registrant cannot bloat the trail', () => {
-    const { db } = tempDb();
-    createAudit(db, createLogger('silent')).record({
+  it('clips long text so a registrant cannot bloat the trail', async () => {
+    const { sql, close } = await tempDb();
+    await createAudit(sql, createLogger('silent')).record({
       event: 'client.registered',
       result: 'success',
       clientId: 'c',
       userAgent: 'x'.repeat(5000),
       details: { name: 'n'.repeat(5000) },
     });
-    const [row] = queryAudit(db);
+    const [row] = await queryAudit(sql);
     expect(row?.userAgent).toHaveLength(300);
     expect(row?.details?.name).toHaveLength(300);
-    db.close();
+    await close();
   });
 });
 

@@ -75,6 +75,6 @@ describe('form-action on the pages', () => {
     await page().getByRole('button', { name: 'Revoke', exact: true }).click();
     await page().getByRole('status').waitFor();
     expect(page().url()).toContain('notice=grant-revoked');
-    expect(server.app.stores.grantRecords.find(grantId)?.revokedAt).toEqual(expect.any(Number));
+    expect((await server.app.stores.grantRecords.find(grantId))?.revokedAt).toEqual(expect.any(Number));
   });
 });

@@ -132,14 +132,14 @@ describe('the pages on a phone in three languages', () => {
       expect(back.searchParams.get('state')).toBe(start.state);
       expect(back.searchParams.get('code')).toBeTruthy();
       // The grant is bob's; alice's session is gone, so nothing was allowed in her name.
-      const bob = server.app.stores.users.findByUsername('bob');
-      const alice = server.app.stores.users.findByUsername('alice');
-      const mine = (id: string | undefined) =>
-        server.app.stores.grantRecords
-          .list({ accountId: id ?? '', state: 'all' })
-          .filter((g) => g.clientId === agent.client_id);
-      expect(mine(bob?.id).length).toBeGreaterThan(0);
-      expect(mine(alice?.id)).toEqual([]);
+      const bob = await server.app.stores.users.findByUsername('bob');
+      const alice = await server.app.stores.users.findByUsername('alice');
+      const mine = async (id: string | undefined) =>
+        (await server.app.stores.grantRecords.list({ accountId: id ?? '', state: 'all' })).filter(
+          (g) => g.clientId === agent.client_id,
+        );
+      expect((await mine(bob?.id)).length).toBeGreaterThan(0);
+      expect(await mine(alice?.id)).toEqual([]);
     },
   );
 
@@ -252,7 +252,7 @@ describe('the pages on a phone in three languages', () => {
       await expectFits(page, `${lang} confirm disable`);
       await page.getByRole('link', { name: t(lang, 'confirm.cancel'), exact: true }).click();
       await page.waitForURL((url) => url.pathname === '/admin/agents');
-      expect(server.app.stores.clientState.find(c.client.client_id)?.disabledAt ?? null).toBeNull();
+      expect((await server.app.stores.clientState.find(c.client.client_id))?.disabledAt ?? null).toBeNull();
 
       await page.goto(`${server.url}/admin/users`);
       await expectFits(page, `${lang} users`);

@@ -3,7 +3,7 @@ import { createAudit } from '../../src/audit/index.js';
 import type { AuditRow } from '../../src/audit/query.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { Db } from '../../src/storage/db.js';
+import type { Sql } from '../../src/storage/engine.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
 import { createUserRepository } from '../../src/storage/users.js';
 import { type Cli, cliFor } from '../support/cli.js';
@@ -11,24 +11,29 @@ import { type Cli, cliFor } from '../support/cli.js';
 const HOUR = 3600;
 
 /** Five events at known ages, oldest first. */
-function seed(db: Db, now: number): { alice: string } {
-  const alice = createUserRepository(db).create('alice', 'not-a-real-hash', false).id;
-  createOidcStore(db).upsert('Client', 'agent-1', { client_id: 'agent-1', client_name: 'Claude Code' }, undefined);
+async function seed(sql: Sql, now: number): Promise<{ alice: string }> {
+  const alice = (await createUserRepository(sql).create('alice', 'not-a-real-hash', false)).id;
+  await createOidcStore(sql).upsert(
+    'Client',
+    'agent-1',
+    { client_id: 'agent-1', client_name: 'Claude Code' },
+    undefined,
+  );
   let at = 0;
-  const audit = createAudit(db, createLogger('silent'), { now: () => at });
-  const record = (age: number, e: Parameters<typeof audit.record>[0]) => {
+  const audit = createAudit(sql, createLogger('silent'), { now: () => at });
+  const record = async (age: number, e: Parameters<typeof audit.record>[0]) => {
     at = now - age;
-    audit.record(e);
+    await audit.record(e);
   };
-  record(3 * 86400, { event: 'user.created', result: 'success', userId: alice, details: { by: 'cli' } });
-  record(2 * HOUR, {
+  await record(3 * 86400, { event: 'user.created', result: 'success', userId: alice, details: { by: 'cli' } });
+  await record(2 * HOUR, {
     event: 'login.failure',
     result: 'failure',
     clientId: 'agent-1',
     ip: '203.0.113.7',
     details: { reason: 'unknown_user', username: 'mall…' },
   });
-  record(HOUR + 60, {
+  await record(HOUR + 60, {
     event: 'login.failure',
     result: 'failure',
     userId: alice,
@@ -36,8 +41,14 @@ function seed(db: Db, now: number): { alice: string } {
     ip: '203.0.113.7',
     details: { reason: 'wrong_password' },
   });
-  record(HOUR - 60, { event: 'login.success', result: 'success', userId: alice, clientId: 'agent-1', ip: '127.0.0.1' });
-  record(30, {
+  await record(HOUR - 60, {
+    event: 'login.success',
+    result: 'success',
+    userId: alice,
+    clientId: 'agent-1',
+    ip: '127.0.0.1',
+  });
+  await record(30, {
     event: 'token.issued',
     result: 'success',
     userId: alice,
@@ -51,10 +62,10 @@ function seed(db: Db, now: number): { alice: string } {
   return { alice };
 }
 
-function setup(): { cli: Cli; now: number; alice: string } {
+async function setup(): Promise<{ cli: Cli; now: number; alice: string }> {
   const cli = cliFor();
   const now = epochSeconds();
-  const { alice } = cli.withDb((db) => seed(db, now));
+  const { alice } = await cli.withSql((sql) => seed(sql, now));
   return { cli, now, alice };
 }
 
@@ -66,7 +77,7 @@ async function events(cli: Cli, args: string[]): Promise<string[]> {
 
 describe('mcp-oauth audit', () => {
   it('prints a table, newest first, with usernames', async () => {
-    const { cli } = setup();
+    const { cli } = await setup();
     const result = await cli.run(['audit']);
     expect(result.code).toBe(0);
     const lines = result.out.trimEnd().split('\n');
@@ -83,7 +94,7 @@ describe('mcp-oauth audit', () => {
   });
 
   it('prints JSON rows for scripts', async () => {
-    const { cli, now, alice } = setup();
+    const { cli, now, alice } = await setup();
     const rows = JSON.parse((await cli.run(['audit', '--json', '--limit', '1'])).out) as AuditRow[];
     expect(rows).toEqual([
       {
@@ -149,12 +160,12 @@ describe('mcp-oauth audit', () => {
       ['token.issued', 'login.success'],
     ],
   ])('filters with %j', async (args, expected) => {
-    const { cli } = setup();
+    const { cli } = await setup();
     expect(await events(cli, args)).toEqual(expected);
   });
 
   it('takes --since as epoch seconds or an ISO 8601 time', async () => {
-    const { cli, now } = setup();
+    const { cli, now } = await setup();
     expect(await events(cli, ['--since', String(now - 100)])).toEqual(['token.issued']);
     const iso = new Date((now - HOUR) * 1000).toISOString();
     expect(await events(cli, ['--since', iso])).toEqual(['token.issued', 'login.success']);
@@ -167,15 +178,15 @@ describe('mcp-oauth audit', () => {
     [['--limit', 'all'], '--limit must be a number from 1 to 10000'],
     [['--user', 'carol'], 'no user named carol'],
   ])('refuses %j with one line', async (args, message) => {
-    const { cli } = setup();
+    const { cli } = await setup();
     expect(await cli.run(['audit', ...args])).toEqual({ code: 1, out: '', err: `mcp-oauth: ${message}\n` });
   });
 
   it('says when nothing matches, and escapes what registrants chose', async () => {
     const cli = cliFor();
     expect((await cli.run(['audit'])).out).toBe('no matching audit events\n');
-    cli.withDb((db) =>
-      createAudit(db, createLogger('silent')).record({
+    await cli.withSql((sql) =>
+      createAudit(sql, createLogger('silent')).record({
         event: 'client.registered',
         result: 'success',
         clientId: 'evil\u001b[2J',
@@ -189,19 +200,19 @@ describe('mcp-oauth audit', () => {
 
 describe('purge prunes the audit trail', () => {
   it('deletes events older than MCP_OAUTH_AUDIT_RETENTION (default 90 days)', async () => {
-    const { cli } = setup();
+    const { cli } = await setup();
     const now = epochSeconds();
-    cli.withDb((db) => {
-      const insert = db.prepare("INSERT INTO audit_events (at, event, result) VALUES (?, 'login.success', 'success')");
-      insert.run(now - 91 * 86400);
-      insert.run(now - 89 * 86400);
+    await cli.withSql(async (sql) => {
+      const insert = "INSERT INTO audit_events (at, event, result) VALUES (?, 'login.success', 'success')";
+      await sql.run(insert, [now - 91 * 86400]);
+      await sql.run(insert, [now - 89 * 86400]);
     });
     const first = await cli.run(['purge']);
     expect(first.code).toBe(0);
     expect(first.out.split('\n')[1]).toBe(
       'purged 0 expired revocation-feed entries and 1 audit events older than 90 days',
     );
-    expect(cli.withDb((db) => db.prepare('SELECT count(*) AS n FROM audit_events').get())).toEqual({ n: 6 });
+    expect(await cli.withSql((sql) => sql.get('SELECT count(*) AS n FROM audit_events'))).toEqual({ n: 6 });
     const second = await cli.run(['purge'], { env: { MCP_OAUTH_AUDIT_RETENTION: '2d' } });
     expect(second.out.split('\n')[1]).toBe(
       'purged 0 expired revocation-feed entries and 2 audit events older than 2 days',

@@ -2,10 +2,10 @@ import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'no
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { openDatabase } from '../../src/storage/db.js';
 import { migrate, migrationsDir, readMigrations } from '../../src/storage/migrate.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
 import { cliFor, databaseFile, tempDataDir } from '../support/cli.js';
+import { openTestStorage } from '../support/storage.js';
 
 describe('command line', () => {
   it('prints help on stdout with exit 0', async () => {
@@ -71,9 +71,9 @@ describe('migrate', () => {
         .sort()[0] ?? '';
     writeFileSync(path.join(edited, first), `${readFileSync(path.join(edited, first), 'utf8')}\n-- edited\n`);
     const cli = cliFor(tempDataDir());
-    const db = openDatabase(databaseFile(cli.dataDir));
-    migrate(db, edited);
-    db.close();
+    const storage = await openTestStorage(cli.dataDir, { migrate: false });
+    await migrate(storage.sql, edited);
+    await storage.close();
 
     const message = `mcp-oauth: migration ${first} was edited after it was applied (checksum mismatch); restore the original file\n`;
     expect(await cli.run(['migrate'])).toEqual({ code: 1, out: '', err: message });
@@ -83,11 +83,9 @@ describe('migrate', () => {
   it('refuses a database migrated by a newer release', async () => {
     const cli = cliFor();
     await cli.run(['migrate']);
-    const db = openDatabase(databaseFile(cli.dataDir));
-    db.prepare(
-      "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'future', 'x', 0)",
-    ).run();
-    db.close();
+    await cli.withSql((sql) =>
+      sql.run("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (9999, 'future', 'x', 0)"),
+    );
     expect(await cli.run(['migrate'])).toEqual({
       code: 1,
       out: '',
@@ -100,12 +98,12 @@ describe('purge', () => {
   it('deletes expired provider rows and keeps live ones and clients', async () => {
     const cli = cliFor();
     const past = epochSeconds() - 120;
-    cli.withDb((db) => {
-      const store = createOidcStore(db, () => past * 1000);
-      store.upsert('Client', 'agent', { client_id: 'agent' }, undefined);
-      store.upsert('AuthorizationCode', 'old-code', { clientId: 'agent' }, 60);
-      store.upsert('Session', 'old-session', { uid: 'u1' }, 60);
-      store.upsert('RefreshToken', 'live-token', { clientId: 'agent' }, 3600);
+    await cli.withSql(async (sql) => {
+      const store = createOidcStore(sql, () => past * 1000);
+      await store.upsert('Client', 'agent', { client_id: 'agent' }, undefined);
+      await store.upsert('AuthorizationCode', 'old-code', { clientId: 'agent' }, 60);
+      await store.upsert('Session', 'old-session', { uid: 'u1' }, 60);
+      await store.upsert('RefreshToken', 'live-token', { clientId: 'agent' }, 3600);
     });
     expect(await cli.run(['purge'])).toEqual({
       code: 0,
@@ -114,7 +112,7 @@ describe('purge', () => {
         'purged 0 expired revocation-feed entries and 0 audit events older than 90 days\n',
       err: '',
     });
-    const left = cli.withDb((db) => db.prepare('SELECT model FROM oidc_models ORDER BY model').all());
+    const left = await cli.withSql((sql) => sql.all('SELECT model FROM oidc_models ORDER BY model'));
     expect(left).toEqual([{ model: 'Client' }, { model: 'RefreshToken' }]);
   });
 });

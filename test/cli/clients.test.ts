@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Db } from '../../src/storage/db.js';
+import type { Sql } from '../../src/storage/engine.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
 import { cliFor } from '../support/cli.js';
 
@@ -8,9 +8,9 @@ const OTHER = 'agent-2';
 const SECRET = 'super-secret-client-secret-value';
 
 /** Rows as oidc-provider writes them through our adapter. */
-function seed(db: Db): void {
-  const store = createOidcStore(db);
-  store.upsert(
+async function seed(sql: Sql): Promise<void> {
+  const store = createOidcStore(sql);
+  await store.upsert(
     'Client',
     AGENT,
     {
@@ -25,30 +25,31 @@ function seed(db: Db): void {
     },
     undefined,
   );
-  store.upsert(
+  await store.upsert(
     'Client',
     OTHER,
     { client_id: OTHER, redirect_uris: ['https://claude.ai/api/mcp/auth_callback'] },
     undefined,
   );
-  store.upsert('Grant', 'grant-1', { accountId: 'user-1', clientId: AGENT }, 3600);
-  store.upsert('RefreshToken', 'rt-1', { accountId: 'user-1', clientId: AGENT, grantId: 'grant-1' }, 3600);
-  store.upsert('AuthorizationCode', 'code-1', { accountId: 'user-1', clientId: AGENT, grantId: 'grant-1' }, 60);
-  store.upsert('RegistrationAccessToken', 'rat-1', { clientId: AGENT }, undefined);
-  store.upsert('Grant', 'grant-2', { accountId: 'user-1', clientId: OTHER }, 3600);
+  await store.upsert('Grant', 'grant-1', { accountId: 'user-1', clientId: AGENT }, 3600);
+  await store.upsert('RefreshToken', 'rt-1', { accountId: 'user-1', clientId: AGENT, grantId: 'grant-1' }, 3600);
+  await store.upsert('AuthorizationCode', 'code-1', { accountId: 'user-1', clientId: AGENT, grantId: 'grant-1' }, 60);
+  await store.upsert('RegistrationAccessToken', 'rat-1', { clientId: AGENT }, undefined);
+  await store.upsert('Grant', 'grant-2', { accountId: 'user-1', clientId: OTHER }, 3600);
 }
 
-function rowsOf(db: Db, clientId: string): string[] {
-  const rows = db
-    .prepare('SELECT model, id FROM oidc_models WHERE client_id = ? OR id = ? ORDER BY model, id')
-    .all(clientId, clientId);
+async function rowsOf(sql: Sql, clientId: string): Promise<string[]> {
+  const rows = await sql.all('SELECT model, id FROM oidc_models WHERE client_id = ? OR id = ? ORDER BY model, id', [
+    clientId,
+    clientId,
+  ]);
   return (rows as { model: string; id: string }[]).map((r) => `${r.model}:${r.id}`);
 }
 
 describe('clients', () => {
   it('lists clients with name, redirect hosts, issue time and type', async () => {
     const cli = cliFor();
-    cli.withDb(seed);
+    await cli.withSql(seed);
     const result = await cli.run(['clients', 'list']);
     expect(result.code).toBe(0);
     const lines = result.out.trimEnd().split('\n');
@@ -72,8 +73,8 @@ describe('clients', () => {
 
   it('escapes control characters a registrant put in its name', async () => {
     const cli = cliFor();
-    cli.withDb((db) =>
-      createOidcStore(db).upsert(
+    await cli.withSql((sql) =>
+      createOidcStore(sql).upsert(
         'Client',
         'evil',
         { client_id: 'evil', client_name: 'Evil\u001b[2J\u202e' },
@@ -87,7 +88,7 @@ describe('clients', () => {
 
   it('shows metadata without the secret or registration access token, and what was issued', async () => {
     const cli = cliFor();
-    cli.withDb(seed);
+    await cli.withSql(seed);
     const text = await cli.run(['clients', 'show', AGENT]);
     expect(text.code).toBe(0);
     expect(text.out).toContain('client_name: Claude Code\n');
@@ -112,23 +113,23 @@ describe('clients', () => {
 
   it('deletes a client with its grants, codes and tokens, leaving other clients alone', async () => {
     const cli = cliFor();
-    cli.withDb(seed);
+    await cli.withSql(seed);
     const result = await cli.run(['clients', 'delete', AGENT]);
     expect(result).toEqual({
       code: 0,
       out: 'deleted client agent-1; also deleted: AuthorizationCode 1, Grant 1, RefreshToken 1, RegistrationAccessToken 1\n',
       err: '',
     });
-    expect(cli.withDb((db) => rowsOf(db, AGENT))).toEqual([]);
-    expect(cli.withDb((db) => rowsOf(db, OTHER))).toEqual(['Client:agent-2', 'Grant:grant-2']);
+    expect(await cli.withSql((sql) => rowsOf(sql, AGENT))).toEqual([]);
+    expect(await cli.withSql((sql) => rowsOf(sql, OTHER))).toEqual(['Client:agent-2', 'Grant:grant-2']);
   });
 
   it.each([['show'], ['delete']])('%s refuses an unknown client', async (command) => {
     const cli = cliFor();
-    cli.withDb(seed);
+    await cli.withSql(seed);
     const result = await cli.run(['clients', command, 'nope']);
     expect(result).toEqual({ code: 1, out: '', err: 'mcp-oauth: no client "nope"\n' });
-    expect(cli.withDb((db) => rowsOf(db, AGENT))).toHaveLength(5);
+    expect(await cli.withSql((sql) => rowsOf(sql, AGENT))).toHaveLength(5);
   });
 
   it('says when there are none', async () => {

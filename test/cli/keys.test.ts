@@ -15,10 +15,10 @@ async function listJson(cli: Cli): Promise<KeyStatus[]> {
 
 async function cliWithKey(): Promise<{ cli: Cli; kid: string }> {
   const cli = cliFor();
-  const kid = await cli.withDb(async (db) => {
-    const keys = createKeyRepository(db);
+  const kid = await cli.withSql(async (sql) => {
+    const keys = createKeyRepository(sql);
     await ensureSigningKey(keys, epochSeconds() - 3600);
-    return keyStatuses(keys)[0]?.kid ?? '';
+    return (await keyStatuses(keys))[0]?.kid ?? '';
   });
   return { cli, kid };
 }

@@ -24,7 +24,7 @@ describe('resources add', () => {
       'mcp:write  no       yes    Change data and call tools that write',
       '',
     ]);
-    const stored = cli.withDb((db) => createResourceRepository(db).findByUri('https://mcp.example.com/mcp'));
+    const stored = await cli.withSql((sql) => createResourceRepository(sql).findByUri('https://mcp.example.com/mcp'));
     expect(stored?.name).toBe('Example');
     expect(stored?.scopes).toEqual(DEFAULT_SCOPES);
   });
@@ -98,7 +98,7 @@ describe('resources add', () => {
     const cli = cliFor();
     const result = await cli.run(['resources', 'add', ...args, '--name', 'X']);
     expect(result).toEqual({ code: 1, out: '', err: `mcp-oauth: ${message}\n` });
-    expect(cli.withDb((db) => createResourceRepository(db).count())).toBe(0);
+    expect(await cli.withSql((sql) => createResourceRepository(sql).count())).toBe(0);
   });
 
   it('requires --name', async () => {
@@ -120,7 +120,7 @@ describe('resources add', () => {
       expect(result.err).toBe(
         `mcp-oauth: warning: ${uri} is plain http on a host other than this machine: anyone on the network between agents and it can read and replay their access tokens; use https (for example behind a TLS reverse proxy, docs/proxy.md)\n`,
       );
-      expect(cli.withDb((db) => createResourceRepository(db).count())).toBe(1);
+      expect(await cli.withSql((sql) => createResourceRepository(sql).count())).toBe(1);
     },
   );
 
@@ -167,13 +167,9 @@ describe('resources list and remove', () => {
     expect(removed).toEqual({ code: 0, out: 'removed resource https://b.example.com/mcp\n', err: '' });
     const again = await cli.run(['resources', 'remove', 'https://b.example.com/mcp']);
     expect(again).toEqual({ code: 1, out: '', err: 'mcp-oauth: no resource https://b.example.com/mcp\n' });
-    expect(
-      cli.withDb((db) =>
-        createResourceRepository(db)
-          .list()
-          .map((r) => r.uri),
-      ),
-    ).toEqual(['https://a.example.com/mcp']);
+    expect(await cli.withSql(async (sql) => (await createResourceRepository(sql).list()).map((r) => r.uri))).toEqual([
+      'https://a.example.com/mcp',
+    ]);
   });
 
   it('says how to start when there are none', async () => {
@@ -193,8 +189,8 @@ describe('resources credential', () => {
     expect(one.resource).toBe('https://mcp.example.com/mcp');
     expect(one.client_id).toMatch(/^rs_/);
     expect(one.client_secret.length).toBeGreaterThanOrEqual(43);
-    const stored = cli.withDb(
-      (db) => db.prepare('SELECT secret_hash FROM resource_credentials').all() as { secret_hash: string }[],
+    const stored = await cli.withSql(
+      async (sql) => (await sql.all('SELECT secret_hash FROM resource_credentials')) as { secret_hash: string }[],
     );
     expect(stored).toHaveLength(1);
     expect(stored[0]?.secret_hash).not.toContain(one.client_secret);
@@ -202,7 +198,9 @@ describe('resources credential', () => {
       (await cli.run(['resources', 'credential', 'https://mcp.example.com/mcp', '--json'])).out,
     ) as typeof one;
     expect(second.client_id).not.toBe(one.client_id);
-    const ids = cli.withDb((db) => db.prepare('SELECT id FROM resource_credentials').all() as { id: string }[]);
+    const ids = await cli.withSql(
+      async (sql) => (await sql.all('SELECT id FROM resource_credentials')) as { id: string }[],
+    );
     expect(ids.map((r) => r.id)).toEqual([second.client_id]);
   });
 
@@ -220,14 +218,14 @@ describe('resources credential', () => {
       expect(made.out).toContain(`client_secret: written to ${file}`);
       expect(statSync(file).mode & 0o777).toBe(0o600);
       const id = /client_id: +(\S+)/.exec(made.out)?.[1] ?? '';
-      expect(cli.withDb((db) => createResourceCredentialRepository(db).verify(id, secret))).toBeDefined();
+      expect(await cli.withSql((sql) => createResourceCredentialRepository(sql).verify(id, secret))).toBeDefined();
 
       const again = await cli.run(['resources', 'credential', 'https://mcp.example.com/mcp', '--secret-file', file]);
       expect(again.code).toBe(1);
       expect(again.err).toContain('already exists');
       expect(readFileSync(file, 'utf8')).toBe(secret);
       // The refused run created no credential: the one in the file still works.
-      expect(cli.withDb((db) => createResourceCredentialRepository(db).verify(id, secret))).toBeDefined();
+      expect(await cli.withSql((sql) => createResourceCredentialRepository(sql).verify(id, secret))).toBeDefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -6,8 +6,8 @@ import { type Cli, cliFor } from '../support/cli.js';
 
 const PASSWORD = 'correct horse battery';
 
-function userNamed(cli: Cli, username: string): User | undefined {
-  return cli.withDb((db) => createUserRepository(db).findByUsername(username));
+function userNamed(cli: Cli, username: string): Promise<User | undefined> {
+  return cli.withSql((sql) => createUserRepository(sql).findByUsername(username));
 }
 
 /** A stdin that claims to be a terminal and records raw-mode switches. */
@@ -29,7 +29,7 @@ describe('users add', () => {
     const cli = cliFor();
     const result = await cli.run(['users', 'add', 'alice'], { stdin: `${PASSWORD}\nignored second line\n` });
     expect(result).toEqual({ code: 0, out: 'added user alice\n', err: '' });
-    const user = userNamed(cli, 'alice');
+    const user = await userNamed(cli, 'alice');
     expect(user?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
     expect(await verifyPassword(user?.passwordHash ?? '', PASSWORD)).toBe(true);
     expect(user?.isAdmin).toBe(false);
@@ -40,7 +40,7 @@ describe('users add', () => {
     const result = await cli.run(['users', 'add', 'root', '--admin', '--json'], { stdin: `${PASSWORD}\r\n` });
     expect(result.code).toBe(0);
     const printed = JSON.parse(result.out) as Record<string, unknown>;
-    const user = userNamed(cli, 'root');
+    const user = await userNamed(cli, 'root');
     expect(printed).toEqual({
       id: user?.id,
       username: 'root',
@@ -57,10 +57,10 @@ describe('users add', () => {
   it('refuses a duplicate username (any case) with one line and exit 1', async () => {
     const cli = cliFor();
     await cli.run(['users', 'add', 'alice'], { stdin: `${PASSWORD}\n` });
-    const before = userNamed(cli, 'alice')?.passwordHash;
+    const before = (await userNamed(cli, 'alice'))?.passwordHash;
     const result = await cli.run(['users', 'add', 'ALICE'], { stdin: 'another password\n' });
     expect(result).toEqual({ code: 1, out: '', err: 'mcp-oauth: user ALICE already exists\n' });
-    expect(userNamed(cli, 'alice')?.passwordHash).toBe(before);
+    expect((await userNamed(cli, 'alice'))?.passwordHash).toBe(before);
   });
 
   it.each([
@@ -81,7 +81,7 @@ describe('users add', () => {
     const cli = cliFor();
     const result = await cli.run(['users', 'add', '--', username], { stdin });
     expect(result).toEqual({ code: 1, out: '', err: message });
-    expect(cli.withDb((db) => createUserRepository(db).list())).toEqual([]);
+    expect(await cli.withSql((sql) => createUserRepository(sql).list())).toEqual([]);
   });
 
   it('reads the password twice without echo from a terminal', async () => {
@@ -90,7 +90,7 @@ describe('users add', () => {
     const result = await cli.run(['users', 'add', 'alice'], { stdin: tty });
     expect(result).toEqual({ code: 0, out: 'added user alice\n', err: 'New password: \nRepeat the password: \n' });
     expect(tty.modes).toEqual([true, false, true, false]);
-    expect(await verifyPassword(userNamed(cli, 'alice')?.passwordHash ?? '', PASSWORD)).toBe(true);
+    expect(await verifyPassword((await userNamed(cli, 'alice'))?.passwordHash ?? '', PASSWORD)).toBe(true);
   });
 
   it('asks again at the terminal after a too-short password or two that differ', async () => {
@@ -111,7 +111,7 @@ describe('users add', () => {
         '',
       ].join('\n'),
     });
-    expect(await verifyPassword(userNamed(cli, 'alice')?.passwordHash ?? '', PASSWORD)).toBe(true);
+    expect(await verifyPassword((await userNamed(cli, 'alice'))?.passwordHash ?? '', PASSWORD)).toBe(true);
   });
 
   it('gives up at the terminal after three failed tries and creates nothing', async () => {
@@ -121,7 +121,7 @@ describe('users add', () => {
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/the passwords do not match; try again\nNew password: \nRepeat the password: \n/);
     expect(result.err.endsWith('\nmcp-oauth: the passwords do not match\n')).toBe(true);
-    expect(userNamed(cli, 'alice')).toBeUndefined();
+    expect(await userNamed(cli, 'alice')).toBeUndefined();
   });
 });
 
@@ -165,11 +165,11 @@ describe('users list, disable, enable, passwd', () => {
       out: 'disabled user bob; revoked 0 grants\n',
       err: '',
     });
-    expect(userNamed(cli, 'bob')?.disabled).toBe(true);
-    expect(userNamed(cli, 'alice')?.disabled).toBe(false);
+    expect((await userNamed(cli, 'bob'))?.disabled).toBe(true);
+    expect((await userNamed(cli, 'alice'))?.disabled).toBe(false);
     expect((await cli.run(['users', 'disable', 'bob'])).out).toBe('user bob is already disabled\n');
     expect(await cli.run(['users', 'enable', 'bob'])).toEqual({ code: 0, out: 'enabled user bob\n', err: '' });
-    expect(userNamed(cli, 'bob')?.disabled).toBe(false);
+    expect((await userNamed(cli, 'bob'))?.disabled).toBe(false);
   });
 
   it.each([['disable'], ['enable'], ['passwd']])('%s refuses an unknown user', async (command) => {
@@ -183,7 +183,7 @@ describe('users list, disable, enable, passwd', () => {
     const newPassword = 'a much better passphrase';
     const result = await cli.run(['users', 'passwd', 'bob'], { stdin: `${newPassword}\n` });
     expect(result).toEqual({ code: 0, out: 'changed the password of bob\n', err: '' });
-    const hash = userNamed(cli, 'bob')?.passwordHash ?? '';
+    const hash = (await userNamed(cli, 'bob'))?.passwordHash ?? '';
     expect(hash).toMatch(/^\$argon2id\$/);
     expect(await verifyPassword(hash, newPassword)).toBe(true);
     expect(await verifyPassword(hash, PASSWORD)).toBe(false);
@@ -191,9 +191,9 @@ describe('users list, disable, enable, passwd', () => {
 
   it('keeps the old password when the new one is refused', async () => {
     const cli = await withUsers();
-    const before = userNamed(cli, 'bob')?.passwordHash;
+    const before = (await userNamed(cli, 'bob'))?.passwordHash;
     const result = await cli.run(['users', 'passwd', 'bob'], { stdin: 'short\n' });
     expect(result).toEqual({ code: 1, out: '', err: 'mcp-oauth: password must have at least 8 characters\n' });
-    expect(userNamed(cli, 'bob')?.passwordHash).toBe(before);
+    expect((await userNamed(cli, 'bob'))?.passwordHash).toBe(before);
   });
 });

@@ -25,7 +25,7 @@ const FILES = 'http://127.0.0.1:9/files';
 
 beforeAll(async () => {
   ({ docs, server, close } = await startCimdSetup());
-  server.addResource(FILES, 'Files', FILES_SCOPES);
+  await server.addResource(FILES, 'Files', FILES_SCOPES);
 });
 afterAll(async () => {
   await close?.();
@@ -76,7 +76,7 @@ describe('scopes no MCP server offers', () => {
     const tokens = await redeem(server.url, client, got, { resource: MCP });
     expect(tokens.status).toBe(200);
     expect(decodeJwt(tokens.body.access_token as string).scope).toBe('mcp:read');
-    const grants = server.app.stores.grantRecords.list({ clientId: client.client_id, state: 'all' });
+    const grants = await server.app.stores.grantRecords.list({ clientId: client.client_id, state: 'all' });
     expect(grants.map((g) => g.scopes)).toEqual([['mcp:read']]);
   });
 

@@ -137,7 +137,7 @@ describe('refused metadata documents: an error page, never a redirect, nothing r
     expect(res.status).toBe(400);
     expect(res.location).toBeNull();
     // A valid document asked with the wrong redirect URI is a real agent; the others leave no trace.
-    if (redirect === CB) expect(server.app.stores.clientState.find(url)).toBeUndefined();
+    if (redirect === CB) expect(await server.app.stores.clientState.find(url)).toBeUndefined();
   });
 });
 
@@ -164,7 +164,7 @@ describe('the fetch guard', () => {
   it('a name resolving to loopback is refused before any connection unless named for development', async () => {
     const strict = await startTestServer({ MCP_OAUTH_CIMD_DEV_CA_FILE: docs.caFile });
     try {
-      strict.addResource(MCP, 'Orders DB');
+      await strict.addResource(MCP, 'Orders DB');
       const url = docs.serve('/guard/a.json', { body: documentFor(`${docs.origin}/guard/a.json`) });
       const res = await authorizeRaw(strict, url, 'http://127.0.0.1:5000/callback');
       expect(res.status).toBe(400);
@@ -177,7 +177,7 @@ describe('the fetch guard', () => {
   it('a certificate the server does not trust is refused', async () => {
     const untrusting = await startTestServer({ MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS: 'localhost' });
     try {
-      untrusting.addResource(MCP, 'Orders DB');
+      await untrusting.addResource(MCP, 'Orders DB');
       const url = docs.serve('/guard/b.json', { body: documentFor(`${docs.origin}/guard/b.json`) });
       expect((await authorizeRaw(untrusting, url, 'http://127.0.0.1:5000/callback')).status).toBe(400);
     } finally {
@@ -192,7 +192,7 @@ describe('the fetch guard', () => {
   ])('%s is refused without a fetch', async (_name, env) => {
     const other = await startCimdServer(docs, env);
     try {
-      other.addResource(MCP, 'Orders DB');
+      await other.addResource(MCP, 'Orders DB');
       const path = `/guard/${Object.keys(env)[0]}.json`;
       const url = docs.serve(path, { body: documentFor(`${docs.origin}${path}`) });
       expect((await authorizeRaw(other, url, 'http://127.0.0.1:5000/callback')).status).toBe(400);
@@ -212,7 +212,7 @@ describe('the fetch guard', () => {
   it('an allowed domain pattern lets the document through', async () => {
     const other = await startCimdServer(docs, { MCP_OAUTH_CIMD_ALLOW_DOMAINS: 'localhost' });
     try {
-      other.addResource(MCP, 'Orders DB');
+      await other.addResource(MCP, 'Orders DB');
       const url = docs.serve('/guard/allowed.json', { body: documentFor(`${docs.origin}/guard/allowed.json`) });
       const res = await authorizeRaw(other, url, 'http://127.0.0.1:5000/callback');
       expect(res.status).toBe(303);
@@ -237,7 +237,7 @@ describe('the fetch guard', () => {
 describe('metadata-document agents for admins', () => {
   it('appear in the agent list with name, domain and first and last use', async () => {
     const url = `${docs.origin}/a.json`;
-    const agent = listAgents(server.app.stores).find((a) => a.clientId === url);
+    const agent = (await listAgents(server.app.stores)).find((a) => a.clientId === url);
     expect(agent).toMatchObject({
       name: 'Document Agent',
       registered: true,
@@ -248,9 +248,10 @@ describe('metadata-document agents for admins', () => {
     expect(agent?.firstUsedAt).toBeTypeOf('number');
     expect(agent?.lastUsedAt).toBeTypeOf('number');
     // Its first use is in the audit trail, once.
-    const audited = server.db
-      .prepare("SELECT details FROM audit_events WHERE event = 'client.registered' AND client_id = ?")
-      .all(url) as { details: string }[];
+    const audited = (await server.sql.all(
+      "SELECT details FROM audit_events WHERE event = 'client.registered' AND client_id = ?",
+      [url],
+    )) as { details: string }[];
     expect(audited).toHaveLength(1);
     expect(JSON.parse(audited[0]?.details ?? '{}')).toEqual({ name: 'Document Agent', via: 'metadata_document' });
   });
@@ -271,9 +272,9 @@ describe('metadata-document agents for admins', () => {
     const url = docs.serve('/disable/a.json', { body: documentFor(`${docs.origin}/disable/a.json`) });
     expect((await authorizeRaw(server, url, 'http://127.0.0.1:5000/callback')).status).toBe(303);
     const { revocations } = server.app.stores;
-    revocations.disableClient(url, 'test', Math.floor(Date.now() / 1000));
+    await revocations.disableClient(url, 'test', Math.floor(Date.now() / 1000));
     expect((await authorizeRaw(server, url, 'http://127.0.0.1:5000/callback')).status).toBe(400);
-    revocations.enableClient(url);
+    await revocations.enableClient(url);
     expect((await authorizeRaw(server, url, 'http://127.0.0.1:5000/callback')).status).toBe(303);
   });
 
@@ -281,12 +282,12 @@ describe('metadata-document agents for admins', () => {
     const url = docs.serve('/disable/b.json', { body: documentFor(`${docs.origin}/disable/b.json`) });
     expect((await authorizeRaw(server, url, 'http://127.0.0.1:5000/callback')).status).toBe(303);
     const { clientState } = server.app.stores;
-    clientState.blockDomain('localhost', 'test', 1);
+    await clientState.blockDomain('localhost', 'test', 1);
     try {
-      expect(clientState.isDomainBlocked('agents.localhost')).toBe(true);
+      expect(await clientState.isDomainBlocked('agents.localhost')).toBe(true);
       expect((await authorizeRaw(server, url, 'http://127.0.0.1:5000/callback')).status).toBe(400);
     } finally {
-      clientState.unblockDomain('localhost');
+      await clientState.unblockDomain('localhost');
     }
     expect((await authorizeRaw(server, url, 'http://127.0.0.1:5000/callback')).status).toBe(303);
   });

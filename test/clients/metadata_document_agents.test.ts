@@ -20,7 +20,7 @@ let skew = 0;
 beforeAll(async () => {
   docs = await startDocumentServer();
   server = await startCimdServer(docs, {}, { now: () => Date.now() + skew });
-  server.addResource(MCP, 'Orders DB');
+  await server.addResource(MCP, 'Orders DB');
   await server.addUser('alice', PASSWORD);
 });
 afterAll(async () => {
@@ -62,11 +62,12 @@ async function tokenFor(clientId: string) {
   return { status: res.status, body: (await res.json()) as { error?: string; error_description?: string } };
 }
 
-function recorded(clientId: string) {
-  const state = server.app.stores.clientState.find(clientId);
-  const audited = server.db
-    .prepare("SELECT count(*) AS n FROM audit_events WHERE event = 'client.registered' AND client_id = ?")
-    .get(clientId) as { n: number };
+async function recorded(clientId: string) {
+  const state = await server.app.stores.clientState.find(clientId);
+  const audited = (await server.sql.get(
+    "SELECT count(*) AS n FROM audit_events WHERE event = 'client.registered' AND client_id = ?",
+    [clientId],
+  )) as { n: number };
   return { state, audited: audited.n };
 }
 
@@ -165,30 +166,30 @@ describe('documents that never get anywhere leave nothing behind', () => {
       return docs.serve(path, { body: documentFor(`${docs.origin}${path}`) });
     });
     for (const url of urls) expect((await authorizeRaw(url)).status).toBe(303);
-    for (const url of urls) expect(recorded(url)).toEqual({ state: undefined, audited: 0 });
+    for (const url of urls) expect(await recorded(url)).toEqual({ state: undefined, audited: 0 });
   });
 
   it('an agent is recorded (and audited once) when an authorization completes', async () => {
     const url = docs.serve('/flood/used.json', { body: documentFor(`${docs.origin}/flood/used.json`) });
     const client = asClient(url, 'http://127.0.0.1:51234/callback');
     expect((await authorizeRaw(url)).status).toBe(303);
-    expect(recorded(url)).toEqual({ state: undefined, audited: 0 });
+    expect(await recorded(url)).toEqual({ state: undefined, audited: 0 });
     const got = await authorize(server.url, { client, username: 'alice', password: PASSWORD, resource: MCP });
     expect(got.code).toBeTruthy();
-    expect(recorded(url).state).toMatchObject({ registeredVia: 'metadata_document', name: 'Document Agent' });
-    expect(recorded(url).audited).toBe(1);
+    expect((await recorded(url)).state).toMatchObject({ registeredVia: 'metadata_document', name: 'Document Agent' });
+    expect((await recorded(url)).audited).toBe(1);
     await authorize(server.url, { client, username: 'alice', password: PASSWORD, resource: MCP, browser: got.browser });
-    expect(recorded(url).audited).toBe(1);
+    expect((await recorded(url)).audited).toBe(1);
   });
 
   it('purge forgets agent rows written on first sight (before this was fixed), keeps agents with grants', async () => {
     const { clientState } = server.app.stores;
-    clientState.seen('https://stale.example.com/agent.json', 'Stale', []);
+    await clientState.seen('https://stale.example.com/agent.json', 'Stale', []);
     const used = `${docs.origin}/flood/used.json`;
-    const result = purgeExpired(server.db, Math.floor(Date.now() / 1000));
+    const result = await purgeExpired(server.sql, Math.floor(Date.now() / 1000));
     expect(result.unusedClients).toBeGreaterThanOrEqual(1);
-    expect(clientState.find('https://stale.example.com/agent.json')).toBeUndefined();
-    expect(clientState.find(used)).toBeDefined();
+    expect(await clientState.find('https://stale.example.com/agent.json')).toBeUndefined();
+    expect(await clientState.find(used)).toBeDefined();
   });
 });
 
@@ -218,11 +219,11 @@ describe('failing documents are fetched once per request and remembered briefly'
   it('an agent refused because it is disabled works again as soon as it is enabled (not remembered)', async () => {
     const url = docs.serve('/failing/disabled.json', { body: documentFor(`${docs.origin}/failing/disabled.json`) });
     const { revocations } = server.app.stores;
-    revocations.disableClient(url, 'test', Math.floor(Date.now() / 1000));
+    await revocations.disableClient(url, 'test', Math.floor(Date.now() / 1000));
     const refused = await authorizeRaw(url);
     expect(refused.status).toBe(400);
     expect(refused.body).toMatch(/disabled/);
-    revocations.enableClient(url);
+    await revocations.enableClient(url);
     expect((await authorizeRaw(url)).status).toBe(303);
   });
 });

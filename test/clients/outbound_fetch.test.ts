@@ -116,11 +116,11 @@ describe('open registration refuses what would make the server fetch a URL of th
       'sector_identifier_uri is not accepted in open registration on this server',
     ],
   ])('%s → 400 invalid_client_metadata, nothing stored', async (_name, body, description) => {
-    const before = server.db.prepare("SELECT count(*) AS n FROM oidc_models WHERE model = 'Client'").get();
+    const before = await server.sql.get("SELECT count(*) AS n FROM oidc_models WHERE model = 'Client'");
     const res = await postRegister(server, body);
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: 'invalid_client_metadata', error_description: description });
-    expect(server.db.prepare("SELECT count(*) AS n FROM oidc_models WHERE model = 'Client'").get()).toEqual(before);
+    expect(await server.sql.get("SELECT count(*) AS n FROM oidc_models WHERE model = 'Client'")).toEqual(before);
     expect(listener.connections()).toBe(0);
   });
   // oidc-provider here supports request_uri for nothing (no pushed authorization requests, no
@@ -197,7 +197,7 @@ describe('with MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS=on, the jwks_uri fetch s
   let server: TestServer;
   beforeAll(async () => {
     server = await startCimdServer(docs, { MCP_OAUTH_OPEN_REGISTRATION_FETCHED_URIS: 'on' });
-    server.addResource(MCP, 'Orders DB');
+    await server.addResource(MCP, 'Orders DB');
   });
   afterAll(() => server?.close());
 

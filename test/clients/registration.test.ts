@@ -17,13 +17,13 @@ function postRegister(target: TestServer, body: unknown, headers: Record<string,
   });
 }
 
-function clientCount(target: TestServer): number {
-  return (target.db.prepare("SELECT count(*) AS n FROM oidc_models WHERE model = 'Client'").get() as { n: number }).n;
+async function clientCount(target: TestServer): Promise<number> {
+  return ((await target.sql.get("SELECT count(*) AS n FROM oidc_models WHERE model = 'Client'")) as { n: number }).n;
 }
 
 async function serverWith(env: Record<string, string> = {}): Promise<TestServer> {
   const server = await startTestServer(env);
-  server.addResource(RESOURCE, RESOURCE_NAME);
+  await server.addResource(RESOURCE, RESOURCE_NAME);
   await server.addUser('alice', PASSWORD);
   await server.addUser('admin', PASSWORD, { admin: true });
   return server;
@@ -43,7 +43,7 @@ describe('the cap on registrations never used', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toBeTruthy();
     expect(((await refused.json()) as { error: string }).error).toBe('temporarily_unavailable');
-    expect(clientCount(server)).toBe(2);
+    expect(await clientCount(server)).toBe(2);
 
     await connect(server, 'alice', first);
     expect((await postRegister(server, PUBLIC_CLIENT)).status).toBe(201);
@@ -52,11 +52,11 @@ describe('the cap on registrations never used', () => {
 
   it('counts only registrations younger than the cleanup age (older ones are left to the cleanup)', async () => {
     expect((await postRegister(server, PUBLIC_CLIENT)).status).toBe(429);
-    const before = clientCount(server);
+    const before = await clientCount(server);
     // Every registration made so far now looks older than MCP_OAUTH_UNUSED_CLIENT_TTL (24 h).
-    server.db.prepare("UPDATE oidc_models SET created_at = created_at - 2 * 86400 WHERE model = 'Client'").run();
+    await server.sql.run("UPDATE oidc_models SET created_at = created_at - 2 * 86400 WHERE model = 'Client'");
     expect((await postRegister(server, PUBLIC_CLIENT)).status).toBe(201);
-    expect(clientCount(server)).toBe(before + 1);
+    expect(await clientCount(server)).toBe(before + 1);
   });
 });
 
@@ -71,23 +71,23 @@ describe('cleanup of registrations never used', () => {
     const unused = await register(server.url, PUBLIC_CLIENT);
     const used = await connect(server, 'alice');
     const now = epochSeconds();
-    expect(purgeExpired(server.db, now).unusedClients).toBe(0);
-    const later = purgeExpired(server.db, now + 86400 + 5, { unusedClientTtl: 86400 });
+    expect((await purgeExpired(server.sql, now)).unusedClients).toBe(0);
+    const later = await purgeExpired(server.sql, now + 86400 + 5, { unusedClientTtl: 86400 });
     expect(later.unusedClients).toBe(1);
-    expect(server.app.stores.clients.find(unused.client_id)).toBeUndefined();
-    expect(server.app.stores.clients.find(used.client.client_id)).toBeDefined();
+    expect(await server.app.stores.clients.find(unused.client_id)).toBeUndefined();
+    expect(await server.app.stores.clients.find(used.client.client_id)).toBeDefined();
   });
 
   it('`mcp-oauth purge` honours a shorter MCP_OAUTH_UNUSED_CLIENT_TTL', async () => {
     const cli = cliFor(server.dataDir);
     const unused = await register(server.url, PUBLIC_CLIENT);
-    server.db
-      .prepare("UPDATE oidc_models SET created_at = created_at - 600 WHERE model = 'Client' AND id = ?")
-      .run(unused.client_id);
+    await server.sql.run("UPDATE oidc_models SET created_at = created_at - 600 WHERE model = 'Client' AND id = ?", [
+      unused.client_id,
+    ]);
     const out = await cli.run(['purge'], { env: { MCP_OAUTH_UNUSED_CLIENT_TTL: '5m' } });
     expect(out.code).toBe(0);
     expect(out.out).toContain('purged 1 agent registrations never used');
-    expect(server.app.stores.clients.find(unused.client_id)).toBeUndefined();
+    expect(await server.app.stores.clients.find(unused.client_id)).toBeUndefined();
   });
 });
 
@@ -117,7 +117,7 @@ describe('MCP_OAUTH_REGISTRATION=token with `mcp-oauth clients token`', () => {
     const spent = await postRegister(server, PUBLIC_CLIENT, auth);
     expect(spent.status).toBe(401);
     expect(((await spent.json()) as { error: string }).error).toBe('invalid_token');
-    expect(clientCount(server)).toBe(2);
+    expect(await clientCount(server)).toBe(2);
 
     const listed = await cli.run(['clients', 'tokens']);
     expect(listed.out).toContain(id);
@@ -131,7 +131,7 @@ describe('MCP_OAUTH_REGISTRATION=token with `mcp-oauth clients token`', () => {
     expect((await postRegister(server, PUBLIC_CLIENT, { authorization: `Bearer ${made.token}` })).status).toBe(401);
 
     const short = JSON.parse((await cli.run(['clients', 'token', '--ttl', '1h', '--json'])).out) as { token: string };
-    server.db.prepare('UPDATE registration_tokens SET expires_at = 1').run();
+    await server.sql.run('UPDATE registration_tokens SET expires_at = 1');
     expect((await postRegister(server, PUBLIC_CLIENT, { authorization: `Bearer ${short.token}` })).status).toBe(401);
   });
 
@@ -167,12 +167,12 @@ describe('limits on every metadata field', () => {
       { redirect_uris: Array.from({ length: 20 }, (_, i) => `https://x.example/${i}/${'c'.repeat(1900)}`) },
     ],
   ])('%s → 400, nothing created', async (_name, extra) => {
-    const before = clientCount(server);
+    const before = await clientCount(server);
     const res = await postRegister(server, { ...PUBLIC_CLIENT, ...extra });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: string };
     expect(['invalid_client_metadata', 'invalid_redirect_uri']).toContain(body.error);
-    expect(clientCount(server)).toBe(before);
+    expect(await clientCount(server)).toBe(before);
   });
 
   it('members this server does not use are dropped, never stored or shown', async () => {
@@ -180,7 +180,7 @@ describe('limits on every metadata field', () => {
     expect(res.status).toBe(201);
     const client = (await res.json()) as Record<string, unknown>;
     expect(client).not.toHaveProperty('post_logout_redirect_uris');
-    const stored = server.app.stores.clients.find(String(client.client_id));
+    const stored = await server.app.stores.clients.find(String(client.client_id));
     expect(JSON.stringify(stored?.metadata)).not.toContain('data:');
   });
 
@@ -216,7 +216,7 @@ describe('repeat registrations are one agent', () => {
     expect(html).toContain('mcp:read');
     expect(html).toContain('mcp:write');
 
-    const { token } = server.app.stores.adminTokens.create('tests', null, epochSeconds());
+    const { token } = await server.app.stores.adminTokens.create('tests', null, epochSeconds());
     const listed = (await (
       await fetch(`${server.url}/admin/api/clients`, { headers: { authorization: `Bearer ${token}` } })
     ).json()) as { clients: { name: string; registrations: number; clientIds: string[] }[] };
@@ -228,7 +228,7 @@ describe('repeat registrations are one agent', () => {
     const grantId = /data-grant-id="([^"]+)"/.exec(html)?.[1] ?? '';
     const res = await web.post(`/account/grants/${encodeURIComponent(grantId)}/revoke`, { csrf });
     expect(res.status).toBe(303);
-    const active = server.app.stores.grantRecords.list({ accountId: undefined, state: 'active' });
+    const active = await server.app.stores.grantRecords.list({ accountId: undefined, state: 'active' });
     expect(active.map((g) => g.id)).not.toContain(a.grantId);
     expect(active.map((g) => g.id)).not.toContain(b.grantId);
   });
@@ -237,7 +237,7 @@ describe('repeat registrations are one agent', () => {
     const body = { ...PUBLIC_CLIENT, client_name: 'Group Disable', software_id: 'gd' };
     const one = await register(server.url, body);
     const two = await register(server.url, body);
-    const { token } = server.app.stores.adminTokens.create('tests2', null, epochSeconds());
+    const { token } = await server.app.stores.adminTokens.create('tests2', null, epochSeconds());
     const list = async () =>
       (
         (await (
@@ -250,8 +250,8 @@ describe('repeat registrations are one agent', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(200);
-    expect(server.app.stores.clientState.isDisabled(one.client_id)).toBe(true);
-    expect(server.app.stores.clientState.isDisabled(two.client_id)).toBe(false);
+    expect(await server.app.stores.clientState.isDisabled(one.client_id)).toBe(true);
+    expect(await server.app.stores.clientState.isDisabled(two.client_id)).toBe(false);
     const rows = await list();
     expect(rows).toHaveLength(2);
     expect(rows.filter((r) => r.disabledAt !== null)).toHaveLength(1);
@@ -266,18 +266,18 @@ describe('metadata-document agents disabled by domain through the admin API', ()
   afterAll(() => server?.close());
 
   it('disable, list and enable a domain; a malformed domain is a 400', async () => {
-    const { token } = server.app.stores.adminTokens.create('tests', null, epochSeconds());
+    const { token } = await server.app.stores.adminTokens.create('tests', null, epochSeconds());
     const call = (method: string, path: string) =>
       fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
     const off = await call('POST', '/admin/api/client-domains/Agents.Example.com/disable');
     expect(off.status).toBe(200);
     expect(await off.json()).toMatchObject({ domain: 'agents.example.com', disabled: true, changed: true });
-    expect(server.app.stores.clientState.isDomainBlocked('x.agents.example.com')).toBe(true);
-    expect(server.app.stores.clientState.isDomainBlocked('example.com')).toBe(false);
+    expect(await server.app.stores.clientState.isDomainBlocked('x.agents.example.com')).toBe(true);
+    expect(await server.app.stores.clientState.isDomainBlocked('example.com')).toBe(false);
     const list = (await (await call('GET', '/admin/api/client-domains')).json()) as { domains: { domain: string }[] };
     expect(list.domains.map((d) => d.domain)).toEqual(['agents.example.com']);
     expect((await call('POST', '/admin/api/client-domains/agents.example.com/enable')).status).toBe(200);
-    expect(server.app.stores.clientState.isDomainBlocked('x.agents.example.com')).toBe(false);
+    expect(await server.app.stores.clientState.isDomainBlocked('x.agents.example.com')).toBe(false);
     expect((await call('POST', '/admin/api/client-domains/not_a_domain!/disable')).status).toBe(400);
     expect((await fetch(`${server.url}/admin/api/client-domains`)).status).toBe(401);
   });
@@ -286,11 +286,11 @@ describe('metadata-document agents disabled by domain through the admin API', ()
     const cli = cliFor(server.dataDir);
     const url = 'https://agent.example.com/client.json';
     expect((await cli.run(['clients', 'disable', url])).out).toContain('disabled client');
-    expect(server.app.stores.clientState.isDisabled(url)).toBe(true);
+    expect(await server.app.stores.clientState.isDisabled(url)).toBe(true);
     expect((await cli.run(['clients', 'enable', url])).code).toBe(0);
-    expect(server.app.stores.clientState.isDisabled(url)).toBe(false);
+    expect(await server.app.stores.clientState.isDisabled(url)).toBe(false);
     expect((await cli.run(['clients', 'disable', '--domain', 'example.com'])).out).toContain('disabled domain');
-    expect(server.app.stores.clientState.isDomainBlocked('agent.example.com')).toBe(true);
+    expect(await server.app.stores.clientState.isDomainBlocked('agent.example.com')).toBe(true);
     expect((await cli.run(['clients', 'enable', '--domain', 'example.com'])).code).toBe(0);
     expect((await cli.run(['clients', 'disable'])).code).toBe(1);
     expect((await cli.run(['clients', 'disable', '--domain', '-x'])).code).toBe(1);

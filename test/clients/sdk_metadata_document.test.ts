@@ -36,7 +36,7 @@ describe('MCP TypeScript SDK with a client ID metadata document', () => {
     server = await startCimdServer(docs);
     await server.addUser('alice', PASSWORD);
     rs = await startResourceServer({ authorizationServer: server.url });
-    server.addResource(rs.resource, 'SDK Test MCP');
+    await server.addResource(rs.resource, 'SDK Test MCP');
     receiver = await startLoopbackReceiver();
   });
   afterAll(async () => {
@@ -56,7 +56,7 @@ describe('MCP TypeScript SDK with a client ID metadata document', () => {
       }),
     });
     const agent = new DocumentAgent(receiver.redirectUrl, url);
-    const clientsBefore = server.app.stores.clients.list().length;
+    const clientsBefore = (await server.app.stores.clients.list()).length;
 
     expect(await auth(agent, { serverUrl: rs.resource })).toBe('REDIRECT');
     const authorizationUrl = agent.lastAuthorizationUrl();
@@ -67,7 +67,7 @@ describe('MCP TypeScript SDK with a client ID metadata document', () => {
     expect(await auth(agent, { serverUrl: rs.resource, authorizationCode: outcome.code ?? '' })).toBe('AUTHORIZED');
     expect(agent.saved?.access_token).toBeTruthy();
     expect(agent.client?.client_id).toBe(url);
-    expect(server.app.stores.clients.list()).toHaveLength(clientsBefore);
+    expect(await server.app.stores.clients.list()).toHaveLength(clientsBefore);
 
     // Refresh: with tokens in hand, auth() refreshes rather than re-authorizing.
     const first = agent.saved?.refresh_token;

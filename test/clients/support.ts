@@ -138,7 +138,7 @@ export async function startCimdSetup(users: string[] = ['alice']): Promise<CimdS
     await docs.close();
     throw err;
   }
-  server.addResource(MCP, 'Orders DB');
+  await server.addResource(MCP, 'Orders DB');
   for (const user of users) await server.addUser(user, PASSWORD);
   return {
     docs,
@@ -187,14 +187,14 @@ export async function startAgentChain(opts: { oneServer?: boolean } = {}): Promi
     const base = `http://127.0.0.1:${await freePort()}`;
     const mcp = `${base}/mcp`;
     const files = opts.oneServer ? undefined : `${base}/files`;
-    server.addResource(mcp, 'Notes MCP');
-    if (files) server.addResource(files, 'Files', FILES_SCOPES);
-    const resourceId = server.app.stores.resources.findByUri(mcp)?.id ?? -1;
+    await server.addResource(mcp, 'Notes MCP');
+    if (files) await server.addResource(files, 'Files', FILES_SCOPES);
+    const resourceId = (await server.app.stores.resources.findByUri(mcp))?.id ?? -1;
     const readOnlyTools = ['read_notes'];
     const proxy = await startProxy(
       proxyConfig({
         issuer: server.url,
-        feed: server.app.stores.credentials.create(resourceId, { replace: true }),
+        feed: await server.app.stores.credentials.create(resourceId, { replace: true }),
         routes: [
           { resource: mcp, upstream: upstream.url, readOnlyTools },
           ...(files

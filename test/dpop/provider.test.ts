@@ -20,7 +20,7 @@ describe('DPoP at the authorization server', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    server.addResource(RESOURCE, 'Notes');
+    await server.addResource(RESOURCE, 'Notes');
     await server.addUser('alice', PASSWORD);
   });
   afterAll(async () => server?.close());
@@ -103,8 +103,8 @@ describe('DPoP at the authorization server', () => {
   });
 
   it('introspection returns the binding of a DPoP-bound token', async () => {
-    const resourceId = server.app.stores.resources.findByUri(RESOURCE)?.id ?? -1;
-    const credential = server.app.stores.credentials.create(resourceId, { replace: true });
+    const resourceId = (await server.app.stores.resources.findByUri(RESOURCE))?.id ?? -1;
+    const credential = await server.app.stores.credentials.create(resourceId, { replace: true });
     const agent = await dpopAgent(server, RESOURCE, { username: 'alice' });
     const res = await fetch(`${server.url}/introspect`, {
       method: 'POST',
@@ -129,12 +129,12 @@ describe('DPoP nonces (MCP_OAUTH_DPOP_REQUIRE_NONCE=true)', () => {
 
   beforeAll(async () => {
     server = await startTestServer({ MCP_OAUTH_DPOP_REQUIRE_NONCE: 'true' });
-    server.addResource(RESOURCE, 'Notes');
+    await server.addResource(RESOURCE, 'Notes');
     await server.addUser('alice', PASSWORD);
     other = await startTestServer({ MCP_OAUTH_DPOP_REQUIRE_NONCE: 'true' });
     // A second node on the same database: a provider built anew, with nothing in memory from the
     // first (what a restart also gives).
-    const app = await buildApp(server.config, server.db, createLogger('silent'));
+    const app = await buildApp(server.config, server.sql, createLogger('silent'));
     const http: Server = createServer(app.handler);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     secondNode = {

@@ -106,7 +106,7 @@ describe('MCP round trip: SDK client → 401 → OAuth with this server → tool
     rs = await startResourceServer({ authorizationServer: server.url, onMcp });
     resource = rs.resource;
     metadataUrl = rs.metadataUrl;
-    server.addResource(rs.resource, 'Round-trip MCP');
+    await server.addResource(rs.resource, 'Round-trip MCP');
     receiver = await startLoopbackReceiver();
   });
 

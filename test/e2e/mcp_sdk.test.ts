@@ -57,7 +57,7 @@ describe('MCP TypeScript SDK as the agent', () => {
     server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     aliceId = (await server.addUser('alice', PASSWORD)).id;
     rs = await startResourceServer({ authorizationServer: server.url });
-    server.addResource(rs.resource, 'SDK Test MCP');
+    await server.addResource(rs.resource, 'SDK Test MCP');
     receiver = await startLoopbackReceiver();
     jwks = createRemoteJWKSet(new URL(`${server.url}/jwks`));
   });

@@ -121,7 +121,7 @@ describe('the example agent', () => {
     const printed = out + run.err();
     expect(printed).not.toMatch(/eyJ[\w-]{10,}\.[\w-]{10,}/); // no JWT
     expect(printed).not.toContain(outcome.code ?? 'no code');
-    const refreshTokens = chain.as.db.prepare("SELECT id FROM oidc_models WHERE model = 'RefreshToken'").all() as {
+    const refreshTokens = (await chain.as.sql.all("SELECT id FROM oidc_models WHERE model = 'RefreshToken'")) as {
       id: string;
     }[];
     expect(refreshTokens.length).toBeGreaterThan(0);

@@ -17,7 +17,7 @@ describe('account security page and admin console', () => {
   });
   afterAll(() => server.close());
 
-  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
+  const userId = async (name: string) => (await server.app.stores.users.findByUsername(name))?.id ?? '';
 
   it('changes the password only with the current one, and signs out every other session', async () => {
     const here = await signedInClient(server, 'kim');
@@ -53,10 +53,10 @@ describe('account security page and admin console', () => {
     expect((await elsewhere.get('/account')).status).toBe(303);
     expect((await new WebClient(server.url).signIn('kim', PASSWORD)).status).toBe(401);
     expect((await new WebClient(server.url).signIn('kim', NEW_PASSWORD)).status).toBe(303);
-    const event = auditRows(server, 'user.password_changed').at(-1);
-    expect(event?.user_id).toBe(userId('kim'));
+    const event = (await auditRows(server, 'user.password_changed')).at(-1);
+    expect(event?.user_id).toBe(await userId('kim'));
     expect(String(event?.details)).toContain('"by":"user"');
-    expect(JSON.stringify(auditRows(server, 'user.password_changed'))).not.toContain(NEW_PASSWORD);
+    expect(JSON.stringify(await auditRows(server, 'user.password_changed'))).not.toContain(NEW_PASSWORD);
   });
 
   it('asks for the code at the account sign-in too, and removes TOTP only with the password', async () => {
@@ -65,7 +65,7 @@ describe('account security page and admin console', () => {
     // A second set-up (an old tab) is refused with a page; the secret in use stays.
     const again = await web.post('/account/security/totp', { csrf: (await web.page('/account/security')).csrf });
     expect(again.status).toBe(409);
-    expect(server.app.stores.factors.totp(userId('lee'))?.secret).toBe(secret);
+    expect((await server.app.stores.factors.totp(await userId('lee')))?.secret).toBe(secret);
     const fresh = new WebClient(server.url);
     const step = await fresh.signIn('lee');
     expect(step.status).toBe(200);
@@ -84,12 +84,12 @@ describe('account security page and admin console', () => {
     const { csrf } = await fresh.page('/account/security');
     const refused = await fresh.post('/account/security/totp/remove', { csrf, current: 'wrong password' });
     expect(refused.status).toBe(401);
-    expect(server.app.stores.factors.totp(userId('lee'))?.confirmed).toBe(true);
+    expect((await server.app.stores.factors.totp(await userId('lee')))?.confirmed).toBe(true);
     const removed = await fresh.post('/account/security/totp/remove', { csrf, current: PASSWORD });
     expect(removed.status).toBe(303);
-    expect(server.app.stores.factors.totp(userId('lee'))).toBeUndefined();
-    expect(server.app.stores.factors.recoveryCodesLeft(userId('lee'))).toBe(0);
-    expect(auditRows(server, 'user.totp_removed').at(-1)?.user_id).toBe(userId('lee'));
+    expect(await server.app.stores.factors.totp(await userId('lee'))).toBeUndefined();
+    expect(await server.app.stores.factors.recoveryCodesLeft(await userId('lee'))).toBe(0);
+    expect((await auditRows(server, 'user.totp_removed')).at(-1)?.user_id).toBe(await userId('lee'));
   });
 
   it('signs every other session out when the user removes a passkey', async () => {
@@ -97,9 +97,9 @@ describe('account security page and admin console', () => {
     const here = await signedInClient(server, 'pia');
     const elsewhere = await signedInClient(server, 'pia');
     const factors = server.app.stores.factors;
-    factors.addPasskey({
+    await factors.addPasskey({
       id: 'test-credential-id',
-      userId: userId('pia'),
+      userId: await userId('pia'),
       publicKey: new Uint8Array([1, 2, 3]),
       counter: 0,
       transports: ['internal'],
@@ -113,10 +113,10 @@ describe('account security page and admin console', () => {
     expect((await elsewhere.get('/account')).status).toBe(200);
     const res = await here.post('/account/security/passkeys/test-credential-id/remove', { csrf });
     expect(res.status).toBe(303);
-    expect(factors.passkeys(userId('pia'))).toHaveLength(0);
+    expect(await factors.passkeys(await userId('pia'))).toHaveLength(0);
     expect((await here.get('/account/security')).status).toBe(200);
     expect((await elsewhere.get('/account')).status).toBe(303);
-    expect(auditRows(server, 'user.passkey_removed').at(-1)?.user_id).toBe(userId('pia'));
+    expect((await auditRows(server, 'user.passkey_removed')).at(-1)?.user_id).toBe(await userId('pia'));
   });
 
   it('lets an admin add a user, who can then sign in', async () => {
@@ -128,18 +128,18 @@ describe('account security page and admin console', () => {
     expect(weak.status).toBe(400);
     const taken = await root.post('/admin/users', { csrf, username: 'alice', password: PASSWORD });
     expect(taken.status).toBe(409);
-    expect(server.app.stores.users.findByUsername('nina')).toBeUndefined();
+    expect(await server.app.stores.users.findByUsername('nina')).toBeUndefined();
 
     const made = await root.post('/admin/users', { csrf, username: 'nina', password: PASSWORD, back: '/admin/users' });
     expect(made.status).toBe(303);
     expect(made.headers.get('location')).toBe('/admin/users?notice=user-created');
-    const nina = server.app.stores.users.findByUsername('nina');
+    const nina = await server.app.stores.users.findByUsername('nina');
     expect(nina?.isAdmin).toBe(false);
     expect((await new WebClient(server.url).signIn('nina')).status).toBe(303);
-    const event = auditRows(server, 'user.created').at(-1);
+    const event = (await auditRows(server, 'user.created')).at(-1);
     expect(event?.user_id).toBe(nina?.id);
-    expect(String(event?.details)).toContain(`"by":"admin","actor_id":"${userId('root')}"`);
-    expect(JSON.stringify(auditRows(server, 'user.created'))).not.toContain(PASSWORD);
+    expect(String(event?.details)).toContain(`"by":"admin","actor_id":"${await userId('root')}"`);
+    expect(JSON.stringify(await auditRows(server, 'user.created'))).not.toContain(PASSWORD);
   });
 
   it("lets an admin reset a user's factors, which signs the user out everywhere", async () => {
@@ -148,16 +148,16 @@ describe('account security page and admin console', () => {
     expect((await max.get('/account')).status).toBe(200);
     const root = await signedInClient(server, 'root');
     const { csrf, html } = await root.page('/admin/users');
-    expect(html).toContain(`/admin/users/${userId('max')}/reset-factors`);
-    const res = await root.post(`/admin/users/${userId('max')}/reset-factors`, { csrf, back: '/admin/users' });
+    expect(html).toContain(`/admin/users/${await userId('max')}/reset-factors`);
+    const res = await root.post(`/admin/users/${await userId('max')}/reset-factors`, { csrf, back: '/admin/users' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/admin/users?notice=factors-reset');
-    expect(server.app.stores.factors.totp(userId('max'))).toBeUndefined();
+    expect(await server.app.stores.factors.totp(await userId('max'))).toBeUndefined();
     expect((await max.get('/account')).status).toBe(303);
     // The password alone signs in again.
     expect((await new WebClient(server.url).signIn('max')).status).toBe(303);
-    const event = auditRows(server, 'user.factors_reset').at(-1);
-    expect(event?.user_id).toBe(userId('max'));
+    const event = (await auditRows(server, 'user.factors_reset')).at(-1);
+    expect(event?.user_id).toBe(await userId('max'));
     expect(String(event?.details)).toContain('"totp":true');
   });
 
@@ -165,11 +165,11 @@ describe('account security page and admin console', () => {
     const alice = await signedInClient(server, 'alice');
     const { csrf } = await alice.page('/account');
     expect((await alice.post('/admin/users', { csrf, username: 'evil', password: PASSWORD })).status).toBe(403);
-    expect((await alice.post(`/admin/users/${userId('bob')}/reset-factors`, { csrf })).status).toBe(403);
+    expect((await alice.post(`/admin/users/${await userId('bob')}/reset-factors`, { csrf })).status).toBe(403);
     const root = await signedInClient(server, 'root');
     expect(
       (await root.post('/admin/users', { csrf: 'x'.repeat(43), username: 'evil', password: PASSWORD })).status,
     ).toBe(403);
-    expect(server.app.stores.users.findByUsername('evil')).toBeUndefined();
+    expect(await server.app.stores.users.findByUsername('evil')).toBeUndefined();
   });
 });

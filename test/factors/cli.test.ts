@@ -12,12 +12,12 @@ describe('mcp-oauth users reset-factors', () => {
   it("removes a user's factors and says what went", async () => {
     const cli = cliFor();
     expect((await cli.run(['users', 'add', 'ada', '--admin'], { stdin: `${PASSWORD}\n` })).code).toBe(0);
-    cli.withDb((db) => {
-      const ada = createUserRepository(db).findByUsername('ada');
-      const factors = createFactorRepository(db);
-      factors.startTotp(ada?.id ?? '', 'JBSWY3DPEHPK3PXP', 0);
-      factors.confirmTotp(ada?.id ?? '', 1, 0);
-      factors.addPasskey({
+    await cli.withSql(async (sql) => {
+      const ada = await createUserRepository(sql).findByUsername('ada');
+      const factors = createFactorRepository(sql);
+      await factors.startTotp(ada?.id ?? '', 'JBSWY3DPEHPK3PXP', 0);
+      await factors.confirmTotp(ada?.id ?? '', 1, 0);
+      await factors.addPasskey({
         id: 'k1',
         userId: ada?.id ?? '',
         publicKey: new Uint8Array(1),
@@ -30,12 +30,12 @@ describe('mcp-oauth users reset-factors', () => {
     const result = await cli.run(['users', 'reset-factors', 'ada']);
     expect(result.code).toBe(0);
     expect(result.out).toContain('reset the sign-in of ada: 1 passkey and the authenticator app removed');
-    cli.withDb((db) => {
-      const ada = createUserRepository(db).findByUsername('ada');
-      const factors = createFactorRepository(db);
-      expect(factors.totp(ada?.id ?? '')).toBeUndefined();
-      expect(factors.passkeys(ada?.id ?? '')).toHaveLength(0);
-      const row = db.prepare("SELECT details FROM audit_events WHERE event = 'user.factors_reset'").get() as {
+    await cli.withSql(async (sql) => {
+      const ada = await createUserRepository(sql).findByUsername('ada');
+      const factors = createFactorRepository(sql);
+      expect(await factors.totp(ada?.id ?? '')).toBeUndefined();
+      expect(await factors.passkeys(ada?.id ?? '')).toHaveLength(0);
+      const row = (await sql.get("SELECT details FROM audit_events WHERE event = 'user.factors_reset'")) as {
         details: string;
       };
       expect(JSON.parse(row.details)).toMatchObject({ by: 'cli', totp: true, passkeys: 1 });

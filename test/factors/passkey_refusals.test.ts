@@ -29,8 +29,8 @@ describe('passkey answers that sign nobody in', () => {
   beforeAll(async () => {
     server = await serverWithUsers();
     client = await register(server.url, PUBLIC_CLIENT);
-    const alice = server.app.stores.users.findByUsername('alice');
-    server.app.stores.factors.addPasskey({
+    const alice = await server.app.stores.users.findByUsername('alice');
+    await server.app.stores.factors.addPasskey({
       id: 'alices-key',
       userId: alice?.id ?? '',
       publicKey: new Uint8Array(77),
@@ -55,13 +55,13 @@ describe('passkey answers that sign nobody in', () => {
     ['a known credential with a made-up signature', (c, o) => assertion('alices-key', c, o)],
   ])('refuses %s at an agent sign-in', async (_case, make) => {
     const a = await startAuthorization(server, client, { resource: RESOURCE, scope: 'mcp:read' });
-    const before = auditRows(server, 'login.failure').length;
+    const before = (await auditRows(server, 'login.failure')).length;
     const res = await submit(server, a, 'passkey', { credential: make(challengeOf(a.html), server.url) });
     expect(res.status).toBe(401);
     expect(res.html).toContain('That passkey cannot sign in here.');
     expect(res.html).not.toContain('name="scope"');
-    expect(auditRows(server, 'login.failure').length).toBe(before + 1);
-    expect(JSON.parse(String(auditRows(server, 'login.failure').at(-1)?.details))).toMatchObject({
+    expect((await auditRows(server, 'login.failure')).length).toBe(before + 1);
+    expect(JSON.parse(String((await auditRows(server, 'login.failure')).at(-1)?.details))).toMatchObject({
       reason: 'passkey_refused',
     });
     // The page still works with the password.

@@ -17,12 +17,12 @@ import { loadConfig } from '../../src/config/index.js';
 import { hashPassword } from '../../src/lib/passwords.js';
 import { ACR } from '../../src/lib/sign_in_strength.js';
 import { createLogger } from '../../src/log/logger.js';
-import { type Db, openDatabase } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import type { Sql } from '../../src/storage/engine.js';
 import { DEFAULT_SCOPES } from '../support/app.js';
 import { useChromium } from '../support/browser.js';
 import { type LoopbackReceiver, startLoopbackReceiver } from '../support/mcp_agent.js';
 import { pkcePair, type RegisteredClient, register, tokenRequest } from '../support/oauth.js';
+import { openTestStorage } from '../support/storage.js';
 
 const PASSWORD = 'correct horse battery staple';
 const RESOURCE = 'https://orders.example.com/mcp';
@@ -44,7 +44,7 @@ const OVERFLOW = `(() => {
  * The real server on a temp database, with `localhost` as the issuer's host: WebAuthn needs a
  * domain as the relying party id, and browsers refuse an IP address there.
  */
-async function startLocalhostServer(): Promise<{ url: string; app: App; db: Db; close(): Promise<void> }> {
+async function startLocalhostServer(): Promise<{ url: string; app: App; sql: Sql; close(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-passkeys-'));
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -56,19 +56,18 @@ async function startLocalhostServer(): Promise<{ url: string; app: App; db: Db; 
     MCP_OAUTH_ISSUER: url,
     MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '0',
   });
-  const db = openDatabase(config.databaseFile);
-  migrate(db);
-  const app = await buildApp(config, db, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const storage = await openTestStorage(dataDir);
+  const app = await buildApp(config, storage.sql, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   server.on('request', app.handler);
   return {
     url,
     app,
-    db,
+    sql: storage.sql,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      db.close();
+      await storage.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -84,12 +83,12 @@ describe('passkeys in a real browser', () => {
 
   beforeAll(async () => {
     server = await startLocalhostServer();
-    server.app.stores.users.create('pat', await hashPassword(PASSWORD), false);
-    server.app.stores.resources.create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
+    await server.app.stores.users.create('pat', await hashPassword(PASSWORD), false);
+    await server.app.stores.resources.create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
     // quinn has an authenticator app (set up directly: the code page is what is looked at here).
-    const quinn = server.app.stores.users.create('quinn', await hashPassword(PASSWORD), false);
-    server.app.stores.factors.startTotp(quinn.id, 'JBSWY3DPEHPK3PXP', 0);
-    server.app.stores.factors.confirmTotp(quinn.id, 1, 0);
+    const quinn = await server.app.stores.users.create('quinn', await hashPassword(PASSWORD), false);
+    await server.app.stores.factors.startTotp(quinn.id, 'JBSWY3DPEHPK3PXP', 0);
+    await server.app.stores.factors.confirmTotp(quinn.id, 1, 0);
     receiver = await startLoopbackReceiver();
     client = await register(server.url, {
       client_name: 'Passkey Test Agent',
@@ -131,8 +130,8 @@ describe('passkeys in a real browser', () => {
     await page.click('form[data-passkey="register"] [data-passkey-button]');
     await page.waitForURL(`${server.url}/account/security?notice=passkey-added`);
     expect(await page.locator('li.passkey strong').textContent()).toBe('Test phone');
-    const pat = server.app.stores.users.findByUsername('pat');
-    expect(server.app.stores.factors.passkeys(pat?.id ?? '')).toHaveLength(1);
+    const pat = await server.app.stores.users.findByUsername('pat');
+    expect(await server.app.stores.factors.passkeys(pat?.id ?? '')).toHaveLength(1);
   });
 
   it('signs in with the passkey the username field offers (conditional UI), no username typed', async () => {
@@ -152,11 +151,10 @@ describe('passkeys in a real browser', () => {
       maxRedirects: 0,
     });
     expect(replay.status()).toBe(401);
-    const success = server.db
-      .prepare("SELECT details FROM audit_events WHERE event = 'login.success' ORDER BY id DESC LIMIT 1")
-      .pluck()
-      .get();
-    expect(JSON.parse(String(success))).toMatchObject({ method: 'passkey', page: 'account' });
+    const success = await server.sql.get<{ details: string }>(
+      "SELECT details FROM audit_events WHERE event = 'login.success' ORDER BY id DESC LIMIT 1",
+    );
+    expect(JSON.parse(String(success?.details))).toMatchObject({ method: 'passkey', page: 'account' });
   });
 
   it('gives an agent asking for a phishing-resistant sign-in a token that says so', async () => {

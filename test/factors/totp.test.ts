@@ -28,8 +28,10 @@ describe('TOTP second factor', () => {
     const { secret, codes } = await enrolTotp(web);
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
-    const dora = server.app.stores.users.findByUsername('dora');
-    const stored = JSON.stringify(server.db.prepare('SELECT * FROM recovery_codes WHERE user_id = ?').all(dora?.id));
+    const dora = await server.app.stores.users.findByUsername('dora');
+    const stored = JSON.stringify(
+      await server.sql.all('SELECT * FROM recovery_codes WHERE user_id = ?', [dora?.id ?? null]),
+    );
     for (const c of codes) {
       expect(stored).not.toContain(c);
       expect(stored).not.toContain(c.replace(/-/g, ''));
@@ -37,9 +39,9 @@ describe('TOTP second factor', () => {
     const again = await (await web.get('/account/security')).text();
     expect(again).not.toContain(secret);
     for (const c of codes) expect(again).not.toContain(c);
-    expect(auditRows(server, 'user.totp_enabled').some((r) => r.user_id === dora?.id)).toBe(true);
+    expect((await auditRows(server, 'user.totp_enabled')).some((r) => r.user_id === dora?.id)).toBe(true);
     // Neither the secret nor a recovery code is in the audit trail.
-    const trail = JSON.stringify(server.db.prepare('SELECT * FROM audit_events').all());
+    const trail = JSON.stringify(await server.sql.all('SELECT * FROM audit_events'));
     expect(trail).not.toContain(secret);
     for (const c of codes) expect(trail).not.toContain(c);
   });
@@ -71,7 +73,7 @@ describe('TOTP second factor', () => {
     const wrong = await a.browser.post(`${a.url}/code`, { csrf: field(step.html, 'csrf'), pending, code: '123456' });
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('That code is not right, or it was already used.');
-    const failure = auditRows(server, 'login.failure').at(-1);
+    const failure = (await auditRows(server, 'login.failure')).at(-1);
     expect(JSON.parse(String(failure?.details))).toMatchObject({ reason: 'wrong_second_factor' });
     const ok = await submit(server, a, 'code', { pending, code: totpCode(secret, 1) });
     expect(ok.html).toContain('name="scope"');
@@ -79,7 +81,7 @@ describe('TOTP second factor', () => {
     expect(claims.acr).toBe(ACR.mfa);
     expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
     expect(claims.auth_time).toBeGreaterThanOrEqual(before - 1);
-    const success = auditRows(server, 'login.success').at(-1);
+    const success = (await auditRows(server, 'login.success')).at(-1);
     expect(JSON.parse(String(success?.details))).toMatchObject({ method: 'totp' });
   });
 
@@ -132,7 +134,7 @@ describe('TOTP second factor', () => {
       code: totpCode(secret, 1),
     });
     expect(right.status).toBe(429);
-    expect(auditRows(server, 'login.throttled').some((r) => r.user_id !== null)).toBe(true);
+    expect((await auditRows(server, 'login.throttled')).some((r) => r.user_id !== null)).toBe(true);
   });
 
   it('refuses the pending sign-in of one authorization in another, and a forged one', async () => {
@@ -156,8 +158,8 @@ describe('TOTP second factor', () => {
     const { secret } = await enrolTotp(web);
     const a = await authorizeWith();
     const pending = field((await submit(server, a, 'login', { username: 'jay', password: PASSWORD })).html, 'pending');
-    const jay = server.app.stores.users.findByUsername('jay');
-    server.app.stores.users.setPasswordHash(jay?.id ?? '', await hashPassword('a different passphrase'));
+    const jay = await server.app.stores.users.findByUsername('jay');
+    await server.app.stores.users.setPasswordHash(jay?.id ?? '', await hashPassword('a different passphrase'));
     const late = await submit(server, a, 'code', { pending, code: totpCode(secret, 1) });
     expect(late.status).toBe(400);
     expect(late.html).not.toContain('name="scope"');

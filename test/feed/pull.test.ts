@@ -50,13 +50,13 @@ describe('revocation feed: pull endpoint', () => {
 
   it('returns entries after the cursor in order, with only what resource servers need', async () => {
     const { revocations } = server.app.stores;
-    const start = revocations.latestSeq();
+    const start = await revocations.latestSeq();
     const now = epochSeconds();
-    const grantId = revokeNewGrant(server.db, revocations, now);
+    const grantId = await revokeNewGrant(server.sql, revocations, now);
     const userId = newId('user');
     const clientId = newId('agent');
-    revocations.revokeUserGrants(userId, null, 'admin:feed-test-admin', now);
-    revocations.revokeClientGrants(clientId, 'admin:feed-test-admin', now);
+    await revocations.revokeUserGrants(userId, null, 'admin:feed-test-admin', now);
+    await revocations.revokeClientGrants(clientId, 'admin:feed-test-admin', now);
     const expires = now + server.config.accessTokenTtl + 60;
 
     const res = await get(`?after=${start}`);
@@ -85,8 +85,8 @@ describe('revocation feed: pull endpoint', () => {
 
   it('pages with limit: cursor is the last seq returned, latest the newest overall', async () => {
     const { revocations } = server.app.stores;
-    const start = revocations.latestSeq();
-    for (let i = 0; i < 5; i++) revocations.revokeClientGrants(newId('agent'), 'cli', epochSeconds());
+    const start = await revocations.latestSeq();
+    for (let i = 0; i < 5; i++) await revocations.revokeClientGrants(newId('agent'), 'cli', epochSeconds());
     const first = await get(`?after=${start}&limit=2`);
     expect(first.body.entries.map((e) => e.seq)).toEqual([start + 1, start + 2]);
     expect(first.body.cursor).toBe(start + 2);
@@ -102,12 +102,12 @@ describe('revocation feed: pull endpoint', () => {
 
   it('skips entries whose tokens have all expired', async () => {
     const { revocations } = server.app.stores;
-    const start = revocations.latestSeq();
+    const start = await revocations.latestSeq();
     const longAgo = epochSeconds() - server.config.accessTokenTtl - 3600;
     const stale = newId('agent');
     const fresh = newId('agent');
-    revocations.revokeClientGrants(stale, 'cli', longAgo);
-    revocations.revokeClientGrants(fresh, 'cli', epochSeconds());
+    await revocations.revokeClientGrants(stale, 'cli', longAgo);
+    await revocations.revokeClientGrants(fresh, 'cli', epochSeconds());
     const res = await get(`?after=${start}`);
     expect(res.body.entries).toEqual([expect.objectContaining({ seq: start + 2, client_id: fresh })]);
     expect(res.body.latest).toBe(start + 2);
@@ -116,7 +116,7 @@ describe('revocation feed: pull endpoint', () => {
 
   it('a cursor past the newest entry (the database was replaced) replays every live entry', async () => {
     const { revocations } = server.app.stores;
-    const latest = revocations.latestSeq();
+    const latest = await revocations.latestSeq();
     expect(latest).toBeGreaterThan(0);
     const res = await get(`?after=${latest + 1000}`);
     expect(res.status).toBe(200);

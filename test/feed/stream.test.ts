@@ -25,8 +25,9 @@ describe('revocation feed: server-sent events stream', () => {
 
   it('sends event-stream headers and replays the entries after Last-Event-ID, then stays open', async () => {
     const { revocations } = server.app.stores;
-    const ids = [0, 1, 2].map(() => revokeNewGrant(server.db, revocations));
-    const latest = revocations.latestSeq();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await revokeNewGrant(server.sql, revocations));
+    const latest = await revocations.latestSeq();
     const stream = await openStream(server.url, fx.basic, { lastEventId: String(latest - 2) });
     try {
       expect(stream.res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
@@ -52,8 +53,8 @@ describe('revocation feed: server-sent events stream', () => {
 
   it('replays after ?after= too, and Last-Event-ID wins over ?after= (EventSource reconnects to the same URL)', async () => {
     const { revocations } = server.app.stores;
-    revokeNewGrant(server.db, revocations);
-    const latest = revocations.latestSeq();
+    await revokeNewGrant(server.sql, revocations);
+    const latest = await revocations.latestSeq();
     const byQuery = await openStream(server.url, fx.basic, { after: String(latest - 1) });
     const byHeader = await openStream(server.url, fx.basic, { after: '0', lastEventId: String(latest - 1) });
     try {
@@ -71,12 +72,12 @@ describe('revocation feed: server-sent events stream', () => {
 
   it('pushes a revoke made in this process to every open stream', async () => {
     const { revocations } = server.app.stores;
-    const latest = String(revocations.latestSeq());
+    const latest = String(await revocations.latestSeq());
     const a = await openStream(server.url, fx.basic, { lastEventId: latest });
     const b = await openStream(server.url, fx.basic, { lastEventId: latest });
     try {
       await waitFor(() => a.sse.events.length >= 1 && b.sse.events.length >= 1, 'the retry: preamble on both streams');
-      const grantId = revokeNewGrant(server.db, revocations);
+      const grantId = await revokeNewGrant(server.sql, revocations);
       await waitFor(
         () => a.sse.revocations().length === 1 && b.sse.revocations().length === 1,
         'the revoke on both streams',
@@ -85,7 +86,7 @@ describe('revocation feed: server-sent events stream', () => {
       expect([a.sse.ended, b.sse.ended]).toEqual([false, false]);
       expect(a.sse.revocations()[0]).toMatchObject({ type: 'grant', grant_id: grantId });
       expect(b.sse.revocations()[0]).toMatchObject({ type: 'grant', grant_id: grantId });
-      expect(a.sse.events.at(-1)?.id).toBe(String(revocations.latestSeq()));
+      expect(a.sse.events.at(-1)?.id).toBe(String(await revocations.latestSeq()));
     } finally {
       a.close();
       b.close();
@@ -93,13 +94,13 @@ describe('revocation feed: server-sent events stream', () => {
   });
 
   it('pushes revokes written by another process (the CLI on the same SQLite file), in order', async () => {
-    const cli = cliConnection(server);
-    const stream = await openStream(server.url, fx.basic, { lastEventId: String(cli.revocations.latestSeq()) });
+    const cli = await cliConnection(server);
+    const stream = await openStream(server.url, fx.basic, { lastEventId: String(await cli.revocations.latestSeq()) });
     try {
       await waitFor(() => stream.sse.events.length >= 1, 'the retry: preamble');
-      const grantId = revokeNewGrant(cli.db, cli.revocations);
+      const grantId = await revokeNewGrant(cli.sql, cli.revocations);
       const userId = newId('user');
-      cli.revocations.disableUser(userId, 'cli', epochSeconds());
+      await cli.revocations.disableUser(userId, 'cli', epochSeconds());
       await waitFor(() => stream.sse.revocations().length === 2, "both of the CLI's entries on the stream");
       expect(stream.sse.ended).toBe(false);
       expect(stream.sse.revocations()).toEqual([
@@ -108,7 +109,7 @@ describe('revocation feed: server-sent events stream', () => {
       ]);
     } finally {
       stream.close();
-      cli.db.close();
+      await cli.close();
     }
   });
 
@@ -125,9 +126,9 @@ describe('revocation feed: server-sent events stream', () => {
     await waitFor(() => hubStats()?.streams === 0, 'no stream to be open');
     expect(hubStats()).toEqual({ streams: 0, polling: false, heartbeat: false });
     // A revoke with no stream open is still replayed to the next one.
-    const grantId = revokeNewGrant(server.db, server.app.stores.revocations);
+    const grantId = await revokeNewGrant(server.sql, server.app.stores.revocations);
     const c = await openStream(server.url, fx.basic, {
-      lastEventId: String(server.app.stores.revocations.latestSeq() - 1),
+      lastEventId: String((await server.app.stores.revocations.latestSeq()) - 1),
     });
     try {
       await waitFor(() => c.sse.revocations().length === 1, 'the replayed entry');

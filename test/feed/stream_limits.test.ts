@@ -7,10 +7,10 @@ import { startTestServer, type TestServer } from '../support/app.js';
 import { basicAuth, eventually, openStream, startFeedOnly } from '../support/feed.js';
 
 /** A resource and a credential for it; returns the Basic authorization header. */
-function credentialFor(server: TestServer, uri: string): string {
-  server.addResource(uri, uri);
-  const resourceId = server.app.stores.resources.findByUri(uri)?.id ?? -1;
-  const creds = server.app.stores.credentials.create(resourceId, { replace: true });
+async function credentialFor(server: TestServer, uri: string): Promise<string> {
+  await server.addResource(uri, uri);
+  const resourceId = (await server.app.stores.resources.findByUri(uri))?.id ?? -1;
+  const creds = await server.app.stores.credentials.create(resourceId, { replace: true });
   return basicAuth(creds.id, creds.secret);
 }
 
@@ -23,8 +23,8 @@ describe('revocation streams per credential', () => {
   let second: string;
   beforeAll(async () => {
     server = await startTestServer({ MCP_OAUTH_FEED_STREAMS_PER_CREDENTIAL: '2' });
-    first = credentialFor(server, 'https://one.example.com/mcp');
-    second = credentialFor(server, 'https://two.example.com/mcp');
+    first = await credentialFor(server, 'https://one.example.com/mcp');
+    second = await credentialFor(server, 'https://two.example.com/mcp');
   });
   afterAll(() => server.close());
 

@@ -47,26 +47,26 @@ describe('revocation feed subscriber', () => {
 
   it('start() resolves once synced with every live entry; later revokes are pushed over its open stream', async () => {
     const { revocations } = server.app.stores;
-    const before = revokeNewGrant(server.db, revocations);
+    const before = await revokeNewGrant(server.sql, revocations);
     const calls = countingFetch();
     const sub = subscriber({ fetch: calls.fetch });
     expect(sub.lastSyncAt()).toBeUndefined();
     expect(sub.healthy(60)).toBe(false);
     await sub.start();
     expect(sub.isRevoked({ grant_id: before })).toBe(true);
-    expect(sub.cursor()).toBe(revocations.latestSeq());
+    expect(sub.cursor()).toBe(await revocations.latestSeq());
     expect(sub.lastSyncAt()).toBeGreaterThan(0);
     expect(sub.healthy(60)).toBe(true);
     expect(sub.isRevoked({ grant_id: 'never-revoked', sub: 'nobody', client_id: 'no-agent', iat: 1 })).toBe(false);
 
     await streamUp();
     const paths = { pulls: calls.pulls(), streams: calls.streams() };
-    const after = revokeNewGrant(server.db, revocations);
+    const after = await revokeNewGrant(server.sql, revocations);
     await waitFor(() => sub.isRevoked({ grant_id: after }), 'the revoke to reach the subscriber');
     // Pushed: no pull and no new connection carried it (the server's 100 ms poll and the push
     // are what keep this under a second; the last test in this file measures it).
     expect({ pulls: calls.pulls(), streams: calls.streams() }).toEqual(paths);
-    expect(sub.cursor()).toBe(revocations.latestSeq());
+    expect(sub.cursor()).toBe(await revocations.latestSeq());
   });
 
   it('sees revokes written by another process, pushed over its open stream', async () => {
@@ -75,13 +75,13 @@ describe('revocation feed subscriber', () => {
     await sub.start();
     await streamUp();
     const paths = { pulls: calls.pulls(), streams: calls.streams() };
-    const cli = cliConnection(server);
+    const cli = await cliConnection(server);
     try {
-      const grantId = revokeNewGrant(cli.db, cli.revocations);
+      const grantId = await revokeNewGrant(cli.sql, cli.revocations);
       await waitFor(() => sub.isRevoked({ grant_id: grantId }), "the CLI's revoke to reach the subscriber");
       expect({ pulls: calls.pulls(), streams: calls.streams() }).toEqual(paths);
     } finally {
-      cli.db.close();
+      await cli.close();
     }
   });
 
@@ -92,9 +92,12 @@ describe('revocation feed subscriber', () => {
     const t = epochSeconds();
     const userId = newId('user');
     const agentId = newId('agent');
-    revocations.revokeUserGrants(userId, null, 'cli', t);
-    revocations.revokeClientGrants(agentId, 'cli', t);
-    await waitFor(() => sub.cursor() === revocations.latestSeq(), 'the subscriber to catch up with the feed');
+    await revocations.revokeUserGrants(userId, null, 'cli', t);
+    await revocations.revokeClientGrants(agentId, 'cli', t);
+    await waitFor(
+      async () => sub.cursor() === (await revocations.latestSeq()),
+      'the subscriber to catch up with the feed',
+    );
     const cases: [string, Parameters<RevocationSubscriber['isRevoked']>[0], boolean][] = [
       ['user, issued before', { sub: userId, client_id: 'other', iat: t - 100 }, true],
       ['user, issued at the cutoff', { sub: userId, client_id: 'other', iat: t }, true],
@@ -116,10 +119,10 @@ describe('revocation feed subscriber', () => {
     const sub = subscriber({ now: () => clock });
     const { revocations } = server.app.stores;
     const userId = newId('user');
-    const grantId = revokeNewGrant(server.db, revocations);
-    revocations.revokeUserGrants(userId, null, 'cli', epochSeconds());
+    const grantId = await revokeNewGrant(server.sql, revocations);
+    await revocations.revokeUserGrants(userId, null, 'cli', epochSeconds());
     await sub.start();
-    const entry = revocations.feedAfter(0, epochSeconds(), 1000).find((e) => e.subject === grantId);
+    const entry = (await revocations.feedAfter(0, epochSeconds(), 1000)).find((e) => e.subject === grantId);
     expect(sub.isRevoked({ grant_id: grantId })).toBe(true);
     expect(sub.isRevoked({ sub: userId, iat: epochSeconds() - 1 })).toBe(true);
     clock = ((entry?.expiresAt ?? 0) + 1) * 1000;
@@ -140,7 +143,7 @@ describe('revocation feed subscriber', () => {
     expect(sub.healthy(60)).toBe(true);
     // Any message brings it back.
     await streamUp();
-    revokeNewGrant(server.db, server.app.stores.revocations);
+    await revokeNewGrant(server.sql, server.app.stores.revocations);
     await waitFor(() => sub.lastSyncAt() === clock, 'a revocation message to refresh lastSyncAt');
     expect(sub.healthy(30)).toBe(true);
   });
@@ -218,12 +221,12 @@ describe('revocation feed subscriber', () => {
       kill?.();
       await waitFor(() => streams() === 0, 'the server to see the stream reset');
       const pullsBefore = pulls;
-      const cli = cliConnection(server);
+      const cli = await cliConnection(server);
       let whileDown: string;
       try {
-        whileDown = revokeNewGrant(cli.db, cli.revocations);
+        whileDown = await revokeNewGrant(cli.sql, cli.revocations);
       } finally {
-        cli.db.close();
+        await cli.close();
       }
       await waitFor(() => sub.isRevoked({ grant_id: whileDown }), 'a poll to deliver the revoke made while down');
       // Only the pull endpoint can have delivered it, and it keeps being polled while the stream is down.
@@ -234,7 +237,7 @@ describe('revocation feed subscriber', () => {
       blocked = false;
       await waitFor(() => streams() === 1, 'the stream to come back');
       expect(streamIds.at(-1)).toBe(String(cursor));
-      const live = revokeNewGrant(server.db, server.app.stores.revocations);
+      const live = await revokeNewGrant(server.sql, server.app.stores.revocations);
       await waitFor(() => sub.isRevoked({ grant_id: live }), 'the stream to deliver a live revoke');
       // Polling stopped once the stream was back. A poll is due every 20 ms, a heartbeat every
       // 50 ms, and timers in one process fire in the order they fall due: had polling gone on, a
@@ -271,15 +274,15 @@ describe('revocation feed subscriber', () => {
       const sub = subscriber({ issuer: `http://127.0.0.1:${port}`, onError: (e) => errors.push(e), ...brisk });
       await sub.start();
       await streamUp();
-      const first = revokeNewGrant(server.db, server.app.stores.revocations);
+      const first = await revokeNewGrant(server.sql, server.app.stores.revocations);
       await waitFor(() => sub.isRevoked({ grant_id: first }), 'the first revoke');
 
       await closeServer(http);
       await streamDown();
       const { revocations } = server.app.stores;
-      const whileDown = revokeNewGrant(server.db, revocations);
+      const whileDown = await revokeNewGrant(server.sql, revocations);
       const userId = newId('user');
-      revocations.revokeUserGrants(userId, null, 'cli', epochSeconds());
+      await revocations.revokeUserGrants(userId, null, 'cli', epochSeconds());
       await waitFor(() => errors.length >= 2, 'failed reconnects and polls while the server is away');
       expect(sub.isRevoked({ grant_id: whileDown })).toBe(false);
 
@@ -287,9 +290,9 @@ describe('revocation feed subscriber', () => {
       await waitFor(() => sub.isRevoked({ grant_id: whileDown }), 'the revoke made while away, once back');
       expect(sub.isRevoked({ sub: userId, iat: epochSeconds() - 1 })).toBe(true);
       await streamUp('the stream to reopen');
-      const live = revokeNewGrant(server.db, revocations);
+      const live = await revokeNewGrant(server.sql, revocations);
       await waitFor(() => sub.isRevoked({ grant_id: live }), 'a live revoke on the reopened stream');
-      expect(sub.cursor()).toBe(revocations.latestSeq());
+      expect(sub.cursor()).toBe(await revocations.latestSeq());
     });
   });
 
@@ -301,21 +304,21 @@ describe('revocation feed subscriber', () => {
     await sub.start();
     await streamUp();
     const paths = { pulls: calls.pulls(), streams: calls.streams() };
-    const cli = cliConnection(server);
+    const cli = await cliConnection(server);
     const latencies: number[] = [];
     const seqs: number[] = [];
     try {
       for (let i = 0; i < 50; i++) {
         // Alternate between this process and the CLI's connection.
-        const writer = i % 2 === 0 ? { db: server.db, revocations: server.app.stores.revocations } : cli;
+        const writer = i % 2 === 0 ? { sql: server.sql, revocations: server.app.stores.revocations } : cli;
         const t0 = performance.now();
-        const grantId = revokeNewGrant(writer.db, writer.revocations);
+        const grantId = await revokeNewGrant(writer.sql, writer.revocations);
         await waitFor(() => sub.isRevoked({ grant_id: grantId }), `revoke ${i + 1} of 50 to reach the subscriber`);
         latencies.push(performance.now() - t0);
         seqs.push(sub.cursor());
       }
     } finally {
-      cli.db.close();
+      await cli.close();
     }
     expect({ pulls: calls.pulls(), streams: calls.streams() }).toEqual(paths);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));

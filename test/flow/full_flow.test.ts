@@ -11,7 +11,7 @@ describe('authorization code flow with PKCE, consent, JWT access token and refre
     // Immediate reuse must be refused here: no grace window (test/hardening/refresh_grace.test.ts).
     server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     await server.addUser('alice', 'correct horse battery');
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
 

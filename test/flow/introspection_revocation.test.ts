@@ -14,12 +14,12 @@ describe('introspection (RFC 7662) for resource servers and revocation (RFC 7009
   beforeAll(async () => {
     server = await startTestServer();
     await server.addUser('alice', 'correct horse battery');
-    server.addResource(RESOURCE, 'Orders DB');
-    server.addResource(OTHER, 'Other');
-    const resources = createResourceRepository(server.db);
-    const creds = createResourceCredentialRepository(server.db);
-    const mine = creds.create(resources.findByUri(RESOURCE)?.id ?? -1, { replace: true });
-    const theirs = creds.create(resources.findByUri(OTHER)?.id ?? -1, { replace: true });
+    await server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(OTHER, 'Other');
+    const resources = createResourceRepository(server.sql);
+    const creds = createResourceCredentialRepository(server.sql);
+    const mine = await creds.create((await resources.findByUri(RESOURCE))?.id ?? -1, { replace: true });
+    const theirs = await creds.create((await resources.findByUri(OTHER))?.id ?? -1, { replace: true });
     basic = `Basic ${Buffer.from(`${mine.id}:${mine.secret}`).toString('base64')}`;
     otherBasic = `Basic ${Buffer.from(`${theirs.id}:${theirs.secret}`).toString('base64')}`;
   });

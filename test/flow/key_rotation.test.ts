@@ -14,7 +14,7 @@ describe('signing key rotation', () => {
   beforeAll(async () => {
     server = await startTestServer();
     await server.addUser('alice', 'correct horse battery');
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
 
@@ -32,13 +32,13 @@ describe('signing key rotation', () => {
     ((await (await fetch(`${server.url}/jwks`)).json()) as { keys: { kid: string; d?: string }[] }).keys;
 
   it('publishes a new key first, signs with it only after the delay, and keeps the old key for its tokens', async () => {
-    const keys = createKeyRepository(server.db);
+    const keys = createKeyRepository(server.sql);
     const before = await accessToken();
     const oldKid = decodeProtectedHeader(before).kid;
 
     const now = epochSeconds();
     const pending = await rotateSigningKey(keys, { delay: 600, maxTokenLifetime: 600 }, now);
-    expect(server.app.reloadKeysIfChanged()).toBe(true);
+    expect(await server.app.reloadKeysIfChanged()).toBe(true);
     const published = await publishedKids();
     expect(published.map((k) => k.kid).sort()).toEqual([oldKid, pending.kid].sort());
     expect(published.every((k) => k.d === undefined)).toBe(true); // never a private part
@@ -46,19 +46,19 @@ describe('signing key rotation', () => {
 
     // Rotate again with no delay: the newest key signs at once; every older key is verify-only.
     const active = await rotateSigningKey(keys, { delay: 0, maxTokenLifetime: 600 }, now);
-    server.app.reloadKeysIfChanged();
+    await server.app.reloadKeysIfChanged();
     const after = await accessToken();
     expect(decodeProtectedHeader(after).kid).toBe(active.kid);
     const jwks = createRemoteJWKSet(new URL(`${server.url}/jwks`));
     await expect(jwtVerify(before, jwks, { issuer: server.url, audience: RESOURCE })).resolves.toBeDefined();
     await expect(jwtVerify(after, jwks, { issuer: server.url, audience: RESOURCE })).resolves.toBeDefined();
 
-    const states = keyStatuses(keys, now);
+    const states = await keyStatuses(keys, now);
     expect(states.find((s) => s.kid === active.kid)?.state).toBe('signing');
     expect(states.find((s) => s.kid === oldKid)?.state).toBe('retired');
     // Once the last token an old key signed has expired, purging drops it from the JWKS.
-    expect(purgeExpired(server.db, now + 601).signingKeys).toBe(2);
-    server.app.reloadKeysIfChanged();
+    expect((await purgeExpired(server.sql, now + 601)).signingKeys).toBe(2);
+    await server.app.reloadKeysIfChanged();
     expect((await publishedKids()).map((k) => k.kid)).toEqual([active.kid]);
   });
 });

@@ -48,19 +48,18 @@ async function receiver(answer: boolean): Promise<{ url: string; got: Delivery[]
 
 const now = () => Math.floor(Date.now() / 1000);
 
-function alertsOf(server: TestServer, kind: string): Alert[] {
-  return server.app.stores.alerts.list({ limit: 1000 }).filter((a) => a.kind === kind);
+async function alertsOf(server: TestServer, kind: string): Promise<Alert[]> {
+  return (await server.app.stores.alerts.list({ limit: 1000 })).filter((a) => a.kind === kind);
 }
 
 /** Past activity, as the audit trail of earlier weeks would hold it. */
-function history(
+async function history(
   server: TestServer,
   rows: { at: number; event: string; user?: string; client?: string; ip?: string }[],
-) {
-  const insert = server.db.prepare(
-    "INSERT INTO audit_events (at, event, result, user_id, client_id, ip) VALUES (?, ?, 'success', ?, ?, ?)",
-  );
-  for (const r of rows) insert.run(r.at, r.event, r.user ?? null, r.client ?? null, r.ip ?? null);
+): Promise<void> {
+  const insert =
+    "INSERT INTO audit_events (at, event, result, user_id, client_id, ip) VALUES (?, ?, 'success', ?, ?, ?)";
+  for (const r of rows) await server.sql.run(insert, [r.at, r.event, r.user ?? null, r.client ?? null, r.ip ?? null]);
 }
 
 describe('alerts from the audit trail', () => {
@@ -81,20 +80,20 @@ describe('alerts from the audit trail', () => {
     });
     for (const name of ['alice', 'carol', 'dave', 'erin']) ids[name] = (await server.addUser(name, PASSWORD)).id;
     await server.addUser('root', PASSWORD, { admin: true });
-    server.addResource(RESOURCE, RESOURCE_NAME);
+    await server.addResource(RESOURCE, RESOURCE_NAME);
     const t = now();
     // alice: weeks of use at this hour of the day (and the next), always from this address.
-    history(
+    await history(
       server,
       [1, 2, 3, 5].flatMap((d) =>
         [-1800, 0, 1800, 3600].map((o) => ({ at: t - d * DAY + o, event: 'token.issued', user: ids.alice })),
       ),
     );
-    history(server, [{ at: t - 3 * DAY, event: 'login.success', user: ids.alice, ip: '127.0.0.1' }]);
+    await history(server, [{ at: t - 3 * DAY, event: 'login.success', user: ids.alice, ip: '127.0.0.1' }]);
     // carol: history, but only six hours off the current one.
-    history(server, [{ at: t - 5 * DAY - 6 * 3600, event: 'token.issued', user: ids.carol }]);
+    await history(server, [{ at: t - 5 * DAY - 6 * 3600, event: 'token.issued', user: ids.carol }]);
     // dave: has always signed in from another address.
-    history(server, [{ at: t - 3 * DAY, event: 'login.success', user: ids.dave, ip: '10.9.9.9' }]);
+    await history(server, [{ at: t - 3 * DAY, event: 'login.success', user: ids.dave, ip: '10.9.9.9' }]);
   });
   afterAll(async () => {
     await server.close();
@@ -104,24 +103,24 @@ describe('alerts from the audit trail', () => {
   it("fires on a new agent's first write scope, once per agent, and not on read-only use", async () => {
     const reader = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Reader' });
     await connect(server, 'alice', reader, 'mcp:read');
-    expect(alertsOf(server, 'agent.first_write').filter((a) => a.clientId === reader.client_id)).toEqual([]);
+    expect((await alertsOf(server, 'agent.first_write')).filter((a) => a.clientId === reader.client_id)).toEqual([]);
 
     const writer = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Writer' });
     await connect(server, 'alice', writer);
-    const fired = alertsOf(server, 'agent.first_write').filter((a) => a.clientId === writer.client_id);
+    const fired = (await alertsOf(server, 'agent.first_write')).filter((a) => a.clientId === writer.client_id);
     expect(fired).toHaveLength(1);
     expect(fired[0]?.details).toMatchObject({ scopes: 'mcp:write', resource: RESOURCE });
     // The same agent registering again and writing again is ordinary use.
     const again = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Writer' });
     await connect(server, 'alice', again);
-    expect(alertsOf(server, 'agent.first_write').filter((a) => a.clientId === again.client_id)).toEqual([]);
+    expect((await alertsOf(server, 'agent.first_write')).filter((a) => a.clientId === again.client_id)).toEqual([]);
   });
 
   it('fires when an agent gets far more tokens than its usual rate, and not at its usual rate', async () => {
     const usual = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Steady' });
     // Two tokens an hour for the past week.
     const t = now();
-    history(
+    await history(
       server,
       Array.from({ length: 7 * 24 * 2 }, (_, i) => ({
         at: t - 3600 - i * 1800,
@@ -134,7 +133,7 @@ describe('alerts from the audit trail', () => {
       const res = await refresh(server, c);
       c = { ...c, refresh: ((await res.json()) as { refresh_token: string }).refresh_token };
     }
-    expect(alertsOf(server, 'agent.token_rate').filter((a) => a.clientId === usual.client_id)).toEqual([]);
+    expect((await alertsOf(server, 'agent.token_rate')).filter((a) => a.clientId === usual.client_id)).toEqual([]);
 
     const burst = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Bursty' });
     c = await connect(server, 'alice', burst, 'mcp:read');
@@ -142,42 +141,42 @@ describe('alerts from the audit trail', () => {
       const res = await refresh(server, c);
       c = { ...c, refresh: ((await res.json()) as { refresh_token: string }).refresh_token };
     }
-    expect(alertsOf(server, 'agent.token_rate').filter((a) => a.clientId === burst.client_id)).toEqual([]);
+    expect((await alertsOf(server, 'agent.token_rate')).filter((a) => a.clientId === burst.client_id)).toEqual([]);
     await refresh(server, c);
-    const fired = alertsOf(server, 'agent.token_rate').filter((a) => a.clientId === burst.client_id);
+    const fired = (await alertsOf(server, 'agent.token_rate')).filter((a) => a.clientId === burst.client_id);
     expect(fired).toHaveLength(1);
     expect(fired[0]?.details).toMatchObject({ tokens_last_hour: 6, factor: 3 });
   });
 
   it('fires on access at an hour the user never used, and not at their usual hours or without history', async () => {
     await connect(server, 'alice', undefined, 'mcp:read');
-    expect(alertsOf(server, 'user.unusual_hour').filter((a) => a.userId === ids.alice)).toEqual([]);
+    expect((await alertsOf(server, 'user.unusual_hour')).filter((a) => a.userId === ids.alice)).toEqual([]);
     await connect(server, 'erin', undefined, 'mcp:read');
-    expect(alertsOf(server, 'user.unusual_hour').filter((a) => a.userId === ids.erin)).toEqual([]);
+    expect((await alertsOf(server, 'user.unusual_hour')).filter((a) => a.userId === ids.erin)).toEqual([]);
     await connect(server, 'carol', undefined, 'mcp:read');
-    const fired = alertsOf(server, 'user.unusual_hour').filter((a) => a.userId === ids.carol);
+    const fired = (await alertsOf(server, 'user.unusual_hour')).filter((a) => a.userId === ids.carol);
     expect(fired).toHaveLength(1);
     expect(fired[0]?.details.hour_utc).toBe(new Date().getUTCHours());
   });
 
   it('fires on consent to write right after a sign-in from a new address, and not from a known one', async () => {
     await connect(server, 'dave');
-    const fired = alertsOf(server, 'user.new_address_write_consent').filter((a) => a.userId === ids.dave);
+    const fired = (await alertsOf(server, 'user.new_address_write_consent')).filter((a) => a.userId === ids.dave);
     expect(fired).toHaveLength(1);
     expect(fired[0]).toMatchObject({ ip: '127.0.0.1', details: { scopes: 'mcp:write' } });
     // alice signed in from this address before; erin never signed in before (no usual address).
     await connect(server, 'alice');
     await connect(server, 'erin');
-    const others = alertsOf(server, 'user.new_address_write_consent').filter((a) => a.userId !== ids.dave);
+    const others = (await alertsOf(server, 'user.new_address_write_consent')).filter((a) => a.userId !== ids.dave);
     expect(others).toEqual([]);
   });
 
   it('fires on refresh-token reuse, not on ordinary refreshes, and sends it signed to the webhook', async () => {
     const c = await connect(server, 'alice', undefined, 'mcp:read');
     const rotated = (await (await refresh(server, c)).json()) as { refresh_token: string; access_token: string };
-    expect(alertsOf(server, 'grant.token_reuse').filter((a) => a.grantId === c.grantId)).toEqual([]);
+    expect((await alertsOf(server, 'grant.token_reuse')).filter((a) => a.grantId === c.grantId)).toEqual([]);
     expect((await refresh(server, c)).status).toBe(400);
-    const fired = alertsOf(server, 'grant.token_reuse').filter((a) => a.grantId === c.grantId);
+    const fired = (await alertsOf(server, 'grant.token_reuse')).filter((a) => a.grantId === c.grantId);
     expect(fired).toHaveLength(1);
 
     await server.app.alerts.drained();
@@ -202,14 +201,14 @@ describe('alerts from the audit trail', () => {
   });
 
   it('shows alerts in the console, where an admin acknowledges them', async () => {
-    const [alert] = alertsOf(server, 'grant.token_reuse');
+    const [alert] = await alertsOf(server, 'grant.token_reuse');
     const admin = new WebClient(server.url);
     expect((await admin.signIn('root')).status).toBe(303);
     const page = await admin.page('/admin/alerts');
     expect(page.html).toContain(`data-alert-id="${alert?.id}"`);
     const res = await admin.post(`/admin/alerts/${alert?.id}/acknowledge`, { csrf: page.csrf, back: '/admin/alerts' });
     expect(res.status).toBe(303);
-    expect(server.app.stores.alerts.find(alert?.id ?? 0)?.acknowledgedBy).toBe('root');
+    expect((await server.app.stores.alerts.find(alert?.id ?? 0))?.acknowledgedBy).toBe('root');
     expect((await admin.page('/admin/alerts')).html).not.toContain(`data-alert-id="${alert?.id}"`);
     expect((await admin.page('/admin/alerts?state=all')).html).toContain(`data-alert-id="${alert?.id}"`);
     const missing = await admin.post('/admin/alerts/999999/acknowledge', { csrf: page.csrf });
@@ -236,11 +235,11 @@ describe('registration bursts, with a webhook that never answers', () => {
   it('fires once when one address registers too often, not below the threshold, and never holds a request', async () => {
     await register(server.url, PUBLIC_CLIENT);
     await register(server.url, PUBLIC_CLIENT);
-    expect(alertsOf(server, 'registration.burst')).toEqual([]);
+    expect(await alertsOf(server, 'registration.burst')).toEqual([]);
     // Each registration answers although the webhook holds the alert's delivery open.
     await register(server.url, PUBLIC_CLIENT);
     await register(server.url, PUBLIC_CLIENT);
-    const fired = alertsOf(server, 'registration.burst');
+    const fired = await alertsOf(server, 'registration.burst');
     expect(fired).toHaveLength(1);
     expect(fired[0]).toMatchObject({ ip: '127.0.0.1', details: { registrations_last_hour: 3 } });
     await waitFor(() => hook.got.length === 1, 'the webhook to receive the alert');

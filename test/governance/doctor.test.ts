@@ -53,11 +53,9 @@ describe('doctor on a healthy deployment', () => {
     // Plain http on loopback is for development: a warning, not a failure.
     expect(status('tls')).toBe('warn');
     expect(status('refresh.parallel')).toBe('skip');
-    const left = chain.as.db
-      .prepare(
-        "SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Client' AND payload LIKE '%mcp-oauth doctor check%'",
-      )
-      .get() as { n: number };
+    const left = (await chain.as.sql.get(
+      "SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Client' AND payload LIKE '%mcp-oauth doctor check%'",
+    )) as { n: number };
     expect(left.n).toBe(0);
   });
 });

@@ -29,7 +29,7 @@ describe('refresh across two server processes', () => {
     a = await startTestServer({}, { now });
     await a.addUser('alice', PASSWORD);
     await a.addUser('root', PASSWORD, { admin: true });
-    a.addResource(RESOURCE, RESOURCE_NAME);
+    await a.addResource(RESOURCE, RESOURCE_NAME);
     b = await startSecondNode(a, now);
   });
   afterAll(async () => {
@@ -59,17 +59,16 @@ describe('refresh across two server processes', () => {
     expect(successors.size).toBe(1);
     const [successor] = [...successors] as [string];
     // Exactly one live refresh token for the grant: one chain, not six.
-    const live = a.db
-      .prepare(
-        "SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ? AND consumed_at IS NULL",
-      )
-      .get(c.grantId) as { n: number };
+    const live = (await a.sql.get(
+      "SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ? AND consumed_at IS NULL",
+      [c.grantId],
+    )) as { n: number };
     expect(live.n).toBe(1);
     // The chain goes on from the one successor, on either node.
     const next = await refreshAt(b.url, c.client, successor);
     expect(next.status).toBe(200);
     expect((await refreshAt(a.url, c.client, next.body.refresh_token ?? '')).status).toBe(200);
-    expect(a.app.stores.grantRecords.find(c.grantId)?.revokedAt ?? null).toBeNull();
+    expect((await a.app.stores.grantRecords.find(c.grantId))?.revokedAt ?? null).toBeNull();
   });
 
   it('a replay of the rotated token after the window revokes the grant, whichever node sees it', async () => {
@@ -81,11 +80,11 @@ describe('refresh across two server processes', () => {
     expect(replay.status).toBe(400);
     expect(replay.body.error).toBe('invalid_grant');
     expect((await refreshAt(a.url, c.client, first.body.refresh_token ?? '')).status).toBe(400);
-    expect(a.app.stores.grantRecords.find(c.grantId)?.revokedBy).toBe('system:code or refresh token reused');
+    expect((await a.app.stores.grantRecords.find(c.grantId))?.revokedBy).toBe('system:code or refresh token reused');
     // The revoked grant's family (and the token ids in it) goes at the next purge.
-    expect(a.app.stores.refreshFamily.family(c.grantId)).toHaveLength(1);
-    purgeExpired(a.db, Math.floor(now() / 1000));
-    expect(a.app.stores.refreshFamily.family(c.grantId)).toEqual([]);
+    expect(await a.app.stores.refreshFamily.family(c.grantId)).toHaveLength(1);
+    await purgeExpired(a.sql, Math.floor(now() / 1000));
+    expect(await a.app.stores.refreshFamily.family(c.grantId)).toEqual([]);
   });
 
   it('a token whose successor was already rotated on is not saved by the window: the grant is revoked', async () => {
@@ -96,7 +95,7 @@ describe('refresh across two server processes', () => {
     // Inside the window of the first rotation, but its successor is spent: a chain cannot fork.
     const stale = await refreshAt(a.url, c.client, c.refresh);
     expect(stale.status).toBe(400);
-    expect(a.app.stores.grantRecords.find(c.grantId)?.revokedAt).not.toBeNull();
+    expect((await a.app.stores.grantRecords.find(c.grantId))?.revokedAt).not.toBeNull();
   });
 
   it("the console shows the grant's token family: when, from where, how many presentations", async () => {
@@ -111,7 +110,9 @@ describe('refresh across two server processes', () => {
     expect(page.html).toContain('data-presentations="3"');
     expect(page.html).toContain('127.0.0.1');
     // Never a token value.
-    const ids = a.db.prepare("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ?").all(c.grantId);
+    const ids = await a.sql.all("SELECT id FROM oidc_models WHERE model = 'RefreshToken' AND grant_id = ?", [
+      c.grantId,
+    ]);
     for (const { id } of ids as { id: string }[]) expect(page.html).not.toContain(id);
     expect(page.html).not.toContain(c.refresh);
     // The grants list links to it.

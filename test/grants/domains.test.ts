@@ -36,7 +36,7 @@ describe('domain blocks accept the host names the settings accept', () => {
   let token: string;
   beforeAll(async () => {
     server = await startTestServer({ MCP_OAUTH_CIMD_DEV_LOOPBACK_HOSTS: 'localhost' });
-    token = server.app.stores.adminTokens.create('tests', null, epochSeconds()).token;
+    token = (await server.app.stores.adminTokens.create('tests', null, epochSeconds())).token;
   });
   afterAll(() => server.close());
 
@@ -54,7 +54,7 @@ describe('domain blocks accept the host names the settings accept', () => {
       out: 'disabled domain localhost; revoked 0 grants\n',
       err: '',
     });
-    expect(server.app.stores.clientState.isDomainBlocked('localhost')).toBe(true);
+    expect(await server.app.stores.clientState.isDomainBlocked('localhost')).toBe(true);
     expect(await cli('clients', 'enable', '--domain', 'localhost')).toEqual({
       code: 0,
       out: 'enabled domain localhost\n',
@@ -83,6 +83,6 @@ describe('domain blocks accept the host names the settings accept', () => {
     const res = await api('*.example.com');
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_request' });
-    expect(server.app.stores.clientState.blockedDomains().map((d) => d.domain)).not.toContain('example.com');
+    expect((await server.app.stores.clientState.blockedDomains()).map((d) => d.domain)).not.toContain('example.com');
   });
 });

@@ -23,7 +23,7 @@ describe('revoking grants, agents and users', () => {
     server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     aliceId = (await server.addUser('alice', PASSWORD)).id;
     bobId = (await server.addUser('bob', PASSWORD)).id;
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
 
@@ -40,7 +40,7 @@ describe('revoking grants, agents and users', () => {
 
   it('records each grant with its scopes and last use', async () => {
     const { grantId, client } = await connect('alice');
-    const record = server.app.stores.grantRecords.find(grantId);
+    const record = await server.app.stores.grantRecords.find(grantId);
     expect(record).toMatchObject({
       accountId: aliceId,
       clientId: client.client_id,
@@ -50,25 +50,25 @@ describe('revoking grants, agents and users', () => {
       revokedAt: null,
     });
     expect(record?.lastUsedAt).toBeGreaterThan(0);
-    expect(server.app.stores.clientState.find(client.client_id)).toMatchObject({ registeredVia: 'dynamic' });
-    expect(server.app.stores.clientState.find(client.client_id)?.lastUsedAt).toBeGreaterThan(0);
+    expect(await server.app.stores.clientState.find(client.client_id)).toMatchObject({ registeredVia: 'dynamic' });
+    expect((await server.app.stores.clientState.find(client.client_id))?.lastUsedAt).toBeGreaterThan(0);
   });
 
   it('revoking one grant kills its refresh token at once, leaves other grants alone, writes a feed entry, and asks consent again', async () => {
     const a = await connect('alice');
     const b = await connect('bob', a.client);
     const { revocations, grantRecords } = server.app.stores;
-    const before = revocations.latestSeq();
-    expect(revocations.revokeGrant(a.grantId, `admin:${bobId}`, epochSeconds())).toBe(true);
+    const before = await revocations.latestSeq();
+    expect(await revocations.revokeGrant(a.grantId, `admin:${bobId}`, epochSeconds())).toBe(true);
     expect((await refresh(a.client, a.refresh)).status).toBe(400);
     expect((await refresh(b.client, b.refresh)).status).toBe(200);
-    expect(grantRecords.find(a.grantId)).toMatchObject({ revokedBy: `admin:${bobId}` });
-    const feed = revocations.feedAfter(before, epochSeconds());
+    expect(await grantRecords.find(a.grantId)).toMatchObject({ revokedBy: `admin:${bobId}` });
+    const feed = await revocations.feedAfter(before, epochSeconds());
     expect(feed).toEqual([expect.objectContaining({ kind: 'grant', subject: a.grantId })]);
     expect(feed[0]?.expiresAt).toBe((feed[0]?.before ?? 0) + server.config.accessTokenTtl + 60);
     // Second revoke: nothing left to revoke, no new entry.
-    expect(revocations.revokeGrant(a.grantId, 'cli', epochSeconds())).toBe(false);
-    expect(revocations.latestSeq()).toBe(feed[0]?.seq);
+    expect(await revocations.revokeGrant(a.grantId, 'cli', epochSeconds())).toBe(false);
+    expect(await revocations.latestSeq()).toBe(feed[0]?.seq);
   });
 
   it('after a revoke, the next authorization of a web agent asks for consent again (and not before)', async () => {
@@ -84,7 +84,7 @@ describe('revoking grants, agents and users', () => {
     const silent = await authorize(server.url, opts);
     expect(silent.consentHtml).toBeUndefined();
     expect(silent.code).not.toBeNull();
-    expect(server.app.stores.revocations.revokeGrant(grantId, 'cli', epochSeconds())).toBe(true);
+    expect(await server.app.stores.revocations.revokeGrant(grantId, 'cli', epochSeconds())).toBe(true);
     const after = await authorize(server.url, opts);
     expect(after.consentHtml).toContain('Read data and list tools');
     expect(after.code).not.toBeNull();
@@ -93,7 +93,7 @@ describe('revoking grants, agents and users', () => {
   it('a disabled agent gets no token and no authorization; enabling it lets it start over', async () => {
     const a = await connect('alice');
     const { revocations } = server.app.stores;
-    const ids = revocations.disableClient(a.client.client_id, 'cli', epochSeconds());
+    const ids = await revocations.disableClient(a.client.client_id, 'cli', epochSeconds());
     expect(ids).toContain(a.grantId);
     const res = await refresh(a.client, a.refresh);
     expect(res.status).toBe(401);
@@ -104,30 +104,32 @@ describe('revoking grants, agents and users', () => {
     );
     expect(blocked.status).toBe(400);
     expect(blocked.headers.get('location')).toBeNull();
-    expect(revocations.feedAfter(0, epochSeconds()).at(-1)).toMatchObject({
+    expect((await revocations.feedAfter(0, epochSeconds())).at(-1)).toMatchObject({
       kind: 'client',
       subject: a.client.client_id,
     });
-    expect(revocations.enableClient(a.client.client_id)).toBe(true);
+    expect(await revocations.enableClient(a.client.client_id)).toBe(true);
     expect((await connect('alice', a.client)).grantId).toBeTruthy();
   });
 
   it('disabling a user revokes all their grants and stops their refresh tokens', async () => {
     const a = await connect('bob');
     const { revocations, users } = server.app.stores;
-    revocations.disableUser(bobId, 'cli', epochSeconds());
-    expect(users.findById(bobId)?.disabled).toBe(true);
+    await revocations.disableUser(bobId, 'cli', epochSeconds());
+    expect((await users.findById(bobId))?.disabled).toBe(true);
     expect((await refresh(a.client, a.refresh)).status).toBe(400);
-    expect(revocations.feedAfter(0, epochSeconds()).at(-1)).toMatchObject({ kind: 'user', subject: bobId });
-    expect(server.app.stores.grantRecords.list({ accountId: bobId, state: 'active' })).toEqual([]);
+    expect((await revocations.feedAfter(0, epochSeconds())).at(-1)).toMatchObject({ kind: 'user', subject: bobId });
+    expect(await server.app.stores.grantRecords.list({ accountId: bobId, state: 'active' })).toEqual([]);
   });
 
   it('a refresh-token replay revokes the grant and reaches the feed as a system revocation', async () => {
     const a = await connect('alice');
     expect((await refresh(a.client, a.refresh)).status).toBe(200);
     expect((await refresh(a.client, a.refresh)).status).toBe(400);
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedBy).toBe('system:code or refresh token reused');
-    expect(server.app.stores.revocations.feedAfter(0, epochSeconds()).at(-1)).toMatchObject({
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedBy).toBe(
+      'system:code or refresh token reused',
+    );
+    expect((await server.app.stores.revocations.feedAfter(0, epochSeconds())).at(-1)).toMatchObject({
       kind: 'grant',
       subject: a.grantId,
     });

@@ -16,11 +16,11 @@ describe('sessions end when a user changes standing', () => {
   beforeAll(async () => {
     server = await serverWithUsers();
     client = await register(server.url, PUBLIC_CLIENT);
-    adminToken = server.app.stores.adminTokens.create('tests', null, epochSeconds()).token;
+    adminToken = (await server.app.stores.adminTokens.create('tests', null, epochSeconds())).token;
   });
   afterAll(() => server.close());
 
-  const userId = (name: string) => server.app.stores.users.findByUsername(name)?.id ?? '';
+  const userId = async (name: string) => (await server.app.stores.users.findByUsername(name))?.id ?? '';
 
   /** Starts an authorization with the browser's cookies; the page it lands on, and where. */
   async function openAuthorize(browser: CookieBrowser): Promise<{ url: string; html: string }> {
@@ -98,8 +98,8 @@ describe('sessions end when a user changes standing', () => {
     const s = await signedInEverywhere('ada');
     const root = await signedInClient(server, 'root');
     const { csrf } = await root.page('/admin/users');
-    expect((await root.post(`/admin/users/${userId('ada')}/disable`, { csrf })).status).toBe(303);
-    expect((await root.post(`/admin/users/${userId('ada')}/enable`, { csrf })).status).toBe(303);
+    expect((await root.post(`/admin/users/${await userId('ada')}/disable`, { csrf })).status).toBe(303);
+    expect((await root.post(`/admin/users/${await userId('ada')}/enable`, { csrf })).status).toBe(303);
     await expectSignedOut(s, '/admin');
     // The admin who acted keeps their session.
     expect((await root.get('/admin/users')).status).toBe(200);
@@ -125,9 +125,9 @@ describe('sessions end when a user changes standing', () => {
     await server.addUser('carl', PASSWORD);
     await signedInEverywhere('carl');
     expect((await cli(['users', 'passwd', 'carl'], `${PASSWORD}\n`)).code).toBe(0);
-    const row = server.db
-      .prepare("SELECT details FROM audit_events WHERE event = 'user.password_changed' ORDER BY id DESC LIMIT 1")
-      .get() as { details: string };
+    const row = (await server.sql.get(
+      "SELECT details FROM audit_events WHERE event = 'user.password_changed' ORDER BY id DESC LIMIT 1",
+    )) as { details: string };
     // The /authorize session and the /account page session.
     expect(JSON.parse(row.details)).toEqual({ by: 'cli', sessions_ended: 2 });
   });

@@ -49,9 +49,9 @@ describe('client credentials for service clients', () => {
 
   beforeAll(async () => {
     chain = await startChain();
-    chain.as.addResource(OTHER, 'Other MCP');
+    await chain.as.addResource(OTHER, 'Other MCP');
     as = await discover(chain.as.url);
-    adminToken = chain.as.app.stores.adminTokens.create('tests', null, epochSeconds()).token;
+    adminToken = (await chain.as.app.stores.adminTokens.create('tests', null, epochSeconds())).token;
     keys = await generateKeyPair('ES256', { extractable: true });
     const created = await api('POST', '/admin/api/service-clients', {
       name: 'Nightly report',
@@ -97,9 +97,10 @@ describe('client credentials for service clients', () => {
     const named = await token(keyed, oauth.PrivateKeyJwt(keys.privateKey), { resource: chain.resource });
     expect(decodeJwt(named.access_token).aud).toBe(chain.resource);
     // The audit trail names the client and the server, with no user.
-    const row = chain.as.db
-      .prepare("SELECT * FROM audit_events WHERE event = 'token.issued' AND client_id = ? ORDER BY id DESC LIMIT 1")
-      .get(keyed.client_id) as { user_id: string | null; resource: string };
+    const row = (await chain.as.sql.get(
+      "SELECT * FROM audit_events WHERE event = 'token.issued' AND client_id = ? ORDER BY id DESC LIMIT 1",
+      [keyed.client_id],
+    )) as { user_id: string | null; resource: string };
     expect(row).toMatchObject({ user_id: null, resource: chain.resource });
   });
 
@@ -159,14 +160,14 @@ describe('client credentials for service clients', () => {
     expect(shown.out).not.toContain(out.client_secret);
     // Deleted: no record left, no token.
     expect((await cli.run(['clients', 'delete', out.client_id])).code).toBe(0);
-    expect(chain.as.app.stores.serviceClients.find(out.client_id)).toBeUndefined();
+    expect(await chain.as.app.stores.serviceClients.find(out.client_id)).toBeUndefined();
     await expect(token(client, oauth.ClientSecretBasic(out.client_secret), { resource: OTHER })).rejects.toMatchObject({
       status: 401,
     });
   });
 
   it('refuses bad registrations with a clear error and writes nothing', async () => {
-    const before = chain.as.app.stores.serviceClients.list().length;
+    const before = (await chain.as.app.stores.serviceClients.list()).length;
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const cases: [unknown, string][] = [
       [{ name: 'x', resources: [chain.resource], scopes: ['mcp:read'] }, 'public keys'],
@@ -188,7 +189,7 @@ describe('client credentials for service clients', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(String(res.body.error_description)).toContain(message);
     }
-    expect(chain.as.app.stores.serviceClients.list().length).toBe(before);
+    expect((await chain.as.app.stores.serviceClients.list()).length).toBe(before);
   });
 
   it('is never available through open registration', async () => {
@@ -223,7 +224,7 @@ describe('client credentials for service clients', () => {
     });
     // Deny by default: a client record that allows the grant but that no admin made a service
     // client (written straight into the database) still gets nothing.
-    chain.as.app.stores.oidc.upsert(
+    await chain.as.app.stores.oidc.upsert(
       'Client',
       'planted',
       {

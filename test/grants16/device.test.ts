@@ -114,26 +114,26 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(seen['x-mcp-subject-type']).toBe('user');
 
     // Listed like any other grant, marked as obtained on a device, and revocable.
-    const record = chain.as.app.stores.grantRecords.find(String(claims.grant_id));
+    const record = await chain.as.app.stores.grantRecords.find(String(claims.grant_id));
     expect(record).toMatchObject({ clientId: client.client_id, resource: chain.resource, obtainedVia: 'device' });
-    const admin = chain.as.app.stores.adminTokens.create('tests', null, Math.floor(Date.now() / 1000)).token;
+    const admin = (await chain.as.app.stores.adminTokens.create('tests', null, Math.floor(Date.now() / 1000))).token;
     const listed = (await (
       await fetch(`${chain.as.url}/admin/api/grants?client=${encodeURIComponent(client.client_id)}`, {
         headers: { authorization: `Bearer ${admin}` },
       })
     ).json()) as { grants: { id: string; obtainedVia: string }[] };
     expect(listed.grants).toEqual([expect.objectContaining({ id: claims.grant_id, obtainedVia: 'device' })]);
-    const events = chain.as.db
-      .prepare('SELECT event, details FROM audit_events WHERE grant_id = ? ORDER BY id')
-      .all(String(claims.grant_id)) as { event: string; details: string }[];
+    const events = (await chain.as.sql.all('SELECT event, details FROM audit_events WHERE grant_id = ? ORDER BY id', [
+      String(claims.grant_id),
+    ])) as { event: string; details: string }[];
     expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['consent.given', 'token.issued']));
     expect(events.find((e) => e.event === 'consent.given')?.details).toContain('"via":"device"');
     expect(events.find((e) => e.event === 'token.issued')?.details).toContain(DEVICE_GRANT);
     const { createLifecycle, CLI_ACTOR } = await import('../../src/grants/index.js');
     const { createAudit } = await import('../../src/audit/index.js');
     const { createLogger } = await import('../../src/log/logger.js');
-    const lifecycle = createLifecycle(chain.as.app.stores, createAudit(chain.as.db, createLogger('silent')));
-    expect(lifecycle.revokeGrant(CLI_ACTOR, String(claims.grant_id))).toBe('revoked');
+    const lifecycle = createLifecycle(chain.as.app.stores, createAudit(chain.as.sql, createLogger('silent')));
+    expect(await lifecycle.revokeGrant(CLI_ACTOR, String(claims.grant_id))).toBe('revoked');
     await expect
       .poll(async () => {
         const r = await mcpCall(chain.resource, tokens.access_token);

@@ -27,7 +27,7 @@ describe('service clients in the console', () => {
     const secret = /class="client-secret">([^<]+)</.exec(page)?.[1] ?? '';
     const clientId = /class="client-id">([^<]+)</.exec(page)?.[1] ?? '';
     expect(secret.length).toBeGreaterThan(30);
-    expect(server.app.stores.serviceClients.find(clientId)).toMatchObject({
+    expect(await server.app.stores.serviceClients.find(clientId)).toMatchObject({
       resources: [RESOURCE],
       scopes: ['mcp:read'],
       authMethod: 'client_secret_basic',
@@ -36,15 +36,16 @@ describe('service clients in the console', () => {
     expect(after.html).toContain(clientId);
     expect(after.html).toContain('Nightly sync');
     expect(after.html).not.toContain(secret);
-    const audit = server.db
-      .prepare("SELECT details FROM audit_events WHERE event = 'client.registered' AND client_id = ?")
-      .get(clientId) as { details: string };
+    const audit = (await server.sql.get(
+      "SELECT details FROM audit_events WHERE event = 'client.registered' AND client_id = ?",
+      [clientId],
+    )) as { details: string };
     expect(audit.details).toContain('"via":"service"');
     expect(audit.details).not.toContain(secret);
   });
 
   it('refuses bad input with a page and writes nothing', async () => {
-    const before = server.app.stores.serviceClients.list().length;
+    const before = (await server.app.stores.serviceClients.list()).length;
     for (const [form, reason] of [
       [{ name: 'x', resource: RESOURCE, scopes: 'mcp:read', jwks: '{not json' }, 'The key set is not JSON.'],
       [{ name: 'x', resource: RESOURCE, scopes: 'mcp:read' }, 'public keys'],
@@ -55,6 +56,6 @@ describe('service clients in the console', () => {
       expect(res.status).toBe(400);
       expect(await res.text()).toContain(reason);
     }
-    expect(server.app.stores.serviceClients.list().length).toBe(before);
+    expect((await server.app.stores.serviceClients.list()).length).toBe(before);
   });
 });

@@ -100,7 +100,7 @@ describe('cookies over https behind a trusted proxy', () => {
     server = await startTestServer({ MCP_OAUTH_ISSUER: 'https://auth.example.test', MCP_OAUTH_TRUST_PROXY: 'true' });
     await server.addUser('alice', PASSWORD);
     await server.addUser('mallory', PASSWORD);
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
     clientId = (await register(server.url, PUBLIC_CLIENT)).client_id;
   });
   afterAll(() => server.close());
@@ -202,10 +202,9 @@ describe('cookies over https behind a trusted proxy', () => {
     const after = browser.jar.get('__Host-session') ?? '';
     expect(after).not.toBe('');
     expect(after).not.toBe(before);
-    const row = (id: string) =>
-      server.db.prepare("SELECT id FROM oidc_models WHERE model = 'Session' AND id = ?").get(id);
-    expect(row(before)).toBeUndefined();
-    expect(row(after)).toBeDefined();
+    const row = (id: string) => server.sql.get("SELECT id FROM oidc_models WHERE model = 'Session' AND id = ?", [id]);
+    expect(await row(before)).toBeUndefined();
+    expect(await row(after)).toBeDefined();
   });
 
   it('an account session id the attacker planted is retired when the victim signs in: fixation gets nothing', async () => {

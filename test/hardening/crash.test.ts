@@ -142,7 +142,8 @@ describe('SIGKILL under load', () => {
       expect(revokedAck.has(a.grantId) || revokeUncertain.has(a.grantId)).toBe(true);
     }
 
-    // The database as the killed process left it.
+    // The database as the killed process left it, read with better-sqlite3 itself: this test is
+    // about SQLite's file after a crash (integrity_check, foreign_key_check).
     const db = new Database(seeded.databaseFile);
     try {
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');

@@ -50,10 +50,10 @@ const basicOf = (id: string, secret: string) =>
 beforeAll(async () => {
   server = await startTestServer(NO_LIMITS);
   await server.addUser(USER.username, USER.password);
-  server.addResource(RESOURCE, 'Orders DB');
-  const resource = server.app.stores.resources.findByUri(RESOURCE);
+  await server.addResource(RESOURCE, 'Orders DB');
+  const resource = await server.app.stores.resources.findByUri(RESOURCE);
   if (!resource) throw new Error('no resource');
-  const feed = server.app.stores.credentials.create(resource.id, { replace: false });
+  const feed = await server.app.stores.credentials.create(resource.id, { replace: false });
   feedAuth = basicOf(feed.id, feed.secret);
   pub = await register(server.url, PUBLIC_CLIENT);
   conf = await register(server.url, {

@@ -45,8 +45,9 @@ beforeAll(async () => {
   const grants = [await connect(server, 'bob', client), await connect(server, 'alice')];
   bob = await signedInClient(server, 'bob');
   root = await signedInClient(server, 'root');
-  apiToken = server.app.stores.adminTokens.create('fuzz', null, Math.floor(Date.now() / 1000)).token;
-  const users = ['alice', 'bob', 'root'].map((u) => server.app.stores.users.findByUsername(u)?.id ?? '');
+  apiToken = (await server.app.stores.adminTokens.create('fuzz', null, Math.floor(Date.now() / 1000))).token;
+  const users: string[] = [];
+  for (const u of ['alice', 'bob', 'root']) users.push((await server.app.stores.users.findByUsername(u))?.id ?? '');
   ids = [...grants.map((g) => g.grantId), ...users, client.client_id, 'alice', 'bob', 'root'];
 });
 afterAll(async () => {

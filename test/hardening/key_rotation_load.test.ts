@@ -24,7 +24,7 @@ let refresh: string;
 beforeAll(async () => {
   server = await startTestServer();
   await server.addUser('alice', 'correct horse battery');
-  server.addResource(RESOURCE, 'Orders DB');
+  await server.addResource(RESOURCE, 'Orders DB');
   client = await register(server.url, PUBLIC_CLIENT);
   const got = await authorize(server.url, {
     client,
@@ -64,7 +64,7 @@ describe('signing-key rotation under load', () => {
     let now = clock - (clock % KEY_CHECK_EVERY); // a key check just ran
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(now * 1000);
-    server.app.reloadKeysIfChanged();
+    await server.app.reloadKeysIfChanged();
 
     const verifiers: { start: number; jwks: ReturnType<typeof createRemoteJWKSet> }[] = [];
     const kids = new Set<string>();
@@ -72,7 +72,7 @@ describe('signing-key rotation under load', () => {
     let rotated = false;
     for (; now <= end; now += 1) {
       vi.setSystemTime(now * 1000);
-      if (now % KEY_CHECK_EVERY === 0) server.app.reloadKeysIfChanged();
+      if (now % KEY_CHECK_EVERY === 0) await server.app.reloadKeysIfChanged();
       if (!rotated && now % KEY_CHECK_EVERY === offset) {
         // What `mcp-oauth keys rotate --delay N` does, from another process.
         await rotateSigningKey(server.app.stores.keys, {

@@ -50,7 +50,7 @@ describe('no secret reaches the logs or an error response', () => {
     server = await startTestServer({}, { logger });
     await server.addUser('alice', PASSWORD);
     await server.addUser('root', PASSWORD, { admin: true });
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(async () => {
     vi.restoreAllMocks();
@@ -168,8 +168,8 @@ describe('no secret reaches the logs or an error response', () => {
     const badSecret = await refresh(refreshed.json().refresh_token, basic(client.client_id, WRONG_SECRET));
     expect(badSecret.status).toBe(401);
 
-    const resourceId = server.app.stores.resources.findByUri(RESOURCE)?.id ?? -1;
-    const credential = server.app.stores.credentials.create(resourceId, { replace: true });
+    const resourceId = (await server.app.stores.resources.findByUri(RESOURCE))?.id ?? -1;
+    const credential = await server.app.stores.credentials.create(resourceId, { replace: true });
     keep('resource credential secret', credential.secret);
     const rsAuth = basic(credential.id, credential.secret);
     const introspected = await send('/introspect', form({ token: refreshed.json().access_token ?? '' }, rsAuth));
@@ -195,7 +195,7 @@ describe('no secret reaches the logs or an error response', () => {
     expect(replayedCode.status).toBe(400);
 
     // The admin API with an admin token, and with a wrong one.
-    const admin = server.app.stores.adminTokens.create('log test', null, epochSeconds());
+    const admin = await server.app.stores.adminTokens.create('log test', null, epochSeconds());
     keep('admin token', admin.token);
     expect((await send('/admin/api/grants', { headers: { authorization: `Bearer ${admin.token}` } })).status).toBe(200);
     expect((await send('/admin/api/clients', { headers: { authorization: `Bearer ${admin.token}` } })).status).toBe(

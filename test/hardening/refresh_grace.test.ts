@@ -37,8 +37,8 @@ async function refresh(server: TestServer, client: RegisteredClient, refreshToke
   return { status: res.status, body: (await res.json()) as Record<string, string> };
 }
 
-function auditEvents(server: TestServer, event: string, grantId: string): unknown[] {
-  return server.db.prepare('SELECT * FROM audit_events WHERE event = ? AND grant_id = ?').all(event, grantId);
+async function auditEvents(server: TestServer, event: string, grantId: string): Promise<unknown[]> {
+  return await server.sql.all('SELECT * FROM audit_events WHERE event = ? AND grant_id = ?', [event, grantId]);
 }
 
 describe('the grace window boundary', () => {
@@ -57,7 +57,7 @@ describe('refresh-token reuse with the default 10 s grace window', () => {
   beforeAll(async () => {
     server = await startTestServer({}, { now: () => Date.now() + offsetMs });
     await server.addUser('alice', PASSWORD);
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
 
@@ -73,10 +73,10 @@ describe('refresh-token reuse with the default 10 s grace window', () => {
     // The same successor: one chain, whichever process presented the token.
     expect(again.body.refresh_token).toBe(first.body.refresh_token);
     expect(again.body.access_token).not.toBe(first.body.access_token);
-    expect(auditEvents(server, 'refresh_token.reused_in_grace', a.grantId)).toHaveLength(1);
+    expect(await auditEvents(server, 'refresh_token.reused_in_grace', a.grantId)).toHaveLength(1);
     expect((await refresh(server, a.client, first.body.refresh_token ?? '')).status).toBe(200);
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedAt ?? null).toBeNull();
-    expect(auditEvents(server, 'refresh_token.reuse_detected', a.grantId)).toHaveLength(0);
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedAt ?? null).toBeNull();
+    expect(await auditEvents(server, 'refresh_token.reuse_detected', a.grantId)).toHaveLength(0);
   });
 
   it('after the window, reuse is theft: the grant is revoked, published on the feed and audited', async () => {
@@ -90,14 +90,16 @@ describe('refresh-token reuse with the default 10 s grace window', () => {
     expect(reuse.body.refresh_token).toBeUndefined();
     // The whole grant is dead, including the token the legitimate process holds.
     expect((await refresh(server, a.client, first.body.refresh_token ?? '')).status).toBe(400);
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedBy).toBe('system:code or refresh token reused');
-    expect(server.app.stores.revocations.feedAfter(0, epochSeconds()).at(-1)).toMatchObject({
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedBy).toBe(
+      'system:code or refresh token reused',
+    );
+    expect((await server.app.stores.revocations.feedAfter(0, epochSeconds())).at(-1)).toMatchObject({
       kind: 'grant',
       subject: a.grantId,
     });
-    expect(auditEvents(server, 'refresh_token.reuse_detected', a.grantId)).toHaveLength(1);
-    expect(auditEvents(server, 'grant.revoked', a.grantId)).toHaveLength(1);
-    expect(auditEvents(server, 'refresh_token.reused_in_grace', a.grantId)).toHaveLength(0);
+    expect(await auditEvents(server, 'refresh_token.reuse_detected', a.grantId)).toHaveLength(1);
+    expect(await auditEvents(server, 'grant.revoked', a.grantId)).toHaveLength(1);
+    expect(await auditEvents(server, 'refresh_token.reused_in_grace', a.grantId)).toHaveLength(0);
   });
 
   it('another client presenting the rotated token within the window gets invalid_grant and changes nothing', async () => {
@@ -108,8 +110,8 @@ describe('refresh-token reuse with the default 10 s grace window', () => {
     const stolen = await refresh(server, other, a.refresh);
     expect(stolen.status).toBe(400);
     expect(stolen.body.error).toBe('invalid_grant');
-    expect(auditEvents(server, 'refresh_token.reused_in_grace', a.grantId)).toHaveLength(0);
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedAt ?? null).toBeNull();
+    expect(await auditEvents(server, 'refresh_token.reused_in_grace', a.grantId)).toHaveLength(0);
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedAt ?? null).toBeNull();
     expect((await refresh(server, a.client, first.body.refresh_token ?? '')).status).toBe(200);
   });
 
@@ -124,7 +126,7 @@ describe('refresh-token reuse with the default 10 s grace window', () => {
     const next = await Promise.all(issued.map((t) => refresh(server, a.client, t)));
     expect(next.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect(new Set(next.map((r) => r.body.refresh_token)).size).toBe(1);
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedAt ?? null).toBeNull();
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedAt ?? null).toBeNull();
   });
 
   it('a refresh token that was never issued is refused without touching any grant', async () => {
@@ -141,7 +143,7 @@ describe('refresh-token reuse with the grace window off (MCP_OAUTH_REFRESH_REUSE
   beforeAll(async () => {
     server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
     await server.addUser('alice', PASSWORD);
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
 
@@ -151,6 +153,8 @@ describe('refresh-token reuse with the grace window off (MCP_OAUTH_REFRESH_REUSE
     const reuse = await refresh(server, a.client, a.refresh);
     expect(reuse.status).toBe(400);
     expect(reuse.body.error).toBe('invalid_grant');
-    expect(server.app.stores.grantRecords.find(a.grantId)?.revokedBy).toBe('system:code or refresh token reused');
+    expect((await server.app.stores.grantRecords.find(a.grantId))?.revokedBy).toBe(
+      'system:code or refresh token reused',
+    );
   });
 });

@@ -109,6 +109,7 @@ describe('SIGTERM', () => {
       child.proc.kill('SIGKILL');
     }
 
+    // SQLite only from here (WAL, integrity_check): read the file with better-sqlite3 itself.
     // Closed cleanly: the WAL was checkpointed into the main file and removed.
     expect(existsSync(`${seeded.databaseFile}-wal`)).toBe(false);
     const db = new Database(seeded.databaseFile, { readonly: true });

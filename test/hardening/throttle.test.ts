@@ -56,11 +56,11 @@ async function attempt(page: LoginPage, username: string, password: string) {
   return { status: res.status, retryAfter: res.headers.get('retry-after'), html, error };
 }
 
-function throttledRows(server: TestServer) {
+async function throttledRows(server: TestServer) {
   return (
-    server.db
-      .prepare("SELECT user_id, ip, details FROM audit_events WHERE event = 'login.throttled' ORDER BY id")
-      .all() as { user_id: string | null; ip: string | null; details: string }[]
+    (await server.sql.all(
+      "SELECT user_id, ip, details FROM audit_events WHERE event = 'login.throttled' ORDER BY id",
+    )) as { user_id: string | null; ip: string | null; details: string }[]
   ).map((r) => ({ userId: r.user_id, ip: r.ip, details: JSON.parse(r.details) as Record<string, unknown> }));
 }
 
@@ -139,7 +139,7 @@ describe('sign-in back-off per account', () => {
     aliceId = (await server.addUser('alice', PASSWORD)).id;
     await server.addUser('bob', PASSWORD);
     erinId = (await server.addUser('erin', PASSWORD)).id;
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
   afterEach(() => {
@@ -164,7 +164,7 @@ describe('sign-in back-off per account', () => {
       { status: 429, retryAfter: '60', error: `${THROTTLED} Try again in 60 seconds.` },
     ]);
     expect(runs[1]).toEqual(runs[0]);
-    const rows = throttledRows(server);
+    const rows = await throttledRows(server);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({
       userId: aliceId,
@@ -181,7 +181,7 @@ describe('sign-in back-off per account', () => {
         username: 'nosu…',
       },
     });
-    const logged = server.db.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE event = 'login.success'").get() as {
+    const logged = (await server.sql.get("SELECT COUNT(*) AS n FROM audit_events WHERE event = 'login.success'")) as {
       n: number;
     };
     expect(logged.n).toBe(0);
@@ -208,7 +208,7 @@ describe('sign-in back-off per account', () => {
     // Success clears the account's count: a typo afterwards is an ordinary failure.
     const fresh = await accountLogin(server);
     expect((await attempt(fresh, 'alice', 'typo typo typo')).status).toBe(401);
-    const blocks = throttledRows(server)
+    const blocks = (await throttledRows(server))
       .filter((r) => r.userId === aliceId)
       .map((r) => r.details.block_seconds);
     expect(blocks).toEqual([60, 120, 240, 240]);
@@ -223,9 +223,10 @@ describe('sign-in back-off per account', () => {
     // Every password check that ran left a login.failure row. Three failures are free; the check
     // after them may run (one at a time) and starts the block, answering 429 rather than 401. So at
     // most 3 + 1 checks, however the 12 requests interleave.
-    const checked = server.db
-      .prepare("SELECT COUNT(*) AS n FROM audit_events WHERE event = 'login.failure' AND user_id = ?")
-      .get(erinId) as { n: number };
+    const checked = (await server.sql.get(
+      "SELECT COUNT(*) AS n FROM audit_events WHERE event = 'login.failure' AND user_id = ?",
+      [erinId],
+    )) as { n: number };
     expect(checked.n).toBeGreaterThanOrEqual(1);
     expect(checked.n).toBeLessThanOrEqual(4);
     expect(wrong).toBeLessThanOrEqual(checked.n);
@@ -290,7 +291,7 @@ describe('sign-in back-off per address and per username behind a trusted proxy',
     expect((await loginFrom(`198.51.100.77, ${attacker}`, 'carol', PASSWORD)).status).toBe(429);
     // Another address, and the real user there, are unaffected.
     expect((await loginFrom('203.0.113.6', 'carol', PASSWORD)).status).toBe(303);
-    const rows = throttledRows(server);
+    const rows = await throttledRows(server);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ ip: attacker, details: { scope: 'address', failures: 4, block_seconds: 60 } });
   });
@@ -306,7 +307,7 @@ describe('sign-in back-off per address and per username behind a trusted proxy',
     expect((await loginFrom('192.0.2.99', 'dave', PASSWORD)).status).toBe(429);
     // ...but dave still gets in from where he signed in before.
     expect((await loginFrom(home, 'dave', PASSWORD)).status).toBe(303);
-    const rows = throttledRows(server).filter((r) => r.details.scope === 'user');
+    const rows = (await throttledRows(server)).filter((r) => r.details.scope === 'user');
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       ip: '192.0.2.5',
@@ -391,8 +392,8 @@ describe('per-address request limits on machine-facing endpoints', () => {
     expect(body.error_description).toContain(`${retryAfter} seconds`);
   });
 
-  it('a registration refused for rate creates no client', () => {
-    const clients = server.db.prepare("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Client'").get() as {
+  it('a registration refused for rate creates no client', async () => {
+    const clients = (await server.sql.get("SELECT COUNT(*) AS n FROM oidc_models WHERE model = 'Client'")) as {
       n: number;
     };
     expect(clients.n).toBe(2);

@@ -5,8 +5,15 @@ import type { TestServer } from '../support/app.js';
 export const SPOOF = 'Claude Desktop \u202e moc.cihportna :deifirev';
 
 /** Renames a registered agent in the database, bypassing registration's checks. */
-export function renameStoredClient(server: TestServer, clientId: string, name: string): void {
-  server.db
-    .prepare("UPDATE oidc_models SET payload = json_set(payload, '$.client_name', ?) WHERE model = 'Client' AND id = ?")
-    .run(name, clientId);
+export async function renameStoredClient(server: TestServer, clientId: string, name: string): Promise<void> {
+  const row = await server.sql.get<{ payload: string }>(
+    "SELECT payload FROM oidc_models WHERE model = 'Client' AND id = ?",
+    [clientId],
+  );
+  if (!row) throw new Error(`no client ${clientId}`);
+  const payload = { ...(JSON.parse(row.payload) as Record<string, unknown>), client_name: name };
+  await server.sql.run("UPDATE oidc_models SET payload = ? WHERE model = 'Client' AND id = ?", [
+    JSON.stringify(payload),
+    clientId,
+  ]);
 }

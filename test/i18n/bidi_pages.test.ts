@@ -47,7 +47,7 @@ describe('names with bidirectional format characters on every page', () => {
   beforeAll(async () => {
     server = await serverWithUsers();
     client = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Plain Agent' });
-    renameStoredClient(server, client.client_id, RTL);
+    await renameStoredClient(server, client.client_id, RTL);
     root = await signedInClient(server, 'root');
   });
   afterAll(() => server.close());
@@ -92,7 +92,7 @@ describe('names with bidirectional format characters on every page', () => {
     expect((await redeem(server.url, client, got)).status).toBe(200);
 
     // Renamed after the grant, as a name stored before format characters were refused.
-    renameStoredClient(server, client.client_id, SPOOF);
+    await renameStoredClient(server, client.client_id, SPOOF);
     const alice = await signedInClient(server, 'alice');
     expectIsolated((await alice.page('/account')).html);
     expectIsolated((await root.page('/admin')).html);
@@ -102,7 +102,7 @@ describe('names with bidirectional format characters on every page', () => {
 
   it('never shows a stored agent name with a format character at sign-in: the agent does not load', async () => {
     const spoofed = await register(server.url, { ...PUBLIC_CLIENT, client_name: 'Plain Agent' });
-    renameStoredClient(server, spoofed.client_id, SPOOF);
+    await renameStoredClient(server, spoofed.client_id, SPOOF);
     const { challenge } = pkcePair();
     const params = new URLSearchParams({
       response_type: 'code',
@@ -124,7 +124,7 @@ describe('names with bidirectional format characters on every page', () => {
 
   it('isolates a resource name in the filter list with isolate marks (an <option> holds no elements)', async () => {
     const name = 'Orders \u202e BD';
-    server.addResource('https://spoof.example.com/mcp', name);
+    await server.addResource('https://spoof.example.com/mcp', name);
     const html = (await root.page('/admin')).html;
     expect(html).toContain(`>\u2068${name}\u2069 (https://spoof.example.com/mcp)</option>`);
   });

@@ -26,7 +26,7 @@ describe('pages in the reader’s language', () => {
   beforeAll(async () => {
     server = await serverWithUsers();
     // Japanese descriptions for the resource's scopes, as `resources describe` stores them.
-    server.app.stores.resources.describe(RESOURCE, 'ja', [
+    await server.app.stores.resources.describe(RESOURCE, 'ja', [
       { scope: 'mcp:read', description: 'データの読み取りとツール一覧の表示' },
       { scope: 'mcp:write', description: 'データの変更と書き込みツールの実行' },
     ]);

@@ -76,11 +76,11 @@ describe('pages in three languages on a phone', () => {
       password: PASSWORD,
     });
     server = agent.server;
-    server.app.stores.resources.describe(RESOURCE, 'ja', [
+    await server.app.stores.resources.describe(RESOURCE, 'ja', [
       { scope: 'mcp:read', description: 'データの読み取りとツール一覧の表示' },
       { scope: 'mcp:write', description: 'データの変更と、書き込みを行うツールの実行' },
     ]);
-    server.app.stores.resources.describe(RESOURCE, 'ko', [
+    await server.app.stores.resources.describe(RESOURCE, 'ko', [
       { scope: 'mcp:read', description: '데이터 읽기 및 도구 목록 보기' },
       { scope: 'mcp:write', description: '데이터 변경 및 쓰기 도구 실행' },
     ]);

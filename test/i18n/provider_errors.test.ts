@@ -16,7 +16,7 @@ describe('provider error descriptions', () => {
 
   beforeAll(async () => {
     server = await startTestServer();
-    server.addResource(RESOURCE, 'Orders');
+    await server.addResource(RESOURCE, 'Orders');
     client = await register(server.url, PUBLIC_CLIENT);
   });
 

@@ -27,7 +27,7 @@ describe('per-language scope descriptions', () => {
     expect(result.code).toBe(0);
     expect(result.out).toContain('DESCRIPTION (JA)');
     expect(result.out).toContain('DESCRIPTION (KO)');
-    const stored = cli.withDb((db) => createResourceRepository(db).findByUri(URI));
+    const stored = await cli.withSql((sql) => createResourceRepository(sql).findByUri(URI));
     expect(stored?.scopes.map((s) => [s.scope, s.description, s.descriptions])).toEqual([
       ['mcp:read', 'Read data and list tools', { ja: 'データの読み取り' }],
       ['mcp:write', 'Change data and call tools that write', { ja: 'データの変更', ko: '데이터 변경' }],
@@ -51,7 +51,7 @@ describe('per-language scope descriptions', () => {
     expect(first.out).toContain(`updated ko descriptions of ${URI}`);
     const again = await cli.run(['resources', 'describe', URI, '--lang', 'ko', '--scope', 'mcp:read=데이터 조회']);
     expect(again.code).toBe(0);
-    const stored = cli.withDb((db) => createResourceRepository(db).findByUri(URI));
+    const stored = await cli.withSql((sql) => createResourceRepository(sql).findByUri(URI));
     expect(stored?.scopes[0]?.descriptions).toEqual({ ko: '데이터 조회' });
     expect(stored?.scopes[1]?.descriptions).toBeUndefined();
   });
@@ -71,7 +71,7 @@ describe('per-language scope descriptions', () => {
     const result = await cli.run(['resources', 'describe', URI, ...args, '--scope', 'mcp:write=変更']);
     expect(result.code).toBe(1);
     expect(result.err).toContain(message);
-    const stored = cli.withDb((db) => createResourceRepository(db).findByUri(URI));
+    const stored = await cli.withSql((sql) => createResourceRepository(sql).findByUri(URI));
     expect(stored?.scopes.some((s) => s.descriptions)).toBe(false);
   });
 
@@ -95,15 +95,15 @@ describe('per-language scope descriptions', () => {
       'mcp:read=b',
     ]);
     expect(twice.err).toBe('mcp-oauth: --description-ko gives scope mcp:read twice\n');
-    expect(cli.withDb((db) => createResourceRepository(db).count())).toBe(0);
+    expect(await cli.withSql((sql) => createResourceRepository(sql).count())).toBe(0);
   });
 
   it('go with their resource when it is removed', async () => {
     const cli = cliFor();
     await cli.run(['resources', 'add', URI, '--name', 'Files', '--description-ja', 'mcp:read=読み取り']);
     expect((await cli.run(['resources', 'remove', URI])).code).toBe(0);
-    const left = cli.withDb(
-      (db) => (db.prepare('SELECT count(*) AS n FROM resource_scope_descriptions').get() as { n: number }).n,
+    const left = await cli.withSql(
+      async (sql) => ((await sql.get('SELECT count(*) AS n FROM resource_scope_descriptions')) as { n: number }).n,
     );
     expect(left).toBe(0);
   });

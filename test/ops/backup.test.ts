@@ -16,7 +16,7 @@ let out: string;
 beforeAll(async () => {
   s = await startTestServer();
   await s.addUser('alice', 'correct horse battery', { admin: true });
-  s.addResource('https://mcp.example.com/mcp', 'Orders');
+  await s.addResource('https://mcp.example.com/mcp', 'Orders');
   out = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-backup-'));
 });
 
@@ -25,6 +25,7 @@ afterAll(async () => {
   rmSync(out, { recursive: true, force: true });
 });
 
+// The backup is a SQLite file: read it with better-sqlite3 itself.
 const count = (file: string, table: string) => {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   // Registered agents are oidc-provider Client rows.

@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { sqliteHandle } from '../support/storage.js';
 
 let s: TestServer;
 
@@ -20,8 +21,8 @@ async function get(path: string, init?: RequestInit) {
   return { res, body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text() };
 }
 
-const probeRow = () =>
-  s.db.prepare('SELECT count(*) AS n, max(checked_at) AS at FROM health_check').get() as { n: number; at: number };
+const probeRow = async () =>
+  (await s.sql.get('SELECT count(*) AS n, max(checked_at) AS at FROM health_check')) as { n: number; at: number };
 
 describe('GET /healthz', () => {
   it('answers 200 {"status":"ok"}, not cached', async () => {
@@ -46,22 +47,23 @@ describe('GET /readyz', () => {
     expect(res.status).toBe(200);
     expect(body).toEqual({ status: 'ok', checks: { database: 'ok', signing_key: 'ok', migrations: 'ok' } });
     expect(res.headers.get('cache-control')).toBe('no-store');
-    s.db.prepare('UPDATE health_check SET checked_at = 0').run();
+    await s.sql.run('UPDATE health_check SET checked_at = 0');
     for (let i = 0; i < 5; i++) expect((await get('/readyz')).res.status).toBe(200);
     // Written (checked_at moved from 0) and never more than one row however often it is probed.
-    expect(probeRow().n).toBe(1);
-    expect(probeRow().at).toBeGreaterThan(0);
+    expect((await probeRow()).n).toBe(1);
+    expect((await probeRow()).at).toBeGreaterThan(0);
   });
 
   it('fails with 503 when the database refuses writes', async () => {
-    s.db.pragma('query_only = ON');
+    // SQLite's own switch for a database that refuses writes.
+    sqliteHandle(s.sql).pragma('query_only = ON');
     const { res, body } = await get('/readyz');
     expect(res.status).toBe(503);
     expect(body).toEqual({ status: 'unavailable', checks: { database: 'fail', signing_key: 'ok', migrations: 'ok' } });
     expect(JSON.stringify(body)).not.toMatch(/sqlite|readonly|error/i);
     // Liveness is not readiness: the process still answers.
     expect((await get('/healthz')).res.status).toBe(200);
-    s.db.pragma('query_only = OFF');
+    sqliteHandle(s.sql).pragma('query_only = OFF');
     expect((await get('/readyz')).res.status).toBe(200);
   });
 
@@ -80,9 +82,12 @@ describe('GET /readyz', () => {
   });
 
   it('fails with 503 when the schema is not the one this build expects', async () => {
-    s.db
-      .prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
-      .run(9999, 'from_a_newer_release', 'x', 0);
+    await s.sql.run('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)', [
+      9999,
+      'from_a_newer_release',
+      'x',
+      0,
+    ]);
     const { res, body } = await get('/readyz');
     expect(res.status).toBe(503);
     expect(body).toEqual({ status: 'unavailable', checks: { database: 'ok', signing_key: 'ok', migrations: 'fail' } });
@@ -90,8 +95,8 @@ describe('GET /readyz', () => {
 
   it('fails with 503 when the provider has no key to sign with', async () => {
     // Every key still pending (published, verify-only) and the provider rebuilt from that set.
-    s.db.prepare('UPDATE signing_keys SET activates_at = 4102444800').run();
-    expect(s.app.reloadKeysIfChanged()).toBe(true);
+    await s.sql.run('UPDATE signing_keys SET activates_at = 4102444800');
+    expect(await s.app.reloadKeysIfChanged()).toBe(true);
     const { res, body } = await get('/readyz');
     expect(res.status).toBe(503);
     expect(body).toMatchObject({ status: 'unavailable', checks: { signing_key: 'fail', database: 'ok' } });

@@ -74,7 +74,7 @@ describe('metrics with a token', () => {
   beforeAll(async () => {
     s = await startTestServer({ MCP_OAUTH_METRICS_TOKEN: TOKEN });
     await s.addUser('alice', 'correct horse battery');
-    s.addResource(RESOURCE, 'Orders');
+    await s.addResource(RESOURCE, 'Orders');
   });
   afterAll(async () => {
     await s.close();

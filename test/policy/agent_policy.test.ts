@@ -22,8 +22,8 @@ describe('per-agent policy', () => {
   beforeAll(async () => {
     chain = await startChain();
     await chain.as.addUser('alice', PASSWORD);
-    chain.as.addResource(OTHER, 'Other MCP');
-    adminToken = chain.as.app.stores.adminTokens.create('policy tests', null, epochSeconds()).token;
+    await chain.as.addResource(OTHER, 'Other MCP');
+    adminToken = (await chain.as.app.stores.adminTokens.create('policy tests', null, epochSeconds())).token;
   });
   afterAll(() => chain?.close());
 
@@ -106,7 +106,7 @@ describe('per-agent policy', () => {
     const set = await api('/admin/api/agent-policies', { client_id: agent.client.client_id, read_only: true });
     expect(set.status).toBe(200);
     expect(set.body.agents_narrowed).toEqual([agent.client.client_id]);
-    const cutoff = chain.as.app.stores.revocations.clientRevokedBefore(agent.client.client_id, epochSeconds());
+    const cutoff = await chain.as.app.stores.revocations.clientRevokedBefore(agent.client.client_id, epochSeconds());
     expect(cutoff).toBeTypeOf('number');
 
     // The issue's bound: the outstanding token is refused within a second of the change.
@@ -127,9 +127,9 @@ describe('per-agent policy', () => {
 
     // Removing the policy gives back what the grant holds, at the next refresh; nothing is cut.
     const policyId = (set.body.policy as Json).id;
-    const before = chain.as.app.stores.revocations.latestSeq();
+    const before = await chain.as.app.stores.revocations.latestSeq();
     expect((await api(`/admin/api/agent-policies/${policyId}/delete`, {})).status).toBe(200);
-    expect(chain.as.app.stores.revocations.latestSeq()).toBe(before);
+    expect(await chain.as.app.stores.revocations.latestSeq()).toBe(before);
     const widened = await refresh(agent.client, String(refreshed.body.refresh_token));
     expect(widened.status).toBe(200);
     expect(String(widened.body.scope).split(' ').sort()).toEqual(['mcp:read', 'mcp:write']);
@@ -185,9 +185,9 @@ describe('per-agent policy', () => {
   });
 
   it('refuses bad policies with a 400 and changes nothing', async () => {
-    const count = () => chain.as.app.stores.agentPolicies.list().length;
-    const before = count();
-    const seq = chain.as.app.stores.revocations.latestSeq();
+    const count = async () => (await chain.as.app.stores.agentPolicies.list()).length;
+    const before = await count();
+    const seq = await chain.as.app.stores.revocations.latestSeq();
     for (const body of [
       {},
       { client_id: 'a', domain: 'example.com' },
@@ -205,14 +205,14 @@ describe('per-agent policy', () => {
     }
     expect((await api('/admin/api/agent-policies/999999/delete', {})).status).toBe(404);
     expect((await api('/admin/api/agent-policies/nope/delete', {})).status).toBe(404);
-    expect(count()).toBe(before);
-    expect(chain.as.app.stores.revocations.latestSeq()).toBe(seq);
+    expect(await count()).toBe(before);
+    expect(await chain.as.app.stores.revocations.latestSeq()).toBe(seq);
   });
 
   it('labels a server through the API; a bad label or server is a 400 that changes nothing', async () => {
     const set = await api('/admin/api/resource-labels', { resource: OTHER, label: 'internal' });
     expect(set).toMatchObject({ status: 200, body: { label: 'internal', agents_narrowed: [] } });
-    expect(chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBe('internal');
+    expect(await chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBe('internal');
     for (const body of [
       { resource: OTHER, label: 'secret' },
       { resource: 'https://nowhere.example/mcp', label: 'public' },
@@ -220,9 +220,9 @@ describe('per-agent policy', () => {
     ] as Json[]) {
       expect((await api('/admin/api/resource-labels', body)).status, JSON.stringify(body)).toBe(400);
     }
-    expect(chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBe('internal');
+    expect(await chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBe('internal');
     expect((await api('/admin/api/resource-labels', { resource: OTHER, label: null })).status).toBe(200);
-    expect(chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBeUndefined();
+    expect(await chain.as.app.stores.resourceLabels.labelOf(OTHER)).toBeUndefined();
   });
 
   it('lists policies, a domain one naming metadata-document agents served from it', async () => {
@@ -233,9 +233,9 @@ describe('per-agent policy', () => {
     expect(listed.body.policies).toEqual(
       expect.arrayContaining([expect.objectContaining({ domain: 'vendor.example' })]),
     );
-    const effective = chain.as.app.stores.agentPolicies.effectiveFor;
-    expect(effective('https://app.vendor.example/client.json')?.readOnly).toBe(true);
-    expect(effective('https://vendor.example.evil.test/client.json')).toBeUndefined();
-    expect(effective('vendor.example')).toBeUndefined();
+    const effective = (clientId: string) => chain.as.app.stores.agentPolicies.effectiveFor(clientId);
+    expect((await effective('https://app.vendor.example/client.json'))?.readOnly).toBe(true);
+    expect(await effective('https://vendor.example.evil.test/client.json')).toBeUndefined();
+    expect(await effective('vendor.example')).toBeUndefined();
   });
 });

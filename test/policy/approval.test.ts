@@ -24,7 +24,7 @@ describe('approval of new agents', () => {
 
   beforeAll(async () => {
     server = await serverWithUsers({ MCP_OAUTH_AGENT_APPROVAL: 'on' });
-    adminToken = server.app.stores.adminTokens.create('approval tests', null, epochSeconds()).token;
+    adminToken = (await server.app.stores.adminTokens.create('approval tests', null, epochSeconds())).token;
   });
   afterAll(() => server?.close());
 
@@ -71,7 +71,7 @@ describe('approval of new agents', () => {
     // A consent form posted anyway (by hand or from an old page) changes nothing.
     const forced = await browser.post(`${step.url}/consent`, { csrf: 'x', decision: 'allow', scope: 'mcp:read' });
     expect(forced.status).not.toBe(303);
-    expect(server.app.stores.grantRecords.list({ clientId: client.client_id })).toEqual([]);
+    expect(await server.app.stores.grantRecords.list({ clientId: client.client_id })).toEqual([]);
 
     // The agent gets no token: there is no code, and guessing one fails.
     const guessed = await tokenRequest(server.url, {
@@ -94,7 +94,7 @@ describe('approval of new agents', () => {
       expect.objectContaining({ client_id: client.client_id, state: 'pending', requested_by: expect.any(String) }),
     ]);
     expect(
-      server.db.prepare("SELECT count(*) AS n FROM audit_events WHERE event = 'agent.approval_requested'").get(),
+      await server.sql.get("SELECT count(*) AS n FROM audit_events WHERE event = 'agent.approval_requested'"),
     ).toEqual({ n: 1 });
 
     // Approved from the console: reloading the waiting page now shows consent.
@@ -128,7 +128,7 @@ describe('approval of new agents', () => {
     expect(location.origin).not.toBe(server.url);
     expect(location.searchParams.get('error')).toBe('access_denied');
     expect(location.searchParams.get('code')).toBeNull();
-    expect(server.app.stores.grantRecords.list({ clientId: client.client_id })).toEqual([]);
+    expect(await server.app.stores.grantRecords.list({ clientId: client.client_id })).toEqual([]);
   });
 
   it('agents that held a grant before approval was required are not queued', async () => {
@@ -144,8 +144,8 @@ describe('approval of new agents', () => {
       });
       expect((await redeem(plain.url, client, got)).status).toBe(200);
       const ops = plain.app.stores.agentApprovals;
-      expect(ops.everGranted(client.client_id)).toBe(true);
-      expect(ops.everGranted('never-seen')).toBe(false);
+      expect(await ops.everGranted(client.client_id)).toBe(true);
+      expect(await ops.everGranted('never-seen')).toBe(false);
     } finally {
       await plain.close();
     }
@@ -153,19 +153,19 @@ describe('approval of new agents', () => {
 
   it("the console shows per-agent policies and the MCP servers' labels", async () => {
     const { agentPolicies, resourceLabels } = server.app.stores;
-    agentPolicies.set(
+    await agentPolicies.set(
       { kind: 'domain', value: 'vendor.example' },
       { resources: null, scopes: ['mcp:read'], readOnly: true },
       'cli',
       epochSeconds(),
     );
-    resourceLabels.set(RESOURCE, 'confidential', 'cli', epochSeconds());
+    await resourceLabels.set(RESOURCE, 'confidential', 'cli', epochSeconds());
     const root = await signedInClient(server, 'root');
     const page = await root.page('/admin/policies');
     expect(page.res.status).toBe(200);
     expect(page.html).toContain('vendor.example');
     expect(page.html).toContain('data-label="confidential"');
-    resourceLabels.set(RESOURCE, null, 'cli', epochSeconds());
+    await resourceLabels.set(RESOURCE, null, 'cli', epochSeconds());
     const alice = await signedInClient(server, 'alice');
     expect((await alice.get('/admin/policies')).status).toBe(403);
   });

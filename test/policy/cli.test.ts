@@ -2,7 +2,7 @@
 // shows it, remove takes it away; bad input is a one-line error that changes nothing.
 import { describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
-import type { Db } from '../../src/storage/db.js';
+import type { Sql } from '../../src/storage/engine.js';
 import { createGrantRecordRepository } from '../../src/storage/grant_records.js';
 import { createResourceRepository } from '../../src/storage/resources.js';
 import { createRevocationService } from '../../src/storage/revocations.js';
@@ -12,11 +12,11 @@ import { cliFor } from '../support/cli.js';
 
 const ORDERS = 'https://mcp.example.com/mcp';
 
-function seed(db: Db): void {
-  createResourceRepository(db).create(ORDERS, 'Orders', DEFAULT_SCOPES);
-  const alice = createUserRepository(db).create('alice', 'not-a-real-hash', false).id;
-  const records = createGrantRecordRepository(db);
-  records.saved(
+async function seed(sql: Sql): Promise<void> {
+  await createResourceRepository(sql).create(ORDERS, 'Orders', DEFAULT_SCOPES);
+  const alice = (await createUserRepository(sql).create('alice', 'not-a-real-hash', false)).id;
+  const records = createGrantRecordRepository(sql);
+  await records.saved(
     {
       id: 'g-1',
       accountId: alice,
@@ -27,7 +27,7 @@ function seed(db: Db): void {
     },
     epochSeconds(),
   );
-  records.saved(
+  await records.saved(
     {
       id: 'g-2',
       accountId: alice,
@@ -40,12 +40,12 @@ function seed(db: Db): void {
   );
 }
 
-const feed = (db: Db) => createRevocationService(db, { accessTokenTtl: 300 }).feedAfter(0, epochSeconds());
+const feed = (sql: Sql) => createRevocationService(sql, { accessTokenTtl: 300 }).feedAfter(0, epochSeconds());
 
 describe('mcp-oauth policy', () => {
   it('sets, lists and removes a policy; only agents whose live grants it narrows are cut', async () => {
     const cli = cliFor();
-    cli.withDb(seed);
+    await cli.withSql(seed);
     for (const client of ['agent-1', 'agent-2']) {
       const set = await cli.run(['policy', 'set', '--client', client, '--read-only', '--json']);
       expect(set.code, set.err).toBe(0);
@@ -53,7 +53,7 @@ describe('mcp-oauth policy', () => {
       // agent-2 holds read only: nothing of it is narrowed, nothing cut.
       expect(out.agents_narrowed).toEqual(client === 'agent-1' ? ['agent-1'] : []);
     }
-    expect(cli.withDb(feed)).toEqual([expect.objectContaining({ kind: 'client', subject: 'agent-1' })]);
+    expect(await cli.withSql(feed)).toEqual([expect.objectContaining({ kind: 'client', subject: 'agent-1' })]);
 
     const listed = await cli.run(['policy', 'list']);
     expect(listed.code).toBe(0);
@@ -64,7 +64,7 @@ describe('mcp-oauth policy', () => {
     const after = JSON.parse((await cli.run(['policy', 'list', '--json'])).out) as { client_id: string }[];
     expect(after.map((p) => p.client_id)).toEqual(['agent-2']);
     expect(
-      cli.withDb((db) => db.prepare("SELECT count(*) AS n FROM audit_events WHERE event LIKE 'policy.%'").get()),
+      await cli.withSql((sql) => sql.get("SELECT count(*) AS n FROM audit_events WHERE event LIKE 'policy.%'")),
     ).toEqual({ n: 3 });
   });
 
@@ -80,12 +80,14 @@ describe('mcp-oauth policy', () => {
     [['policy', 'remove', 'x'], /not a policy id/],
   ])('refuses %j with one line and changes nothing', async (argv, message) => {
     const cli = cliFor();
-    cli.withDb(seed);
+    await cli.withSql(seed);
     const result = await cli.run(argv);
     expect(result.code).not.toBe(0);
     expect(result.err).toMatch(message);
     expect(result.err.trim().split('\n')).toHaveLength(1);
-    expect(cli.withDb((db) => db.prepare('SELECT count(*) AS n FROM agent_policies').get())).toEqual({ n: 0 });
-    expect(cli.withDb(feed)).toEqual([]);
+    expect(await cli.withSql((sql) => sql.get('SELECT count(*) AS n FROM agent_policies'))).toEqual({
+      n: 0,
+    });
+    expect(await cli.withSql(feed)).toEqual([]);
   });
 });

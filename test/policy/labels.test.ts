@@ -78,7 +78,8 @@ describe('classification labels', () => {
       timeoutMs: 1000,
       intervalMs: 20,
     });
-    const cutoff = chain.as.app.stores.revocations.clientRevokedBefore(live.client.client_id, epochSeconds()) ?? 0;
+    const cutoff =
+      (await chain.as.app.stores.revocations.clientRevokedBefore(live.client.client_id, epochSeconds())) ?? 0;
     await waitFor(() => epochSeconds() > cutoff, 'the second after the change');
     const res = await tokenRequest(chain.as.url, {
       grant_type: 'refresh_token',
@@ -102,12 +103,12 @@ describe('classification labels', () => {
     expect((await cli(['resources', 'label', chain.resource, 'personal_data'])).code).toBe(0);
     const client = await register(chain.as.url, PUBLIC_CLIENT);
     await expect(connect(client)).rejects.toThrow();
-    expect(chain.as.app.stores.agentApprovals.find(client.client_id)?.state).toBe('pending');
+    expect((await chain.as.app.stores.agentApprovals.find(client.client_id))?.state).toBe('pending');
     const bad = await cli(['resources', 'label', chain.resource, 'secret']);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/not a label/);
     const unknown = await cli(['resources', 'label', 'https://nowhere.example/mcp', 'public']);
     expect(unknown.code).not.toBe(0);
-    expect(chain.as.app.stores.resourceLabels.labelOf(chain.resource)).toBe('personal_data');
+    expect(await chain.as.app.stores.resourceLabels.labelOf(chain.resource)).toBe('personal_data');
   });
 });

@@ -32,7 +32,7 @@ describe('pinned agent documents', () => {
       MCP_OAUTH_CIMD_CACHE_MIN: '0',
       MCP_OAUTH_CIMD_TRUSTED_CLIENT_IDS: trustedPrefix,
     });
-    server.addResource(MCP, 'Orders DB');
+    await server.addResource(MCP, 'Orders DB');
     await server.addUser('alice', PASSWORD);
   });
   afterAll(async () => {
@@ -71,15 +71,15 @@ describe('pinned agent documents', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
-  const alerts = (clientId: string) =>
-    server.app.stores.alerts
-      .list({ open: true, limit: 100 })
-      .filter((a) => a.clientId === clientId && a.kind === 'agent.document_changed');
+  const alerts = async (clientId: string) =>
+    (await server.app.stores.alerts.list({ open: true, limit: 100 })).filter(
+      (a) => a.clientId === clientId && a.kind === 'agent.document_changed',
+    );
 
   it('records the document with the grant; a harmless change keeps the grant working', async () => {
     const url = docs.serve('/a.json', { body: doc(`${docs.origin}/a.json`), headers: NO_CACHE });
     const agent = await connect(url);
-    const pinned = server.app.stores.grantDocuments.find(agent.grantId);
+    const pinned = await server.app.stores.grantDocuments.find(agent.grantId);
     expect(pinned).toMatchObject({ clientId: url, name: 'Document Agent', redirectHosts: ['agent.example'] });
     docs.serve('/a.json', {
       body: doc(url, {
@@ -90,7 +90,7 @@ describe('pinned agent documents', () => {
     });
     const refreshed = await refresh(agent.client, agent.refresh);
     expect(refreshed.status).toBe(200);
-    expect(alerts(url)).toEqual([]);
+    expect(await alerts(url)).toEqual([]);
   });
 
   it.each([
@@ -105,7 +105,7 @@ describe('pinned agent documents', () => {
     const refused = await refresh(agent.client, agent.refresh);
     expect(refused.status).toBe(400);
     expect(refused.body.error).toBe('invalid_grant');
-    expect(alerts(url)).toHaveLength(1);
+    expect(await alerts(url)).toHaveLength(1);
 
     // The same browser session and an earlier grant: without the change this would skip consent.
     const again = await authorize(server.url, {
@@ -123,11 +123,11 @@ describe('pinned agent documents', () => {
     const grantId = JSON.parse(Buffer.from(String(body.access_token).split('.')[1] ?? '', 'base64url').toString())
       .grant_id as string;
     // The new consent pins the new document; the new grant refreshes.
-    expect(server.app.stores.grantDocuments.find(grantId)?.digest).not.toBe(
-      server.app.stores.grantDocuments.find(agent.grantId)?.digest,
+    expect((await server.app.stores.grantDocuments.find(grantId))?.digest).not.toBe(
+      (await server.app.stores.grantDocuments.find(agent.grantId))?.digest,
     );
     expect((await refresh(agent.client, String(body.refresh_token))).status).toBe(200);
-    expect(alerts(url)).toHaveLength(1);
+    expect(await alerts(url)).toHaveLength(1);
   });
 
   it('an unchanged document and a trusted vendor document skip the consent page on return', async () => {
@@ -147,7 +147,7 @@ describe('pinned agent documents', () => {
       });
       expect(again.consentHtml, path).toBeUndefined();
       expect(again.code, path).toBeTruthy();
-      expect(alerts(url)).toEqual([]);
+      expect(await alerts(url)).toEqual([]);
     }
   });
 });

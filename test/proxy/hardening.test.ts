@@ -249,7 +249,7 @@ describe('proxy hardening', () => {
     const stream = await openStream(c, t.access);
     expect(stream.status).toBe(200);
     await eventually(() => upstream.open() > 0);
-    as.app.stores.revocations.revokeGrant(t.grantId, 'admin:proxy-test', Math.floor(Date.now() / 1000), 'test');
+    await as.app.stores.revocations.revokeGrant(t.grantId, 'admin:proxy-test', Math.floor(Date.now() / 1000), 'test');
     await ended(stream);
     await eventually(() => upstream.open() === 0);
     const line = await eventually(() =>

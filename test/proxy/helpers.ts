@@ -132,9 +132,9 @@ export async function startChain(
   const upstream = opts.upstream ?? (await startUpstream({ json: opts.json }));
   const port = opts.config?.port ?? (await freePort());
   const resource = opts.resource ?? `http://127.0.0.1:${port}/mcp`;
-  as.addResource(resource, 'Notes MCP');
-  const resourceId = as.app.stores.resources.findByUri(resource)?.id ?? -1;
-  const feed = as.app.stores.credentials.create(resourceId, { replace: true });
+  await as.addResource(resource, 'Notes MCP');
+  const resourceId = (await as.app.stores.resources.findByUri(resource))?.id ?? -1;
+  const feed = await as.app.stores.credentials.create(resourceId, { replace: true });
   const config = proxyConfig({
     issuer: as.url,
     feed,
@@ -212,7 +212,7 @@ export async function forgeWithAsKey(
   claims: Record<string, unknown>,
   header: Record<string, unknown> = {},
 ): Promise<string> {
-  const { keys } = providerJwks(as.app.stores.keys);
+  const { keys } = await providerJwks(as.app.stores.keys);
   const jwk = keys.find((k) => k.key_ops === undefined && typeof k.d === 'string');
   if (!jwk) throw new Error('no signing key');
   const key = await importJWK(jwk as JWK, 'ES256');

@@ -165,7 +165,7 @@ describe('MCP 2026-07-28 through the proxy', () => {
       text += decoder.decode(value);
     }
     // The grant is revoked: the proxy cuts the stream (however the upstream would keep it).
-    chain.as.app.stores.revocations.revokeGrant(token.grantId, 'admin:test', Math.floor(Date.now() / 1000));
+    await chain.as.app.stores.revocations.revokeGrant(token.grantId, 'admin:test', Math.floor(Date.now() / 1000));
     const ended = await (async () => {
       try {
         for (;;) if ((await reader.read()).done) return 'ended';

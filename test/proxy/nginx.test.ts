@@ -267,7 +267,7 @@ describe.skipIf(skip)('nginx examples (Debian nginx, 127.0.0.1)', () => {
     expect(seen.authorization).toBeUndefined();
 
     // Revoked: refused by nginx on the proxy's word within a second.
-    as.app.stores.revocations.revokeGrant(full.grantId, 'admin:nginx-test', Math.floor(Date.now() / 1000));
+    await as.app.stores.revocations.revokeGrant(full.grantId, 'admin:nginx-test', Math.floor(Date.now() / 1000));
     await eventually(
       async () => {
         const r = await send(mcp, full.access, INIT);

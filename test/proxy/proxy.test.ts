@@ -214,7 +214,7 @@ describe('resource proxy', () => {
         'a revoked grant',
         async () => {
           const t = await obtainToken(chain.as, chain.resource, { username: 'bob' });
-          chain.as.app.stores.revocations.revokeGrant(t.grantId, 'admin:proxy-test', now(), 'test');
+          await chain.as.app.stores.revocations.revokeGrant(t.grantId, 'admin:proxy-test', now(), 'test');
           // Until the revocation reaches the proxy, polled with a session id the proxy never saw,
           // so nothing reaches the upstream: 404 while the token passes, 401 once it is revoked.
           await eventually(async () => {
@@ -395,7 +395,12 @@ describe('resource proxy', () => {
     const t = await obtainToken(chain.as, chain.resource, { username: 'alice' });
     const sid = await openSession(t.access);
     expect((await call(t.access, sid, 'read_notes')).status).toBe(200);
-    chain.as.app.stores.revocations.revokeGrant(t.grantId, 'admin:proxy-test', Math.floor(Date.now() / 1000), 'test');
+    await chain.as.app.stores.revocations.revokeGrant(
+      t.grantId,
+      'admin:proxy-test',
+      Math.floor(Date.now() / 1000),
+      'test',
+    );
     // The bound: refused within a second of the revoke.
     const status = await eventually(
       async () => {

@@ -35,9 +35,9 @@ describe('revocation entries and the clock tolerance', () => {
   it('keeps grant and user entries until expires_at + tolerance, across a prune and a restart', async () => {
     const { revocations } = fx.server.app.stores;
     const userId = newId('user');
-    const grantId = revokeNewGrant(fx.server.db, revocations);
-    revocations.revokeUserGrants(userId, null, 'cli', epochSeconds());
-    const entries = revocations.feedAfter(0, epochSeconds(), 1000);
+    const grantId = await revokeNewGrant(fx.server.sql, revocations);
+    await revocations.revokeUserGrants(userId, null, 'cli', epochSeconds());
+    const entries = await revocations.feedAfter(0, epochSeconds(), 1000);
     const expiresAt = Math.max(
       ...entries.filter((e) => e.subject === grantId || e.subject === userId).map((e) => e.expiresAt),
     );
@@ -53,7 +53,7 @@ describe('revocation entries and the clock tolerance', () => {
     expect(sub.isRevoked({ grant_id: grantId })).toBe(true);
     expect(sub.isRevoked(tokenOf)).toBe(true);
     // A message arrives (and with it a prune, the clock having moved): the entries stay.
-    const later = revokeNewGrant(fx.server.db, revocations);
+    const later = await revokeNewGrant(fx.server.sql, revocations);
     await eventually(() => sub.isRevoked({ grant_id: later }));
     expect(sub.isRevoked({ grant_id: grantId })).toBe(true);
     expect(sub.isRevoked(tokenOf)).toBe(true);
@@ -101,12 +101,12 @@ describe('revocation entries and the clock tolerance', () => {
     const probe = (exp: number) => sub.isRevoked({ grant_id: newId('grant'), sub: 'x', iat: exp - 60, exp });
     // 30 s without a message: within the leeway, nothing can have lapsed unseen.
     clock += 30_000;
-    const first = revokeNewGrant(fx.server.db, fx.server.app.stores.revocations);
+    const first = await revokeNewGrant(fx.server.sql, fx.server.app.stores.revocations);
     await eventually(() => sub.isRevoked({ grant_id: first }));
     expect(probe(start + 10)).toBe(false);
     // Then 120 s of silence: entries may have lapsed at the server meanwhile.
     clock += 120_000;
-    const second = revokeNewGrant(fx.server.db, fx.server.app.stores.revocations);
+    const second = await revokeNewGrant(fx.server.sql, fx.server.app.stores.revocations);
     await eventually(() => sub.isRevoked({ grant_id: second }));
     expect(probe(start + 10)).toBe(true);
     expect(probe(clock / 1000 + 1)).toBe(false);

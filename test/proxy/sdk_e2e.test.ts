@@ -103,9 +103,9 @@ describe('the MCP SDK client through the proxy', () => {
     // 5. An admin revokes the grant: the proxy refuses the token within a second.
     const token = provider.saved?.access_token ?? '';
     const grantId = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).grant_id as string;
-    expect(chain.as.app.stores.revocations.revokeGrant(grantId, 'admin:proxy-e2e', Math.floor(Date.now() / 1000))).toBe(
-      true,
-    );
+    expect(
+      await chain.as.app.stores.revocations.revokeGrant(grantId, 'admin:proxy-e2e', Math.floor(Date.now() / 1000)),
+    ).toBe(true);
     await eventually(
       async () => {
         const r = await fetch(chain.resource, {

@@ -81,7 +81,7 @@ describe('an SDK v1 agent whose user allows writing', () => {
   });
 
   it('ignores a ticked scope the page did not offer', async () => {
-    chain.as.addResource('https://other.example/mcp', 'Other MCP');
+    await chain.as.addResource('https://other.example/mcp', 'Other MCP');
     const client = await register(chain.as.url, PUBLIC_CLIENT);
     const got = await authorize(chain.as.url, {
       client,

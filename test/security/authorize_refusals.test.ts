@@ -27,7 +27,7 @@ beforeAll(async () => {
   server = await startTestServer();
   await server.addUser(USER.username, USER.password);
   // Exactly one resource: requests without `resource` default to it.
-  server.addResource(RESOURCE, 'Orders DB');
+  await server.addResource(RESOURCE, 'Orders DB');
   client = await register(server.url, PUBLIC_CLIENT);
   // Errors are redirected only to agents that have completed an authorization (see below).
   await completeAuthorization(server, client);
@@ -95,13 +95,13 @@ describe('refusals that must not be redirected to the client (RFC 6749 §4.1.2.1
       { redirect_uri: 'http://127.0.0.1:5555/other' },
     ],
   ])('%s → %i %s error page', async (_label, status, error, message, overrides) => {
-    const interactions = countRows(server, 'Interaction');
+    const interactions = await countRows(server, 'Interaction');
     const res = await getAuthorize(
       server,
       authorizeParams(client, typeof overrides === 'function' ? overrides(client) : overrides),
     );
     await expectErrorPage(res, status, error, message);
-    expect(countRows(server, 'Interaction')).toBe(interactions);
+    expect(await countRows(server, 'Interaction')).toBe(interactions);
   });
 
   it('duplicate redirect_uri for a client with two registered URIs → error page, no redirect at all', async () => {
@@ -197,11 +197,11 @@ describe('refusals redirected to the registered redirect_uri with error and iss 
       { response_type: 'code id_token' },
     ],
   ])('%s → %s', async (_label, error, description, overrides) => {
-    const interactions = countRows(server, 'Interaction');
+    const interactions = await countRows(server, 'Interaction');
     const res = await getAuthorize(server, authorizeParams(client, overrides));
     const params = expectErrorRedirect(res, server, REDIRECT, error);
     expect(params.get('error_description')).toBe(description);
-    expect(countRows(server, 'Interaction')).toBe(interactions);
+    expect(await countRows(server, 'Interaction')).toBe(interactions);
   });
 
   it('duplicate state → invalid_request, and neither value is echoed', async () => {
@@ -339,8 +339,8 @@ describe('with two registered resources', () => {
   beforeAll(async () => {
     two = await startTestServer();
     await two.addUser(USER.username, USER.password);
-    two.addResource(RESOURCE, 'Orders DB');
-    two.addResource(OTHER_RESOURCE, 'Other');
+    await two.addResource(RESOURCE, 'Orders DB');
+    await two.addResource(OTHER_RESOURCE, 'Other');
     agent = await register(two.url, PUBLIC_CLIENT);
     await completeAuthorization(two, agent);
   });
@@ -351,10 +351,10 @@ describe('with two registered resources', () => {
     ['no resource and no scope', { resource: undefined, scope: undefined }],
     ['both resources at once', { resource: [RESOURCE, OTHER_RESOURCE] }],
   ])('%s → invalid_target redirected to the agent before any sign-in', async (_label, overrides) => {
-    const interactions = countRows(two, 'Interaction');
+    const interactions = await countRows(two, 'Interaction');
     const res = await getAuthorize(two, authorizeParams(agent, overrides));
     expectErrorRedirect(res, two, REDIRECT, 'invalid_target');
-    expect(countRows(two, 'Interaction')).toBe(interactions);
+    expect(await countRows(two, 'Interaction')).toBe(interactions);
   });
 });
 

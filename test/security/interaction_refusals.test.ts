@@ -36,8 +36,8 @@ beforeAll(async () => {
   server = await startTestServer();
   await server.addUser(USER.username, USER.password);
   const disabled = await server.addUser('mallory', 'mallory password 1');
-  createUserRepository(server.db).setDisabled(disabled.id, true);
-  server.addResource(RESOURCE, 'Orders DB');
+  await createUserRepository(server.sql).setDisabled(disabled.id, true);
+  await server.addResource(RESOURCE, 'Orders DB');
   client = await register(server.url, PUBLIC_CLIENT);
 });
 afterAll(() => server.close());
@@ -108,11 +108,11 @@ describe('CSRF on the login and consent forms', () => {
       earlier.browser,
     );
     expect(step.html).toContain(form === 'login' ? 'name="password"' : 'Allow access?');
-    const codes = countRows(server, 'AuthorizationCode');
-    const sessions = countRows(server, 'Session');
+    const codes = await countRows(server, 'AuthorizationCode');
+    const sessions = await countRows(server, 'Session');
     await expectRefusalPage(await step.browser.post(`${step.url}/${form}`, fields(earlier)), 403, CSRF_REFUSED);
-    expect(countRows(server, 'AuthorizationCode')).toBe(codes);
-    expect(countRows(server, 'Session')).toBe(sessions);
+    expect(await countRows(server, 'AuthorizationCode')).toBe(codes);
+    expect(await countRows(server, 'Session')).toBe(sessions);
     // The refused post consumed nothing: the real form still works.
     if (form === 'consent') {
       const params = await decide(step, { decision: 'allow', scope: ['mcp:read', 'mcp:write'] });
@@ -152,14 +152,14 @@ describe('failed logins all look the same', () => {
     ['a username over 64 characters', 'a'.repeat(65), 'whatever password'],
   ])('%s → 401 "Wrong username or password."', async (_label, username, password) => {
     const step = await loginPage();
-    const sessions = countRows(server, 'Session');
+    const sessions = await countRows(server, 'Session');
     const res = await step.browser.post(`${step.url}/login`, { csrf: csrfOf(step.html), username, password });
     expect(res.status).toBe(401);
     expect(res.headers.get('location')).toBeNull();
     const html = await res.text();
     expect(html).toContain('<p class="error" role="alert">Wrong username or password.</p>');
     expect(html).toContain('name="password"');
-    expect(countRows(server, 'Session')).toBe(sessions);
+    expect(await countRows(server, 'Session')).toBe(sessions);
   });
 });
 
@@ -187,11 +187,11 @@ describe('unknown or foreign interactions → 4xx page, never 5xx', () => {
 
 describe('denying and narrowing consent', () => {
   it('Deny → redirect to the agent with error=access_denied and no code', async () => {
-    const codes = countRows(server, 'AuthorizationCode');
+    const codes = await countRows(server, 'AuthorizationCode');
     const params = await decide(await consentPage(), { decision: 'deny', scope: ['mcp:read', 'mcp:write'] });
     expect(params.get('error')).toBe('access_denied');
     expect(params.get('code')).toBeNull();
-    expect(countRows(server, 'AuthorizationCode')).toBe(codes);
+    expect(await countRows(server, 'AuthorizationCode')).toBe(codes);
   });
 
   it('Allow with every scope unticked → access_denied', async () => {

@@ -11,7 +11,7 @@ let client: RegisteredClient;
 beforeAll(async () => {
   server = await startTestServer();
   await server.addUser(USER.username, USER.password);
-  server.addResource(RESOURCE, 'Orders DB');
+  await server.addResource(RESOURCE, 'Orders DB');
   client = await register(server.url, PUBLIC_CLIENT);
 });
 afterAll(() => server.close());

@@ -75,31 +75,31 @@ describe('registration guard (MCP_OAUTH_REGISTRATION=token, MCP_OAUTH_MAX_UNUSED
     });
 
   it.each(variants('/register'))('POST %s without an initial access token → 401, no client', async (path) => {
-    const before = countRows(server, 'Client');
+    const before = await countRows(server, 'Client');
     const res = await post(path);
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_token');
-    expect(countRows(server, 'Client')).toBe(before);
+    expect(await countRows(server, 'Client')).toBe(before);
   });
 
   it('the cap on unused registrations holds for every spelling', async () => {
     // Two spellings fill the cap (each counted once).
     expect((await post('/Register', REGISTRATION_TOKEN)).status).toBe(201);
     expect((await post('/register/', REGISTRATION_TOKEN)).status).toBe(201);
-    expect(countRows(server, 'Client')).toBe(2);
+    expect(await countRows(server, 'Client')).toBe(2);
     for (const path of ['/register', ...variants('/register')]) {
       const res = await post(path, REGISTRATION_TOKEN);
       expect([path, res.status]).toEqual([path, 429]);
       expect(((await res.json()) as { error: string }).error).toBe('temporarily_unavailable');
     }
-    expect(countRows(server, 'Client')).toBe(2);
+    expect(await countRows(server, 'Client')).toBe(2);
   });
 
   it('refuses dot segments instead of guessing what they resolve to', async () => {
     for (const path of ['/./register', '/%2e/register', '/x/%2E%2E/register', '/x/../register', '/register/%2e']) {
       expect([path, await rawPost(server, path)]).toEqual([path, 400]);
     }
-    expect(countRows(server, 'Client')).toBe(2);
+    expect(await countRows(server, 'Client')).toBe(2);
   });
 });
 
@@ -114,7 +114,7 @@ describe('per-address rate limits', () => {
       MCP_OAUTH_RATE_LIMIT_ADMIN: '2',
       MCP_OAUTH_RATE_LIMIT_AUTHORIZE: '2',
     });
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
 
@@ -180,8 +180,8 @@ describe('resource pre-checks at /token and /authorize', () => {
   beforeAll(async () => {
     server = await startTestServer();
     await server.addUser(USER.username, USER.password);
-    server.addResource(RESOURCE, 'Orders DB');
-    server.addResource(OTHER_RESOURCE, 'Other');
+    await server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(OTHER_RESOURCE, 'Other');
     const client = await register(server.url, PUBLIC_CLIENT);
     clientId = client.client_id;
     const got = await authorize(server.url, { client, ...USER, resource: RESOURCE, scope: 'mcp:read' });
@@ -206,7 +206,7 @@ describe('resource pre-checks at /token and /authorize', () => {
       });
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: string }).error).toBe('invalid_target');
-      expect(isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
+      expect(await isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
     },
   );
 
@@ -234,7 +234,7 @@ describe('other routes', () => {
   let server: TestServer;
   beforeAll(async () => {
     server = await startTestServer();
-    server.addResource(RESOURCE, 'Orders DB');
+    await server.addResource(RESOURCE, 'Orders DB');
   });
   afterAll(() => server.close());
 

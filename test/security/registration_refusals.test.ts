@@ -149,16 +149,16 @@ describe('refused registrations create no client', () => {
     ],
     ['a body that is not JSON', 'invalid_request', 'failed to parse the request body', '{"redirect_uris": ['],
   ])('%s → 400 %s', async (_label, error, description, body) => {
-    const before = countRows(server, 'Client');
+    const before = await countRows(server, 'Client');
     const res = await postRegister(server, body);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toEqual({ error, error_description: description });
-    expect(countRows(server, 'Client')).toBe(before);
+    expect(await countRows(server, 'Client')).toBe(before);
   });
 
   it('a form-encoded body → 400 invalid_request, no client', async () => {
-    const before = countRows(server, 'Client');
+    const before = await countRows(server, 'Client');
     const res = await fetch(`${server.url}/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -166,7 +166,7 @@ describe('refused registrations create no client', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_request');
-    expect(countRows(server, 'Client')).toBe(before);
+    expect(await countRows(server, 'Client')).toBe(before);
   });
 });
 
@@ -184,7 +184,7 @@ describe('registrations real agents send are accepted', () => {
     ['http://[::1] loopback', withRedirects(['http://[::1]:8080/callback']), 'native'],
     ['a web agent https callback', withRedirects(['https://claude.ai/api/mcp/auth_callback']), 'web'],
   ])('%s → 201, application_type %s', async (_label, body, applicationType) => {
-    const before = countRows(server, 'Client');
+    const before = await countRows(server, 'Client');
     const res = await postRegister(server, body);
     expect(res.status).toBe(201);
     const client = (await res.json()) as Record<string, unknown>;
@@ -192,7 +192,7 @@ describe('registrations real agents send are accepted', () => {
     expect(client.redirect_uris).toEqual(body.redirect_uris);
     expect(client).not.toHaveProperty('scope');
     expect(client).not.toHaveProperty('resource');
-    expect(countRows(server, 'Client')).toBe(before + 1);
+    expect(await countRows(server, 'Client')).toBe(before + 1);
   });
 
   it('a client_id chosen by the agent is ignored', async () => {
@@ -267,7 +267,7 @@ describe('registration modes', () => {
     try {
       const res = await postRegister(off, PUBLIC_CLIENT);
       expect(res.status).toBe(404);
-      expect(countRows(off, 'Client')).toBe(0);
+      expect(await countRows(off, 'Client')).toBe(0);
       const meta = (await (await fetch(`${off.url}/.well-known/oauth-authorization-server`)).json()) as Record<
         string,
         unknown
@@ -290,11 +290,11 @@ describe('registration modes', () => {
       const wrong = await postRegister(guarded, PUBLIC_CLIENT, { authorization: `Bearer ${'X'.repeat(40)}` });
       expect(wrong.status).toBe(401);
       expect(((await wrong.json()) as { error: string }).error).toBe('invalid_token');
-      expect(countRows(guarded, 'Client')).toBe(0);
+      expect(await countRows(guarded, 'Client')).toBe(0);
 
       const ok = await postRegister(guarded, PUBLIC_CLIENT, { authorization: `Bearer ${token}` });
       expect(ok.status).toBe(201);
-      expect(countRows(guarded, 'Client')).toBe(1);
+      expect(await countRows(guarded, 'Client')).toBe(1);
     } finally {
       await guarded.close();
     }

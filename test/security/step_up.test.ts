@@ -10,7 +10,7 @@ let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
   await server.addUser(USER.username, USER.password);
-  server.addResource(RESOURCE, 'Orders DB');
+  await server.addResource(RESOURCE, 'Orders DB');
 });
 afterAll(() => server.close());
 

@@ -24,8 +24,8 @@ beforeAll(async () => {
   // No reuse grace: a refresh token consumed by a refused request is gone for good.
   server = await startTestServer({ MCP_OAUTH_REFRESH_REUSE_GRACE: '0' });
   await server.addUser(USER.username, USER.password);
-  server.addResource(RESOURCE, 'Orders DB');
-  server.addResource(OTHER_RESOURCE, 'Other');
+  await server.addResource(RESOURCE, 'Orders DB');
+  await server.addResource(OTHER_RESOURCE, 'Other');
   client = await register(server.url, { ...PUBLIC_CLIENT, token_endpoint_auth_method: 'client_secret_basic' });
   basic = `Basic ${b64(`${form(client.client_id)}:${form(client.client_secret ?? '')}`)}`;
   const got = await authorize(server.url, { client, ...USER, resource: RESOURCE, scope: 'mcp:read' });
@@ -55,7 +55,7 @@ describe('HTTP Basic client authentication and the resource pre-check', () => {
     const refused = await refresh(OTHER_RESOURCE);
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { error: string }).error).toBe('invalid_target');
-    expect(isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
+    expect(await isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
 
     // The trailing-slash spelling is folded (the body is rewritten for the provider).
     const ok = await refresh(`${RESOURCE}/`);
@@ -77,16 +77,16 @@ describe('HTTP Basic client authentication and the resource pre-check', () => {
     const res = await refresh(OTHER_RESOURCE, header);
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
-    expect(isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
+    expect(await isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
   });
 
   it('the right client id with a wrong secret → 4xx, refresh token untouched', async () => {
     const res = await refresh(OTHER_RESOURCE, `Basic ${b64(`${form(client.client_id)}:wrong`)}`);
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
-    expect(isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
+    expect(await isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
     expect((await refresh(RESOURCE, `Basic ${b64(`${form(client.client_id)}:wrong`)}`)).status).toBe(401);
-    expect(isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
+    expect(await isConsumed(server, 'RefreshToken', refreshToken)).toBe(false);
   });
 
   it('a body sent in pieces without Content-Length is read, folded and handed on whole', async () => {

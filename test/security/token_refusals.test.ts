@@ -24,8 +24,8 @@ let clientB: RegisteredClient;
 beforeAll(async () => {
   server = await startTestServer();
   await server.addUser(USER.username, USER.password);
-  server.addResource(RESOURCE, 'Orders DB');
-  server.addResource(OTHER_RESOURCE, 'Other');
+  await server.addResource(RESOURCE, 'Orders DB');
+  await server.addResource(OTHER_RESOURCE, 'Other');
   clientA = await register(server.url, PUBLIC_CLIENT);
   clientB = await register(server.url, PUBLIC_CLIENT);
 });
@@ -132,7 +132,7 @@ describe('authorization code: refused, and the code is not consumed', () => {
     const got = await authorizeA();
     const code = got.code ?? '';
     await expectTokenError(await tokenRequest(server.url, fields(got)), status, error, description);
-    expect(isConsumed(server, 'AuthorizationCode', code)).toBe(false);
+    expect(await isConsumed(server, 'AuthorizationCode', code)).toBe(false);
     // The legitimate client can still redeem it: nothing was consumed and the grant was not revoked.
     const ok = await redeem(server.url, clientA, got);
     expect(ok.status).toBe(200);
@@ -144,7 +144,7 @@ describe('authorization code: refused, and the code is not consumed', () => {
     const body = new URLSearchParams(codeFields(got));
     body.append('code', got.code ?? '');
     await expectTokenError(await postForm(body), 400, 'invalid_request', "'code' parameter must not be provided twice");
-    expect(isConsumed(server, 'AuthorizationCode', got.code ?? '')).toBe(false);
+    expect(await isConsumed(server, 'AuthorizationCode', got.code ?? '')).toBe(false);
     expect((await redeem(server.url, clientA, got)).status).toBe(200);
   });
 
@@ -164,7 +164,7 @@ describe('authorization code: refused, and the code is not consumed', () => {
     const got = await authorizeA('http://127.0.0.1:5555/callback');
     const { redirect_uri: _, ...fields } = codeFields(got);
     await expectTokenError(await tokenRequest(server.url, fields), 400, 'invalid_grant', GRANT_INVALID);
-    expect(isConsumed(server, 'AuthorizationCode', got.code ?? '')).toBe(false);
+    expect(await isConsumed(server, 'AuthorizationCode', got.code ?? '')).toBe(false);
   });
 });
 
@@ -183,7 +183,7 @@ describe('authorization code: a resource other than the authorized one', () => {
       'invalid_target',
       'resource indicator is missing, or unknown',
     );
-    expect(isConsumed(server, 'AuthorizationCode', got.code ?? '')).toBe(false);
+    expect(await isConsumed(server, 'AuthorizationCode', got.code ?? '')).toBe(false);
     expect((await redeem(server.url, clientA, got)).status).toBe(200);
   });
 });
@@ -195,13 +195,13 @@ describe('authorization code replay (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3)', () =
     expect(first.status).toBe(200);
     const refreshToken = first.body.refresh_token as string;
     const grantId = decodeJwt(first.body.access_token as string).grant_id as string;
-    expect(rowExists(server, 'Grant', grantId)).toBe(true);
-    expect(rowExists(server, 'RefreshToken', refreshToken)).toBe(true);
+    expect(await rowExists(server, 'Grant', grantId)).toBe(true);
+    expect(await rowExists(server, 'RefreshToken', refreshToken)).toBe(true);
 
     await expectTokenError(await tokenRequest(server.url, codeFields(got)), 400, 'invalid_grant', GRANT_INVALID);
 
-    expect(rowExists(server, 'Grant', grantId)).toBe(false);
-    expect(rowExists(server, 'RefreshToken', refreshToken)).toBe(false);
+    expect(await rowExists(server, 'Grant', grantId)).toBe(false);
+    expect(await rowExists(server, 'RefreshToken', refreshToken)).toBe(false);
     const refresh = await tokenRequest(server.url, {
       grant_type: 'refresh_token',
       refresh_token: refreshToken,
@@ -264,7 +264,7 @@ describe('refresh token: refused, and the refresh token is not consumed', () => 
     const token = await redeem(server.url, clientA, await authorizeA());
     const rt = token.body.refresh_token as string;
     await expectTokenError(await postForm(body(rt)), status, error, description);
-    expect(isConsumed(server, 'RefreshToken', rt)).toBe(false);
+    expect(await isConsumed(server, 'RefreshToken', rt)).toBe(false);
     const ok = await tokenRequest(server.url, refreshFields(rt));
     expect(ok.status).toBe(200);
   });

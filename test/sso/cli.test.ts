@@ -12,9 +12,9 @@ describe('mcp-oauth users add --sso-only', () => {
     const added = await cli.run(['users', 'add', 'carol@acme.test', '--sso-only', '--json']);
     expect(added.code).toBe(0);
     expect(JSON.parse(added.out)).toMatchObject({ username: 'carol@acme.test', isAdmin: false });
-    await cli.withDb(async (db) => {
-      const users = createUserRepository(db);
-      expect(users.findByUsername('carol@acme.test')?.passwordHash).toBe(NO_PASSWORD);
+    await cli.withSql(async (sql) => {
+      const users = createUserRepository(sql);
+      expect((await users.findByUsername('carol@acme.test'))?.passwordHash).toBe(NO_PASSWORD);
       for (const guess of [NO_PASSWORD, '', 'password', '!sso ']) {
         expect(await authenticate(users, 'carol@acme.test', guess)).toBeUndefined();
       }

@@ -38,13 +38,13 @@ describe('ID-JAG (enterprise-managed authorization)', () => {
         id_jag: { resources: [RESOURCE], scopes: ['mcp:read'] },
       }),
     });
-    server.addResource(RESOURCE, RESOURCE_NAME);
-    server.addResource(OTHER_RESOURCE, 'Billing');
+    await server.addResource(RESOURCE, RESOURCE_NAME);
+    await server.addResource(OTHER_RESOURCE, 'Billing');
     idp.start(`${server.url}/sso/callback`);
     // Ann signed in through the provider before: her upstream account is linked.
     const { users, identities } = server.app.stores;
-    userId = users.create('ann@acme.test', NO_PASSWORD, false).id;
-    identities.link({
+    userId = (await users.create('ann@acme.test', NO_PASSWORD, false)).id;
+    await identities.link({
       issuer: idp.issuer,
       subject: 'ann',
       provider: 'acme',
@@ -117,7 +117,7 @@ describe('ID-JAG (enterprise-managed authorization)', () => {
       },
     );
     expect(payload).toMatchObject({ sub: userId, client_id: client.client_id, scope: 'mcp:read' });
-    const record = server.app.stores.grantRecords.find(String(payload.grant_id));
+    const record = await server.app.stores.grantRecords.find(String(payload.grant_id));
     expect(record).toMatchObject({ accountId: userId, clientId: client.client_id, resource: RESOURCE });
 
     const again = await trade(jwt);
@@ -180,32 +180,32 @@ describe('ID-JAG (enterprise-managed authorization)', () => {
   it('holds the per-agent policy: a server outside it is refused', async () => {
     const policies = server.app.stores.agentPolicies;
     const rules = { resources: [OTHER_RESOURCE], scopes: null, readOnly: false };
-    const policy = policies.set({ kind: 'client', value: client.client_id }, rules, 'cli', 0);
+    const policy = await policies.set({ kind: 'client', value: client.client_id }, rules, 'cli', 0);
     try {
       const got = await trade(await assertion());
       expect(got).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
     } finally {
-      policies.remove(policy.id);
+      await policies.remove(policy.id);
     }
   });
 
   it("holds the server's label: a confidential server gets short-lived tokens", async () => {
-    server.app.stores.resourceLabels.set(RESOURCE, 'confidential', 'cli', 0);
+    await server.app.stores.resourceLabels.set(RESOURCE, 'confidential', 'cli', 0);
     try {
       const got = await trade(await assertion(), { resource: RESOURCE });
       expect(got.status).toBe(200);
       expect(got.body.expires_in).toBe(server.config.labels.sensitiveTokenTtl);
     } finally {
-      server.app.stores.resourceLabels.set(RESOURCE, null, 'cli', 0);
+      await server.app.stores.resourceLabels.set(RESOURCE, null, 'cli', 0);
     }
   });
 
   it('refuses a disabled user', async () => {
-    server.app.stores.users.setDisabled(userId, true);
+    await server.app.stores.users.setDisabled(userId, true);
     try {
       expect((await trade(await assertion())).body.error).toBe('invalid_grant');
     } finally {
-      server.app.stores.users.setDisabled(userId, false);
+      await server.app.stores.users.setDisabled(userId, false);
     }
   });
 });

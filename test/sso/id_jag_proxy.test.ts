@@ -34,8 +34,8 @@ describe('an ID-JAG token through the resource proxy', () => {
     });
     idp.start(`${as.url}/sso/callback`);
     chain = await startChain({ as, resource, config: { port } });
-    const user = as.app.stores.users.create('ann@acme.test', NO_PASSWORD, false);
-    as.app.stores.identities.link({
+    const user = await as.app.stores.users.create('ann@acme.test', NO_PASSWORD, false);
+    await as.app.stores.identities.link({
       issuer: idp.issuer,
       subject: 'ann',
       provider: 'acme',

@@ -34,7 +34,7 @@ describe('sign-in pages with identity providers', () => {
       ]),
     );
     server = await startTestServer({ MCP_OAUTH_IDPS_FILE: idps, MCP_OAUTH_PASSWORD_LOGIN: 'off' });
-    server.addResource(RESOURCE, RESOURCE_NAME);
+    await server.addResource(RESOURCE, RESOURCE_NAME);
     await server.addUser('alice', PASSWORD);
   });
   afterAll(async () => {
@@ -69,7 +69,7 @@ describe('sign-in pages with identity providers', () => {
     const res = await browser.post(`${url}/login`, { csrf: csrfOf(html), username: 'alice', password: PASSWORD });
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('Password sign-in is turned off here.');
-    expect(auditRows(server, 'login.success')).toEqual([]);
+    expect(await auditRows(server, 'login.success')).toEqual([]);
 
     const account = await browser.get(`${server.url}/account/login`);
     const page = await account.text();
@@ -109,12 +109,14 @@ describe('sign-in pages with identity providers', () => {
   });
 
   it('refuses a callback this browser did not start (login CSRF), changing nothing', async () => {
-    const users = server.app.stores.users.list().length;
+    const users = (await server.app.stores.users.list()).length;
     const res = await new CookieBrowser().get(`${server.url}/sso/callback?code=stolen&state=abc&iss=x`);
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('This sign-in expired or was started in another browser.');
-    expect(server.app.stores.users.list().length).toBe(users);
-    expect(JSON.parse(String(auditRows(server, 'login.failure').at(-1)?.details))).toMatchObject({ reason: 'expired' });
+    expect((await server.app.stores.users.list()).length).toBe(users);
+    expect(JSON.parse(String((await auditRows(server, 'login.failure')).at(-1)?.details))).toMatchObject({
+      reason: 'expired',
+    });
   });
 
   it('trusts a recent confirmation, and fails closed when the provider cannot confirm the user again', async () => {
@@ -124,31 +126,41 @@ describe('sign-in pages with identity providers', () => {
       config,
       identities: stores.identities,
       users: stores.users,
-      audit: { record: (e) => events.push(e) },
+      audit: {
+        record: async (e) => {
+          events.push(e);
+        },
+      },
       log: createLogger('silent'),
     });
     const local = await server.addUser('local-only', PASSWORD);
     expect(await upstream.inGoodStanding(local.id)).toBe(true);
 
-    const sso = stores.users.create('sso-user@acme.test', NO_PASSWORD, false);
+    const sso = await stores.users.create('sso-user@acme.test', NO_PASSWORD, false);
     const link = { issuer: 'http://127.0.0.1:9', provider: 'acme', userId: sso.id, email: null };
-    stores.identities.link({ ...link, subject: 'u1', refreshToken: 'upstream-refresh' }, epochSeconds());
+    await stores.identities.link({ ...link, subject: 'u1', refreshToken: 'upstream-refresh' }, epochSeconds());
     expect(await upstream.inGoodStanding(sso.id)).toBe(true);
     expect(events).toEqual([]);
 
     // Confirmed longer ago than the interval: the provider is asked, cannot answer, and the user fails.
-    server.db.prepare('UPDATE user_identities SET checked_at = ? WHERE user_id = ?').run(epochSeconds() - 7200, sso.id);
+    await server.sql.run('UPDATE user_identities SET checked_at = ? WHERE user_id = ?', [
+      epochSeconds() - 7200,
+      sso.id,
+    ]);
     expect(await upstream.inGoodStanding(sso.id)).toBe(false);
     expect(events.at(-1)).toMatchObject({ event: 'user.upstream_check_failed' });
     expect(String(events.at(-1)?.details?.reason)).toMatch(/^refresh_failed/);
 
-    const other = stores.users.create('sso-two@acme.test', NO_PASSWORD, false);
-    stores.identities.link({ ...link, userId: other.id, subject: 'u2', refreshToken: null }, epochSeconds() - 7200);
+    const other = await stores.users.create('sso-two@acme.test', NO_PASSWORD, false);
+    await stores.identities.link(
+      { ...link, userId: other.id, subject: 'u2', refreshToken: null },
+      epochSeconds() - 7200,
+    );
     expect(await upstream.inGoodStanding(other.id)).toBe(false);
     expect(events.at(-1)?.details).toMatchObject({ reason: 'no_refresh_token' });
 
-    const gone = stores.users.create('sso-three@acme.test', NO_PASSWORD, false);
-    stores.identities.link(
+    const gone = await stores.users.create('sso-three@acme.test', NO_PASSWORD, false);
+    await stores.identities.link(
       {
         ...link,
         issuer: 'https://removed.example',

@@ -41,7 +41,7 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
       // Every refresh asks the provider again.
       MCP_OAUTH_IDP_RECHECK_INTERVAL: '0',
     });
-    server.addResource(RESOURCE, RESOURCE_NAME);
+    await server.addResource(RESOURCE, RESOURCE_NAME);
     idp.start(`${server.url}/sso/callback`);
     agent = createServer((_req, res) => res.end('agent'));
     await new Promise<void>((resolve) => agent.listen(0, '127.0.0.1', resolve));
@@ -105,8 +105,8 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     return (await page.getByRole('alert').first().textContent()) ?? '';
   }
 
-  const lastFailure = () => {
-    const rows = auditRows(server, 'login.failure');
+  const lastFailure = async () => {
+    const rows = await auditRows(server, 'login.failure');
     return JSON.parse(String(rows.at(-1)?.details ?? '{}')) as Record<string, unknown>;
   };
 
@@ -128,14 +128,14 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     const body = (await tokens.json()) as { access_token: string; refresh_token: string };
 
     // Created just in time, named by the verified email, linked by the provider's subject.
-    const user = server.app.stores.users.findByUsername('ann@acme.test');
+    const user = await server.app.stores.users.findByUsername('ann@acme.test');
     expect(user).toMatchObject({ isAdmin: false, disabled: false });
     const sub = JSON.parse(Buffer.from(body.access_token.split('.')[1] ?? '', 'base64url').toString()).sub;
     expect(sub).toBe(user?.id);
-    expect(server.app.stores.identities.forUser(user?.id ?? '')).toMatchObject([
+    expect(await server.app.stores.identities.forUser(user?.id ?? '')).toMatchObject([
       { issuer: idp.issuer, subject: 'ann', provider: 'acme' },
     ]);
-    const success = auditRows(server, 'login.success').at(-1);
+    const success = (await auditRows(server, 'login.success')).at(-1);
     expect(JSON.parse(String(success?.details))).toMatchObject({ via: 'acme' });
 
     // Still in good standing upstream: the refresh asks the provider and succeeds.
@@ -159,7 +159,7 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     });
     expect(second.status).toBe(400);
     expect(((await second.json()) as { error: string }).error).toBe('invalid_grant');
-    const failed = auditRows(server, 'user.upstream_check_failed').at(-1);
+    const failed = (await auditRows(server, 'user.upstream_check_failed')).at(-1);
     expect(failed?.user_id).toBe(user?.id);
     expect(String(JSON.parse(String(failed?.details)).reason)).toMatch(/^refresh_failed/);
 
@@ -174,7 +174,7 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     idp.tamper.callback = (url) => url.searchParams.set('state', 'forged-state');
     await signInUpstream('ann');
     expect(await alertText()).toBe('The identity provider did not sign you in. Start again.');
-    expect(lastFailure()).toMatchObject({ via: 'acme', reason: 'response_state' });
+    expect(await lastFailure()).toMatchObject({ via: 'acme', reason: 'response_state' });
   });
 
   it('refuses an ID token whose nonce is not the one this browser sent', async () => {
@@ -184,7 +184,7 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     };
     await signInUpstream('ann');
     expect(await alertText()).toBe('The identity provider did not sign you in. Start again.');
-    expect(lastFailure()).toMatchObject({ via: 'acme', reason: 'response_nonce' });
+    expect(await lastFailure()).toMatchObject({ via: 'acme', reason: 'response_nonce' });
   });
 
   it('refuses a response from another issuer (mix-up, RFC 9207)', async () => {
@@ -192,7 +192,7 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     idp.tamper.callback = (url) => url.searchParams.set('iss', 'https://evil.example');
     await signInUpstream('ann');
     expect(await alertText()).toBe('The identity provider did not sign you in. Start again.');
-    expect(lastFailure()).toMatchObject({ via: 'acme', reason: 'response_iss' });
+    expect(await lastFailure()).toMatchObject({ via: 'acme', reason: 'response_iss' });
   });
 
   it('refuses an unverified email when the provider allows only some domains', async () => {
@@ -201,16 +201,16 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     expect(await alertText()).toBe(
       'Your identity provider did not confirm your email address, so you cannot sign in here.',
     );
-    expect(lastFailure()).toMatchObject({ reason: 'email_unverified' });
-    expect(server.app.stores.users.findByUsername('eve@acme.test')).toBeUndefined();
+    expect(await lastFailure()).toMatchObject({ reason: 'email_unverified' });
+    expect(await server.app.stores.users.findByUsername('eve@acme.test')).toBeUndefined();
   });
 
   it('refuses a user who is not in an allowed group', async () => {
     await startAuthorization();
     await signInUpstream('outsider');
     expect(await alertText()).toBe('Your account at the identity provider is not in a group allowed to sign in here.');
-    expect(lastFailure()).toMatchObject({ reason: 'group' });
-    expect(server.app.stores.users.findByUsername('out@acme.test')).toBeUndefined();
+    expect(await lastFailure()).toMatchObject({ reason: 'group' });
+    expect(await server.app.stores.users.findByUsername('out@acme.test')).toBeUndefined();
   });
 
   it('never takes over a local user of the same name', async () => {
@@ -219,9 +219,9 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     expect(await alertText()).toBe(
       'An account with your email address already exists here. Ask an administrator to link it.',
     );
-    const local = server.app.stores.users.findByUsername('local@acme.test');
-    expect(server.app.stores.identities.forUser(local?.id ?? '')).toEqual([]);
-    expect(lastFailure()).toMatchObject({ reason: 'username_taken' });
+    const local = await server.app.stores.users.findByUsername('local@acme.test');
+    expect(await server.app.stores.identities.forUser(local?.id ?? '')).toEqual([]);
+    expect(await lastFailure()).toMatchObject({ reason: 'username_taken' });
   });
 
   it('signs in to the account pages through the provider; the admin group makes an admin, shown with its source', async () => {
@@ -231,7 +231,7 @@ describe('single sign-on with an OpenID provider, in a real browser', () => {
     const row = page.locator('tr[data-username="boss@acme.test"]');
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.locator('td.source').textContent()).toBe('Acme SSO');
-    expect(server.app.stores.users.findByUsername('boss@acme.test')?.isAdmin).toBe(true);
+    expect((await server.app.stores.users.findByUsername('boss@acme.test'))?.isAdmin).toBe(true);
   });
 });
 
@@ -251,7 +251,7 @@ describe('single sign-on for pre-provisioned users only, linked by verified emai
       MCP_OAUTH_PASSWORD_LOGIN: 'off',
     });
     idp.start(`${server.url}/sso/callback`);
-    server.app.stores.users.create('carol@acme.test', NO_PASSWORD, false);
+    await server.app.stores.users.create('carol@acme.test', NO_PASSWORD, false);
     idp.accounts.set('carol', { email: 'carol@acme.test', email_verified: true });
     idp.accounts.set('dave', { email: 'dave@acme.test', email_verified: true });
     idp.accounts.set('carol-unverified', { email: 'carol@acme.test', email_verified: false });
@@ -283,12 +283,12 @@ describe('single sign-on for pre-provisioned users only, linked by verified emai
   it('links a pre-provisioned user by verified email and signs them in', async () => {
     await signInUpstream('carol');
     await page.waitForURL(`${server.url}/account`);
-    const carol = server.app.stores.users.findByUsername('carol@acme.test');
-    expect(server.app.stores.identities.forUser(carol?.id ?? '')).toMatchObject([{ subject: 'carol' }]);
+    const carol = await server.app.stores.users.findByUsername('carol@acme.test');
+    expect(await server.app.stores.identities.forUser(carol?.id ?? '')).toMatchObject([{ subject: 'carol' }]);
   });
 
   it('refuses someone with no account here, and an unverified email, creating and linking nothing', async () => {
-    const before = server.app.stores.users.list().length;
+    const before = (await server.app.stores.users.list()).length;
     await signInUpstream('dave');
     await expect
       .poll(() => page.getByRole('alert').first().textContent())
@@ -298,7 +298,7 @@ describe('single sign-on for pre-provisioned users only, linked by verified emai
     await expect
       .poll(() => page.getByRole('alert').first().textContent())
       .toBe('There is no account here for you. Ask an administrator to add you.');
-    expect(server.app.stores.users.list().length).toBe(before);
-    expect(server.app.stores.identities.find(idp.issuer, 'carol-unverified')).toBeUndefined();
+    expect((await server.app.stores.users.list()).length).toBe(before);
+    expect(await server.app.stores.identities.find(idp.issuer, 'carol-unverified')).toBeUndefined();
   });
 });

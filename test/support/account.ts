@@ -111,13 +111,13 @@ export async function serverWithUsers(env: Record<string, string> = {}): Promise
   await server.addUser('alice', PASSWORD);
   await server.addUser('bob', PASSWORD);
   await server.addUser('root', PASSWORD, { admin: true });
-  server.addResource(RESOURCE, RESOURCE_NAME);
+  await server.addResource(RESOURCE, RESOURCE_NAME);
   return server;
 }
 
 /** Audit rows of an event, newest last. */
-export function auditRows(server: TestServer, event: string): Record<string, unknown>[] {
-  return server.db.prepare('SELECT * FROM audit_events WHERE event = ? ORDER BY id').all(event) as Record<
+export async function auditRows(server: TestServer, event: string): Promise<Record<string, unknown>[]> {
+  return (await server.sql.all('SELECT * FROM audit_events WHERE event = ? ORDER BY id', [event])) as Record<
     string,
     unknown
   >[];

@@ -25,7 +25,7 @@ export async function startBrowserAgent(opts: {
 }): Promise<BrowserAgent> {
   const server = await startTestServer();
   await server.addUser('alice', opts.password);
-  server.addResource(opts.resource, opts.resourceName);
+  await server.addResource(opts.resource, opts.resourceName);
   const receiver = await startLoopbackReceiver();
   const client = await register(server.url, {
     client_name: opts.agentName,

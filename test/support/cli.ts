@@ -5,8 +5,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach } from 'vitest';
 import { runCli } from '../../src/cli/index.js';
-import { type Db, openDatabase } from '../../src/storage/db.js';
-import { migrate } from '../../src/storage/migrate.js';
+import type { Sql } from '../../src/storage/engine.js';
+import { databaseEnv, databaseFile, openTestStorage } from './storage.js';
+
+export { databaseFile };
 
 export interface RunResult {
   code: number;
@@ -34,12 +36,8 @@ export interface Cli {
     argv: string[],
     opts?: { stdin?: string | NodeJS.ReadableStream; env?: Record<string, string> },
   ): Promise<RunResult>;
-  /** Opens (and migrates) the same database file the CLI uses; closes it when `fn` (or its promise) is done. */
-  withDb<T>(fn: (db: Db) => T): T;
-}
-
-export function databaseFile(dataDir: string): string {
-  return path.join(dataDir, 'mcp-oauth.sqlite');
+  /** Opens (and migrates) the same database the CLI uses; closes it when `fn` is done. */
+  withSql<T>(fn: (sql: Sql) => T | Promise<T>): Promise<T>;
 }
 
 /**
@@ -48,17 +46,26 @@ export function databaseFile(dataDir: string): string {
  * is a directory with none).
  */
 export function cliFor(dataDir?: string): Cli {
+  // Opening the storage is async, so the new database is made here and awaited by the first
+  // command (or withSql); the catch marks it handled until then, and the await rethrows.
+  let ready: Promise<void> = Promise.resolve();
+  const env: Record<string, string> = {};
   if (dataDir === undefined) {
     dataDir = tempDataDir();
-    const db = openDatabase(databaseFile(dataDir));
-    migrate(db);
-    db.close();
+    const dir = dataDir;
+    // On PostgreSQL the database outlives this opening (the run's cluster is removed at the end).
+    ready = openTestStorage(dir)
+      .then((storage) => (storage.sql.kind === 'sqlite' ? storage.close() : storage.sql.close()))
+      .then(() => void Object.assign(env, databaseEnv(dir)));
+    ready.catch(() => {});
   }
-  const env = { MCP_OAUTH_DATA_DIR: dataDir };
+  const dirOf = dataDir;
+  Object.assign(env, { MCP_OAUTH_DATA_DIR: dataDir, ...databaseEnv(dataDir) });
   return {
     dataDir,
     env,
     async run(argv, opts = {}) {
+      await ready;
       let out = '';
       let err = '';
       const stdin =
@@ -79,19 +86,14 @@ export function cliFor(dataDir?: string): Cli {
       });
       return { code, out, err };
     },
-    withDb<T>(fn: (db: Db) => T): T {
-      const db = openDatabase(databaseFile(dataDir));
-      let result: T;
+    async withSql<T>(fn: (sql: Sql) => T | Promise<T>): Promise<T> {
+      await ready;
+      const storage = await openTestStorage(dirOf);
       try {
-        migrate(db);
-        result = fn(db);
-      } catch (err) {
-        db.close();
-        throw err;
+        return await fn(storage.sql);
+      } finally {
+        await storage.close();
       }
-      if (result instanceof Promise) return result.finally(() => db.close()) as T;
-      db.close();
-      return result;
     },
   };
 }

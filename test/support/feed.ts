@@ -1,5 +1,5 @@
 // Shared setup for the revocation feed tests: a real server with one resource credential, feed
-// entries of each kind, a second SQLite connection standing in for the CLI, and an SSE reader.
+// entries of each kind, a second database connection standing in for the CLI, and an SSE reader.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,10 +7,11 @@ import Koa from 'koa';
 import { createFeedHub, type FeedHubOptions, revocationFeed } from '../../src/app/revocation_feed.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { createLogger } from '../../src/log/logger.js';
-import { type Db, openDatabase } from '../../src/storage/db.js';
+import type { Sql } from '../../src/storage/engine.js';
 import { createGrantRecordRepository } from '../../src/storage/grant_records.js';
 import { createRevocationService, type RevocationService } from '../../src/storage/revocations.js';
 import { startTestServer, type TestServer } from '../support/app.js';
+import { openTestStorage } from '../support/storage.js';
 import { waitFor } from '../support/wait.js';
 
 export const RESOURCE = 'https://mcp.example.com/mcp';
@@ -23,9 +24,9 @@ export interface FeedFixture {
 
 export async function startFeedServer(): Promise<FeedFixture> {
   const server = await startTestServer();
-  server.addResource(RESOURCE, 'Orders DB');
-  const resourceId = server.app.stores.resources.findByUri(RESOURCE)?.id ?? -1;
-  const creds = server.app.stores.credentials.create(resourceId, { replace: true });
+  await server.addResource(RESOURCE, 'Orders DB');
+  const resourceId = (await server.app.stores.resources.findByUri(RESOURCE))?.id ?? -1;
+  const creds = await server.app.stores.credentials.create(resourceId, { replace: true });
   return { server, creds, basic: basicAuth(creds.id, creds.secret) };
 }
 
@@ -34,20 +35,23 @@ export const basicAuth = (id: string, secret: string) => `Basic ${Buffer.from(`$
 export const newId = (prefix: string) => `${prefix}_${randomBytes(6).toString('hex')}`;
 
 /** Records a grant and revokes it through `revocations`; returns the grant id. */
-export function revokeNewGrant(db: Db, revocations: RevocationService, now = epochSeconds()): string {
+export async function revokeNewGrant(sql: Sql, revocations: RevocationService, now = epochSeconds()): Promise<string> {
   const id = newId('grant');
-  createGrantRecordRepository(db).saved(
+  await createGrantRecordRepository(sql).saved(
     { id, accountId: 'acct', clientId: 'agent', resource: RESOURCE, scopes: ['mcp:read'], obtainedVia: 'consent' },
     now,
   );
-  if (!revocations.revokeGrant(id, 'admin:feed-test-admin', now, 'feed-test-reason')) throw new Error('not revoked');
+  if (!(await revocations.revokeGrant(id, 'admin:feed-test-admin', now, 'feed-test-reason')))
+    throw new Error('not revoked');
   return id;
 }
 
-/** A second connection to the server's database file, as the CLI opens it. */
-export function cliConnection(server: TestServer): { db: Db; revocations: RevocationService } {
-  const db = openDatabase(server.config.databaseFile);
-  return { db, revocations: createRevocationService(db, { accessTokenTtl: server.config.accessTokenTtl }) };
+/** A second connection to the server's database, as the CLI opens it; `close` ends it. */
+export async function cliConnection(
+  server: TestServer,
+): Promise<{ sql: Sql; revocations: RevocationService; close(): Promise<void> }> {
+  const { sql, close } = await openTestStorage(server.dataDir, { migrate: false });
+  return { sql, revocations: createRevocationService(sql, { accessTokenTtl: server.config.accessTokenTtl }), close };
 }
 
 /** Serves only the feed, over the test server's stores, with a hub built from `opts`. */

@@ -85,20 +85,22 @@ export function expectErrorRedirect(
   return params;
 }
 
-export function countRows(server: TestServer, model: string): number {
-  return (server.db.prepare('SELECT count(*) AS n FROM oidc_models WHERE model = ?').get(model) as { n: number }).n;
+export async function countRows(server: TestServer, model: string): Promise<number> {
+  return ((await server.sql.get('SELECT count(*) AS n FROM oidc_models WHERE model = ?', [model])) as { n: number }).n;
 }
 
-export function isConsumed(server: TestServer, model: string, id: string): boolean {
-  const row = server.db.prepare('SELECT consumed_at FROM oidc_models WHERE model = ? AND id = ?').get(model, id) as
+export async function isConsumed(server: TestServer, model: string, id: string): Promise<boolean> {
+  const row = (await server.sql.get('SELECT consumed_at FROM oidc_models WHERE model = ? AND id = ?', [model, id])) as
     | { consumed_at: number | null }
     | undefined;
   if (!row) throw new Error(`no ${model} row ${id}`);
   return row.consumed_at !== null;
 }
 
-export function rowExists(server: TestServer, model: string, id: string): boolean {
-  return server.db.prepare('SELECT 1 FROM oidc_models WHERE model = ? AND id = ?').get(model, id) !== undefined;
+export async function rowExists(server: TestServer, model: string, id: string): Promise<boolean> {
+  return (
+    (await server.sql.get('SELECT 1 AS found FROM oidc_models WHERE model = ? AND id = ?', [model, id])) !== undefined
+  );
 }
 
 export async function jsonError(

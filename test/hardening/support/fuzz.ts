@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { Agent, request } from 'undici';
 import { expect } from 'vitest';
-import type { Db } from '../../../src/storage/db.js';
+import type { Sql } from '../../../src/storage/engine.js';
 
 export type Pairs = [string, string][];
 
@@ -366,25 +366,34 @@ function withoutSlidingExpiry(columns: string[], row: unknown[]): unknown[] {
   return copy;
 }
 
+/** Every table and its columns, in declaration order, from the engine's catalogue. */
+async function tableColumns(sql: Sql): Promise<Map<string, string[]>> {
+  const rows =
+    sql.kind === 'sqlite'
+      ? await sql.all<{ t: string; c: string }>(
+          "SELECT m.name AS t, p.name AS c FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid",
+        )
+      : await sql.all<{ t: string; c: string }>(
+          'SELECT table_name AS t, column_name AS c FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position',
+        );
+  const out = new Map<string, string[]>();
+  for (const { t, c } of rows) out.set(t, [...(out.get(t) ?? []), c]);
+  return out;
+}
+
 /** A per-table digest of everything stored, less bookkeeping and intended audit writes. */
-export function digest(db: Db): Record<string, string> {
-  const tables = db
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-    .all() as { name: string }[];
+export async function digest(sql: Sql): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const { name } of tables) {
+  for (const [name, all] of await tableColumns(sql)) {
     if (SKIPPED_TABLES.has(name)) continue;
-    const columns = (db.prepare(`PRAGMA table_info("${name}")`).all() as { name: string }[])
-      .map((c) => c.name)
-      .filter((c) => !BOOKKEEPING_COLUMNS.has(c));
+    const columns = all.filter((c) => !BOOKKEEPING_COLUMNS.has(c));
     const where =
       name === 'audit_events' ? ` WHERE event NOT IN (${AUDITED_REJECTIONS.map(() => '?').join(', ')})` : '';
     const params = name === 'audit_events' ? AUDITED_REJECTIONS : [];
-    const rows = db
-      .prepare(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM "${name}"${where} ORDER BY 1, 2`)
-      .raw()
-      .all(...params);
-    const kept = name === 'oidc_models' ? (rows as unknown[][]).map((r) => withoutSlidingExpiry(columns, r)) : rows;
+    const rows = (
+      await sql.all(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM "${name}"${where} ORDER BY 1, 2`, params)
+    ).map((r) => columns.map((c) => r[c]));
+    const kept = name === 'oidc_models' ? rows.map((r) => withoutSlidingExpiry(columns, r)) : rows;
     out[name] = createHash('sha256').update(JSON.stringify(kept)).digest('hex').slice(0, 16);
   }
   return out;
@@ -401,15 +410,15 @@ export function rejected(res: FuzzResponse): boolean {
  * The checks every fuzzed request gets: no 5xx, and a refusal changed nothing stored, except in
  * `mayChange`: tables a refusal is meant to write for this very request (each caller says why).
  */
-export async function probe(base: string, db: Db, req: FuzzRequest, mayChange: string[] = []): Promise<FuzzResponse> {
-  const before = digest(db);
+export async function probe(base: string, sql: Sql, req: FuzzRequest, mayChange: string[] = []): Promise<FuzzResponse> {
+  const before = await digest(sql);
   const res = await send(base, req);
   const segments = req.path.split('/');
   const key = `${segments.slice(0, 3).join('/')}…${segments.length > 3 ? segments.at(-1) : ''} ${res.status}`;
   statuses.set(key, (statuses.get(key) ?? 0) + 1);
   expect(res.status, `${req.method} ${req.path} answered ${res.status}: ${res.text.slice(0, 300)}`).toBeLessThan(500);
   if (rejected(res)) {
-    const after = digest(db);
+    const after = await digest(sql);
     const changed = Object.keys(after).filter((t) => after[t] !== before[t] && !mayChange.includes(t));
     expect(changed, `refused ${req.method} ${req.path} (${res.status}) changed ${changed.join(', ')}`).toEqual([]);
   }
@@ -440,14 +449,14 @@ export type Parts = Parameters<typeof assemble>[0];
  * answer, to carry on with what an accepted request rotated or finished.
  */
 export async function attack(
-  server: { url: string; db: Db },
+  server: { url: string; sql: Sql },
   arb: fc.Arbitrary<Parts>,
   after?: (status: number, text: string) => void | Promise<void>,
   mayChange: (parts: Parts) => string[] = () => [],
 ): Promise<void> {
   await fc.assert(
     fc.asyncProperty(arb, async (parts) => {
-      const res = await probe(server.url, server.db, assemble(parts), mayChange(parts));
+      const res = await probe(server.url, server.sql, assemble(parts), mayChange(parts));
       await after?.(res.status, res.text);
     }),
     RUNS,

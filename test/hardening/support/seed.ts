@@ -8,12 +8,11 @@ import { loadConfig } from '../../../src/config/index.js';
 import { epochSeconds } from '../../../src/lib/duration.js';
 import { hashPassword } from '../../../src/lib/passwords.js';
 import { createAdminTokenRepository } from '../../../src/storage/admin_tokens.js';
-import { openDatabase } from '../../../src/storage/db.js';
-import { migrate } from '../../../src/storage/migrate.js';
 import { createResourceCredentialRepository } from '../../../src/storage/resource_credentials.js';
 import { createResourceRepository } from '../../../src/storage/resources.js';
 import { createUserRepository } from '../../../src/storage/users.js';
 import { DEFAULT_SCOPES } from '../../support/app.js';
+import { openTestStorage } from '../../support/storage.js';
 
 export const RESOURCE = 'https://mcp.example.com/mcp';
 export const USER = { username: 'alice', password: 'correct horse battery' } as const;
@@ -28,16 +27,15 @@ export interface Seeded {
 export async function seedDataDir(): Promise<Seeded> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-hardening-'));
   const { databaseFile } = loadConfig({ MCP_OAUTH_DATA_DIR: dataDir });
-  const db = openDatabase(databaseFile);
+  const { sql, close } = await openTestStorage(dataDir);
   try {
-    migrate(db);
-    const user = createUserRepository(db).create(USER.username, await hashPassword(USER.password), true);
-    const resource = createResourceRepository(db).create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
-    const feed = createResourceCredentialRepository(db).create(resource.id, { replace: false });
-    const adminToken = createAdminTokenRepository(db).create('hardening', user.id, epochSeconds()).token;
+    const user = await createUserRepository(sql).create(USER.username, await hashPassword(USER.password), true);
+    const resource = await createResourceRepository(sql).create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
+    const feed = await createResourceCredentialRepository(sql).create(resource.id, { replace: false });
+    const adminToken = (await createAdminTokenRepository(sql).create('hardening', user.id, epochSeconds())).token;
     return { dataDir, databaseFile, feed, adminToken };
   } finally {
-    db.close();
+    await close();
   }
 }
 
