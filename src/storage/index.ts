@@ -19,6 +19,7 @@ import { createResourceLabelRepository } from './resource_labels.js';
 import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
 import { createServiceClientRepository } from './service_clients.js';
+import { createThrottleRepository } from './throttles.js';
 import { createUserRepository } from './users.js';
 import { createWebSessionRepository } from './web_sessions.js';
 
@@ -50,5 +51,6 @@ export function createStores(sql: Sql, opts: { accessTokenTtl: number; now?: () 
     agentApprovals: createAgentApprovalRepository(sql),
     grantDocuments: createGrantDocumentRepository(sql),
     resourceLabels: createResourceLabelRepository(sql),
+    throttles: createThrottleRepository(sql),
   };
 }

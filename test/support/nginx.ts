@@ -129,11 +129,13 @@ export async function startLoadBalancer(upstreams: string[], opts: { port?: numb
       } catch {
         return [];
       }
-      return text
-        .split('\n')
-        .filter(Boolean)
-        // A request retried after a refused connection names every node it tried: the last answered.
-        .map((line) => (line.split('|')[0] ?? '').split(', ').at(-1) ?? '');
+      return (
+        text
+          .split('\n')
+          .filter(Boolean)
+          // A request retried after a refused connection names every node it tried: the last answered.
+          .map((line) => (line.split('|')[0] ?? '').split(', ').at(-1) ?? '')
+      );
     },
     async close() {
       // Not a graceful quit: that would wait for open revocation streams to end.
