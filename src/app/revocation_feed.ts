@@ -127,14 +127,16 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
   // its commit; the timer's poll stays for what no notification reaches (on SQLite, a CLI in
   // another process) and after a dropped notification connection. Started with the first stream
   // and kept: on PostgreSQL it is one connection per node whatever listens.
-  let listening: Promise<unknown> | undefined;
+  let listening = false;
   const listen = () => {
-    listening ??= revocations
+    if (listening) return;
+    listening = true;
+    revocations
       .onNewEntries(() => {
         if (poller) pollNow();
       })
       .catch((err: unknown) => {
-        listening = undefined;
+        listening = false;
         log.error({ err, event: 'revocation_feed.listen_failed' }, 'revocation notifications unavailable; polling');
       });
   };
