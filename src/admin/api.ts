@@ -5,7 +5,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware, Next } from 'koa';
 import { type AuditFilter, parseSince, queryAudit } from '../audit/query.js';
-import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor } from '../grants/index.js';
+import { type Actor, domainOf, type Lifecycle, LifecycleError, requestActor, toolLabelRules } from '../grants/index.js';
 import { parseBearer } from '../lib/bearer.js';
 import { epochSeconds } from '../lib/duration.js';
 import { policyStrength } from '../provider/sign_in_policy.js';
@@ -18,6 +18,7 @@ import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent, listAgents } from './agents.js';
 import type { RouteTable } from './console.js';
 import { grantFilter, grantPage, type Query, single } from './grant_filter.js';
+import { GROUP_API_ROUTES, groupApiHandlers } from './groups_api.js';
 import { encodeCursor, linkTo, pageOf, readPage } from './paging.js';
 import { policyHandlers } from './policy_api.js';
 
@@ -45,6 +46,8 @@ export const API_ROUTES = [
   'POST /admin/api/agent-approvals/:id/approve',
   'POST /admin/api/agent-approvals/:id/refuse',
   'POST /admin/api/resource-labels',
+  // Groups, their policies and tool labels (src/admin/groups_api.ts).
+  ...GROUP_API_ROUTES,
 ] as const;
 
 const REALM = 'Bearer realm="mcp-oauth admin"';
@@ -332,6 +335,7 @@ export function apiHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(typeof
         scopes: created.service.scopes,
       };
     },
-    ...policyHandlers(ops, caller, deps.config.labels.readOnly),
+    ...policyHandlers(ops, caller, deps.config.labels.readOnly, deps.config.labels.secondFactor),
+    ...groupApiHandlers(deps, ops, caller, toolLabelRules(deps.config)),
   };
 }

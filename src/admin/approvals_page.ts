@@ -1,6 +1,6 @@
 // The approval queue in the console (docs/operating.md#approval-of-new-agents): agents users tried
-// to connect while approval is required, with approve and refuse for those waiting; and the page
-// showing per-agent policies and the MCP servers' labels.
+// to connect while approval is required, with approve and refuse for those waiting. (The policies
+// page is ./policy_pages.ts.)
 import type { Context } from 'koa';
 import type { Actor, Lifecycle } from '../grants/index.js';
 import { HttpError } from '../web/errors.js';
@@ -31,28 +31,6 @@ export async function approvalsPage(deps: RouteDeps, ctx: Context, who: SignedIn
     approvals,
     showAll,
     required: deps.config.agentApproval,
-  });
-}
-
-/** Per-agent policies and the servers' labels (set with the API or the CLI). */
-export async function policiesPage(deps: RouteDeps, ctx: Context, who: SignedIn): Promise<void> {
-  const policies = (await deps.stores.agentPolicies.list()).map((p) => ({
-    id: p.id,
-    clientId: p.match.kind === 'client' ? p.match.value : null,
-    domain: p.match.kind === 'domain' ? p.match.value : null,
-    resources: p.resources,
-    scopes: p.scopes,
-    readOnly: p.readOnly,
-    updated: formatWhen(p.updatedAt),
-  }));
-  const servers = [];
-  for (const r of await deps.stores.resources.list()) {
-    servers.push({ name: r.name, uri: r.uri, label: (await deps.stores.resourceLabels.labelOf(r.uri)) ?? null });
-  }
-  deps.views.render(ctx, 'admin_policies.njk', {
-    ...common(deps, ctx, who, 'policies', 'Policies'),
-    policies,
-    servers,
   });
 }
 

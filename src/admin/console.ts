@@ -1,7 +1,7 @@
 // The admin console (/admin, server-rendered): every route is in CONSOLE_ROUTES, for admins only;
 // every POST carries the session's CSRF token and is audited (through src/grants/).
 import type { Context, Middleware, Next } from 'koa';
-import { type Lifecycle, requestActor } from '../grants/index.js';
+import { type Lifecycle, requestActor, toolLabelRules } from '../grants/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { hashPassword, passwordProblem } from '../lib/passwords.js';
 import { policyStrength } from '../provider/sign_in_policy.js';
@@ -15,11 +15,12 @@ import { type SignedIn, safeNext, signedIn } from '../web/page_session.js';
 import { checkedForm } from '../web/pages.js';
 import type { RouteDeps } from '../web/route_deps.js';
 import { findAgent } from './agents.js';
-import { approvalHandlers, approvalsPage, policiesPage } from './approvals_page.js';
+import { approvalHandlers, approvalsPage } from './approvals_page.js';
 import { auditPage } from './audit_page.js';
 import { confirmPage } from './confirm_pages.js';
 import { agentsPage, grantsPage, serviceClientPage, usersPage } from './console_pages.js';
 import { alertsPage, grantPage } from './governance_pages.js';
+import { POLICY_CONSOLE_ROUTES, policyConsoleHandlers } from './policy_pages.js';
 
 export const CONSOLE_ROUTES = [
   'GET /admin',
@@ -46,9 +47,10 @@ export const CONSOLE_ROUTES = [
   'POST /admin/users',
   'POST /admin/users/:id/reset-factors',
   'GET /admin/approvals',
-  'GET /admin/policies',
   'POST /admin/approvals/:id/approve',
   'POST /admin/approvals/:id/refuse',
+  // Policies, labels and groups (src/admin/policy_pages.ts).
+  ...POLICY_CONSOLE_ROUTES,
 ] as const;
 
 export type RouteTable<K extends string> = Record<K, (ctx: Context) => void | Promise<void>>;
@@ -108,8 +110,12 @@ export function consoleHandlers(deps: RouteDeps, ops: Lifecycle): RouteTable<(ty
     'GET /admin/audit': (ctx) => auditPage(deps, ctx, who(ctx)),
     'GET /admin/alerts': (ctx) => alertsPage(deps, ctx, who(ctx)),
     'GET /admin/approvals': (ctx) => approvalsPage(deps, ctx, who(ctx)),
-    'GET /admin/policies': (ctx) => policiesPage(deps, ctx, who(ctx)),
     ...approvalHandlers(deps, ops, admin, done),
+    ...policyConsoleHandlers(deps, ops, who, admin, done, {
+      readOnlyLabels: deps.config.labels.readOnly,
+      stepUpLabels: deps.config.labels.secondFactor,
+      tools: toolLabelRules(deps.config),
+    }),
     'GET /admin/grants/:id': (ctx) => grantPage(deps, ctx, who(ctx)),
     'GET /admin/grants/:id/revoke': (ctx) => confirmPage(deps, ctx, who(ctx), 'grant-revoke', 'grants'),
     'GET /admin/users/:id/revoke-grants': (ctx) => confirmPage(deps, ctx, who(ctx), 'user-revoke-grants', 'grants'),

@@ -26,6 +26,13 @@ const NOTICES: Record<string, (n: number) => Message> = {
   unchanged: () => msg('admin.notice.unchanged'),
   'user-created': () => msg('admin.notice.userCreated'),
   'factors-reset': () => msg('admin.notice.factorsReset'),
+  'policy-set': (n) => msg('admin.notice.policySet', { n }),
+  'policy-removed': () => msg('admin.notice.policyRemoved'),
+  'label-set': (n) => msg('admin.notice.labelSet', { n }),
+  'group-created': () => msg('admin.notice.groupCreated'),
+  'group-removed': () => msg('admin.notice.groupRemoved'),
+  'member-added': (n) => msg('admin.notice.memberAdded', { n }),
+  'member-removed': () => msg('admin.notice.memberRemoved'),
 };
 
 function notice(ctx: Context): Message | undefined {

@@ -22,7 +22,12 @@ const optionalString = (value: unknown, field: string): string | undefined => {
   return value;
 };
 
-export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, readOnlyLabels: readonly string[]) {
+export function policyHandlers(
+  ops: Lifecycle,
+  caller: (ctx: Context) => Actor,
+  readOnlyLabels: readonly string[],
+  stepUpLabels: readonly string[] = [],
+) {
   return {
     'GET /admin/api/agent-policies': async (ctx: Context) => {
       ctx.body = { policies: (await ops.listAgentPolicies()).map(describePolicy) };
@@ -88,7 +93,7 @@ export function policyHandlers(ops: Lifecycle, caller: (ctx: Context) => Actor, 
         throw new HttpError(400, 'invalid_request', `label must be null or one of ${LABELS.join(', ')}`);
       }
       const label = body.label as Label | null;
-      const narrowed = await ops.setResourceLabel(caller(ctx), resource, label, readOnlyLabels);
+      const narrowed = await ops.setResourceLabel(caller(ctx), resource, label, readOnlyLabels, stepUpLabels);
       ctx.body = { resource, label, agents_narrowed: narrowed };
     },
   };

@@ -9,12 +9,14 @@ import { canonicalPath } from '../app/canonical_path.js';
 import { withAlerts } from '../audit/alerts.js';
 import { createAudit, requestSource } from '../audit/index.js';
 import type { Config } from '../config/index.js';
-import { createLifecycle } from '../grants/index.js';
+import { createLifecycle, toolLabelRules } from '../grants/index.js';
 import { devicePages, devicePrefill } from '../interactions/device.js';
 import { interactionRoutes } from '../interactions/routes.js';
 import { ssoDeps, ssoRoutes } from '../interactions/sso.js';
 import { trustedDocument } from '../lib/agent_document.js';
 import { epochSeconds } from '../lib/duration.js';
+import { combinedPolicy } from '../lib/group_policy.js';
+import { toolRuleOf } from '../lib/tool_labels.js';
 import type { Logger } from '../log/logger.js';
 import { type AlertSink, createAlertSink } from '../ops/alert_webhook.js';
 import { createReadiness, healthRoutes } from '../ops/health.js';
@@ -29,6 +31,7 @@ import { buildProvider, PROVIDER_ROUTE_TEMPLATES, ROUTES } from '../provider/ind
 import { ensureSigningKey, providerJwks } from '../provider/keys.js';
 import { handOverSuccessor } from '../provider/refresh_grace.js';
 import { registrationGuard } from '../provider/registration_guard.js';
+import { toolPolicyFor } from '../provider/tool_policy.js';
 import { createUpstream } from '../provider/upstream.js';
 import type { Sql } from '../storage/engine.js';
 import { createStores, type Stores } from '../storage/index.js';
@@ -127,6 +130,7 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
     audit,
     log,
     endSessions: (userId) => stores.revocations.endSessions(userId),
+    syncGroups: (userId, issuer, provider, claim) => approvals.syncUpstreamGroups(userId, issuer, provider, claim),
   });
   const approvals = createLifecycle(stores, audit);
   const trustedDocuments = config.clientMetadataDocuments.trustedClientIds;
@@ -137,8 +141,23 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
       sensitiveTokenTtl: config.labels.sensitiveTokenTtl,
       readOnly: config.labels.readOnly,
       approval: config.labels.approval,
+      secondFactor: config.labels.secondFactor,
     },
   };
+  // The agent's own policies and its user's groups' together (src/lib/group_policy.ts): the narrower wins.
+  const agentPolicy = async (clientId: string, accountId?: string) =>
+    combinedPolicy(
+      await stores.agentPolicies.effectiveFor(clientId),
+      accountId ? await stores.groups.policiesFor(accountId) : [],
+    );
+  const toolRules = toolLabelRules(config);
+  const toolPolicy = (audience: unknown) => toolPolicyFor(stores.toolLabels, toolRules, audience);
+  const toolLabels = async (uri: string) =>
+    (await stores.toolLabels.forResource(uri)).map((l) => ({
+      tool: l.tool,
+      label: l.label,
+      rule: toolRuleOf(l.label, toolRules) ?? null,
+    }));
   // Approval of new agents: everywhere with MCP_OAUTH_AGENT_APPROVAL, or on servers whose label asks for it.
   const approvalRequired = async (clientId: string, resource: string | undefined) => {
     if (trustedDocument(clientId, trustedDocuments)) return false;
@@ -158,7 +177,8 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
     users,
     resources,
     grantRecords: stores.grantRecords,
-    agentPolicy: stores.agentPolicies.effectiveFor,
+    agentPolicy,
+    toolLabels,
     approval: async (clientId: string, userId: string, ip: string | undefined, resource: string | undefined) =>
       approvals.approvalStanding(await approvalRequired(clientId, resource), clientId, userId, ip),
     labels,
@@ -311,9 +331,10 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
       devicePages: devicePages(views),
       refreshFamily: stores.refreshFamily,
       upstreamStanding: upstream.enabled ? upstream.inGoodStanding : undefined,
-      agentPolicy: stores.agentPolicies.effectiveFor,
+      agentPolicy,
       documentPins: pins,
       labels,
+      toolPolicy,
     });
     registerIdJagGrant(provider, {
       config,
@@ -322,7 +343,7 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
       users,
       resources,
       grantRecords: stores.grantRecords,
-      agentPolicy: stores.agentPolicies.effectiveFor,
+      agentPolicy,
       labels,
     });
     for (const middleware of ours) provider.use(middleware);

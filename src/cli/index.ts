@@ -9,6 +9,7 @@ import { registerClientCommands } from './clients.js';
 import { registerDbCommands } from './db_copy.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerGrantCommands } from './grants.js';
+import { registerGroupCommands } from './groups.js';
 import { ROOT_HELP } from './help_text.js';
 import { CliError, type CliIo, safe } from './io.js';
 import { registerKeyCommands } from './keys.js';
@@ -66,6 +67,7 @@ function buildProgram(io: CliIo): Command {
   registerKeyCommands(program, io);
   registerGrantCommands(program, io);
   registerPolicyCommands(program, io);
+  registerGroupCommands(program, io);
   registerApprovalCommands(program, io);
   registerAuditCommand(program, io);
   registerMaintenanceCommands(program, io);

@@ -117,7 +117,10 @@ export const serverSettings = z
           'MCP_OAUTH_LABELS_READ_ONLY',
           list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
           { default: '' },
-        ).describe('Labels whose MCP servers give agents no write scope.'),
+        ).describe(
+          'Labels whose MCP servers give agents no write scope, and whose tools (`mcp-oauth resources label ' +
+            '--tool`) agents may call only when the proxy counts them as reading.',
+        ),
         approval: setting(
           'MCP_OAUTH_LABELS_APPROVAL',
           list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
@@ -125,6 +128,19 @@ export const serverSettings = z
         ).describe(
           'Labels whose MCP servers need an administrator to approve each new agent before a user can consent ' +
             '(as `MCP_OAUTH_AGENT_APPROVAL`, for these servers only).',
+        ),
+        denyTools: setting(
+          'MCP_OAUTH_LABELS_DENY_TOOLS',
+          list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
+          { default: '' },
+        ).describe('Labels whose tools the proxy refuses to every agent, whatever its scope.'),
+        secondFactor: setting(
+          'MCP_OAUTH_LABELS_SECOND_FACTOR',
+          list('comma-separated labels', /^(public|internal|confidential|personal_data)$/, 'must be labels'),
+          { default: '' },
+        ).describe(
+          'Labels that need a sign-in with a second factor: for a grant to a server with the label, and for ' +
+            'each call of a tool with the label (the proxy asks the agent to step up).',
         ),
       })
       .meta({

@@ -8,16 +8,20 @@ import { agentOperations } from './agents.js';
 import { approvalOperations } from './approvals.js';
 import { factorOperations } from './factors.js';
 import { grantOperations } from './grants.js';
+import { groupOperations } from './groups.js';
 import { policyOperations } from './policy.js';
 import { serviceClientOperations } from './service_clients.js';
+import { toolLabelOperations } from './tool_labels.js';
 import { userOperations } from './users.js';
 
 export { type Actor, CLI_ACTOR, requestActor } from './actor.js';
 export { domainOf } from './agents.js';
 export type { ApprovalStanding } from './approvals.js';
 export { LifecycleError } from './errors.js';
+export type { GroupPolicyInput } from './groups.js';
 export type { AgentPolicyInput } from './policy.js';
 export type { CreatedServiceClient, NewServiceClient } from './service_clients.js';
+export { toolLabelRules } from './tool_labels.js';
 
 export type Lifecycle = ReturnType<typeof createLifecycle>;
 
@@ -30,5 +34,7 @@ export function createLifecycle(stores: Stores, audit: Audit) {
     ...factorOperations(stores, audit),
     ...policyOperations(stores, audit),
     ...approvalOperations(stores, audit),
+    ...groupOperations(stores, audit),
+    ...toolLabelOperations(stores, audit),
   };
 }

@@ -13,18 +13,50 @@ import { type Actor, actedBy, auditFor } from './actor.js';
 import { domainOf } from './agents.js';
 import { LifecycleError } from './errors.js';
 
-export interface AgentPolicyInput {
-  /** Exactly one of: the agent's client id (a metadata-document URL is one), or a domain. */
-  clientId?: string | undefined;
-  domain?: string | undefined;
+/** The rules of a policy as a surface sends them (per agent or per group). */
+export interface PolicyRulesInput {
   resources?: string[] | null | undefined;
   scopes?: string[] | null | undefined;
   readOnly?: boolean | undefined;
 }
 
+export interface AgentPolicyInput extends PolicyRulesInput {
+  /** Exactly one of: the agent's client id (a metadata-document URL is one), or a domain. */
+  clientId?: string | undefined;
+  domain?: string | undefined;
+}
+
 const refuse = (message: string): never => {
   throw new LifecycleError('invalid_policy', message);
 };
+
+/** Checks a policy's servers (registered ones, canonical) and scopes (offered by some server). */
+export async function policyRules(
+  stores: Pick<Stores, 'resources'>,
+  input: PolicyRulesInput,
+): Promise<AgentPolicyRules> {
+  const { resources } = stores;
+  let servers: string[] | null = null;
+  if (input.resources != null) {
+    servers = [];
+    for (const raw of new Set(input.resources)) {
+      const canonical = canonicalResource(String(raw));
+      const uri = canonical.ok ? canonical.uri : undefined;
+      if (!uri || !(await resources.findByUri(uri)))
+        refuse(`not a registered MCP server: ${JSON.stringify(String(raw).slice(0, 200))}`);
+      servers.push(uri as string);
+    }
+  }
+  let scopes: string[] | null = null;
+  if (input.scopes != null) {
+    const offered = new Set(await resources.allScopes());
+    scopes = [...new Set(input.scopes.map(String))];
+    const unknown = scopes.find((s) => !offered.has(s));
+    if (unknown !== undefined) refuse(`no MCP server offers the scope ${JSON.stringify(unknown.slice(0, 200))}`);
+  }
+  if (input.readOnly !== undefined && typeof input.readOnly !== 'boolean') refuse('read_only must be true or false');
+  return { resources: servers, scopes, readOnly: input.readOnly === true };
+}
 
 export function policyOperations(stores: Stores, audit: Audit) {
   const { sql, agentPolicies, resources, revocations } = stores;
@@ -46,28 +78,7 @@ export function policyOperations(stores: Stores, audit: Audit) {
     }
   };
 
-  const rulesOf = async (input: AgentPolicyInput): Promise<AgentPolicyRules> => {
-    let servers: string[] | null = null;
-    if (input.resources != null) {
-      servers = [];
-      for (const raw of new Set(input.resources)) {
-        const canonical = canonicalResource(String(raw));
-        const uri = canonical.ok ? canonical.uri : undefined;
-        if (!uri || !(await resources.findByUri(uri)))
-          refuse(`not a registered MCP server: ${JSON.stringify(String(raw).slice(0, 200))}`);
-        servers.push(uri as string);
-      }
-    }
-    let scopes: string[] | null = null;
-    if (input.scopes != null) {
-      const offered = new Set(await resources.allScopes());
-      scopes = [...new Set(input.scopes.map(String))];
-      const unknown = scopes.find((s) => !offered.has(s));
-      if (unknown !== undefined) refuse(`no MCP server offers the scope ${JSON.stringify(unknown.slice(0, 200))}`);
-    }
-    if (input.readOnly !== undefined && typeof input.readOnly !== 'boolean') refuse('read_only must be true or false');
-    return { resources: servers, scopes, readOnly: input.readOnly === true };
-  };
+  const rulesOf = (input: AgentPolicyInput): Promise<AgentPolicyRules> => policyRules(stores, input);
 
   /** Agents holding a live grant the policies now in force no longer fully allow. */
   const narrowedAgents = async (match: PolicyMatch): Promise<string[]> => {
@@ -117,12 +128,15 @@ export function policyOperations(stores: Stores, audit: Audit) {
     /**
      * Labels an MCP server (null: no label). A label that narrows (read-only) holds for live grants
      * at their next refresh, and cuts their agents' outstanding access tokens as a narrowed policy does.
+     * A label that needs a second factor (`stepUpLabels`) cuts every live grant's agent on the server:
+     * their next refresh is refused unless the grant's sign-in had one (src/provider/resources.ts).
      */
     async setResourceLabel(
       actor: Actor,
       uri: string,
       label: Label | null,
       readOnlyLabels: readonly string[],
+      stepUpLabels: readonly string[] = [],
     ): Promise<string[]> {
       const canonical = canonicalResource(uri);
       const resource = canonical.ok ? await resources.findByUri(canonical.uri) : undefined;
@@ -131,10 +145,11 @@ export function policyOperations(stores: Stores, audit: Audit) {
       const write = new Set(resource.scopes.filter((s) => s.isWrite).map((s) => s.scope));
       const cut = await sql.transaction(async () => {
         await stores.resourceLabels.set(resource.uri, label, actedBy(actor), now);
-        if (label === null || !readOnlyLabels.includes(label)) return [];
+        const stepUp = label !== null && stepUpLabels.includes(label);
+        if (label === null || (!readOnlyLabels.includes(label) && !stepUp)) return [];
         const agents = new Set(
           (await agentPolicies.liveGrants())
-            .filter((g) => g.resource === resource.uri && g.scopes.some((s) => write.has(s)))
+            .filter((g) => g.resource === resource.uri && (stepUp || g.scopes.some((s) => write.has(s))))
             .map((g) => g.clientId),
         );
         for (const clientId of agents) await revocations.cutClientTokens(clientId, now);

@@ -39,8 +39,10 @@ export interface ConsentDeps extends LoginDeps {
   labels?: ResourceLabels;
   /** Records the metadata document the user consented to (src/provider/document_pins.ts). */
   documentPins?: Pick<DocumentPins, 'pin'>;
-  /** What the admins' policy leaves each agent; the page offers nothing beyond it. */
-  agentPolicy?: (clientId: string) => Promise<AgentPolicyRules | undefined>;
+  /** What the admins' policies leave each agent for the user (its own, the user's groups'); the page offers nothing beyond it. */
+  agentPolicy?: (clientId: string, accountId?: string) => Promise<AgentPolicyRules | undefined>;
+  /** The server's labelled tools and the rule each label brings, listed on the page (src/lib/tool_labels.ts). */
+  toolLabels?: (uri: string) => Promise<{ tool: string; label: string; rule: string | null }[]>;
   /** For telling the user how long access lasts and where to take it back (omitted when absent). */
   config?: Pick<Config, 'issuer' | 'refreshTokenIdleTtl' | 'refreshTokenAbsoluteTtl'>;
 }
@@ -89,7 +91,10 @@ async function consentRequest(
   const resource = await resources.findByUri(indicator);
   if (!resource) throw new HttpError(400, 'invalid_target', 'the MCP server is no longer registered');
   const verdict = judgeResource(await policyOn(agentPolicy, resource.uri, labels), resource.uri, resource.scopes);
-  if (!verdict.allowed) throw new HttpError(400, 'invalid_target', 'this agent may not use that MCP server');
+  // Nothing left on the server (the agent's and the groups' policies together): refused, not an empty page.
+  if (!verdict.allowed || verdict.scopes.length === 0) {
+    throw new HttpError(400, 'invalid_target', 'this agent may not use that MCP server');
+  }
   const own = new Set(verdict.scopes);
   const requested = splitScope(details.params.scope as string | undefined).filter((s) => own.has(s));
   const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
@@ -258,7 +263,7 @@ async function requestFor(deps: ConsentDeps, provider: Provider, details: Intera
     provider,
     deps.resources,
     details,
-    await deps.agentPolicy?.(String(details.params.client_id)),
+    await deps.agentPolicy?.(String(details.params.client_id), details.session?.accountId),
     deps.labels,
   );
 }
@@ -288,6 +293,7 @@ export async function showConsent(deps: ConsentDeps, ctx: Context, details: Inte
     device: isDeviceFlow(details),
     username,
     resource: { name: resource.name, uri: resource.uri, label },
+    toolLabels: (await deps.toolLabels?.(resource.uri)) ?? [],
     scopes: scopeViews(resource.scopes, request.missing),
     granted: scopeViews(resource.scopes, request.granted),
     unrequested: scopeViews(resource.scopes, request.unrequested),

@@ -15,6 +15,8 @@ export interface LabelRules {
   readOnly: readonly string[];
   /** Labels whose servers need an admin's approval of each new agent. */
   approval: readonly string[];
+  /** Labels whose servers (and tools) need a sign-in with a second factor. */
+  secondFactor?: readonly string[];
 }
 
 export function tokenTtlFor(label: Label | undefined, ttl: number, rules: LabelRules): number {

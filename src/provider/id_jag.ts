@@ -107,7 +107,13 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
     // provider's policy and the MCP server's scopes; anything else is refused, not trimmed.
     const inAssertion = typeof claims.scope === 'string' ? splitScope(claims.scope) : [];
     const requested = typeof params?.scope === 'string' ? splitScope(params.scope) : inAssertion;
-    const policy = await policyOn(await deps.agentPolicy?.(client.clientId), resource.uri, deps.labels);
+    // The user's groups' policies apply as on the consent page (the user is checked below).
+    const identity = await deps.identities.find(idp.issuer, String(claims.sub));
+    const policy = await policyOn(
+      await deps.agentPolicy?.(client.clientId, identity?.userId),
+      resource.uri,
+      deps.labels,
+    );
     const verdict = judgeResource(policy, resource.uri, resource.scopes);
     if (!verdict.allowed) throw new errors.InvalidTarget('this agent may not use that MCP server');
     const offered = new Set(verdict.scopes);
@@ -118,7 +124,6 @@ export function registerIdJagGrant(provider: Provider, deps: IdJagDeps): void {
       throw new errors.InvalidScope('scope not granted by the assertion and policy', outside[0] ?? '');
     }
 
-    const identity = await deps.identities.find(idp.issuer, String(claims.sub));
     const user = identity && (await deps.users.findById(identity.userId));
     if (!user || user.disabled) throw invalid('no enabled user here for the assertion subject');
 

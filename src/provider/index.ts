@@ -8,6 +8,7 @@ import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { LOOPBACK_HOSTS } from '../lib/redirect_uris.js';
 import { OIDC_SCOPES } from '../lib/scopes.js';
+import { TOOL_POLICY_CLAIM, type ToolPolicyClaim } from '../lib/tool_labels.js';
 import type { GrantIndex } from '../storage/grants.js';
 import { adapterClass, type OidcStore } from '../storage/oidc_adapter.js';
 import type { RefreshFamilyRepository } from '../storage/refresh_family.js';
@@ -83,6 +84,8 @@ export interface ProviderDeps {
   documentPins?: DocumentPins;
   /** Classification labels of MCP servers (src/lib/labels.ts). */
   labels?: ResourceLabels;
+  /** The `mcp_tool_policy` claim for a token to this MCP server (./tool_policy.ts). */
+  toolPolicy?: (audience: unknown) => Promise<ToolPolicyClaim | undefined>;
 }
 
 /** oidc-provider's deviceFlow page hooks, rendered by the interactions layer. */
@@ -246,7 +249,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     interactions: {
       // Under the issuer's path when it has one: the interaction cookie's path is taken from this URL.
       url: (_ctx, interaction) => `${issuerPath}${INTERACTION_PREFIX}/${interaction.uid}`,
-      policy: interactionPrompts({ secondFactor: config.secondFactor, users: deps.users, resources: deps.resources }),
+      policy: interactionPrompts({
+        secondFactor: config.secondFactor,
+        users: deps.users,
+        resources: deps.resources,
+        labels: deps.labels,
+      }),
     },
     // How the user signed in (src/lib/sign_in_strength.ts): advertised, asked for with acr_values.
     acrValues: ACR_VALUES_SUPPORTED,
@@ -259,8 +267,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
     rotateRefreshToken: true,
     extraTokenClaims: async (ctx, token) => {
       const grantId = (token as { grantId?: string }).grantId;
-      // acr, amr and auth_time let a resource server ask for a stronger sign-in (RFC 9470).
-      return grantId ? { grant_id: grantId, ...signInClaims(ctx) } : undefined;
+      // The rules of the server's tool labels, for the proxy to enforce per call (src/lib/tool_labels.ts).
+      const server = token as { resourceServer?: { audience?: unknown }; aud?: unknown };
+      const tools = await deps.toolPolicy?.(server.resourceServer?.audience ?? server.aud);
+      const claims = {
+        // acr, amr and auth_time let a resource server ask for a stronger sign-in (RFC 9470).
+        ...(grantId ? { grant_id: grantId, ...signInClaims(ctx) } : {}),
+        ...(tools ? { [TOOL_POLICY_CLAIM]: tools } : {}),
+      };
+      return Object.keys(claims).length > 0 ? claims : undefined;
     },
     ttl: {
       // The resource's own lifetime when it has one (a server labelled confidential: ./resources.ts).

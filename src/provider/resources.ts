@@ -5,10 +5,12 @@ import { type AgentPolicyRules, judgeResource } from '../lib/agent_policy.js';
 import { type Label, type LabelRules, tokenTtlFor } from '../lib/labels.js';
 import { canonicalResource } from '../lib/resource_uri.js';
 import { OIDC_SCOPES, splitScope } from '../lib/scopes.js';
+import { satisfies } from '../lib/sign_in_strength.js';
 import type { Resource, ResourceRepository } from '../storage/resources.js';
 import type { ServiceClient, ServiceClientRepository } from '../storage/service_clients.js';
 import type { DocumentPins } from './document_pins.js';
 import { SIGNING_ALG } from './keys.js';
+import { accountOf } from './tool_policy.js';
 
 const isClientCredentials = (ctx: KoaContextWithOIDC) => ctx.oidc.params?.grant_type === 'client_credentials';
 
@@ -29,8 +31,11 @@ export async function policyOn(
   return { ...(policy ?? { resources: null, scopes: null }), readOnly: true };
 }
 
-/** What the admins' policies leave an agent (src/grants/policy.ts); undefined when none names it. */
-export type AgentPolicyLookup = (clientId: string) => Promise<AgentPolicyRules | undefined>;
+/**
+ * What the admins' policies leave an agent acting for the user, when known: the agent's own and the
+ * user's groups' (src/lib/group_policy.ts); undefined when none applies.
+ */
+export type AgentPolicyLookup = (clientId: string, accountId?: string) => Promise<AgentPolicyRules | undefined>;
 
 export function resourceFunctions(
   resources: ResourceRepository,
@@ -123,20 +128,28 @@ export function resourceFunctions(
         };
       }
       const known = new Set(resource.scopes.map((s) => s.scope));
-      // The agent's policy, read on every request (authorization, code, refresh), so a narrowed
-      // policy holds for grants given before it at their next refresh.
+      // The agent's and its user's groups' policies, read on every request (authorization, code,
+      // refresh), so a narrowed policy holds for grants given before it at their next refresh.
       const clientId = (client as { clientId?: string } | undefined)?.clientId ?? '';
       const verdict = judgeResource(
-        await policyOn(await agentPolicy(clientId), resource.uri, labels),
+        await policyOn(await agentPolicy(clientId, accountOf(ctx)), resource.uri, labels),
         resource.uri,
         resource.scopes,
       );
       if (!verdict.allowed) throw new errors.InvalidTarget('this agent may not use that MCP server');
+      const label = await labels?.labelOf(resource.uri);
       if (ctx.oidc.params?.grant_type === 'refresh_token') {
         // Nothing of the grant left: refused rather than a token that can do nothing.
         const refreshToken = (
-          ctx.oidc.entities as { RefreshToken?: { scopes?: Set<string>; grantId?: string; accountId?: string } }
+          ctx.oidc.entities as {
+            RefreshToken?: { scopes?: Set<string>; grantId?: string; accountId?: string; acr?: string };
+          }
         ).RefreshToken;
+        // A server whose label needs a second factor: a grant signed in without one goes back
+        // through the sign-in, which asks for it (./sign_in_policy.ts).
+        if (label && labels?.rules.secondFactor?.includes(label) && !satisfies(refreshToken?.acr, 'mfa')) {
+          throw new errors.InvalidGrant('this MCP server needs a sign-in with a second factor: authorize again');
+        }
         if (
           refreshToken?.grantId &&
           (await pins?.check(refreshToken.grantId, client as never, refreshToken.accountId)) === 'changed'
@@ -147,6 +160,9 @@ export function resourceFunctions(
         if (held && ![...held].some((s) => verdict.scopes.includes(s))) {
           throw new errors.InvalidGrant('the agent policy no longer allows any scope of this grant');
         }
+      } else if (verdict.scopes.length === 0) {
+        // The policies leave nothing on this server: refused rather than a consent offering nothing.
+        throw new errors.InvalidTarget('this agent may not use that MCP server');
       }
       const requested = splitScope((ctx.oidc.params?.scope as string | undefined) ?? '');
       // A scope of another registered MCP server is not this request's business: agents such as
@@ -159,7 +175,6 @@ export function resourceFunctions(
       if (unknown.length > 0) {
         throw new errors.InvalidScope('requested scope is not offered by the resource', unknown[0] ?? '');
       }
-      const label = await labels?.labelOf(resource.uri);
       return {
         scope: verdict.scopes.join(' '),
         audience: resource.uri,

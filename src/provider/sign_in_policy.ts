@@ -11,6 +11,7 @@ import { splitScope } from '../lib/scopes.js';
 import { ACR, requestedStrength, type Strength, satisfies, stronger } from '../lib/sign_in_strength.js';
 import type { ResourceRepository } from '../storage/resources.js';
 import type { UserRepository } from '../storage/users.js';
+import type { ResourceLabels } from './resources.js';
 
 export type SecondFactorPolicy = Config['secondFactor'];
 
@@ -62,6 +63,16 @@ export interface StrengthDeps {
   secondFactor: SecondFactorPolicy;
   users: UserRepository;
   resources: ResourceRepository;
+  /** Labels of MCP servers: a label in MCP_OAUTH_LABELS_SECOND_FACTOR asks for a second factor. */
+  labels?: ResourceLabels | undefined;
+}
+
+/** What the label of the server the request names asks for. */
+async function labelStrength(deps: StrengthDeps, params: Record<string, unknown>): Promise<Strength | undefined> {
+  const wanted = deps.labels?.rules.secondFactor;
+  if (!wanted || wanted.length === 0 || typeof params.resource !== 'string') return undefined;
+  const label = await deps.labels?.labelOf(params.resource);
+  return label !== undefined && wanted.includes(label) ? 'mfa' : undefined;
 }
 
 /** The strength this authorization request needs of `accountId` (undefined: a password will do). */
@@ -72,7 +83,7 @@ export async function neededStrength(
 ): Promise<Strength | undefined> {
   const user = accountId ? await deps.users.findById(accountId) : undefined;
   const fromPolicy = policyStrength(deps.secondFactor, user, await asksForWrite(deps.resources, params));
-  return stronger(fromPolicy, requestedStrength(acrValuesOf(params)));
+  return stronger(stronger(fromPolicy, await labelStrength(deps, params)), requestedStrength(acrValuesOf(params)));
 }
 
 /** oidc-provider's prompts, with a login check for a session weaker than the request needs. */

@@ -58,6 +58,11 @@ export interface UpstreamDeps {
   log: Logger;
   /** Ends the user's browser sessions (oidc-provider's and the pages'), so none outlives the standing. */
   endSessions?: (userId: string) => Promise<unknown>;
+  /**
+   * Replaces the groups the provider's group claim put the user in (src/grants/groups.ts), at each
+   * re-check as at sign-in, so a user the company moves between groups gets their policies.
+   */
+  syncGroups?: (userId: string, issuer: string, provider: string, claim: unknown) => Promise<void>;
 }
 
 export function createUpstream(deps: UpstreamDeps) {
@@ -126,6 +131,11 @@ export function createUpstream(deps: UpstreamDeps) {
     if (!verdict.ok) return fail(verdict.reason);
     await identities.confirmed(identity.issuer, identity.subject, { email: verdict.email, refreshToken });
     await applyAdminRole(users, audit, identity.userId, verdict.isAdmin, idp.name);
+    // Only when the answer carries the claim: some providers put groups in the sign-in's ID token
+    // alone, and reading "no claim" as "no groups" would take users out of restricted groups.
+    if (claims[idp.groupsClaim] !== undefined) {
+      await deps.syncGroups?.(identity.userId, identity.issuer, idp.name, claims[idp.groupsClaim]);
+    }
     return true;
   };
 

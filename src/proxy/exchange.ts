@@ -32,6 +32,7 @@ export type Outcome =
   | 'token_expired'
   | 'insufficient_scope'
   | 'insufficient_user_authentication'
+  | 'tool_denied'
   | 'session_mismatch'
   | 'session_unknown'
   | 'bad_request'

@@ -3,6 +3,7 @@
 // background refresh picks up removed keys. A verified token is cached until its `exp`, so the
 // signature is checked once per token, not once per request.
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { readToolPolicyClaim, TOOL_POLICY_CLAIM, type ToolRestrictions } from '../lib/tool_labels.js';
 
 export interface VerifiedToken {
   sub: string;
@@ -17,6 +18,8 @@ export interface VerifiedToken {
   /** How and when the user signed in (src/lib/sign_in_strength.ts), when the token says. */
   acr?: string | undefined;
   authTime?: number | undefined;
+  /** What the labels of the server's tools make of them for this token (src/lib/tool_labels.ts). */
+  tools: ToolRestrictions;
 }
 
 /** The token is unacceptable: 401 invalid_token. */
@@ -158,6 +161,9 @@ function toVerified(p: JWTPayload): VerifiedToken {
   if (grantId !== undefined && (typeof grantId !== 'string' || grantId === '')) {
     throw new InvalidTokenError('bad grant_id');
   }
+  // A restriction we cannot read must not pass as none.
+  const tools = readToolPolicyClaim(p[TOOL_POLICY_CLAIM]);
+  if (!tools) throw new InvalidTokenError('bad tool policy');
   const verified: VerifiedToken = {
     sub: p.sub,
     clientId,
@@ -169,6 +175,7 @@ function toVerified(p: JWTPayload): VerifiedToken {
     // Optional claims: a value of the wrong type counts as absent, which only ever fails a check.
     acr: typeof p.acr === 'string' ? p.acr : undefined,
     authTime: typeof p.auth_time === 'number' && Number.isFinite(p.auth_time) ? p.auth_time : undefined,
+    tools,
   };
   if (p.cnf !== undefined) {
     // A confirmation we cannot check (an mTLS certificate, say) must not pass as a bearer token.

@@ -10,6 +10,7 @@ import { createFactorRepository } from './factors.js';
 import { createGrantDocumentRepository } from './grant_documents.js';
 import { createGrantRecordRepository } from './grant_records.js';
 import { createGrantIndex } from './grants.js';
+import { createGroupRepository } from './groups.js';
 import { createIdentityRepository } from './identities.js';
 import { createKeyRepository } from './keys.js';
 import { createOidcStore } from './oidc_adapter.js';
@@ -20,6 +21,7 @@ import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
 import { createServiceClientRepository } from './service_clients.js';
 import { createThrottleRepository } from './throttles.js';
+import { createToolLabelRepository } from './tool_labels.js';
 import { createUserRepository } from './users.js';
 import { createWebSessionRepository } from './web_sessions.js';
 
@@ -51,6 +53,8 @@ export function createStores(sql: Sql, opts: { accessTokenTtl: number; now?: () 
     agentApprovals: createAgentApprovalRepository(sql),
     grantDocuments: createGrantDocumentRepository(sql),
     resourceLabels: createResourceLabelRepository(sql),
+    groups: createGroupRepository(sql),
+    toolLabels: createToolLabelRepository(sql),
     throttles: createThrottleRepository(sql),
   };
 }

@@ -152,6 +152,15 @@ export function createRevocationService(sql: Sql, opts: { accessTokenTtl: number
     async cutClientTokens(clientId: string, now: number): Promise<void> {
       await entry('client', clientId, now);
     },
+    /**
+     * The user's access tokens issued until now are dead at resource servers; their grants stay. A
+     * group policy narrows per user (src/grants/groups.ts): the feed can only revoke, so the agents
+     * refresh and get tokens within the new policy. (A `grant` entry would end the grant's tokens for
+     * good, including the refreshed ones: docs/revocation-feed.md.)
+     */
+    async cutUserTokens(userId: string, now: number): Promise<void> {
+      await entry('user', userId, now);
+    },
     async enableClient(clientId: string): Promise<boolean> {
       return (await sql.run(SET_CLIENT_ENABLED, [clientId])).changes > 0;
     },

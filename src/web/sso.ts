@@ -11,6 +11,7 @@ import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import { type Audit, requestSource } from '../audit/index.js';
 import type { IdentityProvider } from '../config/index.js';
+import { groupOperations } from '../grants/groups.js';
 import type { Logger } from '../log/logger.js';
 import { applyAdminRole, judgeClaims, type Upstream } from '../provider/upstream.js';
 import { NO_PASSWORD } from '../storage/identities.js';
@@ -188,6 +189,13 @@ export async function finishSso(deps: SsoDeps, ctx: Context): Promise<SsoResult>
   if (!user) return refuse('no_account');
   if (user.disabled) return refuse('disabled', 403, user.id);
   await applyAdminRole(users, deps.audit, user.id, verdict.isAdmin, idp.name);
+  // The provider's group claim puts the user in the groups of the same names here (their policies apply).
+  await groupOperations(deps.stores, deps.audit).syncUpstreamGroups(
+    user.id,
+    idp.issuer,
+    idp.name,
+    claims[idp.groupsClaim],
+  );
   return { ok: true, user: (await users.findById(user.id)) as User, target: flow.target, provider: idp };
 }
 

@@ -37,6 +37,8 @@ describe('admin access control', () => {
       .replace(/\/(agents|clients)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`)
       .replace(/\/client-domains\/:domain/, '/client-domains/agents.example.com')
       .replace(/\/agent-policies\/:id/, '/agent-policies/1')
+      .replace(/\/(groups|group-policies|policies\/agents|policies\/groups)\/:id/, '/$1/1')
+      .replace(/\/members\/:(user|username)/, '/members/bob')
       .replace(/\/(approvals|agent-approvals)\/:id/, `/$1/${encodeURIComponent(bob.client.client_id)}`);
     expect(path).not.toContain(':');
     return { method, path };

@@ -4,6 +4,7 @@
 // X-Original-URI values auth_request accepts (exact route paths only).
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { NO_TOOL_RESTRICTIONS } from '../../src/lib/tool_labels.js';
 import { resolveOriginalUri } from '../../src/proxy/endpoints/auth_request.js';
 import type { Route } from '../../src/proxy/exchange.js';
 import { relayedResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js';
@@ -17,6 +18,7 @@ const token: VerifiedToken = {
   grantId: 'g1',
   iat: 1,
   exp: 2,
+  tools: NO_TOOL_RESTRICTIONS,
 };
 const identity = {
   subject: 'x-mcp-subject',

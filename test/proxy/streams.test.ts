@@ -2,6 +2,7 @@
 // revocation check refuses; a stream whose token has expired (exp + tolerance) is ended at once; a
 // forgotten stream is never ended by the proxy.
 import { describe, expect, it } from 'vitest';
+import { NO_TOOL_RESTRICTIONS } from '../../src/lib/tool_labels.js';
 import type { CloseReason } from '../../src/proxy/exchange.js';
 import { createOpenStreams } from '../../src/proxy/streams.js';
 import type { VerifiedToken } from '../../src/proxy/verifier.js';
@@ -16,6 +17,7 @@ const tok = (grantId: string, exp = T0 + 3600): VerifiedToken => ({
   grantId,
   iat: T0,
   exp,
+  tools: NO_TOOL_RESTRICTIONS,
 });
 
 describe('open event streams', () => {

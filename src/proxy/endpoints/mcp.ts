@@ -11,6 +11,7 @@ import { cors } from '../steps/cors.js';
 import { forward } from '../steps/forward.js';
 import { relay } from '../steps/relay.js';
 import { bindSession } from '../steps/session.js';
+import { requireToolLabels } from '../steps/tool_labels.js';
 import { requireUserAuthentication } from '../steps/user_authentication.js';
 
 const allowMethods: Step = async (x, next) => {
@@ -27,6 +28,7 @@ export interface McpSteps {
   bindSession: Step;
   readBody: Step;
   requireScopes: Step;
+  requireToolLabels: Step;
   requireUserAuthentication: Step;
   forward: Step;
   relay: Step;
@@ -41,6 +43,7 @@ export const checkedMcpPipeline: McpComposition = (s) => [
   s.readBody,
   s.bindSession,
   s.requireScopes,
+  s.requireToolLabels,
   s.requireUserAuthentication,
   s.forward,
   s.relay,
@@ -53,6 +56,7 @@ export function mcpSteps(ctx: ProxyContext): McpSteps {
     bindSession: bindSession(ctx),
     readBody: readBody(ctx),
     requireScopes,
+    requireToolLabels,
     requireUserAuthentication: requireUserAuthentication(),
     forward: forward(ctx),
     relay: relay(ctx),

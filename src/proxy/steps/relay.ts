@@ -10,6 +10,7 @@ import { observeJsonBody, sseObserver } from '../observe.js';
 import type { Step } from '../pipeline.js';
 import { MCP_CORS } from './cors.js';
 import { recordSession } from './session.js';
+import { withTokenTools } from './tool_labels.js';
 
 const MAX_OBSERVED_BYTES = 16 * 1024 * 1024;
 
@@ -54,6 +55,8 @@ export function relay(ctx: ProxyContext): Step {
     const observe = x.toolsListIds.length > 0 && up.statusCode < 300;
     const ids = new Set(x.toolsListIds);
     const filterFor = x.route.config.hideUnauthorizedTools ? token.scopes : undefined;
+    // Filtering also drops the tools this token's tool labels refuse (./tool_labels.ts).
+    const policy = filterFor ? withTokenTools(x.route.policy, token.tools) : x.route.policy;
 
     if (observe && type.startsWith('application/json')) {
       // One JSON message: read it (bounded), learn from it, and pass it on.
@@ -66,7 +69,7 @@ export function relay(ctx: ProxyContext): Step {
         up.body.destroy();
         return;
       }
-      const out = observeJsonBody(x.route.policy, body, ids, filterFor);
+      const out = observeJsonBody(policy, body, ids, filterFor);
       headers['content-length'] = String(out.length);
       if (out !== body) delete headers['content-encoding'];
       res.writeHead(up.statusCode, headers).end(out);
@@ -77,6 +80,9 @@ export function relay(ctx: ProxyContext): Step {
     if (sse) {
       headers['x-accel-buffering'] = 'no'; // tell nginx in front not to buffer the stream
       headers['cache-control'] ??= 'no-cache';
+      // Filtering rewrites the events, so the upstream's length no longer holds: a client would
+      // wait for bytes that never come.
+      if (observe && filterFor) delete headers['content-length'];
     }
     res.writeHead(up.statusCode, headers);
     if (sse) res.flushHeaders();
@@ -98,7 +104,7 @@ export function relay(ctx: ProxyContext): Step {
           }
           resolve();
         };
-        if (observe && sse) pipeline(up.body, sseObserver(x.route.policy, ids, filterFor), res, done);
+        if (observe && sse) pipeline(up.body, sseObserver(policy, ids, filterFor), res, done);
         else pipeline(up.body, res, done);
       });
     } finally {
