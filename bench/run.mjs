@@ -9,9 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { PASSWORD, removeDataDirs, startAs, startBaselineProvider, USERNAME } from './lib/instances.mjs';
 import { stopAllNginx } from './lib/nginx.mjs';
-import { benchEngine, benchPostgres } from './lib/postgres.mjs';
+import { benchEngine, benchPostgres } from './lib/bench_database.mjs';
+import { stopAllPostgres } from './lib/postgres.mjs';
 import { BENCH_DIR } from './lib/proc.mjs';
 import { formatTable } from './lib/report.mjs';
+import { clusterScenario } from './scenarios/cluster.mjs';
 import { loginScenario } from './scenarios/login.mjs';
 import { memoryScenario } from './scenarios/memory.mjs';
 import { proxyScenarios } from './scenarios/proxy.mjs';
@@ -23,7 +25,18 @@ const quick = argv.includes('--quick');
 const profile = argv.includes('--profile');
 const onlyArg = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const only = onlyArg ? new Set(onlyArg.split(',')) : null;
-const SCENARIOS = ['refresh', 'code_flow', 'login', 'memory', 'proxy', 'proxy_modern', 'dpop', 'revocation', 'scale'];
+const SCENARIOS = [
+  'refresh',
+  'code_flow',
+  'login',
+  'memory',
+  'proxy',
+  'proxy_modern',
+  'dpop',
+  'revocation',
+  'revocation_cluster',
+  'scale',
+];
 const unknown = [...(only ?? [])].filter((id) => !SCENARIOS.includes(id));
 const badArg = argv.find((a) => !['--quick', '--profile'].includes(a) && !a.startsWith('--only='));
 if (unknown.length || badArg) {
@@ -84,6 +97,7 @@ async function main() {
   if (want('proxy') || want('proxy_modern') || want('dpop') || want('revocation')) {
     for (const r of await proxyScenarios(settings, { want, log, profileArgs })) record(r);
   }
+  if (want('revocation_cluster')) record(await clusterScenario(settings, { log }));
   if (want('scale')) record(await scaleScenario(settings, log, profileArgs));
 }
 
@@ -104,6 +118,7 @@ function machine() {
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     stopAllNginx();
+    stopAllPostgres();
     removeDataDirs();
     process.exit(130);
   });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { asEnv } from './env.mjs';
 import { registerClient } from './oauth.mjs';
-import { benchPostgres, createBenchDatabase } from './postgres.mjs';
+import { benchPostgres, createBenchDatabase } from './bench_database.mjs';
 import { distImport, freePort, startChild } from './proc.mjs';
 
 /** Data dirs of running instances, removed by removeDataDirs() if the run is interrupted. */

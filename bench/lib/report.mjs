@@ -46,7 +46,7 @@ export function tableRows(out) {
       ]);
       continue;
     }
-    if (s.id === 'revocation') {
+    if (s.id === 'revocation' || s.id === 'revocation_cluster') {
       rows.push([
         s.title,
         `p50 ${fmt(s.p50Ms)} ms, p99 ${fmt(s.p99Ms)} ms, max ${fmt(s.maxMs)} ms`,

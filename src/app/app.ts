@@ -123,7 +123,7 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
     onAlert: alertSink,
   });
   // One throttle for both sign-in forms, so alternating between them gains nothing.
-  const loginThrottle = createLoginThrottle(config.loginThrottle);
+  const loginThrottle = createLoginThrottle(config.loginThrottle, stores.throttles);
   const upstream = createUpstream({
     config,
     identities: stores.identities,
@@ -246,6 +246,7 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
         feed: FEED_PATH,
       }),
       log,
+      stores.throttles,
     ),
     registrationGuard({
       path: ROUTES.registration,
@@ -275,7 +276,7 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
     ),
     handOverSuccessor,
     devicePrefill(ROUTES.code_verification),
-    devicePolling({ tokenPath: ROUTES.token, now: opts.now }),
+    devicePolling({ tokenPath: ROUTES.token, throttles: stores.throttles, now: opts.now }),
     introspection({
       issuer: config.issuer,
       keys,

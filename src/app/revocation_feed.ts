@@ -102,15 +102,43 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
     return result;
   };
   let polling = false;
-  // A tick that finds the previous poll still running skips its turn.
+  let again = false;
+  // A tick that finds a poll running asks for one more after it (that poll may have read MAX(seq)
+  // before the entry that woke this tick was committed); ticks meanwhile fold into that one.
   const tick = async () => {
-    if (polling) return;
+    if (polling) {
+      again = true;
+      return;
+    }
     polling = true;
     try {
-      await oneAtATime(poll);
+      do {
+        again = false;
+        await oneAtATime(poll);
+      } while (again);
     } finally {
       polling = false;
     }
+  };
+  const pollNow = () => {
+    tick().catch((err: unknown) => log.error({ err, event: 'revocation_feed.poll_failed' }, 'poll failed'));
+  };
+  // Every new entry, written by any node on the database (or by this process), wakes the hub at
+  // its commit; the timer's poll stays for what no notification reaches (on SQLite, a CLI in
+  // another process) and after a dropped notification connection. Started with the first stream
+  // and kept: on PostgreSQL it is one connection per node whatever listens.
+  let listening = false;
+  const listen = () => {
+    if (listening) return;
+    listening = true;
+    revocations
+      .onNewEntries(() => {
+        if (poller) pollNow();
+      })
+      .catch((err: unknown) => {
+        listening = false;
+        log.error({ err, event: 'revocation_feed.listen_failed' }, 'revocation notifications unavailable; polling');
+      });
   };
 
   const write = (s: Stream, text: string) => {
@@ -177,9 +205,8 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
     const latest = await revocations.latestSeq();
     if (!poller) {
       lastSeen = latest;
-      poller = setInterval(() => {
-        tick().catch((err: unknown) => log.error({ err, event: 'revocation_feed.poll_failed' }, 'poll failed'));
-      }, pollMs).unref();
+      poller = setInterval(pollNow, pollMs).unref();
+      listen();
       heartbeat = setInterval(ping, heartbeatMs).unref();
     }
     const s: Stream = { res, cursor: startFor(after, latest), credential };

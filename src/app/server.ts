@@ -4,6 +4,8 @@ import { pruneAudit } from '../audit/query.js';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import { unlessRunningElsewhere } from '../storage/cluster_lock.js';
+import { KEYS_CHANNEL } from '../storage/keys.js';
 import { migrate } from '../storage/migrate.js';
 import { describeDatabase, openStorage } from '../storage/open.js';
 import { purgeExpired } from '../storage/purge.js';
@@ -82,25 +84,29 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   const runInBackground = (job: () => Promise<void>, failure: string) => {
     background = background.then(job).catch((err: unknown) => log.error({ err }, failure));
   };
+  // Several nodes on one PostgreSQL database: one of them purges each round (docs/storage.md).
   const purge = async () => {
     const now = epochSeconds();
-    const removed = {
+    const removed = await unlessRunningElsewhere(sql, 'purge', async () => ({
       ...(await purgeExpired(sql, now, { unusedClientTtl: config.unusedClientTtl })),
       auditEvents: await pruneAudit(sql, now, config.auditRetention),
       feedEntries: await app.stores.revocations.purgeExpired(now),
-    };
-    if (Object.values(removed).some((n) => n > 0)) log.info({ event: 'purge', ...removed }, 'expired rows purged');
+      throttles: await app.stores.throttles.purgeExpired(Date.now()),
+    }));
+    if (!removed) log.debug({ event: 'purge.skipped' }, 'another node is purging');
+    else if (Object.values(removed).some((n) => n > 0)) log.info({ event: 'purge', ...removed }, 'expired rows purged');
   };
   runInBackground(purge, 'purge failed');
+  const reloadKeys = () =>
+    runInBackground(async () => {
+      await app.reloadKeysIfChanged();
+    }, 'key reload failed');
+  // A key added anywhere on the database (another node, the CLI) is announced at its commit; the
+  // periodic check stays for what no notification reaches (the CLI in another process on SQLite).
+  const stopListening = await sql.listen(KEYS_CHANNEL, reloadKeys);
   const timers = [
     setInterval(() => runInBackground(purge, 'purge failed'), config.purgeInterval * 1000),
-    setInterval(
-      () =>
-        runInBackground(async () => {
-          await app.reloadKeysIfChanged();
-        }, 'key reload failed'),
-      opts.keyCheckIntervalMs ?? KEY_CHECK_INTERVAL_MS,
-    ),
+    setInterval(reloadKeys, opts.keyCheckIntervalMs ?? KEY_CHECK_INTERVAL_MS),
   ];
   for (const t of timers) t.unref();
 
@@ -138,6 +144,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       }
       server.closeAllConnections();
       await closed;
+      await stopListening();
       await background;
       await sql.close();
       log.info({ event: 'shutdown.complete' }, 'database closed');

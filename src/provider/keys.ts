@@ -35,8 +35,7 @@ async function newKey(now: number, activatesAt: number): Promise<Omit<SigningKey
 /** Creates the first key, active at once, when the store has none in service. */
 export async function ensureSigningKey(keys: KeyRepository, now = epochSeconds()): Promise<boolean> {
   if ((await keys.live(now)).length > 0) return false;
-  await keys.add(await newKey(now, now), now);
-  return true;
+  return keys.addFirst(await newKey(now, now));
 }
 
 /** Publishes a new key now; it signs from now + delay. Retired keys live until their tokens expire. */

@@ -20,6 +20,7 @@ import { createResourceLabelRepository } from './resource_labels.js';
 import { createResourceRepository } from './resources.js';
 import { createRevocationService } from './revocations.js';
 import { createServiceClientRepository } from './service_clients.js';
+import { createThrottleRepository } from './throttles.js';
 import { createToolLabelRepository } from './tool_labels.js';
 import { createUserRepository } from './users.js';
 import { createWebSessionRepository } from './web_sessions.js';
@@ -54,5 +55,6 @@ export function createStores(sql: Sql, opts: { accessTokenTtl: number; now?: () 
     resourceLabels: createResourceLabelRepository(sql),
     groups: createGroupRepository(sql),
     toolLabels: createToolLabelRepository(sql),
+    throttles: createThrottleRepository(sql),
   };
 }

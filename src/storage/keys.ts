@@ -1,3 +1,4 @@
+import { oneNodeAtATime } from './cluster_lock.js';
 import type { Sql } from './engine.js';
 
 export interface SigningKeyRow {
@@ -13,6 +14,13 @@ export interface SigningKeyRow {
 
 export type KeyRepository = ReturnType<typeof createKeyRepository>;
 
+/**
+ * Notified at the commit of every change to the key set, so every server on the database (every
+ * node of a cluster; on SQLite, the server when this process writes) re-reads it at once instead
+ * of at its next periodic check.
+ */
+export const KEYS_CHANNEL = 'signing_keys';
+
 const INSERT =
   'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)';
 const RETIRE_ALL =
@@ -25,6 +33,11 @@ export function createKeyRepository(sql: Sql) {
   const live = `SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, ${
     sql.kind === 'sqlite' ? 'rowid DESC' : 'created_at DESC, kid DESC'
   }`;
+  const insert = async (row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>, retiredKeyExpiresAt: number) => {
+    await sql.run(RETIRE_ALL, { at: row.activates_at, expires: retiredKeyExpiresAt });
+    await sql.run(INSERT, [row.kid, row.alg, row.private_jwk, row.public_jwk, row.created_at, row.activates_at]);
+    await sql.notify(KEYS_CHANNEL);
+  };
   return {
     async live(now: number): Promise<SigningKeyRow[]> {
       return sql.all<SigningKeyRow>(live, [now]);
@@ -34,9 +47,17 @@ export function createKeyRepository(sql: Sql) {
      * published until `retiredKeyExpiresAt` (the last token it could have signed has expired).
      */
     async add(row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>, retiredKeyExpiresAt: number): Promise<void> {
-      await sql.transaction(async () => {
-        await sql.run(RETIRE_ALL, { at: row.activates_at, expires: retiredKeyExpiresAt });
-        await sql.run(INSERT, [row.kid, row.alg, row.private_jwk, row.public_jwk, row.created_at, row.activates_at]);
+      await sql.transaction(() => insert(row, retiredKeyExpiresAt));
+    },
+    /**
+     * Adds `row` only if no key is in service at its creation time; false when one is. Nodes that
+     * start together each try: one at a time, so the first makes the key and the others find it.
+     */
+    async addFirst(row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>): Promise<boolean> {
+      return oneNodeAtATime(sql, 'signingKeys', async () => {
+        if ((await sql.all<SigningKeyRow>(live, [row.created_at])).length > 0) return false;
+        await insert(row, row.created_at);
+        return true;
       });
     },
     async purgeExpired(now: number): Promise<number> {

@@ -38,6 +38,12 @@ export const SIGNED_TTL_SETTING = 'max_access_token_ttl';
 
 export type RevocationService = ReturnType<typeof createRevocationService>;
 
+/**
+ * Notified at the commit of every new feed entry, so the feed hub of every server on the database
+ * (each node of a cluster) sends it to its streams at once (src/app/revocation_feed.ts).
+ */
+export const REVOCATIONS_CHANNEL = 'revocations';
+
 const SIGNED_TTL = 'SELECT value FROM settings WHERE name = ?';
 // Raise-only: a restart with a shorter lifetime must not shorten entries for tokens already out.
 const RAISE_SIGNED_TTL = `INSERT INTO settings (name, value) VALUES (@name, @ttl)
@@ -81,6 +87,7 @@ export function createRevocationService(sql: Sql, opts: { accessTokenTtl: number
 
   const entry = async (kind: RevocationKind, subject: string, now: number) => {
     await sql.run(INSERT_ENTRY, { kind, subject, now, expires: now + (await entryTtl()) });
+    await sql.notify(REVOCATIONS_CHANNEL);
   };
 
   const revokeOne = async (id: string, by: Actor, reason: string, now: number, withEntry: boolean) => {
@@ -203,6 +210,10 @@ export function createRevocationService(sql: Sql, opts: { accessTokenTtl: number
     async clientRevokedBefore(clientId: string, now: number): Promise<number | undefined> {
       const before = (await sql.get<{ cutoff: number | null }>(CLIENT_CUTOFF, [clientId, now]))?.cutoff;
       return typeof before === 'number' ? before : undefined;
+    },
+    /** Calls `onEntry` after every commit that added feed entries; the returned function stops it. */
+    onNewEntries(onEntry: () => void): Promise<() => Promise<void>> {
+      return sql.listen(REVOCATIONS_CHANNEL, onEntry);
     },
     async latestSeq(): Promise<number> {
       return (await sql.get<{ seq: number }>(LATEST))?.seq ?? 0;

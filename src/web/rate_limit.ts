@@ -1,13 +1,14 @@
 // Throttling: per-address request limits on the machine-facing endpoints, and exponential back-off
-// on failed sign-ins per account and per address. Counters live in memory (rate-limiter-flexible):
-// they are lost on restart, which only ever gives an attacker one fresh window, and nothing an
-// attacker sends can lock a real user out for longer than the largest single block.
+// on failed sign-ins per account and per address. Counters live in the database
+// (src/storage/throttles.ts), so every node behind a load balancer counts the same requests and a
+// restart gives an attacker no fresh window; nothing an attacker sends can lock a real user out for
+// longer than the largest single block.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Context, Middleware } from 'koa';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { LoginThrottleConfig, RateLimitConfig } from '../config/index.js';
 import type { Logger } from '../log/logger.js';
+import type { ThrottleRepository } from '../storage/throttles.js';
 import { sendError } from './errors.js';
 
 /**
@@ -104,29 +105,23 @@ export function defaultRules(
  * 429 with Retry-After and an OAuth-style JSON error once an address has used its requests for the
  * minute. CORS preflights are not counted (they carry no credentials and change nothing).
  */
-export function rateLimit(rules: RateLimitRule[], log: Logger): Middleware {
-  const active = rules
-    .filter((r) => r.perMinute > 0)
-    .map((rule) => ({
-      rule,
-      limiter: new RateLimiterMemory({ keyPrefix: `rl-${rule.name}`, points: rule.perMinute, duration: 60 }),
-    }));
+export function rateLimit(
+  rules: RateLimitRule[],
+  log: Logger,
+  throttles: ThrottleRepository,
+  clock: () => number = () => Date.now(),
+): Middleware {
+  const active = rules.filter((r) => r.perMinute > 0);
   return async (ctx, next) => {
     if (ctx.method === 'OPTIONS') return next();
-    const hit = active.find((a) => a.rule.applies(ctx));
-    if (!hit) return next();
+    const rule = active.find((r) => r.applies(ctx));
+    if (!rule) return next();
     const address = clientAddress(ctx);
-    // A refusal rejects with a RateLimiterRes; anything else is a real error for the error handler.
-    const refused = await hit.limiter.consume(address).then(
-      () => undefined,
-      (res: unknown) => {
-        if (res instanceof RateLimiterRes) return res;
-        throw res;
-      },
-    );
-    if (!refused) return next();
-    const retryAfter = retryAfterSeconds(refused.msBeforeNext);
-    log.warn({ event: 'rate_limit.refused', limit: hit.rule.name, ip: address, path: ctx.path }, 'rate limited');
+    const now = clock();
+    const used = await throttles.consume(`rl:${rule.name}:${address}`, 1, 60_000, now);
+    if (used.points <= rule.perMinute) return next();
+    const retryAfter = retryAfterSeconds(used.expiresMs - now);
+    log.warn({ event: 'rate_limit.refused', limit: rule.name, ip: address, path: ctx.path }, 'rate limited');
     sendError(ctx, {
       status: 429,
       error: 'too_many_requests',
@@ -164,7 +159,7 @@ export interface LoginAttempt {
    */
   succeeded(): Promise<void>;
   /** Ends the attempt without a verdict (the check threw). failed() and succeeded() end it too. */
-  release(): void;
+  release(): Promise<void>;
 }
 
 export interface LoginThrottle {
@@ -181,137 +176,132 @@ export function backoffSeconds(failures: number, free: number, first: number, ma
   return Math.min(max, first * 2 ** Math.min(failures - free - 1, 30));
 }
 
+/** How long an address where a user signed in stays exempt from that user's overall block. */
+const KNOWN_ADDRESS_MS = 14 * 86400_000;
+
 /**
- * How long an address where a user signed in stays exempt from that user's overall block. (The
- * memory store expires keys with setTimeout, which cannot wait longer than about 24.8 days.)
+ * How long a password check counts as in progress when its node never ends it (it died mid-check):
+ * far longer than an argon2 hash takes, short enough that a crash blocks nobody for long.
  */
-const KNOWN_ADDRESS_SECONDS = 14 * 86400;
+const IN_FLIGHT_MS = 60_000;
 
 /**
  * Unknown usernames are counted exactly like known ones (same answer, same back-off), so the
- * throttle reveals nothing about which accounts exist. Usernames are hashed into keys so memory
- * per key is bounded whatever an attacker types.
+ * throttle reveals nothing about which accounts exist. Usernames are hashed into keys so a row's
+ * size is bounded whatever an attacker types.
  *
  * The overall per-username block is what a distributed attacker could use to lock a user out; it
  * is skipped at addresses where that user has signed in before, so the user keeps getting in from
  * their usual places while guesses from new addresses are slowed down.
+ *
+ * Every read-modify-write of the counts is one transaction that first moves the in-progress count
+ * of each key, in the same key order every time: on PostgreSQL that row lock makes the nodes take
+ * turns on one key (and no two transactions can wait on each other in a cycle); on SQLite the
+ * transaction holds the database. Two failures ending together on different nodes therefore count
+ * two, and a burst of parallel guesses spread over the nodes gets no more password checks than
+ * sequential ones would. The password check itself runs outside any transaction.
  */
-export function createLoginThrottle(cfg: LoginThrottleConfig): LoginThrottle {
-  const failures = new RateLimiterMemory({ keyPrefix: 'login-failures', points: 1, duration: cfg.window });
-  const blocks = new RateLimiterMemory({ keyPrefix: 'login-blocks', points: 1, duration: cfg.maxBlock });
-  const known = new RateLimiterMemory({ keyPrefix: 'login-known', points: 1, duration: KNOWN_ADDRESS_SECONDS });
-  // Password checks in progress per key (argon2 takes a while); entries go when they reach 0.
-  const inFlight = new Map<string, number>();
-  // The counters are read, then written, across awaits (the limiter's API is promise-based): two
-  // failures ending together would both read n and both write n + 1. Every read-modify-write of the
-  // throttle's state runs one at a time (memory operations only; the password check is outside).
-  let tail: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => undefined);
-    return run;
-  };
+export function createLoginThrottle(
+  cfg: LoginThrottleConfig,
+  throttles: ThrottleRepository,
+  clock: () => number = () => Date.now(),
+): LoginThrottle {
   const userHash = (username: string) => createHash('sha256').update(username.trim().toLowerCase()).digest('base64url');
+  const failuresOf = (key: string) => `lf:${key}`;
+  const blockOf = (key: string) => `lb:${key}`;
+  const inFlightOf = (key: string) => `li:${key}`;
+  const knownOf = (here: string) => `lk:${here}`;
 
-  // The memory store keeps an expired record until its timer fires: a record counts only while
-  // msBeforeNext is positive.
-  const live = async (limiter: RateLimiterMemory, key: string) => {
-    const res = await limiter.get(key);
-    return res && res.msBeforeNext > 0 ? res : null;
-  };
-
-  const keysFor = async (user: string, address: string) => {
+  const keysFor = async (user: string, address: string, now: number) => {
     const here = `${user}@${address}`;
     const list: [ThrottleScope, string, number][] = [
       ['user_from_address', `ua:${here}`, cfg.perUserAndAddress],
       ['address', `a:${address}`, cfg.perAddress],
     ];
-    if (!(await live(known, here))) list.push(['user', `u:${user}`, cfg.perUser]);
+    if (!(await throttles.get(knownOf(here), now))) list.push(['user', `u:${user}`, cfg.perUser]);
     return list;
+  };
+
+  /** Ends the checks of `keys` (within the caller's transaction): one fewer in progress on each. */
+  const endChecks = async (keys: [ThrottleScope, string, number][], now: number) => {
+    for (const [, key] of keys) await throttles.adjust(inFlightOf(key), -1, now + IN_FLIGHT_MS, now);
   };
 
   const refused = (retryAfter: number): LoginAttempt => ({
     retryAfter,
     failed: async () => [],
     succeeded: async () => {},
-    release: () => {},
+    release: async () => {},
   });
 
   return {
     begin(username, address) {
-      return exclusive(() => beginAttempt(username, address));
+      const user = userHash(username);
+      return throttles.atomically(async () => {
+        const now = clock();
+        const keys = await keysFor(user, address, now);
+        // Taken first (row locks on PostgreSQL), so the counts read below include every check that
+        // has ended and `ahead` every check still running, on every node.
+        const ahead: number[] = [];
+        for (const [, key] of keys) {
+          ahead.push((await throttles.adjust(inFlightOf(key), 1, now + IN_FLIGHT_MS, now)) - 1);
+        }
+        let wait = 0;
+        let full = false;
+        for (const [i, [, key, free]] of keys.entries()) {
+          const block = await throttles.get(blockOf(key), now);
+          if (block) wait = Math.max(wait, retryAfterSeconds(block.expiresMs - now));
+          // How many checks may run at once: the key's remaining free failures, and once those are
+          // used up (between blocks), one at a time.
+          const room = Math.max(1, free - ((await throttles.get(failuresOf(key), now))?.points ?? 0));
+          if ((ahead[i] ?? 0) >= room) full = true;
+        }
+        if (wait > 0 || full) {
+          await endChecks(keys, now);
+          return refused(wait > 0 ? wait : 1);
+        }
+        return attempt(user, address, keys);
+      });
     },
   };
 
-  async function beginAttempt(username: string, address: string): Promise<LoginAttempt> {
-    const user = userHash(username);
-    const keys = await keysFor(user, address);
-    // Runs exclusively (as do failed/succeeded), so the counts read here include every check that
-    // has ended and `ahead` every check still running.
-    const ahead = keys.map(([, key]) => inFlight.get(key) ?? 0);
-    for (const [, key] of keys) inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
-
+  function attempt(user: string, address: string, keys: [ThrottleScope, string, number][]): LoginAttempt {
     let open = true;
-    const release = () => {
-      if (!open) return;
+    // Runs `work` with the checks of this attempt ended, once, in the same transaction.
+    const ending = <T>(work: (now: number) => Promise<T>, otherwise: T): Promise<T> => {
+      if (!open) return Promise.resolve(otherwise);
       open = false;
-      for (const [, key] of keys) {
-        const left = (inFlight.get(key) ?? 1) - 1;
-        if (left > 0) inFlight.set(key, left);
-        else inFlight.delete(key);
-      }
+      return throttles.atomically(async () => {
+        const now = clock();
+        await endChecks(keys, now);
+        return work(now);
+      });
     };
-    let wait = 0;
-    let full = false;
-    try {
-      for (const [i, [, key, free]] of keys.entries()) {
-        const block = await live(blocks, key);
-        if (block && block.consumedPoints > 1) wait = Math.max(wait, retryAfterSeconds(block.msBeforeNext));
-        // How many checks may run at once: the key's remaining free failures, and once those are
-        // used up (between blocks), one at a time.
-        const room = Math.max(1, free - ((await live(failures, key))?.consumedPoints ?? 0));
-        if ((ahead[i] ?? 0) >= room) full = true;
-      }
-    } catch (err) {
-      release();
-      throw err;
-    }
-    if (wait > 0 || full) {
-      release();
-      return refused(wait > 0 ? wait : 1);
-    }
     return {
       retryAfter: 0,
-      release,
+      release: () => ending(async () => {}, undefined),
       failed: () =>
-        exclusive(async () => {
+        ending(async (now) => {
           const started: ThrottleStarted[] = [];
-          try {
-            for (const [scope, key, free] of keys) {
-              const count = ((await live(failures, key))?.consumedPoints ?? 0) + 1;
-              const blockSeconds = backoffSeconds(count, free, cfg.firstBlock, cfg.maxBlock);
-              // The count outlives the block by a whole window, so the next failure after a block doubles it.
-              await failures.set(key, count, cfg.window + blockSeconds);
-              if (blockSeconds > 0) {
-                await blocks.block(key, blockSeconds);
-                started.push({ scope, failures: count, blockSeconds });
-              }
+          for (const [scope, key, free] of keys) {
+            const count = ((await throttles.get(failuresOf(key), now))?.points ?? 0) + 1;
+            const blockSeconds = backoffSeconds(count, free, cfg.firstBlock, cfg.maxBlock);
+            // The count outlives the block by a whole window, so the next failure after a block doubles it.
+            await throttles.set(failuresOf(key), count, now + (cfg.window + blockSeconds) * 1000);
+            if (blockSeconds > 0) {
+              await throttles.set(blockOf(key), 1, now + blockSeconds * 1000);
+              started.push({ scope, failures: count, blockSeconds });
             }
-          } finally {
-            release();
           }
           return started;
-        }),
+        }, []),
       succeeded: () =>
-        exclusive(async () => {
+        ending(async (now) => {
           const here = `${user}@${address}`;
-          try {
-            await Promise.all([failures.delete(`ua:${here}`), blocks.delete(`ua:${here}`)]);
-            await known.set(here, 1, KNOWN_ADDRESS_SECONDS);
-          } finally {
-            release();
-          }
-        }),
+          await throttles.remove(failuresOf(`ua:${here}`));
+          await throttles.remove(blockOf(`ua:${here}`));
+          await throttles.set(knownOf(here), 1, now + KNOWN_ADDRESS_MS);
+        }, undefined),
     };
   }
 }

@@ -58,7 +58,7 @@ export async function signIn(
   try {
     user = await authenticate(deps.users, username, password);
   } catch (err) {
-    attempt.release();
+    await attempt.release();
     throw err;
   }
   if (!user) {
@@ -74,7 +74,7 @@ export async function signIn(
     );
   }
   if (await needsMore(user)) {
-    attempt.release();
+    await attempt.release();
     return { ok: true, user, complete: false };
   }
   await attempt.succeeded();
