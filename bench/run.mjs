@@ -7,9 +7,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { benchEngine, benchPostgres } from './lib/bench_database.mjs';
 import { PASSWORD, removeDataDirs, startAs, startBaselineProvider, USERNAME } from './lib/instances.mjs';
 import { stopAllNginx } from './lib/nginx.mjs';
-import { benchEngine, benchPostgres } from './lib/bench_database.mjs';
 import { stopAllPostgres } from './lib/postgres.mjs';
 import { BENCH_DIR } from './lib/proc.mjs';
 import { formatTable } from './lib/report.mjs';

@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { benchPostgres, createBenchDatabase } from './bench_database.mjs';
 import { asEnv } from './env.mjs';
 import { registerClient } from './oauth.mjs';
-import { benchPostgres, createBenchDatabase } from './bench_database.mjs';
 import { distImport, freePort, startChild } from './proc.mjs';
 
 /** Data dirs of running instances, removed by removeDataDirs() if the run is interrupted. */
