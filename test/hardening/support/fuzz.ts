@@ -335,7 +335,9 @@ export async function send(base: string, req: FuzzRequest): Promise<FuzzResponse
 // Time-based bookkeeping that a rejected request may legitimately touch (a credential's last use
 // is recorded once it authenticates, before the request body is judged).
 const BOOKKEEPING_COLUMNS = new Set(['last_used_at', 'first_used_at']);
-const SKIPPED_TABLES = new Set(['health_check']);
+// The throttle counters are the point of a refused request: a failed sign-in or a limited address
+// is counted (in the database, so every node sees it); the audit events above say the same.
+const SKIPPED_TABLES = new Set(['health_check', 'throttles', 'device_polls']);
 /** Audit events a rejected request is meant to write: failed sign-ins and throttling. */
 export const AUDITED_REJECTIONS = ['login.failure', 'login.throttled', 'rate_limit.refused'];
 
