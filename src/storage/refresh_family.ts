@@ -45,8 +45,10 @@ const INSERT = `INSERT INTO refresh_rotations
   VALUES (@predecessor, @successor, @grantId, @clientId, @rotation, @at, @ip, @ip, @at)
   ON CONFLICT (predecessor) DO NOTHING`;
 const SUCCESSOR = 'SELECT successor FROM refresh_rotations WHERE predecessor = ?';
+// The CAST gives PostgreSQL the parameter's type, which `@ip IS NOT NULL` alone does not
+// ("could not determine data type of parameter").
 const PRESENT = `UPDATE refresh_rotations SET presentations = presentations + 1,
-  addresses = addresses + (CASE WHEN @ip IS NOT NULL AND @ip IS DISTINCT FROM last_ip AND @ip IS DISTINCT FROM ip THEN 1 ELSE 0 END),
+  addresses = addresses + (CASE WHEN CAST(@ip AS TEXT) IS NOT NULL AND @ip IS DISTINCT FROM last_ip AND @ip IS DISTINCT FROM ip THEN 1 ELSE 0 END),
   last_ip = COALESCE(@ip, last_ip), last_presented_at = @at WHERE predecessor = @predecessor`;
 const FAMILY = `SELECT rotation, rotated_at, ip, presentations, addresses, last_ip, last_presented_at
   FROM refresh_rotations WHERE grant_id = ? ORDER BY rotated_at DESC, rotation DESC LIMIT ?`;
