@@ -21,7 +21,7 @@ import type { DocumentPins } from './document_pins.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
-import { refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
+import { refreshConsumeHook, refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
 import { type AgentPolicyLookup, type ResourceLabels, resourceFunctions } from './resources.js';
 import { ACR_VALUES_SUPPORTED, interactionPrompts, signInClaims, stepUpExtraParams } from './sign_in_policy.js';
 
@@ -166,14 +166,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
     now: deps.now ?? Date.now,
     audit: deps.audit,
     family: deps.refreshFamily,
-    isLive: async (id: string) => {
-      const found = await deps.store.find('RefreshToken', id);
-      return found !== undefined && typeof found.consumed !== 'number';
-    },
+    // A successor is claimed (refresh_rotations) before it is stored: a racer that reads between
+    // the two must not take "not stored yet" for "rotated again". A successor gone with its grant
+    // is refused by oidc-provider's own grant check.
+    isLive: async (id: string) => typeof (await deps.store.find('RefreshToken', id))?.consumed !== 'number',
   };
 
   const configuration: Configuration = {
-    adapter: adapterClass(deps.store, refreshGraceHook(graceOptions), refreshRotationHook(graceOptions)),
+    adapter: adapterClass(
+      deps.store,
+      refreshGraceHook(graceOptions),
+      refreshRotationHook(graceOptions),
+      refreshConsumeHook(graceOptions),
+    ),
     clients: [],
     findAccount: findAccountFor(deps.users, deps.upstreamStanding),
     jwks: { keys: deps.jwks as never },

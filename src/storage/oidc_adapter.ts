@@ -15,7 +15,8 @@ export interface OidcStore {
   upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void>;
   find(model: string, id: string): Promise<AdapterPayload | undefined>;
   findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined>;
-  consume(model: string, id: string): Promise<void>;
+  /** Marks the record consumed; false when it was consumed already (another request won). */
+  consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<number>;
 }
@@ -86,7 +87,7 @@ export function createOidcStore(sql: Sql, now: () => number = () => Date.now()):
       return live(await sql.get<Row>(column === 'uid' ? FIND_BY_UID : FIND_BY_USER_CODE, [value]));
     },
     async consume(model, id) {
-      await sql.run(CONSUME, [epochSeconds(now()), model, id]);
+      return (await sql.run(CONSUME, [epochSeconds(now()), model, id])).changes === 1;
     },
     async destroy(model, id) {
       await sql.run(DESTROY, [model, id]);
@@ -110,11 +111,18 @@ export type FindHook = (model: string, payload: AdapterPayload) => AdapterPayloa
  */
 export type UpsertHook = (model: string, id: string, payload: AdapterPayload) => boolean | Promise<boolean>;
 
+/**
+ * Told whether a consume marked the record (`first`) or found it consumed by a concurrent request
+ * (two requests that both found it unconsumed); it may throw to refuse the request.
+ */
+export type ConsumeHook = (model: string, id: string, first: boolean) => void | Promise<void>;
+
 /** The class oidc-provider instantiates once per model name. */
 export function adapterClass(
   store: OidcStore,
   onFind?: FindHook,
   onUpsert?: UpsertHook,
+  onConsume?: ConsumeHook,
 ): new (
   name: string,
 ) => Adapter {
@@ -135,7 +143,8 @@ export function adapterClass(
       return store.findBy('uid', uid);
     }
     async consume(id: string): Promise<void> {
-      await store.consume(this.model, id);
+      const first = await store.consume(this.model, id);
+      if (onConsume) await onConsume(this.model, id, first);
     }
     async destroy(id: string): Promise<void> {
       await store.destroy(this.model, id);
