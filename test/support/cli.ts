@@ -71,7 +71,8 @@ export function cliFor(dataDir?: string): Cli {
       const stdin =
         typeof opts.stdin === 'string' || opts.stdin === undefined ? Readable.from([opts.stdin ?? '']) : opts.stdin;
       const code = await runCli(argv, {
-        env: { ...env, ...opts.env },
+        // A database the test opened on the directory after cliFor (PostgreSQL) is found now.
+        env: { ...databaseEnv(dirOf), ...env, ...opts.env },
         stdin,
         stdout: {
           write: (s) => {
