@@ -115,7 +115,8 @@ describe('SIGTERM', () => {
       // The server's connections (pool and listener) were closed, and the drained login committed.
       const { sql } = await openTestStorage(seeded.dataDir);
       try {
-        const others = 'SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()';
+        const others =
+          'SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()';
         await waitFor(async () => (await sql.get<{ n: number }>(others))?.n === 0, 'the server to disconnect');
         const logins = await sql.get("SELECT COUNT(*) AS n FROM audit_events WHERE event = 'login.success'");
         expect(logins).toEqual({ n: 1 });
