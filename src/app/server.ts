@@ -4,6 +4,7 @@ import { pruneAudit } from '../audit/query.js';
 import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { createLogger, type Logger } from '../log/logger.js';
+import type { Sql } from '../storage/engine.js';
 import { migrate } from '../storage/migrate.js';
 import { describeDatabase, openStorage } from '../storage/open.js';
 import { purgeExpired } from '../storage/purge.js';
@@ -11,6 +12,8 @@ import { buildApp } from './app.js';
 
 export interface RunningServer {
   url: string;
+  /** The database it serves, open until close() (`serve` reads what is set up from it). */
+  sql: Sql;
   /**
    * Graceful stop: refuses new connections, ends revocation streams, lets requests in flight finish
    * (up to `drainTimeoutMs`, then cuts them), stops the timers and closes the database.
@@ -109,6 +112,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   log.info({ url, issuer: config.issuer, database: describeDatabase(config) }, 'authorization server listening');
   return {
     url,
+    sql,
     async close() {
       for (const t of timers) clearInterval(t);
       draining = true;
