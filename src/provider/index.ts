@@ -17,11 +17,12 @@ import type { UserRepository } from '../storage/users.js';
 import { findAccountFor, type UpstreamStanding } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
 import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
+import { consumeRaceHook } from './consume_race.js';
 import type { DocumentPins } from './document_pins.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
 import { noOutboundFetch, OUTBOUND_MAX_BYTES } from './outbound_fetch.js';
-import { refreshConsumeHook, refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
+import { refreshGraceHook, refreshRotationHook } from './refresh_grace.js';
 import { type AgentPolicyLookup, type ResourceLabels, resourceFunctions } from './resources.js';
 import { ACR_VALUES_SUPPORTED, interactionPrompts, signInClaims, stepUpExtraParams } from './sign_in_policy.js';
 
@@ -177,7 +178,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       deps.store,
       refreshGraceHook(graceOptions),
       refreshRotationHook(graceOptions),
-      refreshConsumeHook(graceOptions),
+      consumeRaceHook({ refreshGraceOn: graceOptions.graceSeconds > 0 && graceOptions.family !== undefined }),
     ),
     clients: [],
     findAccount: findAccountFor(deps.users, deps.upstreamStanding),

@@ -17,10 +17,10 @@
 //   database included) stores nothing and notes the successor that stands.
 // - the middleware puts that successor in the token response in place of the never-stored one.
 import type { Middleware } from 'koa';
-import Provider, { type AdapterPayload, errors, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { type Audit, requestSource } from '../audit/index.js';
 import { epochSeconds } from '../lib/duration.js';
-import type { ConsumeHook, FindHook, UpsertHook } from '../storage/oidc_adapter.js';
+import type { FindHook, UpsertHook } from '../storage/oidc_adapter.js';
 import type { RefreshFamilyRepository } from '../storage/refresh_family.js';
 
 export interface RefreshGraceOptions {
@@ -120,32 +120,6 @@ export function refreshRotationHook(opts: RefreshGraceOptions): UpsertHook | und
     await auditGrace(opts, ctx, payload, sinceRotation.get(ctx) ?? 0);
     handedOver.set(ctx, claim.successor);
     return false;
-  };
-}
-
-/**
- * oidc-provider reads `consumed` in find and consumes later, so two requests presenting the same
- * token at once (on two connections of a PostgreSQL pool, or on two nodes) both pass its reuse
- * check. The conditional consume of the adapter decides which one rotated; the other is a reuse:
- * inside the grace window the rotation hook hands it the standing successor, without a window it
- * is treated as oidc-provider treats reuse (the grant is revoked, invalid_grant).
- */
-export function refreshConsumeHook(opts: RefreshGraceOptions): ConsumeHook {
-  return async (model, _id, first) => {
-    if (first || model !== 'RefreshToken') return;
-    const ctx = Provider.ctx;
-    if (!isRefreshGrant(ctx)) return;
-    if (opts.graceSeconds > 0 && opts.family) return;
-    const grantId = ctx.oidc.entities.RefreshToken?.grantId;
-    if (grantId) {
-      const { provider } = ctx.oidc;
-      // Every token row of the grant goes with one call (the adapter deletes by grant id), then the
-      // grant itself; 'grant.revoked' records, audits and publishes it as for any detected reuse.
-      await provider.RefreshToken.revokeByGrantId(grantId);
-      await provider.Grant.adapter.destroy(grantId);
-      provider.emit('grant.revoked', ctx, grantId);
-    }
-    throw new errors.InvalidGrant('refresh token already used');
   };
 }
 
