@@ -1,8 +1,9 @@
 // Scenarios 1 (token refresh) and 2 (authorization code flow of a returning agent): our server on
 // its database (SQLite, or PostgreSQL with BENCH_POSTGRES_URL: ../lib/bench_database.mjs) vs a bare oidc-provider with the same grant configuration in memory.
+
+import { benchEngine } from '../lib/bench_database.mjs';
 import { alternate, ratios } from '../lib/measure.mjs';
 import { consentedSessions, mintTokens, REDIRECT_URI, SCOPE } from '../lib/oauth.mjs';
-import { benchEngine } from '../lib/bench_database.mjs';
 
 /**
  * Everything the load of one server needs: signed-in, consented sessions (one per connection) and

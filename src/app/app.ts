@@ -38,7 +38,7 @@ import { createStores, type Stores } from '../storage/index.js';
 import { getOrCreateSecret } from '../storage/settings.js';
 import { basePath, mountAt, withBasePath } from '../web/base_path.js';
 import { createCsrf } from '../web/csrf.js';
-import { errorHandler, providerErrorRenderer } from '../web/errors.js';
+import { errorHandler, HttpError, providerErrorRenderer } from '../web/errors.js';
 import { relyingParty } from '../web/factors.js';
 import { createPendingSignIns } from '../web/pending_sign_in.js';
 import { createLoginThrottle, defaultRules, rateLimit } from '../web/rate_limit.js';
@@ -222,6 +222,12 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
     healthRoutes(createReadiness({ sql, log, signingKeyLoaded: () => canSign })),
     metrics.endpoint,
     errorHandler(views, log),
+    // A NUL in the path names nothing here (no id, username or page holds one): not found, on
+    // every route, before a lookup could send it to the database (see SqlTextError).
+    async (ctx, next) => {
+      if (/%00/.test(ctx.path)) throw new HttpError(404, 'not_found', 'no such page');
+      return next();
+    },
     async (ctx, next) => {
       if (ctx.path !== '/static/app.css') return next();
       ctx.type = 'text/css; charset=utf-8';

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { unlessRunningElsewhere } from '../storage/cluster_lock.js';
+import type { Sql } from '../storage/engine.js';
 import { KEYS_CHANNEL } from '../storage/keys.js';
 import { migrate } from '../storage/migrate.js';
 import { describeDatabase, openStorage } from '../storage/open.js';
@@ -13,6 +14,8 @@ import { buildApp } from './app.js';
 
 export interface RunningServer {
   url: string;
+  /** The database it serves, open until close() (`serve` reads what is set up from it). */
+  sql: Sql;
   /**
    * Graceful stop: refuses new connections, ends revocation streams, lets requests in flight finish
    * (up to `drainTimeoutMs`, then cuts them), stops the timers and closes the database.
@@ -115,6 +118,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
   log.info({ url, issuer: config.issuer, database: describeDatabase(config) }, 'authorization server listening');
   return {
     url,
+    sql,
     async close() {
       for (const t of timers) clearInterval(t);
       draining = true;

@@ -49,6 +49,10 @@ function verify(file: string): { ok: boolean; detail: string } {
 
 async function backup(io: CliIo, target: string, opts: { force?: boolean }): Promise<void> {
   const config = loadConfig(io.env);
+  // Without this, a PostgreSQL deployment would be told there is no database (the SQLite file).
+  if (config.databaseUrl !== undefined) {
+    throw new CliError('backup copies the SQLite database; on PostgreSQL use pg_dump (docs/storage.md)');
+  }
   const source = config.databaseFile;
   const dest = path.resolve(target);
   if (dest === source || dest.startsWith(`${source}-`)) throw new CliError('PATH must not be the database itself');

@@ -39,7 +39,7 @@ async function serve(io: CliIo): Promise<void> {
   // startServer opens and migrates the database and logs where it listens.
   // Then, if no admin or no MCP server exists yet, the next steps (nothing when it is set up).
   const { announceFirstStart } = await import('../ops/first_start.js');
-  announceFirstStart(io.stdout, logger, config);
+  await announceFirstStart(io.stdout, logger, config.issuer, server.sql);
   const signal = await nextSignal();
   logger.info({ signal }, 'shutting down');
   await server.close();

@@ -1,28 +1,27 @@
 // What `mcp-oauth serve` says when nothing is set up yet (no admin, no MCP server): the exact
 // commands to run next and where the pages are. Printed once at start, on stdout: plain text for a
 // person at a terminal, one structured log line for a log collector.
-import Database from 'better-sqlite3';
 import type { Logger } from '../log/logger.js';
+import type { Sql } from '../storage/engine.js';
 
 export interface FirstStartState {
   hasAdmin: boolean;
   hasResource: boolean;
 }
 
-/** Reads what is set up; undefined when the database cannot be read (then nothing is said). */
-export function readFirstStartState(databaseFile: string): FirstStartState | undefined {
-  let db: Database.Database | undefined;
+/**
+ * Reads what is set up from the server's own database (either engine); undefined when it cannot
+ * be read (then nothing is said).
+ */
+export async function readFirstStartState(sql: Sql): Promise<FirstStartState | undefined> {
   try {
-    db = new Database(databaseFile, { readonly: true, fileMustExist: true });
-    const one = (sql: string) => db?.prepare(sql).get() !== undefined;
+    const one = async (query: string) => (await sql.get(query)) !== undefined;
     return {
-      hasAdmin: one('SELECT 1 FROM users WHERE is_admin = 1 AND disabled = 0 LIMIT 1'),
-      hasResource: one('SELECT 1 FROM resources LIMIT 1'),
+      hasAdmin: await one('SELECT 1 AS one FROM users WHERE is_admin = 1 AND disabled = 0 LIMIT 1'),
+      hasResource: await one('SELECT 1 AS one FROM resources LIMIT 1'),
     };
   } catch {
     return undefined;
-  } finally {
-    db?.close();
   }
 }
 
@@ -53,14 +52,15 @@ export function firstStartText(steps: string[]): string {
 }
 
 /** Says what to do next if the server is not set up; says nothing otherwise. */
-export function announceFirstStart(
+export async function announceFirstStart(
   out: { write(s: string): void; isTTY?: boolean },
   log: Logger,
-  config: { databaseFile: string; issuer: string },
-): void {
-  const state = readFirstStartState(config.databaseFile);
+  issuer: string,
+  sql: Sql,
+): Promise<void> {
+  const state = await readFirstStartState(sql);
   if (!state) return;
-  const steps = firstStartSteps(state, config.issuer);
+  const steps = firstStartSteps(state, issuer);
   if (steps.length === 0) return;
   if (out.isTTY === true) out.write(firstStartText(steps));
   else log.info({ event: 'first_start', next_steps: steps }, 'nothing is set up yet; see next_steps');

@@ -57,6 +57,14 @@ export function createReadiness(deps: HealthDeps): () => Promise<Readiness> {
     // Only this process's own open transaction can delay the write past the pragma; that
     // transaction already holds the write lock (BEGIN IMMEDIATE), so the short timeout never
     // reaches its statements.
+    // PostgreSQL: the same bound as a lock timeout of the probe's own transaction, or a row or
+    // table lock held by another session would hold the probe (and the prober) until it ends.
+    if (sql.kind === 'postgres') {
+      return sql.transaction(async () => {
+        await sql.exec(`SET LOCAL lock_timeout = ${PROBE_BUSY_TIMEOUT_MS}`);
+        await write();
+      });
+    }
     const db = 'db' in sql ? (sql as { db: Db }).db : undefined;
     if (!db) return write();
     const previous = db.pragma('busy_timeout', { simple: true }) as number;

@@ -18,6 +18,7 @@ import type { UserRepository } from '../storage/users.js';
 import { findAccountFor, type UpstreamStanding } from './accounts.js';
 import type { MetadataDocumentPolicy } from './client_metadata_document.js';
 import { createClientMetadataValidator, EXTRA_CLIENT_PROPERTIES } from './client_policy.js';
+import { consumeRaceHook } from './consume_race.js';
 import type { DocumentPins } from './document_pins.js';
 import { loadExistingGrantFor } from './grants.js';
 import { SIGNING_ALG } from './keys.js';
@@ -169,14 +170,19 @@ export function buildProvider(deps: ProviderDeps): Provider {
     now: deps.now ?? Date.now,
     audit: deps.audit,
     family: deps.refreshFamily,
-    isLive: async (id: string) => {
-      const found = await deps.store.find('RefreshToken', id);
-      return found !== undefined && typeof found.consumed !== 'number';
-    },
+    // A successor is claimed (refresh_rotations) before it is stored: a racer that reads between
+    // the two must not take "not stored yet" for "rotated again". A successor gone with its grant
+    // is refused by oidc-provider's own grant check.
+    isLive: async (id: string) => typeof (await deps.store.find('RefreshToken', id))?.consumed !== 'number',
   };
 
   const configuration: Configuration = {
-    adapter: adapterClass(deps.store, refreshGraceHook(graceOptions), refreshRotationHook(graceOptions)),
+    adapter: adapterClass(
+      deps.store,
+      refreshGraceHook(graceOptions),
+      refreshRotationHook(graceOptions),
+      consumeRaceHook({ refreshGraceOn: graceOptions.graceSeconds > 0 && graceOptions.family !== undefined }),
+    ),
     clients: [],
     findAccount: findAccountFor(deps.users, deps.upstreamStanding),
     jwks: { keys: deps.jwks as never },

@@ -31,7 +31,7 @@ export interface RefreshGraceOptions {
   audit?: Audit | undefined;
   /** Where rotations are claimed; without it each presentation gets a chain of its own. */
   family?: RefreshFamilyRepository | undefined;
-  /** True when the refresh token with this id exists and is not consumed. */
+  /** False when the refresh token with this id was consumed (rotated again). */
   isLive?: ((id: string) => Promise<boolean>) | undefined;
 }
 

@@ -42,6 +42,33 @@ export interface Sql {
   close(): Promise<void>;
 }
 
+/**
+ * A text parameter holding a NUL character. PostgreSQL cannot store or compare one (the statement
+ * fails) while SQLite would: both engines refuse it before the database sees it, so both answer
+ * the same. It reads as a client error to the app's error handler and to oidc-provider's (which
+ * shows `message` as the error code), so a NUL sent in any field is a 400 invalid_request, never a 500.
+ */
+export class SqlTextError extends Error {
+  readonly expose = true;
+  readonly status = 400;
+  readonly statusCode = 400;
+  readonly error = 'invalid_request';
+  readonly error_description = 'a value contains a NUL character';
+  constructor() {
+    super('invalid_request');
+    this.name = 'SqlTextError';
+  }
+}
+
+/** Throws SqlTextError when a string among `params` holds a NUL character. */
+export function refuseNul(params: SqlParams | undefined): void {
+  if (params === undefined) return;
+  const values = Array.isArray(params) ? params : Object.values(params);
+  for (const value of values) {
+    if (typeof value === 'string' && value.includes('\0')) throw new SqlTextError();
+  }
+}
+
 const SQLITE_DIALECT: SqlDialect = {
   forUpdate: '',
   jsonText: (column, key) => `json_extract(${column}, '$.${key}')`,
@@ -94,7 +121,10 @@ export function sqliteEngine(db: Db): Sql & { readonly db: Db } {
     return stmt;
   };
   // better-sqlite3 takes positional values as one array and named ones as one object.
-  const bind = (params: SqlParams | undefined) => (params ?? []) as unknown[];
+  const bind = (params: SqlParams | undefined) => {
+    refuseNul(params);
+    return (params ?? []) as unknown[];
+  };
 
   // The check for the lock and the work after it run in one synchronous stretch, so no transaction
   // can begin between them.

@@ -10,7 +10,7 @@
 //     listener once, so a consumer re-reads its cursor (the cursor lives in a table: nothing is lost).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import type { Sql, SqlDialect, SqlParams, SqlValue } from './engine.js';
+import { refuseNul, type Sql, type SqlDialect, type SqlParams, type SqlValue } from './engine.js';
 import { createListener } from './engine_pg_listen.js';
 
 export interface PostgresOptions {
@@ -140,6 +140,7 @@ const toPg = (value: SqlValue): unknown => {
 };
 
 function bindValues(t: Translated, params: SqlParams | undefined): unknown[] {
+  refuseNul(params);
   if (t.names) {
     if (params === undefined || Array.isArray(params)) throw new RangeError('named parameters (@name) need an object');
     const named = params as Readonly<Record<string, SqlValue>>;

@@ -29,7 +29,8 @@ export interface OidcStore {
   upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void>;
   find(model: string, id: string): Promise<AdapterPayload | undefined>;
   findBy(column: 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined>;
-  consume(model: string, id: string): Promise<void>;
+  /** Marks the record consumed; false when it was consumed already (another request won). */
+  consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<number>;
 }
@@ -116,9 +117,10 @@ export function createOidcStore(sql: Sql, now: () => number = () => Date.now()):
     },
     async consume(model, id) {
       const at = epochSeconds(now());
-      await sql.run(CONSUME, [at, model, id]);
+      const first = (await sql.run(CONSUME, [at, model, id])).changes === 1;
       const entry = readMemo()?.get(memoKey(model, id)) as Parsed | null | undefined;
       if (entry && entry.consumed_at === null) entry.consumed_at = at;
+      return first;
     },
     async destroy(model, id) {
       await sql.run(DESTROY, [model, id]);
@@ -145,11 +147,18 @@ export type FindHook = (model: string, payload: AdapterPayload) => AdapterPayloa
  */
 export type UpsertHook = (model: string, id: string, payload: AdapterPayload) => boolean | Promise<boolean>;
 
+/**
+ * Told whether a consume marked the record (`first`) or found it consumed by a concurrent request
+ * (two requests that both found it unconsumed); it may throw to refuse the request.
+ */
+export type ConsumeHook = (model: string, id: string, first: boolean) => void | Promise<void>;
+
 /** The class oidc-provider instantiates once per model name. */
 export function adapterClass(
   store: OidcStore,
   onFind?: FindHook,
   onUpsert?: UpsertHook,
+  onConsume?: ConsumeHook,
 ): new (
   name: string,
 ) => Adapter {
@@ -170,7 +179,8 @@ export function adapterClass(
       return store.findBy('uid', uid);
     }
     async consume(id: string): Promise<void> {
-      await store.consume(this.model, id);
+      const first = await store.consume(this.model, id);
+      if (onConsume) await onConsume(this.model, id, first);
     }
     async destroy(id: string): Promise<void> {
       await store.destroy(this.model, id);

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { Sql } from '../../src/storage/engine.js';
-import { openTestStorage, type TestStorage } from '../support/storage.js';
+import { databaseEnv, openTestStorage, type TestStorage } from '../support/storage.js';
 
 const DAY = 86400;
 const NOW = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -80,6 +80,7 @@ describe('the server purge timer', () => {
     const config = loadConfig({
       MCP_OAUTH_PORT: String(port),
       MCP_OAUTH_DATA_DIR: dataDir,
+      ...databaseEnv(dataDir),
       MCP_OAUTH_AUDIT_RETENTION: '7d',
     });
     const lines: string[] = [];

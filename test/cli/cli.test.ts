@@ -2,9 +2,10 @@ import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'no
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { migrate, migrationsDir, readMigrations } from '../../src/storage/migrate.js';
+import { migrate, migrationsFor, readMigrations } from '../../src/storage/migrate.js';
 import { createOidcStore } from '../../src/storage/oidc_adapter.js';
 import { cliFor, databaseFile, tempDataDir } from '../support/cli.js';
+import { testEngine } from '../support/postgres.js';
 import { openTestStorage } from '../support/storage.js';
 
 describe('command line', () => {
@@ -64,7 +65,8 @@ describe('migrate', () => {
 
   it('refuses a database on which an edited migration was applied, for every command', async () => {
     const edited = tempDataDir();
-    cpSync(migrationsDir(), edited, { recursive: true });
+    // The migrations of the engine under test (PostgreSQL has its own schema files).
+    cpSync(migrationsFor(testEngine()), edited, { recursive: true });
     const first =
       readdirSync(edited)
         .filter((f) => f.endsWith('.sql'))
@@ -73,7 +75,8 @@ describe('migrate', () => {
     const cli = cliFor(tempDataDir());
     const storage = await openTestStorage(cli.dataDir, { migrate: false });
     await migrate(storage.sql, edited);
-    await storage.close();
+    // Only the connection: on PostgreSQL the opening that created the database would drop it.
+    await storage.sql.close();
 
     const message = `mcp-oauth: migration ${first} was edited after it was applied (checksum mismatch); restore the original file\n`;
     expect(await cli.run(['migrate'])).toEqual({ code: 1, out: '', err: message });

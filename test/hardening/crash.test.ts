@@ -9,10 +9,10 @@
 // then holds only a consumed token, and presenting it is refresh-token reuse. That agent is
 // "uncertain" here: it may get a new token or invalid_grant; nothing else is acceptable.
 import { rmSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
+import { openTestStorage, sqliteHandle } from '../support/storage.js';
 import { waitFor } from '../support/wait.js';
 import { type ChildServer, freePort, spawnServer } from './support/child_server.js';
 import { RESOURCE, seedDataDir, USER } from './support/seed.js';
@@ -142,46 +142,61 @@ describe('SIGKILL under load', () => {
       expect(revokedAck.has(a.grantId) || revokeUncertain.has(a.grantId)).toBe(true);
     }
 
-    // The database as the killed process left it, read with better-sqlite3 itself: this test is
-    // about SQLite's file after a crash (integrity_check, foreign_key_check).
-    const db = new Database(seeded.databaseFile);
+    // The database as the killed process left it. On SQLite this is about the file after a crash
+    // (integrity_check, foreign_key_check); on both engines, every acknowledged write is there.
+    const storage = await openTestStorage(seeded.dataDir, { migrate: false });
+    const { sql } = storage;
     try {
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      expect(db.pragma('foreign_key_check')).toEqual([]);
-      const record = db.prepare('SELECT revoked_at FROM grant_records WHERE id = ?');
-      const grantRow = db.prepare("SELECT 1 AS found FROM oidc_models WHERE model = 'Grant' AND id = ?");
-      const clientRow = db.prepare("SELECT 1 AS found FROM oidc_models WHERE model = 'Client' AND id = ?");
-      const audit = db.prepare(
-        'SELECT COUNT(*) AS n FROM audit_events WHERE event = ? AND (grant_id = ? OR client_id = ?)',
-      );
-      const feed = db.prepare("SELECT COUNT(*) AS n FROM revocations WHERE kind = 'grant' AND subject = ?");
-      const token = db.prepare("SELECT consumed_at FROM oidc_models WHERE model = 'RefreshToken' AND id = ?");
+      if (sql.kind === 'sqlite') {
+        const db = sqliteHandle(sql);
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+        expect(db.pragma('foreign_key_check')).toEqual([]);
+      }
+      const record = (id: string) =>
+        sql.get<{ revoked_at: number | null }>('SELECT revoked_at FROM grant_records WHERE id = ?', [id]);
+      const grantRow = (id: string) =>
+        sql.get("SELECT 1 AS found FROM oidc_models WHERE model = 'Grant' AND id = ?", [id]);
+      const clientRow = (id: string) =>
+        sql.get("SELECT 1 AS found FROM oidc_models WHERE model = 'Client' AND id = ?", [id]);
+      const audit = (event: string, grantId: string, clientId: string) =>
+        sql.get<{ n: number }>(
+          'SELECT COUNT(*) AS n FROM audit_events WHERE event = ? AND (grant_id = ? OR client_id = ?)',
+          [event, grantId, clientId],
+        );
+      const feed = (id: string) =>
+        sql.get("SELECT COUNT(*) AS n FROM revocations WHERE kind = 'grant' AND subject = ?", [id]);
+      const token = (id: string) =>
+        sql.get<{ consumed_at: number | null }>(
+          "SELECT consumed_at FROM oidc_models WHERE model = 'RefreshToken' AND id = ?",
+          [id],
+        );
       for (const a of agents) {
         // The newest acknowledged refresh token was stored; a consumed one can only be the result
         // of a refresh whose answer was lost.
-        const stored = token.get(a.refresh) as { consumed_at: number | null } | undefined;
+        const stored = await token(a.refresh);
         if (!revokedAck.has(a.grantId) && !a.refused) {
           expect(stored).toBeDefined();
           if (stored?.consumed_at !== null) expect(a.uncertain).toBe(true);
           else a.uncertain = false; // its lost refresh never committed: it must carry on
         }
-        expect(clientRow.get(a.client.client_id)).toEqual({ found: 1 });
-        expect(audit.get('client.registered', '', a.client.client_id)).toEqual({ n: 1 });
-        expect((audit.get('consent.given', a.grantId, '') as { n: number }).n).toBeGreaterThanOrEqual(1);
-        const row = record.get(a.grantId) as { revoked_at: number | null } | undefined;
+        expect(await clientRow(a.client.client_id)).toEqual({ found: 1 });
+        expect(await audit('client.registered', '', a.client.client_id)).toEqual({ n: 1 });
+        expect((await audit('consent.given', a.grantId, ''))?.n).toBeGreaterThanOrEqual(1);
+        const row = await record(a.grantId);
         expect(row).toBeDefined();
         if (revokedAck.has(a.grantId)) {
           expect(row?.revoked_at).toEqual(expect.any(Number));
-          expect(grantRow.get(a.grantId)).toBeUndefined();
-          expect(feed.get(a.grantId)).toEqual({ n: 1 });
-          expect(audit.get('grant.revoked', a.grantId, '')).toEqual({ n: 1 });
+          expect(await grantRow(a.grantId)).toBeUndefined();
+          expect(await feed(a.grantId)).toEqual({ n: 1 });
+          expect(await audit('grant.revoked', a.grantId, '')).toEqual({ n: 1 });
         } else if (!revokeUncertain.has(a.grantId)) {
           expect(row?.revoked_at).toBeNull();
-          expect(grantRow.get(a.grantId)).toEqual({ found: 1 });
+          expect(await grantRow(a.grantId)).toEqual({ found: 1 });
         }
       }
     } finally {
-      db.close();
+      // Only the connection: the restarted server needs the database.
+      await sql.close();
     }
 
     // Restart on the same data directory and port (same issuer).

@@ -10,6 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/app/server.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log/logger.js';
+import { testEngine } from '../support/postgres.js';
+import { openTestStorage } from '../support/storage.js';
 import { waitFor } from '../support/wait.js';
 import { freePort, spawnServer } from './support/child_server.js';
 import { basic, seedDataDir, USER } from './support/seed.js';
@@ -109,7 +111,21 @@ describe('SIGTERM', () => {
       child.proc.kill('SIGKILL');
     }
 
-    // SQLite only from here (WAL, integrity_check): read the file with better-sqlite3 itself.
+    if (testEngine() === 'postgres') {
+      // The server's connections (pool and listener) were closed, and the drained login committed.
+      const { sql } = await openTestStorage(seeded.dataDir);
+      try {
+        const others =
+          'SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()';
+        await waitFor(async () => (await sql.get<{ n: number }>(others))?.n === 0, 'the server to disconnect');
+        const logins = await sql.get("SELECT COUNT(*) AS n FROM audit_events WHERE event = 'login.success'");
+        expect(logins).toEqual({ n: 1 });
+      } finally {
+        await sql.close();
+      }
+      return;
+    }
+    // SQLite from here (WAL, integrity_check): read the file with better-sqlite3 itself.
     // Closed cleanly: the WAL was checkpointed into the main file and removed.
     expect(existsSync(`${seeded.databaseFile}-wal`)).toBe(false);
     const db = new Database(seeded.databaseFile, { readonly: true });

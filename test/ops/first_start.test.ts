@@ -31,7 +31,7 @@ async function serveOnce(cli: ReturnType<typeof cliFor>, stdout?: Writable & { i
     });
   const { runCli } = await import('../../src/cli/index.js');
   const running = runCli(['serve'], {
-    env: { ...cli.env, MCP_OAUTH_PORT: String(port), MCP_OAUTH_LOG_LEVEL: 'info' },
+    env: { ...(await cli.environment()), MCP_OAUTH_PORT: String(port), MCP_OAUTH_LOG_LEVEL: 'info' },
     stdin: process.stdin,
     stdout: sink,
     stderr: {

@@ -4,7 +4,8 @@
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/app.js';
-import { sqliteHandle } from '../support/storage.js';
+import { openTestStorage, sqliteHandle } from '../support/storage.js';
+import { waitFor } from '../support/wait.js';
 
 let s: TestServer;
 
@@ -19,6 +20,36 @@ afterEach(async () => {
 async function get(path: string, init?: RequestInit) {
   const res = await fetch(`${s.url}${path}`, init);
   return { res, body: res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text() };
+}
+
+/**
+ * Makes the server's database refuse writes. SQLite: its query_only switch on the server's own
+ * connection. PostgreSQL: read-only transactions by default on the database, which a session takes
+ * when it starts, so the server's pooled sessions are ended and come back read-only.
+ */
+async function refuseWrites(): Promise<{ undo(): Promise<void> }> {
+  if (s.sql.kind === 'sqlite') {
+    sqliteHandle(s.sql).pragma('query_only = ON');
+    return { undo: async () => void sqliteHandle(s.sql).pragma('query_only = OFF') };
+  }
+  const other = await openTestStorage(s.dataDir);
+  const name = (await other.sql.get<{ db: string }>('SELECT current_database() AS db'))?.db ?? '';
+  const others = async () =>
+    other.sql.get(
+      'SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+  await other.sql.exec(`ALTER DATABASE "${name}" SET default_transaction_read_only = on`);
+  await others();
+  return {
+    async undo() {
+      // Read-write explicitly: this session may have been opened after the switch.
+      await other.sql.transaction(() =>
+        other.sql.exec(`SET TRANSACTION READ WRITE; ALTER DATABASE "${name}" RESET default_transaction_read_only`),
+      );
+      await others();
+      await other.sql.close();
+    },
+  };
 }
 
 const probeRow = async () =>
@@ -55,28 +86,51 @@ describe('GET /readyz', () => {
   });
 
   it('fails with 503 when the database refuses writes', async () => {
-    // SQLite's own switch for a database that refuses writes.
-    sqliteHandle(s.sql).pragma('query_only = ON');
-    const { res, body } = await get('/readyz');
-    expect(res.status).toBe(503);
-    expect(body).toEqual({ status: 'unavailable', checks: { database: 'fail', signing_key: 'ok', migrations: 'ok' } });
-    expect(JSON.stringify(body)).not.toMatch(/sqlite|readonly|error/i);
-    // Liveness is not readiness: the process still answers.
-    expect((await get('/healthz')).res.status).toBe(200);
-    sqliteHandle(s.sql).pragma('query_only = OFF');
-    expect((await get('/readyz')).res.status).toBe(200);
+    const readOnly = await refuseWrites();
+    try {
+      const { res, body } = await waitFor(async () => {
+        const got = await get('/readyz');
+        return got.res.status === 503 ? got : undefined;
+      }, 'readiness to fail');
+      expect(res.status).toBe(503);
+      expect(body).toEqual({
+        status: 'unavailable',
+        checks: { database: 'fail', signing_key: 'ok', migrations: 'ok' },
+      });
+      expect(JSON.stringify(body)).not.toMatch(/sqlite|postgres|readonly|read-only|error/i);
+      // Liveness is not readiness: the process still answers.
+      expect((await get('/healthz')).res.status).toBe(200);
+    } finally {
+      await readOnly.undo();
+    }
+    await waitFor(async () => (await get('/readyz')).res.status === 200, 'readiness to come back');
   });
 
   it('fails with 503 when another process holds the write lock', async () => {
-    const other = new Database(s.config.databaseFile);
-    try {
-      other.exec('BEGIN EXCLUSIVE');
-      const { res, body } = await get('/readyz');
-      expect(res.status).toBe(503);
-      expect(body).toMatchObject({ checks: { database: 'fail' } });
-      other.exec('ROLLBACK');
-    } finally {
-      other.close();
+    if (s.sql.kind === 'postgres') {
+      // Another session holding a lock that conflicts with the probe's write.
+      const other = await openTestStorage(s.dataDir);
+      try {
+        await other.sql.transaction(async () => {
+          await other.sql.exec('LOCK TABLE health_check IN EXCLUSIVE MODE');
+          const { res, body } = await get('/readyz');
+          expect(res.status).toBe(503);
+          expect(body).toMatchObject({ checks: { database: 'fail' } });
+        });
+      } finally {
+        await other.sql.close();
+      }
+    } else {
+      const other = new Database(s.config.databaseFile);
+      try {
+        other.exec('BEGIN EXCLUSIVE');
+        const { res, body } = await get('/readyz');
+        expect(res.status).toBe(503);
+        expect(body).toMatchObject({ checks: { database: 'fail' } });
+        other.exec('ROLLBACK');
+      } finally {
+        other.close();
+      }
     }
     expect((await get('/readyz')).res.status).toBe(200);
   });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/db.js';
-import { type Sql, sqliteEngine } from '../../src/storage/engine.js';
+import { type Sql, SqlTextError, sqliteEngine } from '../../src/storage/engine.js';
 import { postgresEngine, translatePlaceholders } from '../../src/storage/engine_pg.js';
 import { migrate, migrationsFor, readMigrations } from '../../src/storage/migrate.js';
 import { createTestDatabase, postgresForTests } from '../support/postgres.js';
@@ -81,6 +81,19 @@ describe.each(engines)('$title engine', ({ kind, harness }) => {
     await h?.cleanup();
   });
   const count = async (sql: Sql) => (await sql.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n;
+
+  it.skipIf(skip)(
+    'refuses a NUL character in a text parameter with a 400 SqlTextError, and writes nothing',
+    async () => {
+      const sql = await setup();
+      const refused = { name: 'SqlTextError', status: 400, expose: true, message: 'invalid_request' };
+      await expect(sql.run('INSERT INTO t (id, name) VALUES (?, ?)', [1, 'a\u0000b'])).rejects.toMatchObject(refused);
+      await expect(sql.get('SELECT id FROM t WHERE name = @name', { name: '\u0000' })).rejects.toBeInstanceOf(
+        SqlTextError,
+      );
+      expect(await count(sql)).toBe(0);
+    },
+  );
 
   it.skipIf(skip)('binds ? and @name placeholders, not a ? inside a string literal', async () => {
     const sql = await setup();

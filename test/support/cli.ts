@@ -31,6 +31,8 @@ export function tempDataDir(): string {
 export interface Cli {
   dataDir: string;
   env: Record<string, string | undefined>;
+  /** `env` once the directory's database exists (on PostgreSQL its URL is known only then). */
+  environment(): Promise<Record<string, string | undefined>>;
   /** Runs one command; `stdin` is what a pipe would deliver (nothing by default). */
   run(
     argv: string[],
@@ -64,6 +66,10 @@ export function cliFor(dataDir?: string): Cli {
   return {
     dataDir,
     env,
+    async environment() {
+      await ready;
+      return { ...databaseEnv(dirOf), ...env };
+    },
     async run(argv, opts = {}) {
       await ready;
       let out = '';
@@ -71,7 +77,8 @@ export function cliFor(dataDir?: string): Cli {
       const stdin =
         typeof opts.stdin === 'string' || opts.stdin === undefined ? Readable.from([opts.stdin ?? '']) : opts.stdin;
       const code = await runCli(argv, {
-        env: { ...env, ...opts.env },
+        // A database the test opened on the directory after cliFor (PostgreSQL) is found now.
+        env: { ...databaseEnv(dirOf), ...env, ...opts.env },
         stdin,
         stdout: {
           write: (s) => {

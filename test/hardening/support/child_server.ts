@@ -5,6 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { databaseEnv } from '../../support/storage.js';
 import { WaitTimeoutError, waitFor } from '../../support/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -56,6 +57,8 @@ export async function spawnServer(
       MCP_OAUTH_DATA_DIR: dataDir,
       MCP_OAUTH_PORT: String(port),
       MCP_OAUTH_LOG_LEVEL: 'info',
+      // The database of the directory: on PostgreSQL every process on it shares one database.
+      ...databaseEnv(dataDir),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -27,7 +27,7 @@ export interface Seeded {
 export async function seedDataDir(): Promise<Seeded> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-hardening-'));
   const { databaseFile } = loadConfig({ MCP_OAUTH_DATA_DIR: dataDir });
-  const { sql, close } = await openTestStorage(dataDir);
+  const { sql } = await openTestStorage(dataDir);
   try {
     const user = await createUserRepository(sql).create(USER.username, await hashPassword(USER.password), true);
     const resource = await createResourceRepository(sql).create(RESOURCE, 'Orders DB', DEFAULT_SCOPES);
@@ -35,7 +35,9 @@ export async function seedDataDir(): Promise<Seeded> {
     const adminToken = (await createAdminTokenRepository(sql).create('hardening', user.id, epochSeconds())).token;
     return { dataDir, databaseFile, feed, adminToken };
   } finally {
-    await close();
+    // Only the connection: on PostgreSQL the opening that created the database would drop it, and
+    // the server spawned on this directory needs it (the run's cluster is removed at the end).
+    await sql.close();
   }
 }
 
