@@ -128,12 +128,17 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
   // another process) and after a dropped notification connection. Started with the first stream
   // and kept: on PostgreSQL it is one connection per node whatever listens.
   let listening = false;
+  let closed = false;
+  let unlisten: (() => Promise<void>) | undefined;
   const listen = () => {
-    if (listening) return;
+    if (listening || closed) return;
     listening = true;
     revocations
       .onNewEntries(() => {
-        if (poller) pollNow();
+        if (poller && !closed) pollNow();
+      })
+      .then((stop) => {
+        unlisten = stop;
       })
       .catch((err: unknown) => {
         listening = false;
@@ -197,13 +202,23 @@ export function createFeedHub(revocations: RevocationService, log: Logger, opts:
     add(res: ServerResponse, after: number, credential: string): Promise<void> {
       return oneAtATime(() => subscribe(res, after, credential));
     },
+    /**
+     * Stops polling and listening, before the database closes (shutdown): a notification that
+     * arrives afterwards must not start a poll on a closed engine.
+     */
+    async close(): Promise<void> {
+      closed = true;
+      stopTimers();
+      await unlisten?.();
+      await turn;
+    },
     /** For tests and health: open streams and whether the timers run. */
     stats: () => ({ streams: streams.size, polling: poller !== undefined, heartbeat: heartbeat !== undefined }),
   };
 
   async function subscribe(res: ServerResponse, after: number, credential: string): Promise<void> {
     const latest = await revocations.latestSeq();
-    if (!poller) {
+    if (!poller && !closed) {
       lastSeen = latest;
       poller = setInterval(pollNow, pollMs).unref();
       listen();

@@ -150,6 +150,7 @@ export async function startServer(config: Config, opts: ServerOptions = {}): Pro
       await closed;
       await stopListening();
       await background;
+      await app.feedHub.close();
       await sql.close();
       log.info({ event: 'shutdown.complete' }, 'database closed');
     },

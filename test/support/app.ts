@@ -72,6 +72,7 @@ export async function startTestServer(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
+      await app.feedHub.close();
       await storage.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
