@@ -133,7 +133,12 @@ export function resourceParams(opts: {
       // Read once: later checks of the token request (grantedResourceOnly below, ./token_transaction.ts,
       // ./device_polling.ts) look at these.
       if (!isAuthorize) ctx.state.tokenParams = params;
-      if (folded || filled || moved) replaceBody(ctx.req, Buffer.from(params.toString(), 'utf8'));
+      const rewritten = folded || filled || moved ? Buffer.from(params.toString(), 'utf8') : undefined;
+      if (rewritten) replaceBody(ctx.req, rewritten);
+      // The same bytes where oidc-provider looks when it finds the stream already ended (it then
+      // parses req.body, with a warning): seen under load behind a proxy, after the request's
+      // awaits. Either way the provider parses exactly what was checked here.
+      (ctx.req as { body?: string }).body = (rewritten ?? body).toString('utf8');
     }
     await next();
   };
