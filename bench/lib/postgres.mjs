@@ -81,6 +81,8 @@ export async function startPostgres() {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
+    /** The postmaster's pid: it and its backends are the database's CPU (cpuMsOfTree). */
+    pid: child.pid,
     url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}`,
     createDatabase(name) {
       const made = psql(`CREATE DATABASE ${name}`);
