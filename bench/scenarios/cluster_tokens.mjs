@@ -1,4 +1,4 @@
-// Scenario 10 (cluster_tokens): the token path of scenarios 1 and 2, with their load and their
+// Scenario cluster_tokens (5b in BENCHMARKS.md): the token path of scenarios 1 and 2, with their load and their
 // code (tokens.mjs), on ONE node against THREE nodes behind nginx round robin, in the same run on
 // the same throwaway PostgreSQL (lib/postgres.mjs). One nginx process has two listeners: one in
 // front of node 1 alone, one in front of all three, so both sides pay the same extra hop and the
@@ -38,6 +38,8 @@ const KINDS = [
     job: 'codeJob',
   },
 ];
+
+const fmt = (x) => (typeof x === 'number' ? x.toFixed(2) : '-');
 
 function whyNot() {
   if (!postgresBin()) return 'no PostgreSQL (set PG_BIN or install Debian postgresql)';
@@ -116,5 +118,3 @@ export async function clusterTokensScenario(settings, { log }) {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
 }
-
-const fmt = (x) => (typeof x === 'number' ? x.toFixed(2) : '-');
