@@ -14,6 +14,7 @@ import { stopAllPostgres } from './lib/postgres.mjs';
 import { BENCH_DIR } from './lib/proc.mjs';
 import { formatTable } from './lib/report.mjs';
 import { clusterScenario } from './scenarios/cluster.mjs';
+import { clusterTokensScenario } from './scenarios/cluster_tokens.mjs';
 import { loginScenario } from './scenarios/login.mjs';
 import { memoryScenario } from './scenarios/memory.mjs';
 import { proxyScenarios } from './scenarios/proxy.mjs';
@@ -35,6 +36,7 @@ const SCENARIOS = [
   'dpop',
   'revocation',
   'revocation_cluster',
+  'cluster_tokens',
   'scale',
 ];
 const unknown = [...(only ?? [])].filter((id) => !SCENARIOS.includes(id));
@@ -98,6 +100,7 @@ async function main() {
     for (const r of await proxyScenarios(settings, { want, log, profileArgs })) record(r);
   }
   if (want('revocation_cluster')) record(await clusterScenario(settings, { log }));
+  if (want('cluster_tokens')) for (const r of await clusterTokensScenario(settings, { log })) record(r);
   if (want('scale')) record(await scaleScenario(settings, log, profileArgs));
 }
 

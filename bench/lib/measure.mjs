@@ -1,14 +1,26 @@
 // Alternating measurements: subject and baseline take turns (ABBA order over the rounds), so drift
 // on a shared machine hits both alike; medians over rounds, and the ratio of the medians.
 import { runLoad } from './load.mjs';
-import { cpuMsOf } from './proc.mjs';
+import { cpuMsOf, cpuMsOfTree } from './proc.mjs';
 
-/** One load run; with `job.pid`, also the server's CPU milliseconds per successful operation. */
+/**
+ * One load run; with `job.pid` (or `job.pids`, summed), also the server's CPU milliseconds per
+ * successful operation, and with `job.databasePid` the database's (its process tree).
+ */
 async function measured(job) {
-  const before = job.pid ? cpuMsOf(job.pid) : null;
+  const pids = job.pids ?? (job.pid ? [job.pid] : []);
+  const cpu = () => {
+    const each = pids.map(cpuMsOf);
+    return each.length && each.every((x) => x !== null) ? each.reduce((a, b) => a + b, 0) : null;
+  };
+  const dbCpu = () => (job.databasePid ? cpuMsOfTree(job.databasePid) : null);
+  const before = cpu();
+  const dbBefore = dbCpu();
   const res = await runLoad(job);
-  const after = job.pid ? cpuMsOf(job.pid) : null;
+  const after = cpu();
+  const dbAfter = dbCpu();
   res.cpuMsPerOp = before !== null && after !== null && res.ok > 0 ? (after - before) / res.ok : null;
+  if (dbBefore !== null && dbAfter !== null && res.ok > 0) res.dbCpuMsPerOp = (dbAfter - dbBefore) / res.ok;
   return res;
 }
 
@@ -58,6 +70,9 @@ export async function alternate(settings, targets, log) {
           p50: median(rs.map((x) => x.latency.p50)),
           p99: median(rs.map((x) => x.latency.p99)),
           cpuMsPerOp: round3(median(rs.map((x) => x.cpuMsPerOp))),
+          ...(rs.some((x) => x.dbCpuMsPerOp !== undefined) && {
+            dbCpuMsPerOp: round3(median(rs.map((x) => x.dbCpuMsPerOp))),
+          }),
           failed: rs.reduce((n, x) => n + x.failed, 0),
           runs: rs.map((x) => ({
             opsPerSec: round1(x.opsPerSec),
@@ -65,6 +80,7 @@ export async function alternate(settings, targets, log) {
             p99: x.latency.p99,
             ok: x.ok,
             cpuMsPerOp: x.cpuMsPerOp === null ? null : round3(x.cpuMsPerOp),
+            ...(x.dbCpuMsPerOp !== undefined && { dbCpuMsPerOp: round3(x.dbCpuMsPerOp) }),
           })),
         },
       ];

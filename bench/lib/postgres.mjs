@@ -55,8 +55,15 @@ export async function startPostgres() {
     stderr += d.toString();
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  let stopping = false;
+  // A database that goes away mid-run shows up as connection errors in every server; say why.
+  child.once('exit', (code, signal) => {
+    if (!stopping)
+      process.stderr.write(`postgres exited (${signal ?? code}) before it was stopped: ${stderr.slice(-2000)}\n`);
+  });
   const pg = {
     kill() {
+      stopping = true;
       child.kill('SIGINT');
       rmSync(dir, { recursive: true, force: true });
     },
@@ -81,6 +88,8 @@ export async function startPostgres() {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
+    /** The postmaster's pid: it and its backends are the database's CPU (cpuMsOfTree). */
+    pid: child.pid,
     url: (db) => `postgres://postgres@127.0.0.1:${port}/${db}`,
     createDatabase(name) {
       const made = psql(`CREATE DATABASE ${name}`);
@@ -88,6 +97,7 @@ export async function startPostgres() {
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
     async stop() {
+      stopping = true;
       child.kill('SIGINT');
       await exited;
       running.delete(pg);

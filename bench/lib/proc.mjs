@@ -1,7 +1,7 @@
 // Child processes of the benchmark: every server under test runs in its own process (and so on its
 // own thread), apart from the load generator and from this orchestrator.
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,28 @@ export function cpuMsOf(pid) {
   }
 }
 const CLK_TCK = 100;
+
+/**
+ * CPU ms of a process and its direct children (a PostgreSQL postmaster and its backends), or null.
+ * A backend that exits between two readings takes its CPU time with it: the pool's connections
+ * stay open during a run, so the difference of two readings is the run's.
+ */
+export function cpuMsOfTree(pid) {
+  const own = cpuMsOf(pid);
+  if (own === null) return null;
+  let total = own;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 of proc(5), the parent's pid, is the second after the command name.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += cpuMsOf(Number(entry)) ?? 0;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
 
 /**
  * Forks `script` (relative to bench/) and waits for its `{ type: 'ready', ... }` message.

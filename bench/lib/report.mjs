@@ -20,6 +20,7 @@ function targetText(t) {
   if (t.ratio !== undefined) parts.push(`ratio >= ${t.ratio}`);
   if (t.p99OverheadMs !== undefined) parts.push(`p99 overhead < ${t.p99OverheadMs} ms`);
   if (t.p99Ms !== undefined) parts.push(`p99 < ${t.p99Ms} ms`);
+  if (t.reportOnly) parts.push('report only');
   return parts.join(', ');
 }
 
@@ -65,7 +66,7 @@ export function tableRows(out) {
       side(s.subject),
       side(s.baseline),
       `${fmt(s.ratio, 2)}${s.cpuRatio ? ` (CPU ${fmt(s.cpuRatio, 2)})` : ''}`,
-      s.p99OverheadMs !== undefined ? `p99 overhead ${fmt(s.p99OverheadMs, 2)} ms (one at a time)` : '',
+      s.p99OverheadMs !== undefined ? `p99 overhead ${fmt(s.p99OverheadMs, 2)} ms (one at a time)` : (s.extra ?? ''),
       targetText(s.target),
       verdict(s),
     ]);

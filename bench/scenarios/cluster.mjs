@@ -18,7 +18,7 @@ const TARGET = { p99Ms: 250 };
 const NODES = 3;
 
 /** The schema, the bench user, the MCP server, the proxy's feed credential and an admin token. */
-async function seed(databaseUrl, resource) {
+export async function seed(databaseUrl, resource) {
   const { openStorage } = await distImport('src/storage/open.js');
   const { migrate } = await distImport('src/storage/migrate.js');
   const { hashPassword } = await distImport('src/lib/passwords.js');
