@@ -10,6 +10,7 @@ import { createUserRepository, type User } from '../storage/users.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 import { cliLifecycle } from './lifecycle.js';
+import { requireUser } from './users.js';
 
 interface ListOptions {
   user?: string;
@@ -48,12 +49,6 @@ export function registerGrantCommands(program: Command, io: CliIo): void {
     .option('--user <username>', 'revoke every grant of this user')
     .option('--client <client_id>', 'with --user: only the grants to this agent')
     .action((grantId: string | undefined, opts: RevokeOptions) => revokeGrants(io, grantId, opts));
-}
-
-async function requireUser(sql: Sql, username: string): Promise<User> {
-  const user = await createUserRepository(sql).findByUsername(username);
-  if (!user) throw new CliError(`no user named ${safe(username)}`);
-  return user;
 }
 
 /** Registered, or an agent known by its metadata document. */
@@ -109,7 +104,8 @@ async function listGrants(io: CliIo, opts: ListOptions): Promise<void> {
     resource = canonical.uri;
   }
   await withDatabase(io, async ({ sql }) => {
-    const accountId = opts.user === undefined ? undefined : (await requireUser(sql, opts.user)).id;
+    const accountId =
+      opts.user === undefined ? undefined : (await requireUser(createUserRepository(sql), opts.user)).id;
     const state = opts.all ? 'all' : opts.revoked ? 'revoked' : 'active';
     const records = await createGrantRecordRepository(sql).list({ accountId, clientId: opts.client, resource, state });
     // A typo must not read as "no grants", as an unknown --user does not. Gone agents and MCP
@@ -175,7 +171,7 @@ async function revokeGrants(io: CliIo, grantId: string | undefined, opts: Revoke
       }
       return printLine(io, safe(`revoked grant ${id}`));
     }
-    const user = await requireUser(command.sql, opts.user as string);
+    const user = await requireUser(createUserRepository(command.sql), opts.user as string);
     const ids = await ops.revokeUserGrants(CLI_ACTOR, user, opts.client ?? null);
     const to = opts.client === undefined ? '' : ` to client ${opts.client}`;
     printLine(io, safe(`revoked ${plural(ids.length, 'grant')} of ${user.username}${to}`));

@@ -6,6 +6,7 @@ import { describeGroupPolicy } from '../lib/group_policy.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 import { cliLifecycle, refused } from './lifecycle.js';
+import { requireUser } from './users.js';
 
 interface PolicyOptions {
   resource: string[];
@@ -59,8 +60,7 @@ export function registerGroupCommands(program: Command, io: CliIo): void {
     .argument('<username>', 'the user')
     .action((name: string, username: string) =>
       act(io, async (ops, stores) => {
-        const user = await stores.users.findByUsername(username);
-        if (!user) throw new CliError(safe(`no user ${username}`));
+        const user = await requireUser(stores.users, username);
         const { added, narrowed } = await ops.addGroupMember(CLI_ACTOR, name, user.id);
         if (!added) return `${username} was already in ${name}`;
         return `${username} added to ${name}${narrowed > 0 ? ` (${narrowed} grant${narrowed === 1 ? '' : 's'} narrowed)` : ''}`;
@@ -73,8 +73,7 @@ export function registerGroupCommands(program: Command, io: CliIo): void {
     .argument('<username>', 'the user')
     .action((name: string, username: string) =>
       act(io, async (ops, stores) => {
-        const user = await stores.users.findByUsername(username);
-        if (!user) throw new CliError(safe(`no user ${username}`));
+        const user = await requireUser(stores.users, username);
         const removed = await ops.removeGroupMember(CLI_ACTOR, name, user.id);
         return removed ? `${username} removed from ${name}` : `${username} was not added to ${name} here`;
       }),

@@ -73,7 +73,8 @@ function userJson(user: User) {
   };
 }
 
-async function requireUser(repo: UserRepository, username: string): Promise<User> {
+/** The user named `username`, or the CLI's one-line refusal; every command that names a user uses it. */
+export async function requireUser(repo: UserRepository, username: string): Promise<User> {
   const user = await repo.findByUsername(username);
   if (!user) throw new CliError(`no user named ${safe(username)}`);
   return user;
