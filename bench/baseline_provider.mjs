@@ -5,12 +5,14 @@
 // The in-memory adapter is oidc-provider's own, given a store large enough never to evict: its
 // default store keeps only the 1,000 most recent entries, so under load the session and grant
 // would be evicted by the refresh tokens.
-// Env: BENCH_PORT, BENCH_RESOURCE, BENCH_CLIENT_ID, BENCH_REDIRECT_URI.
+// With BENCH_BASELINE_DB (a file path) it stores everything in SQLite instead (lib/durable_adapter.mjs).
+// Env: BENCH_PORT, BENCH_RESOURCE, BENCH_CLIENT_ID, BENCH_REDIRECT_URI, BENCH_BASELINE_DB.
 import { createServer } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
+import { durableAdapterFactory } from './lib/durable_adapter.mjs';
 import { childFailed, childReady } from './lib/proc.mjs';
 
 const ALG = 'ES256';
@@ -25,8 +27,9 @@ try {
   const ttl = { accessToken: 3600, code: 60, session: 86400, refreshIdle: 14 * 86400, grant: 90 * 86400 };
 
   const store = new LRU({ maxSize: 50_000_000 });
+  const durable = process.env.BENCH_BASELINE_DB ? durableAdapterFactory(process.env.BENCH_BASELINE_DB) : undefined;
   const provider = new Provider(issuer, {
-    adapter: (model) => new MemoryAdapter(model, store),
+    adapter: durable ?? ((model) => new MemoryAdapter(model, store)),
     clients: [
       {
         client_id: process.env.BENCH_CLIENT_ID ?? 'bench-agent',

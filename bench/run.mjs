@@ -82,16 +82,22 @@ async function main() {
   if (needTokens) {
     const ours = await startAs({ execArgv: profileArgs('server') });
     const base = await startBaselineProvider({ execArgv: profileArgs('baseline_provider') });
+    const wantTokens = want('refresh') || want('code_flow');
+    const durable = wantTokens
+      ? await startBaselineProvider({ execArgv: profileArgs('baseline_durable'), durable: true })
+      : undefined;
     try {
       const rssAtStart = ours.rss();
       const login = { username: USERNAME, password: PASSWORD };
       const oursT = await tokenTarget(ours, settings.connections, login);
       const baseT = await tokenTarget(base, settings.connections, {}, { freshGrants: true });
-      if (want('refresh')) record(await refreshScenario(settings, oursT, baseT, log));
-      if (want('code_flow')) record(await codeFlowScenario(settings, oursT, baseT, log));
+      const durableT = durable ? await tokenTarget(durable, settings.connections) : undefined;
+      if (want('refresh')) record(await refreshScenario(settings, oursT, baseT, log, durableT));
+      if (want('code_flow')) record(await codeFlowScenario(settings, oursT, baseT, log, durableT));
       if (want('login')) record(await loginScenario(settings, ours, log));
       if (want('memory')) record(await memoryScenario(settings, ours, log, rssAtStart));
     } finally {
+      await durable?.stop();
       await base.stop();
       await ours.stop();
     }

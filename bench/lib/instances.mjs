@@ -121,11 +121,25 @@ export async function startAs(opts = {}) {
   };
 }
 
-/** The bare oidc-provider baseline on its own port. */
-export async function startBaselineProvider({ resource = 'http://127.0.0.1:9/mcp', execArgv = [] } = {}) {
+/**
+ * The bare oidc-provider baseline on its own port: its in-memory adapter, or with `durable` a
+ * minimal SQLite adapter on a file in a temp dir (durable_adapter.mjs).
+ */
+export async function startBaselineProvider({
+  resource = 'http://127.0.0.1:9/mcp',
+  execArgv = [],
+  durable = false,
+} = {}) {
   const port = await freePort();
+  const dataDir = durable ? mkdtempSync(path.join(tmpdir(), 'mcp-oauth-bench-baseline-')) : undefined;
+  if (dataDir) dataDirs.add(dataDir);
   const child = await startChild('baseline_provider.mjs', {
-    env: { BENCH_PORT: String(port), BENCH_RESOURCE: resource, BENCH_CLIENT_ID: 'bench-agent' },
+    env: {
+      BENCH_PORT: String(port),
+      BENCH_RESOURCE: resource,
+      BENCH_CLIENT_ID: 'bench-agent',
+      ...(dataDir && { BENCH_BASELINE_DB: path.join(dataDir, 'baseline.sqlite') }),
+    },
     execArgv,
   });
   return {
@@ -134,6 +148,12 @@ export async function startBaselineProvider({ resource = 'http://127.0.0.1:9/mcp
     resource,
     clientId: 'bench-agent',
     rss: () => child.rss(),
-    stop: () => child.stop(),
+    async stop() {
+      await child.stop();
+      if (dataDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        dataDirs.delete(dataDir);
+      }
+    },
   };
 }

@@ -52,35 +52,52 @@ export async function tokenTarget(inst, connections, login = {}, { freshGrants =
   };
 }
 
-/** Our server against the bare provider on one job of `tokenTarget` (same rounds, same order). */
-async function againstBaseline(settings, ours, base, log, { id, title, unit, job }) {
-  const m = await alternate(
-    settings,
-    [
-      { key: 'subject', label: `mcp-oauth-server (${benchEngine()})`, job: ours[job] },
-      { key: 'baseline', label: 'bare oidc-provider (memory)', job: base[job] },
-    ],
-    log,
-  );
-  return { id, title, unit, ...m, ...ratios(m.subject, m.baseline), target: { ratio: 0.8 } };
+/**
+ * Our server against the bare provider on one job of `tokenTarget` (same rounds, same order). With
+ * `durable` (the bare provider on a minimal SQLite adapter, ../lib/durable_adapter.mjs) a third
+ * target runs in the same rounds: it tells the cost of storing tokens at all apart from the cost of
+ * what our server does on top, and is reported beside the target, which stays against memory.
+ */
+async function againstBaseline(settings, ours, base, log, { id, title, unit, job, durable }) {
+  const targets = [
+    { key: 'subject', label: `mcp-oauth-server (${benchEngine()})`, job: ours[job] },
+    { key: 'baseline', label: 'bare oidc-provider (memory)', job: base[job] },
+  ];
+  if (durable) targets.push({ key: 'durable', label: 'bare oidc-provider (SQLite adapter)', job: durable[job] });
+  const m = await alternate(settings, targets, log);
+  const result = { id, title, unit, ...m, ...ratios(m.subject, m.baseline), target: { ratio: 0.8 } };
+  if (!m.durable) return result;
+  const vsDurable = ratios(m.subject, m.durable);
+  const durableVsMemory = ratios(m.durable, m.baseline);
+  return {
+    ...result,
+    vsDurable,
+    durableVsMemory,
+    references: [m.durable],
+    extra: `vs bare oidc-provider on SQLite: ${fmt2(vsDurable.ratio)} (CPU ${fmt2(vsDurable.cpuRatio)}); that provider vs memory: ${fmt2(durableVsMemory.ratio)} (CPU ${fmt2(durableVsMemory.cpuRatio)})`,
+  };
 }
 
-export function refreshScenario(settings, ours, base, log) {
+const fmt2 = (x) => (x === null || x === undefined ? 'n/a' : x.toFixed(2));
+
+export function refreshScenario(settings, ours, base, log, durable) {
   log('scenario 1: token refresh');
   return againstBaseline(settings, ours, base, log, {
     id: 'refresh',
     title: 'Token refresh (refresh_token grant, JWT access token, rotation)',
     unit: 'refreshes/s',
     job: 'refreshJob',
+    durable,
   });
 }
 
-export function codeFlowScenario(settings, ours, base, log) {
+export function codeFlowScenario(settings, ours, base, log, durable) {
   log('scenario 2: authorization code flow, returning agent');
   return againstBaseline(settings, ours, base, log, {
     id: 'code_flow',
     title: 'Authorization code flow, already consented (session → /authorize → code → /token)',
     unit: 'flows/s',
     job: 'codeJob',
+    durable,
   });
 }

@@ -10,6 +10,7 @@ import { createLifecycle, requestActor } from '../grants/index.js';
 import { epochSeconds } from '../lib/duration.js';
 import { settleRequestWrites, trackRequestWrite } from '../lib/request_writes.js';
 import type { Logger } from '../log/logger.js';
+import { recentUseMarks } from '../storage/client_state.js';
 import type { Stores } from '../storage/index.js';
 
 const REUSE_REASON = 'code or refresh token reused';
@@ -64,15 +65,22 @@ export function wireProviderEvents(provider: Provider, stores: Stores, log: Logg
     guarded('client.deleted', () => lifecycle.clientDeletedItself(requestActor(ctx, 'agent'), client.clientId)),
   );
 
-  // Both "last used" updates commit in one transaction: one WAL commit per token instead of two.
-  const markUsed = (grantId: string | undefined, clientId: string | undefined, now: number) =>
+  // Both "last used" updates commit in one transaction (a token request's own, when it has one);
+  // a mark this process made within the resolution is not sent again.
+  const recent = recentUseMarks();
+  const markUsed = (grantId: string | undefined, clientId: string | undefined, now: number) => {
+    const grant = grantId !== undefined && recent.due(`grant:${grantId}`, now) ? grantId : undefined;
+    const client = clientId !== undefined && recent.due(`client:${clientId}`, now) ? clientId : undefined;
+    if (grant === undefined && client === undefined) return;
     track(
       stores.sql.transaction(async () => {
-        if (grantId) await stores.grantRecords.used(grantId, now);
-        if (clientId) await stores.clientState.used(clientId, now);
+        // Noted only when written: a grant whose record is not there yet is marked at its next token.
+        if (grant && (await stores.grantRecords.used(grant, now))) recent.noted(`grant:${grant}`, now);
+        if (client && (await stores.clientState.used(client, now))) recent.noted(`client:${client}`, now);
       }),
       (err) => log.error({ err, event: 'token.used' }, 'recording a token use failed'),
     );
+  };
   provider.on('access_token.issued', (token) => {
     const { grantId, clientId } = token as { grantId?: string; clientId?: string };
     if (grantId || clientId) markUsed(grantId, clientId, epochSeconds());

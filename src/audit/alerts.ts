@@ -96,15 +96,44 @@ const EARLIER_SIGN_IN = `SELECT
 const REGISTRATIONS_FROM = `SELECT COUNT(*) AS n FROM audit_events
   WHERE ip = ? AND event = 'client.registered' AND at >= ?`;
 
+/**
+ * Facts this process read from the trail that later events cannot undo (an alert raised, a user's
+ * first event, a token in an earlier day's hour), so the rules that run at every token do not read
+ * them again. Bounded: forgetting costs only a read. Only what the database said is remembered,
+ * never what this request wrote, which a rollback could take back.
+ */
+function remembered<V>(limit = 50_000) {
+  const entries = new Map<string, V>();
+  return {
+    get: (key: string) => entries.get(key),
+    set(key: string, value: V) {
+      if (entries.size >= limit) entries.clear();
+      entries.set(key, value);
+    },
+  };
+}
+
 export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<void> {
   const { sql, rules } = deps;
   const now = deps.now ?? (() => epochSeconds());
   const count = async (text: string, params: (string | number)[]) =>
     (await sql.get<{ n: number }>(text, params))?.n ?? 0;
+  const raisedKeys = remembered<true>();
+  const firstWriteOf = remembered<true>();
+  const firstEventOf = remembered<number>();
+  const usualHours = remembered<true>();
+
+  /** Whether the alert with this dedupe key was raised (by any node); a yes is remembered. */
+  const isRaised = async (key: string) => {
+    if (raisedKeys.get(key)) return true;
+    if (!(await deps.alerts.raised(key))) return false;
+    raisedKeys.set(key, true);
+    return true;
+  };
 
   const raise = async (kind: AlertKind, e: AuditEvent, dedupe: string, details: AlertDetails, at: number) => {
-    // Most patterns repeat (an agent writes with every token): a read answers "raised already".
-    if (await deps.alerts.raised(`${kind}:${dedupe}`)) return;
+    // Most patterns repeat (an agent writes with every token): "raised already" is read once.
+    if (await isRaised(`${kind}:${dedupe}`)) return;
     const alert = await deps.alerts.raise({
       kind,
       at,
@@ -127,13 +156,18 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<vo
   // An agent's first write scope, by consent or by token: once per agent (its repeat
   // registrations count as one), so an agent writing every day is not news.
   const firstWrite = async (e: AuditEvent, at: number) => {
-    if (!e.clientId) return;
+    if (!e.clientId || firstWriteOf.get(e.clientId)) return;
     const write = await writeScopesIn(e);
     if (write.length === 0) return;
+    const agent = await deps.agentKey(e.clientId);
+    if (await isRaised(`agent.first_write:${agent}`)) {
+      firstWriteOf.set(e.clientId, true);
+      return;
+    }
     await raise(
       'agent.first_write',
       e,
-      await deps.agentKey(e.clientId),
+      agent,
       { resource: e.resource ?? null, scopes: write.join(' '), via: e.event },
       at,
     );
@@ -145,7 +179,7 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<vo
     // The counts read every token of the agent's hour (and week): once the hour's alert is raised,
     // one indexed read ends the rule for the rest of the hour.
     const dedupe = `${e.clientId}:${Math.floor(at / HOUR)}`;
-    if (await deps.alerts.raised(`agent.token_rate:${dedupe}`)) return;
+    if (await isRaised(`agent.token_rate:${dedupe}`)) return;
     const lastHour = await count(TOKENS_SINCE, [e.clientId, at - HOUR + 1, at + 1]);
     // The usual rate counts as at least 1 an hour, so no more than `factor` tokens never alert.
     if (lastHour < rules.tokenRateMin || lastHour <= rules.tokenRateFactor) return;
@@ -168,12 +202,23 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<vo
   // user has enough history for "never" to mean something.
   const unusualHour = async (e: AuditEvent, at: number) => {
     if (rules.unusualHourHistory <= 0 || !e.userId) return;
-    const first = (await sql.get<{ at: number | null }>(FIRST_EVENT, [e.userId]))?.at ?? null;
+    // A user's first event stays their first (a purge can only make it later, which errs towards no alert).
+    let first = firstEventOf.get(e.userId) ?? null;
+    if (first === null) {
+      first = (await sql.get<{ at: number | null }>(FIRST_EVENT, [e.userId]))?.at ?? null;
+      if (first !== null) firstEventOf.set(e.userId, first);
+    }
     if (first === null || first > at - rules.unusualHourHistory) return;
     const hourStart = at - (at % HOUR);
+    // Once a token in this hour of an earlier day is found, the hour is usual until it ends.
+    const usual = `${e.userId}:${hourStart}`;
+    if (usualHours.get(usual)) return;
     for (let d = 1; d <= HOUR_LOOKBACK_DAYS; d++) {
       const from = hourStart - d * DAY;
-      if (await sql.get(TOKEN_IN_HOUR, [e.userId, from, from + HOUR])) return;
+      if (await sql.get(TOKEN_IN_HOUR, [e.userId, from, from + HOUR])) {
+        usualHours.set(usual, true);
+        return;
+      }
     }
     const hour = new Date(at * 1000).getUTCHours();
     await raise('user.unusual_hour', e, `${e.userId}:${Math.floor(at / DAY)}:${hour}`, { hour_utc: hour }, at);

@@ -81,10 +81,14 @@ async function copyCommand(io: CliIo): Promise<void> {
   }
 }
 
-/** Every table of the SQLite schema, parents before the tables that reference them. */
+/**
+ * Every table of the SQLite schema, parents before the tables that reference them. Left out: the
+ * migrations' own record, and settings_version, which each database keeps for itself (its triggers
+ * give the target a new value as the copy writes the settings).
+ */
 async function readTables(source: Sql): Promise<Table[]> {
   const names = await source.all<{ name: string }>(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', 'settings_version') ORDER BY name",
   );
   const tables = new Map<string, Table>();
   for (const { name } of names) {

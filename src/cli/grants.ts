@@ -6,7 +6,7 @@ import { createClientRepository } from '../storage/clients.js';
 import type { Sql } from '../storage/engine.js';
 import { createGrantRecordRepository, type GrantRecord } from '../storage/grant_records.js';
 import { createResourceRepository } from '../storage/resources.js';
-import { createUserRepository, type User } from '../storage/users.js';
+import { createUserRepository } from '../storage/users.js';
 import { withDatabase } from './database.js';
 import { CliError, type CliIo, formatTime, printJson, printLine, printTable, safe } from './io.js';
 import { cliLifecycle } from './lifecycle.js';

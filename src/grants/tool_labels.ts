@@ -33,7 +33,7 @@ const hasRule = (label: Label, rules: ToolLabelRules) =>
 export function toolLabelOperations(stores: Stores, audit: Audit) {
   const log = auditFor(audit, stores.grantRecords);
   return {
-    async listToolLabels(uri?: string): Promise<ToolLabel[]> {
+    async listToolLabels(uri?: string): Promise<readonly ToolLabel[]> {
       if (uri === undefined) return stores.toolLabels.list();
       const canonical = canonicalResource(uri);
       return canonical.ok ? stores.toolLabels.forResource(canonical.uri) : [];

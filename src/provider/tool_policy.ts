@@ -21,7 +21,7 @@ export function accountOf(ctx: KoaContextWithOIDC): string | undefined {
 }
 
 export interface ToolLabelSource {
-  forResource(uri: string): Promise<{ tool: string; label: Label }[]>;
+  forResource(uri: string): Promise<readonly { tool: string; label: Label }[]>;
 }
 
 /** The claim for an access token bound to `audience`; undefined when no labelled tool has a rule. */

@@ -8,6 +8,7 @@ import {
   policyNames,
 } from '../lib/agent_policy.js';
 import type { Sql } from './engine.js';
+import { deepFreeze, settingsCache } from './settings_cache.js';
 
 interface Row {
   id: number;
@@ -83,7 +84,9 @@ export function createAgentPolicyRepository(sql: Sql) {
     },
     /** What all policies naming the agent leave it, intersected; undefined when none names it. */
     async effectiveFor(clientId: string): Promise<AgentPolicyRules | undefined> {
-      return effectivePolicy((await listAll()).filter((p) => policyNames(p.match, clientId)));
+      // Read at every token: kept while no setting changes (./settings_cache.ts).
+      const all = await settingsCache(sql).get('agent_policies', async () => deepFreeze(await listAll()));
+      return effectivePolicy(all.filter((p) => policyNames(p.match, clientId)));
     },
   };
 }

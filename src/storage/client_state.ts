@@ -43,6 +43,27 @@ function parseUris(raw: string | null): string[] {
 /** Seconds within which a stored "last used" time counts as current (also for grant records). */
 export const LAST_USED_RESOLUTION = 60;
 
+/**
+ * The "last used" marks this process wrote in the last LAST_USED_RESOLUTION seconds, so a busy
+ * agent's every token does not send the database an update that would change nothing (the
+ * statements' own condition stays the rule; another node's marks are found there). Bounded:
+ * forgetting costs only a statement.
+ */
+export function recentUseMarks(limit = 100_000) {
+  const marked = new Map<string, number>();
+  return {
+    /** Whether a mark for `key` at `now` may change something. */
+    due(key: string, now: number): boolean {
+      const at = marked.get(key);
+      return at === undefined || now < at || now - at > LAST_USED_RESOLUTION;
+    },
+    noted(key: string, now: number): void {
+      if (marked.size >= limit) marked.clear();
+      marked.set(key, now);
+    },
+  };
+}
+
 export type ClientStateRepository = ReturnType<typeof createClientStateRepository>;
 
 const REGISTERED =
@@ -91,8 +112,9 @@ export function createClientStateRepository(sql: Sql) {
     async registered(clientId: string, via: string): Promise<void> {
       await sql.run(REGISTERED, [clientId, via]);
     },
-    async used(clientId: string, now: number): Promise<void> {
-      await sql.run(USED, { id: clientId, now });
+    /** Marks the agent used at `now`; true when that changed its row. */
+    async used(clientId: string, now: number): Promise<boolean> {
+      return (await sql.run(USED, { id: clientId, now })).changes > 0;
     },
     async find(clientId: string): Promise<ClientState | undefined> {
       const row = await sql.get<Row>(BY_ID, [clientId]);

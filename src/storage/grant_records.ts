@@ -90,8 +90,9 @@ export function createGrantRecordRepository(sql: Sql) {
       });
     },
     /** A token was issued from the grant (recorded to within LAST_USED_RESOLUTION seconds). */
-    async used(id: string, now: number): Promise<void> {
-      await sql.run(TOUCH, { now, id });
+    /** Marks the grant used at `now`; true when that changed the row. */
+    async used(id: string, now: number): Promise<boolean> {
+      return (await sql.run(TOUCH, { now, id })).changes > 0;
     },
     async find(id: string): Promise<GrantRecord | undefined> {
       const row = await sql.get<Row>(BY_ID, [id]);

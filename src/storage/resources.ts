@@ -1,6 +1,6 @@
 import { epochSeconds } from '../lib/duration.js';
 import type { Sql } from './engine.js';
-import { memoised } from './read_memo.js';
+import { deepFreeze, settingsCache } from './settings_cache.js';
 
 export interface ResourceScope {
   scope: string;
@@ -64,6 +64,7 @@ const UPSERT_DESCRIPTION = `INSERT INTO resource_scope_descriptions (resource_id
   ON CONFLICT (resource_id, scope, lang) DO UPDATE SET description = excluded.description`;
 
 export function createResourceRepository(sql: Sql) {
+  const settings = settingsCache(sql);
   const translations = async (resourceId: number): Promise<Map<string, Record<string, string>>> => {
     const byScope = new Map<string, Record<string, string>>();
     for (const d of await sql.all<DescriptionRow>(DESCRIPTIONS_OF, [resourceId])) {
@@ -107,11 +108,16 @@ export function createResourceRepository(sql: Sql) {
       });
     },
     async findByUri(uri: string): Promise<Resource | undefined> {
-      // Read once per token request (the provider and the alert rules both ask): ./read_memo.ts.
-      return memoised(`resources:${uri}`, async () => {
-        const row = await sql.get<ResourceRow>(BY_URI, [uri]);
-        return row && withScopes(row);
-      });
+      // Kept between requests while no setting changes (./settings_cache.ts); an unknown URI an
+      // agent sent is read each time, not kept.
+      return settings.get(
+        `resources:${uri}`,
+        async () => {
+          const row = await sql.get<ResourceRow>(BY_URI, [uri]);
+          return row && deepFreeze(await withScopes(row));
+        },
+        (found) => found !== undefined,
+      );
     },
     async list(): Promise<Resource[]> {
       const rows = await sql.all<ResourceRow>(ALL);
@@ -124,8 +130,10 @@ export function createResourceRepository(sql: Sql) {
     },
     /** The only resource, when exactly one is registered (the default for agents that send none). */
     async single(): Promise<Resource | undefined> {
-      const rows = await sql.all<ResourceRow>(FIRST_TWO);
-      return rows.length === 1 && rows[0] ? withScopes(rows[0]) : undefined;
+      return settings.get('resources:single', async () => {
+        const rows = await sql.all<ResourceRow>(FIRST_TWO);
+        return rows.length === 1 && rows[0] ? deepFreeze(await withScopes(rows[0])) : undefined;
+      });
     },
     async allScopes(): Promise<string[]> {
       return (await sql.all<{ scope: string }>(ALL_SCOPES)).map((r) => r.scope);

@@ -1,6 +1,7 @@
 // Classification labels on single tools of an MCP server (migrations/0091_tool_labels.sql).
 import type { Label } from '../lib/labels.js';
 import type { Sql } from './engine.js';
+import { deepFreeze, settingsCache } from './settings_cache.js';
 
 export interface ToolLabel {
   resource: string;
@@ -37,8 +38,20 @@ export function createToolLabelRepository(sql: Sql) {
       return (await sql.all<Row>(`${SELECT} ORDER BY r.uri, l.tool`)).map(toLabel);
     },
     /** The labelled tools of one MCP server. */
-    async forResource(uri: string): Promise<ToolLabel[]> {
-      return (await sql.all<Row>(`${SELECT} WHERE r.uri = ? ORDER BY l.tool`, [uri])).map(toLabel);
+    async forResource(uri: string): Promise<readonly ToolLabel[]> {
+      // Read at every token when tool rules are set: all labels at once, kept while no setting
+      // changes (./settings_cache.ts).
+      const all = await settingsCache(sql).get('tool_labels', async () => {
+        const byResource = new Map<string, ToolLabel[]>();
+        for (const row of await sql.all<Row>(`${SELECT} ORDER BY r.uri, l.tool`)) {
+          const labels = byResource.get(row.uri) ?? [];
+          labels.push(toLabel(row));
+          byResource.set(row.uri, labels);
+        }
+        for (const labels of byResource.values()) deepFreeze(labels);
+        return byResource;
+      });
+      return all.get(uri) ?? [];
     },
     async labelOf(uri: string, tool: string): Promise<Label | undefined> {
       const row = await sql.get<Row>(`${SELECT} WHERE r.uri = ? AND l.tool = ?`, [uri, tool]);

@@ -69,7 +69,7 @@ async function filledDataDir(): Promise<{ dataDir: string; tables: string[] }> {
     await migrate(sql);
     const tables = (
       await sql.all<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'",
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', 'settings_version')",
       )
     ).map((t) => t.name);
     // Parents first; the rest in any order.
