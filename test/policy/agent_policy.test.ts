@@ -6,6 +6,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
 import { type Chain, INIT, MCP_HEADERS, PASSWORD, startChain } from '../proxy/helpers.js';
+import { cliFor } from '../support/cli.js';
 import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
 import { waitFor } from '../support/wait.js';
 
@@ -132,6 +133,26 @@ describe('per-agent policy', () => {
     expect(await chain.as.app.stores.revocations.latestSeq()).toBe(before);
     const widened = await refresh(agent.client, String(refreshed.body.refresh_token));
     expect(widened.status).toBe(200);
+    expect(String(widened.body.scope).split(' ').sort()).toEqual(['mcp:read', 'mcp:write']);
+  });
+
+  it('a policy set from the CLI in another shell applies at the very next refresh, and its removal too', async () => {
+    // The server keeps the policies in memory between token requests (src/storage/settings_cache.ts):
+    // a change through another connection must reach it at once, with nothing to tell it.
+    const agent = await connect();
+    const warm = await refresh(agent.client, agent.refresh);
+    expect(String(warm.body.scope).split(' ').sort()).toEqual(['mcp:read', 'mcp:write']);
+    const cli = cliFor(chain.as.dataDir);
+    const set = await cli.run(['policy', 'set', '--client', agent.client.client_id, '--read-only', '--json']);
+    expect(set.err).toBe('');
+    expect(set.code).toBe(0);
+    const narrowed = await refresh(agent.client, String(warm.body.refresh_token));
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.body.scope).toBe('mcp:read');
+
+    const id = String((JSON.parse(set.out) as { policy: { id: number } }).policy.id);
+    expect((await cli.run(['policy', 'remove', id])).code).toBe(0);
+    const widened = await refresh(agent.client, String(narrowed.body.refresh_token));
     expect(String(widened.body.scope).split(' ').sort()).toEqual(['mcp:read', 'mcp:write']);
   });
 
