@@ -54,6 +54,7 @@ import { settleProviderEvents, wireProviderEvents } from './provider_events.js';
 import { registrationCors } from './registration_cors.js';
 import { grantedResourceOnly, resourceParams } from './resource_params.js';
 import { createFeedHub, FEED_PATH, type FeedHub, revocationFeed } from './revocation_feed.js';
+import { settingsSnapshot } from './settings_snapshot.js';
 import { standingAsConfirmed, tokenTransaction, upstreamStandingFirst } from './token_transaction.js';
 
 export interface App {
@@ -260,6 +261,9 @@ export async function buildApp(config: Config, sql: Sql, log: Logger, opts: Buil
       clients: stores.clients,
       registrationTokens: stores.registrationTokens,
     }),
+    // Authorization and token requests read the version of the settings kept in memory once
+    // (src/storage/settings_cache.ts); they never change settings, so they need not see a change of their own.
+    settingsSnapshot([ROUTES.authorization, ROUTES.token, ROUTES.device_authorization]),
     resourceParams({
       resources,
       authorizePath: ROUTES.authorization,

@@ -135,9 +135,11 @@ export function resourceParams(opts: {
       if (!isAuthorize) ctx.state.tokenParams = params;
       const rewritten = folded || filled || moved ? Buffer.from(params.toString(), 'utf8') : undefined;
       if (rewritten) replaceBody(ctx.req, rewritten);
-      // The same bytes where oidc-provider looks when it finds the stream already ended (it then
-      // parses req.body, with a warning): seen under load behind a proxy, after the request's
-      // awaits. Either way the provider parses exactly what was checked here.
+      // The same bytes where oidc-provider looks when the stream is no longer readable (it then
+      // parses req.body, and warns once per process, "already parsed request body detected"). That
+      // happens when the agent hangs up after sending its request and before the provider reads it
+      // (a load generator stopping, a proxy's timeout): Node destroys the request stream with the
+      // body still in its buffer. Either way the provider parses exactly what was checked here.
       (ctx.req as { body?: string }).body = (rewritten ?? body).toString('utf8');
     }
     await next();

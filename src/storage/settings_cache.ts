@@ -12,8 +12,8 @@
 // The order of reads is what makes it safe: the version first, then the rows. Rows read after the
 // version are at least as new as it; kept under that version, they are dropped as soon as any later
 // request reads another one. A load that raced a change (the version moved while it read) is used
-// for its own request but not kept. Inside a token request the version is read once
-// (./read_memo.ts).
+// for its own request but not kept. Inside an authorization or token request the version is read
+// once (./read_memo.ts).
 import type { Sql } from './engine.js';
 import { memoised } from './read_memo.js';
 
@@ -47,11 +47,15 @@ function createSettingsCache(sql: Sql): SettingsCache {
   let version: string | undefined;
   const entries = new Map<string, unknown>();
   const current = () =>
-    memoised('settings_version', async () => {
-      const row = await sql.get<{ version: number | string }>(VERSION);
-      // Compared as text: both engines' integers, whatever their size.
-      return row ? String(row.version) : undefined;
-    });
+    memoised(
+      'settings_version',
+      async () => {
+        const row = await sql.get<{ version: number | string }>(VERSION);
+        // Compared as text: both engines' integers, whatever their size.
+        return row ? String(row.version) : undefined;
+      },
+      { settings: true },
+    );
   return {
     async get<T>(key: string, load: () => Promise<T>, keep: (value: T) => boolean = () => true): Promise<T> {
       const seen = await current();
