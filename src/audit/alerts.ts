@@ -99,8 +99,8 @@ const REGISTRATIONS_FROM = `SELECT COUNT(*) AS n FROM audit_events
 /**
  * Facts this process read from the trail that later events cannot undo (an alert raised, a user's
  * first event, a token in an earlier day's hour), so the rules that run at every token do not read
- * them again. Bounded: forgetting costs only a read. Only what the database said is remembered,
- * never what this request wrote, which a rollback could take back.
+ * them again. Bounded: forgetting costs only a read. Only reads are remembered, never what a rule
+ * wrote itself (an alert it raised is read back by the next event), which a rollback could take back.
  */
 function remembered<V>(limit = 50_000) {
   const entries = new Map<string, V>();
@@ -202,7 +202,8 @@ export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<vo
   // user has enough history for "never" to mean something.
   const unusualHour = async (e: AuditEvent, at: number) => {
     if (rules.unusualHourHistory <= 0 || !e.userId) return;
-    // A user's first event stays their first (a purge can only make it later, which errs towards no alert).
+    // A user's first event stays their first. A purge can only make the trail's first event later;
+    // the rule then still counts the history the user had.
     let first = firstEventOf.get(e.userId) ?? null;
     if (first === null) {
       first = (await sql.get<{ at: number | null }>(FIRST_EVENT, [e.userId]))?.at ?? null;

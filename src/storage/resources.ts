@@ -135,8 +135,10 @@ export function createResourceRepository(sql: Sql) {
         return rows.length === 1 && rows[0] ? deepFreeze(await withScopes(rows[0])) : undefined;
       });
     },
-    async allScopes(): Promise<string[]> {
-      return (await sql.all<{ scope: string }>(ALL_SCOPES)).map((r) => r.scope);
+    async allScopes(): Promise<readonly string[]> {
+      return settings.get('resources:all_scopes', async () =>
+        deepFreeze((await sql.all<{ scope: string }>(ALL_SCOPES)).map((r) => r.scope)),
+      );
     },
     /**
      * Sets (or replaces) descriptions of a resource's scopes in one language, all or nothing.
