@@ -21,18 +21,18 @@ export type KeyRepository = ReturnType<typeof createKeyRepository>;
  */
 export const KEYS_CHANNEL = 'signing_keys';
 
-const INSERT =
-  'INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)';
+// `seq` numbers keys in the order they were added (migrations/0093_signing_key_order.sql). Every
+// insert follows the update that retires the keys in service, in one transaction: a rotation on
+// another node at the same moment waits for those rows, then numbers its key after this one.
+const INSERT = `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at, seq)
+  VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, (SELECT COALESCE(MAX(seq), 0) + 1 FROM signing_keys))`;
+// Newest first; of keys activating in the same second, the one added last.
+const LIVE = 'SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, seq DESC';
 const RETIRE_ALL =
   'UPDATE signing_keys SET retired_at = @at, expires_at = @expires WHERE retired_at IS NULL OR retired_at > @at';
 const PURGE = 'DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?';
 
 export function createKeyRepository(sql: Sql) {
-  // Newest first; of keys activating at the same second the one added last wins: SQLite's rowid
-  // records the order, PostgreSQL (no rowid) falls back to created_at then kid.
-  const live = `SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, ${
-    sql.kind === 'sqlite' ? 'rowid DESC' : 'created_at DESC, kid DESC'
-  }`;
   const insert = async (row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>, retiredKeyExpiresAt: number) => {
     await sql.run(RETIRE_ALL, { at: row.activates_at, expires: retiredKeyExpiresAt });
     await sql.run(INSERT, [row.kid, row.alg, row.private_jwk, row.public_jwk, row.created_at, row.activates_at]);
@@ -40,7 +40,7 @@ export function createKeyRepository(sql: Sql) {
   };
   return {
     async live(now: number): Promise<SigningKeyRow[]> {
-      return sql.all<SigningKeyRow>(live, [now]);
+      return sql.all<SigningKeyRow>(LIVE, [now]);
     },
     /**
      * Adds a key that signs from `activatesAt`. Every key still in service retires then, and stays
@@ -55,7 +55,7 @@ export function createKeyRepository(sql: Sql) {
      */
     async addFirst(row: Omit<SigningKeyRow, 'retired_at' | 'expires_at'>): Promise<boolean> {
       return oneNodeAtATime(sql, 'signingKeys', async () => {
-        if ((await sql.all<SigningKeyRow>(live, [row.created_at])).length > 0) return false;
+        if ((await sql.all<SigningKeyRow>(LIVE, [row.created_at])).length > 0) return false;
         await insert(row, row.created_at);
         return true;
       });

@@ -6,6 +6,7 @@ import { createKeyRepository } from '../../src/storage/keys.js';
 import { purgeExpired } from '../../src/storage/purge.js';
 import { startTestServer, type TestServer } from '../support/app.js';
 import { authorize, PUBLIC_CLIENT, redeem, register } from '../support/oauth.js';
+import { tempTestStorage } from '../support/storage.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 
@@ -60,5 +61,25 @@ describe('signing key rotation', () => {
     expect((await purgeExpired(server.sql, now + 601)).signingKeys).toBe(2);
     await server.app.reloadKeysIfChanged();
     expect((await publishedKids()).map((k) => k.kid)).toEqual([active.kid]);
+  });
+
+  it('of keys activating in the same second, takes the one added last, on either engine', async () => {
+    // PostgreSQL has no rowid: before keys were numbered (migrations/0093), the tie went by key id,
+    // at random. Ten rounds of three keys in one second: a coin toss would fail at once.
+    const storage = await tempTestStorage();
+    try {
+      const keys = createKeyRepository(storage.sql);
+      const now = epochSeconds();
+      for (let round = 0; round < 10; round++) {
+        const added: string[] = [];
+        for (let i = 0; i < 3; i++)
+          added.push((await rotateSigningKey(keys, { delay: 0, maxTokenLifetime: 600 }, now)).kid);
+        expect((await keys.live(now))[0]?.kid).toBe(added.at(-1));
+        const states = await keyStatuses(keys, now);
+        expect(states.filter((s) => s.state === 'signing').map((s) => s.kid)).toEqual([added.at(-1)]);
+      }
+    } finally {
+      await storage.close();
+    }
   });
 });
