@@ -27,7 +27,8 @@ export const KEYS_CHANNEL = 'signing_keys';
 const INSERT = `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at, activates_at, retired_at, expires_at, seq)
   VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, (SELECT COALESCE(MAX(seq), 0) + 1 FROM signing_keys))`;
 // Newest first; of keys activating in the same second, the one added last.
-const LIVE = 'SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, seq DESC';
+const LIVE =
+  'SELECT * FROM signing_keys WHERE expires_at IS NULL OR expires_at > ? ORDER BY activates_at DESC, seq DESC';
 const RETIRE_ALL =
   'UPDATE signing_keys SET retired_at = @at, expires_at = @expires WHERE retired_at IS NULL OR retired_at > @at';
 const PURGE = 'DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at <= ?';

@@ -15,7 +15,7 @@ import { postgresEngine } from '../../src/storage/engine_pg.js';
 import { createResourceCredentialRepository } from '../../src/storage/resource_credentials.js';
 import { createResourceRepository } from '../../src/storage/resources.js';
 import { createUserRepository } from '../../src/storage/users.js';
-import { type ChildServer, freePort, spawnServer } from '../hardening/support/child_server.js';
+import { type ChildServer, freePorts, spawnServer } from '../hardening/support/child_server.js';
 import { startUpstream, type Upstream } from '../proxy/helpers.js';
 import { DEFAULT_SCOPES } from '../support/app.js';
 import { type LoadBalancer, startLoadBalancer } from '../support/nginx.js';
@@ -53,16 +53,16 @@ export async function startCluster(opts: { nodes?: number; env?: Record<string, 
     closers.push(() => database.drop());
     const sql = postgresEngine({ url: database.url, poolSize: 2 });
     closers.push(() => sql.close());
-    const proxyPort = await freePort();
+    // The proxy's, the balancer's and the nodes' ports, told apart (a node given the balancer's port
+    // would answer in its place, and the test would reach one node without knowing it).
+    const [proxyPort, lbPort, ...ports] = await freePorts(count + 2);
     const resource = `http://127.0.0.1:${proxyPort}/mcp`;
     const alice = await createUserRepository(sql).create('alice', await hashPassword(PASSWORD), true);
     const registered = await createResourceRepository(sql).create(resource, 'Notes MCP', DEFAULT_SCOPES);
     const feed = await createResourceCredentialRepository(sql).create(registered.id, { replace: false });
     const { token: adminToken } = await createAdminTokenRepository(sql).create('cluster', alice.id, epochSeconds());
 
-    const lbPort = await freePort();
     const issuer = `http://127.0.0.1:${lbPort}`;
-    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
     const nodes = await Promise.all(
       ports.map((port) => {
         const dataDir = mkdtempSync(path.join(tmpdir(), 'mcp-oauth-node-'));

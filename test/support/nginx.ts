@@ -108,9 +108,18 @@ export async function startLoadBalancer(upstreams: string[], opts: { port?: numb
     await waitFor(
       async () => {
         if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr} ${errorLog()}`);
+        // nginx names itself in the Server header of what it proxies: an answer without it came
+        // from something else that holds the port, which must fail here, not pass the tests by.
         return fetch(`${origin}/healthz`)
-          .then(() => true)
-          .catch(() => false);
+          .then((res) => {
+            if (!(res.headers.get('server') ?? '').startsWith('nginx'))
+              throw new Error(`port ${port} is answered by something other than nginx`);
+            return true;
+          })
+          .catch((err: Error) => {
+            if (err.message.startsWith('port ')) throw err;
+            return false;
+          });
       },
       'nginx to accept connections',
       { intervalMs: 50 },

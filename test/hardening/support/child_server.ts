@@ -43,6 +43,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * `count` ports free a moment ago and different from each other: all are held until the last is
+ * found (one at a time, the system may hand the same port out again once it is released).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const probes = Array.from({ length: count }, () => createServer());
+  try {
+    await Promise.all(probes.map((p) => new Promise<void>((resolve) => p.listen(0, '127.0.0.1', resolve))));
+    return probes.map((p) => {
+      const address = p.address();
+      return typeof address === 'object' && address ? address.port : 0;
+    });
+  } finally {
+    await Promise.all(probes.map((p) => new Promise<void>((resolve) => p.close(() => resolve()))));
+  }
+}
+
 export async function spawnServer(
   dataDir: string,
   port: number,
