@@ -1,7 +1,7 @@
 // The smallest durable adapter a deployment of bare oidc-provider could run on: one SQLite table
 // (WAL, synchronous=NORMAL, as our server opens its database), the three lookups the adapter
 // interface asks for (by uid, by user code, by grant) indexed, every call its own statement and
-// commit. It is the baseline's "with storage" variant (BENCH_BASELINE_STORAGE=sqlite): what
+// commit. It is the baseline's "with storage" variant (BENCH_BASELINE_DB names its file): what
 // persisting tokens costs a bare provider, so the cost of our own features can be told apart from
 // the cost of durability.
 import Database from 'better-sqlite3';

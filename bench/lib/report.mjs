@@ -1,6 +1,6 @@
 // The table printed at the end of a run (and pasted into BENCHMARKS.md).
 
-const fmt = (x, digits = 1) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
+export const fmt = (x, digits = 1) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
 
 function verdict(s) {
   if (s.skipped) return 'skipped';

@@ -4,6 +4,7 @@
 import { benchEngine } from '../lib/bench_database.mjs';
 import { alternate, ratios } from '../lib/measure.mjs';
 import { consentedSessions, mintTokens, REDIRECT_URI, SCOPE } from '../lib/oauth.mjs';
+import { fmt } from '../lib/report.mjs';
 
 /**
  * Everything the load of one server needs: signed-in, consented sessions (one per connection) and
@@ -74,11 +75,9 @@ async function againstBaseline(settings, ours, base, log, { id, title, unit, job
     vsDurable,
     durableVsMemory,
     references: [m.durable],
-    extra: `vs bare oidc-provider on SQLite: ${fmt2(vsDurable.ratio)} (CPU ${fmt2(vsDurable.cpuRatio)}); that provider vs memory: ${fmt2(durableVsMemory.ratio)} (CPU ${fmt2(durableVsMemory.cpuRatio)})`,
+    extra: `vs bare oidc-provider on SQLite: ${fmt(vsDurable.ratio, 2)} (CPU ${fmt(vsDurable.cpuRatio, 2)}); that provider vs memory: ${fmt(durableVsMemory.ratio, 2)} (CPU ${fmt(durableVsMemory.cpuRatio, 2)})`,
   };
 }
-
-const fmt2 = (x) => (x === null || x === undefined ? 'n/a' : x.toFixed(2));
 
 export function refreshScenario(settings, ours, base, log, durable) {
   log('scenario 1: token refresh');

@@ -6,6 +6,7 @@
 //
 // The rules never break the request that recorded the event: a failure is logged.
 
+import { BoundedMap } from '../lib/bounded_map.js';
 import { epochSeconds } from '../lib/duration.js';
 import type { Logger } from '../log/logger.js';
 import type { Alert, AlertDetails, AlertRepository } from '../storage/alerts.js';
@@ -96,32 +97,22 @@ const EARLIER_SIGN_IN = `SELECT
 const REGISTRATIONS_FROM = `SELECT COUNT(*) AS n FROM audit_events
   WHERE ip = ? AND event = 'client.registered' AND at >= ?`;
 
-/**
- * Facts this process read from the trail that later events cannot undo (an alert raised, a user's
- * first event, a token in an earlier day's hour), so the rules that run at every token do not read
- * them again. Bounded: forgetting costs only a read. Only reads are remembered, never what a rule
- * wrote itself (an alert it raised is read back by the next event), which a rollback could take back.
- */
-function remembered<V>(limit = 50_000) {
-  const entries = new Map<string, V>();
-  return {
-    get: (key: string) => entries.get(key),
-    set(key: string, value: V) {
-      if (entries.size >= limit) entries.clear();
-      entries.set(key, value);
-    },
-  };
-}
+/** Entries of each memory the rules keep (below); forgetting costs only a read. */
+const REMEMBERED = 50_000;
 
 export function createAlertRules(deps: AlertDeps): (e: AuditEvent) => Promise<void> {
   const { sql, rules } = deps;
   const now = deps.now ?? (() => epochSeconds());
   const count = async (text: string, params: (string | number)[]) =>
     (await sql.get<{ n: number }>(text, params))?.n ?? 0;
-  const raisedKeys = remembered<true>();
-  const firstWriteOf = remembered<true>();
-  const firstEventOf = remembered<number>();
-  const usualHours = remembered<true>();
+  // Facts read from the trail that later events cannot undo (an alert raised, a user's first event,
+  // a token in an earlier day's hour), so the rules that run at every token do not read them again.
+  // Only reads are remembered, never what a rule wrote itself (an alert it raised is read back by
+  // the next event), which a rollback could take back.
+  const raisedKeys = new BoundedMap<string, true>(REMEMBERED);
+  const firstWriteOf = new BoundedMap<string, true>(REMEMBERED);
+  const firstEventOf = new BoundedMap<string, number>(REMEMBERED);
+  const usualHours = new BoundedMap<string, true>(REMEMBERED);
 
   /** Whether the alert with this dedupe key was raised (by any node); a yes is remembered. */
   const isRaised = async (key: string) => {

@@ -2,6 +2,7 @@
 // use, and whether an admin disabled it; for metadata-document agents also their last-seen name and
 // redirect URIs; domains an admin disabled; and initial access tokens for registration.
 import { createHash, randomBytes } from 'node:crypto';
+import { BoundedMap } from '../lib/bounded_map.js';
 import { isHostName, normaliseHostName } from '../lib/host_names.js';
 import type { Sql } from './engine.js';
 
@@ -50,7 +51,7 @@ export const LAST_USED_RESOLUTION = 60;
  * forgetting costs only a statement.
  */
 export function recentUseMarks(limit = 100_000) {
-  const marked = new Map<string, number>();
+  const marked = new BoundedMap<string, number>(limit);
   return {
     /** Whether a mark for `key` at `now` may change something. */
     due(key: string, now: number): boolean {
@@ -58,7 +59,6 @@ export function recentUseMarks(limit = 100_000) {
       return at === undefined || now < at || now - at > LAST_USED_RESOLUTION;
     },
     noted(key: string, now: number): void {
-      if (marked.size >= limit) marked.clear();
       marked.set(key, now);
     },
   };

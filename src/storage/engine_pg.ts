@@ -10,6 +10,7 @@
 //     listener once, so a consumer re-reads its cursor (the cursor lives in a table: nothing is lost).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { BoundedMap } from '../lib/bounded_map.js';
 import { refuseNul, type Sql, type SqlDialect, type SqlParams, type SqlValue } from './engine.js';
 import { createListener } from './engine_pg_listen.js';
 
@@ -226,14 +227,13 @@ export function postgresEngine(options: PostgresOptions): Sql {
   // process would exit. The pool discards that client by itself.
   pool.on('error', (err) => onError(scrub(err) as Error));
 
-  const translations = new Map<string, Translated>();
+  // Statements are fixed strings; a bound keeps a caller that builds them from data from growing
+  // the cache without end.
+  const translations = new BoundedMap<string, Translated>(2000);
   const translate = (sql: string) => {
     let t = translations.get(sql);
     if (!t) {
       t = translatePlaceholders(sql);
-      // Statements are fixed strings; a bound keeps a caller that builds them from data from
-      // growing the cache without end.
-      if (translations.size >= 2000) translations.clear();
       translations.set(sql, t);
     }
     return t;

@@ -89,8 +89,10 @@ export function createGrantRecordRepository(sql: Sql) {
         now,
       });
     },
-    /** A token was issued from the grant (recorded to within LAST_USED_RESOLUTION seconds). */
-    /** Marks the grant used at `now`; true when that changed the row. */
+    /**
+     * A token was issued from the grant: marks it used at `now` (to within LAST_USED_RESOLUTION
+     * seconds); true when that changed the row.
+     */
     async used(id: string, now: number): Promise<boolean> {
       return (await sql.run(TOUCH, { now, id })).changes > 0;
     },

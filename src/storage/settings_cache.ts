@@ -14,6 +14,7 @@
 // request reads another one. A load that raced a change (the version moved while it read) is used
 // for its own request but not kept. Inside an authorization or token request the version is read
 // once (./read_memo.ts).
+import { BoundedMap } from '../lib/bounded_map.js';
 import type { Sql } from './engine.js';
 import { memoised } from './read_memo.js';
 
@@ -45,7 +46,7 @@ export function settingsCache(sql: Sql): SettingsCache {
 
 function createSettingsCache(sql: Sql): SettingsCache {
   let version: string | undefined;
-  const entries = new Map<string, unknown>();
+  const entries = new BoundedMap<string, unknown>(MAX_ENTRIES);
   const current = () =>
     memoised(
       'settings_version',
@@ -68,7 +69,6 @@ function createSettingsCache(sql: Sql): SettingsCache {
       if (entries.has(key)) return entries.get(key) as T;
       const value = await load();
       if (version === seen && keep(value)) {
-        if (entries.size >= MAX_ENTRIES) entries.clear();
         entries.set(key, value);
       }
       return value;
