@@ -129,7 +129,7 @@ describe.skipIf(why !== undefined)(
       expect(await callProxy(access)).toBe(200);
       const revoked = await adminRevoke(cluster.nodes[2]?.url ?? '', String(decodeJwt(access).grant_id));
       expect(revoked.status).toBe(200);
-      // The issue's bound for reach across nodes: LISTEN/NOTIFY wakes node 1's feed at commit.
+      // The bound docs/proxy.md promises, across nodes: LISTEN/NOTIFY wakes node 1's feed at commit.
       await waitFor(async () => (await callProxy(access)) === 401, 'the proxy to refuse the revoked grant', {
         timeoutMs: 1000,
       });

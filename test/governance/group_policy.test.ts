@@ -95,7 +95,7 @@ describe('policy per group of users', () => {
     expect(set.status).toBe(200);
     expect(set.body.grants_narrowed).toBe(1);
     const changedAt = epochSeconds();
-    // The bound: the outstanding token of the narrowed grant is refused within a second.
+    // The bound docs/proxy.md promises: the outstanding token of the narrowed grant is refused within a second.
     await waitFor(async () => (await proxyStatus(alice.access)) === 401, 'the proxy to refuse the token', {
       timeoutMs: 1000,
       intervalMs: 20,

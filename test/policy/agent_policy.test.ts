@@ -110,7 +110,7 @@ describe('per-agent policy', () => {
     const cutoff = await chain.as.app.stores.revocations.clientRevokedBefore(agent.client.client_id, epochSeconds());
     expect(cutoff).toBeTypeOf('number');
 
-    // The bound: the outstanding token is refused within a second of the change.
+    // The bound docs/proxy.md promises: the outstanding token is refused within a second of the change.
     await waitFor(async () => (await proxyStatus(agent.access)) === 401, 'the proxy to refuse the token', {
       timeoutMs: 1000,
       intervalMs: 20,

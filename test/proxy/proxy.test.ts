@@ -401,7 +401,7 @@ describe('resource proxy', () => {
       Math.floor(Date.now() / 1000),
       'test',
     );
-    // The bound: refused within a second of the revoke.
+    // The bound docs/proxy.md promises: refused within a second of the revoke.
     const status = await eventually(
       async () => {
         const r = await call(t.access, sid, 'read_notes');
