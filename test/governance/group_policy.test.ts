@@ -1,14 +1,16 @@
-// Policy per group of users, end to end over real HTTP: the admin API creates a group and puts a
-// user in it; the group's policy narrows what that user's agents get at the consent page, at the
-// code exchange and at the next refresh of a live grant, whose outstanding access token the proxy
-// refuses within a second; users outside the group are untouched; the group's policy and an
-// agent's own policy combine (the narrower wins); bad requests change nothing.
-import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { type Chain, INIT, MCP_HEADERS, PASSWORD, startChain } from '../proxy/helpers.js';
-import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
+import {
+  adminApi,
+  type Chain,
+  connectAgent,
+  PASSWORD,
+  refreshAgent,
+  startChain,
+  statusAtProxy,
+} from '../proxy/helpers.js';
+import { authorize, PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
 import { waitFor } from '../support/wait.js';
 
 interface Json {
@@ -28,14 +30,7 @@ describe('policy per group of users', () => {
   });
   afterAll(() => chain?.close());
 
-  async function api(path: string, body?: Json): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${chain.as.url}${path}`, {
-      method: body ? 'POST' : 'GET',
-      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as Json };
-  }
+  const api = (path: string, body?: Json) => adminApi(chain, adminToken, path, body);
 
   async function group(name: string): Promise<number> {
     const created = await api('/admin/api/groups', { name });
@@ -43,46 +38,12 @@ describe('policy per group of users', () => {
     return Number((created.body.group as Json).id);
   }
 
-  /** An agent connected by `username`: registered, consented (what is offered), code redeemed. */
-  async function connect(username: string, scope = 'mcp:read mcp:write', client?: RegisteredClient) {
-    const c = client ?? (await register(chain.as.url, PUBLIC_CLIENT));
-    const got = await authorize(chain.as.url, {
-      client: c,
-      username,
-      password: PASSWORD,
-      resource: chain.resource,
-      scope,
-    });
-    const { status, body } = await redeem(chain.as.url, c, got, { resource: chain.resource });
-    expect(status).toBe(200);
-    return {
-      client: c,
-      consentHtml: got.consentHtml ?? '',
-      scope: String(body.scope),
-      access: String(body.access_token),
-      refresh: String(body.refresh_token),
-    };
-  }
+  const connect = (username: string, scope?: string, client?: RegisteredClient) =>
+    connectAgent(chain, { username, scope, client });
 
-  const refresh = async (client: RegisteredClient, token: string) => {
-    const res = await tokenRequest(chain.as.url, {
-      grant_type: 'refresh_token',
-      refresh_token: token,
-      client_id: client.client_id,
-    });
-    return { status: res.status, body: (await res.json()) as Json };
-  };
+  const refresh = (client: RegisteredClient, token: string) => refreshAgent(chain, client, token);
 
-  /** An initialize with a session id the proxy never saw: 401 for a refused token, 404 once it passes. */
-  const proxyStatus = async (token: string) => {
-    const res = await fetch(chain.resource, {
-      method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-session-id': randomUUID() },
-      body: JSON.stringify(INIT),
-    });
-    await res.body?.cancel();
-    return res.status;
-  };
+  const proxyStatus = (token: string) => statusAtProxy(chain, token);
 
   it('narrows a member’s live grant at once at the proxy and at the next refresh, and leaves others alone', async () => {
     const alice = await connect('alice');

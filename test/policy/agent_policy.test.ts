@@ -1,13 +1,19 @@
-// Per-agent policy end to end, over real HTTP: the admin API sets a policy; new authorizations,
-// the consent page and refreshes of live grants follow it; a narrowed live grant's outstanding
-// access token is refused at the proxy within a second, and its next refresh gets the narrower token.
-import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { type Chain, INIT, MCP_HEADERS, PASSWORD, startChain } from '../proxy/helpers.js';
+import {
+  adminApi,
+  type Chain,
+  connectAgent,
+  INIT,
+  MCP_HEADERS,
+  PASSWORD,
+  refreshAgent,
+  startChain,
+  statusAtProxy,
+} from '../proxy/helpers.js';
 import { cliFor } from '../support/cli.js';
-import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
+import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register } from '../support/oauth.js';
 import { waitFor } from '../support/wait.js';
 
 interface Json {
@@ -28,43 +34,11 @@ describe('per-agent policy', () => {
   });
   afterAll(() => chain?.close());
 
-  async function api(path: string, body?: Json): Promise<{ status: number; body: Json }> {
-    const res = await fetch(`${chain.as.url}${path}`, {
-      method: body ? 'POST' : 'GET',
-      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, body: (await res.json()) as Json };
-  }
+  const api = (path: string, body?: Json) => adminApi(chain, adminToken, path, body);
 
-  /** An agent connected by alice: registered, consented (everything offered), code redeemed. */
-  async function connect(scope = 'mcp:read mcp:write') {
-    const client = await register(chain.as.url, PUBLIC_CLIENT);
-    const got = await authorize(chain.as.url, {
-      client,
-      username: 'alice',
-      password: PASSWORD,
-      resource: chain.resource,
-      scope,
-    });
-    const { status, body } = await redeem(chain.as.url, client, got, { resource: chain.resource });
-    expect(status).toBe(200);
-    return {
-      client,
-      consentHtml: got.consentHtml ?? '',
-      access: String(body.access_token),
-      refresh: String(body.refresh_token),
-    };
-  }
+  const connect = (scope?: string) => connectAgent(chain, { scope });
 
-  const refresh = async (client: RegisteredClient, token: string) => {
-    const res = await tokenRequest(chain.as.url, {
-      grant_type: 'refresh_token',
-      refresh_token: token,
-      client_id: client.client_id,
-    });
-    return { status: res.status, body: (await res.json()) as Json };
-  };
+  const refresh = (client: RegisteredClient, token: string) => refreshAgent(chain, client, token);
 
   const mcp = (token: string, body: Json, sid?: string) =>
     fetch(chain.resource, {
@@ -73,15 +47,7 @@ describe('per-agent policy', () => {
       body: JSON.stringify(body),
     });
 
-  /**
-   * An initialize through the proxy with a session id it never saw, so nothing reaches the
-   * upstream: 401 for a refused token, 404 once the token passes.
-   */
-  const proxyStatus = async (token: string) => {
-    const res = await mcp(token, INIT, randomUUID());
-    await res.body?.cancel();
-    return res.status;
-  };
+  const proxyStatus = (token: string) => statusAtProxy(chain, token);
 
   /** Calls the upstream's writing tool in a new session: 200, or 403 without the write scope. */
   const writeStatus = async (token: string) => {

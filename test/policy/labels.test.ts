@@ -1,15 +1,10 @@
-// Classification labels end to end: the label is shown on the consent page; a confidential server's
-// tokens live MCP_OAUTH_SENSITIVE_TOKEN_TTL; a label in MCP_OAUTH_LABELS_READ_ONLY keeps write
-// scopes off the consent page and, set on a server with live grants, cuts their tokens at the proxy
-// within a second and narrows their next refresh; a personal-data server needs the agent approved.
-import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '../../src/lib/duration.js';
-import { type Chain, INIT, MCP_HEADERS, PASSWORD, startChain } from '../proxy/helpers.js';
+import { type Chain, connectAgent, PASSWORD, refreshAgent, startChain, statusAtProxy } from '../proxy/helpers.js';
 import { startTestServer } from '../support/app.js';
 import { cliFor } from '../support/cli.js';
-import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
+import { PUBLIC_CLIENT, type RegisteredClient, register } from '../support/oauth.js';
 import { waitFor } from '../support/wait.js';
 
 const ENV = { MCP_OAUTH_LABELS_READ_ONLY: 'confidential', MCP_OAUTH_SENSITIVE_TOKEN_TTL: '90s' };
@@ -28,41 +23,15 @@ describe('classification labels', () => {
 
   const cli = (argv: string[]) => cliFor(chain.as.dataDir).run(argv, { env: ENV });
 
-  async function connect(client?: RegisteredClient) {
-    const c = client ?? (await register(chain.as.url, PUBLIC_CLIENT));
-    const got = await authorize(chain.as.url, {
-      client: c,
-      username: 'alice',
-      password: PASSWORD,
-      resource: chain.resource,
-      scope: 'mcp:read mcp:write',
-    });
-    const { status, body } = await redeem(chain.as.url, c, got, { resource: chain.resource });
-    expect(status).toBe(200);
-    return {
-      client: c,
-      html: got.consentHtml ?? '',
-      access: String(body.access_token),
-      refresh: String(body.refresh_token),
-      scope: String(body.scope),
-    };
-  }
+  const connect = (client?: RegisteredClient) => connectAgent(chain, { client });
 
-  const proxyStatus = async (token: string) => {
-    const res = await fetch(chain.resource, {
-      method: 'POST',
-      headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-session-id': randomUUID() },
-      body: JSON.stringify(INIT),
-    });
-    await res.body?.cancel();
-    return res.status;
-  };
+  const proxyStatus = (token: string) => statusAtProxy(chain, token);
 
   it('internal: shown on the consent page, nothing else changes', async () => {
     expect((await cli(['resources', 'label', chain.resource, 'internal'])).code).toBe(0);
     const agent = await connect();
-    expect(agent.html).toContain('data-label="internal"');
-    expect(agent.html).toContain('Internal data');
+    expect(agent.consentHtml).toContain('data-label="internal"');
+    expect(agent.consentHtml).toContain('Internal data');
     expect(agent.scope.split(' ').sort()).toEqual(['mcp:read', 'mcp:write']);
     const claims = decodeJwt(agent.access);
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(chain.as.config.accessTokenTtl);
@@ -81,21 +50,16 @@ describe('classification labels', () => {
     const cutoff =
       (await chain.as.app.stores.revocations.clientRevokedBefore(live.client.client_id, epochSeconds())) ?? 0;
     await waitFor(() => epochSeconds() > cutoff, 'the second after the change');
-    const res = await tokenRequest(chain.as.url, {
-      grant_type: 'refresh_token',
-      refresh_token: live.refresh,
-      client_id: live.client.client_id,
-    });
-    const body = (await res.json()) as Record<string, unknown>;
-    expect(res.status).toBe(200);
+    const { status, body } = await refreshAgent(chain, live.client, live.refresh);
+    expect(status).toBe(200);
     expect(body.scope).toBe('mcp:read');
     const claims = decodeJwt(String(body.access_token));
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(90);
     expect(await proxyStatus(String(body.access_token))).toBe(404);
 
     const fresh = await connect();
-    expect(fresh.html).toContain('data-label="confidential"');
-    expect(fresh.html).not.toContain('value="mcp:write"');
+    expect(fresh.consentHtml).toContain('data-label="confidential"');
+    expect(fresh.consentHtml).not.toContain('value="mcp:write"');
     expect(fresh.scope).toBe('mcp:read');
   });
 

@@ -19,7 +19,7 @@ import {
   startProxy,
 } from '../../src/proxy/index.js';
 import { startTestServer, type TestServer } from '../support/app.js';
-import { authorize, PUBLIC_CLIENT, redeem, register } from '../support/oauth.js';
+import { authorize, PUBLIC_CLIENT, type RegisteredClient, redeem, register, tokenRequest } from '../support/oauth.js';
 
 export interface Upstream {
   url: string;
@@ -204,6 +204,82 @@ export async function obtainToken(
   const access = String(body.access_token);
   const claims = decodeJwt(access);
   return { access, clientId: client.client_id, grantId: String(claims.grant_id), sub: String(claims.sub) };
+}
+
+/** An agent connected through the chain: registered (unless given), signed in, consented, code redeemed. */
+export interface ConnectedAgent {
+  client: RegisteredClient;
+  consentHtml: string;
+  scope: string;
+  access: string;
+  refresh: string;
+}
+
+/** Connects an agent for `username` (alice by default) to the chain's MCP server; fails unless the code is redeemed. */
+export async function connectAgent(
+  chain: Chain,
+  opts: { username?: string; scope?: string; client?: RegisteredClient } = {},
+): Promise<ConnectedAgent> {
+  const client = opts.client ?? (await register(chain.as.url, PUBLIC_CLIENT));
+  const got = await authorize(chain.as.url, {
+    client,
+    username: opts.username ?? 'alice',
+    password: PASSWORD,
+    resource: chain.resource,
+    scope: opts.scope ?? 'mcp:read mcp:write',
+  });
+  const { status, body } = await redeem(chain.as.url, client, got, { resource: chain.resource });
+  if (status !== 200) throw new Error(`token request failed: ${status} ${JSON.stringify(body)}`);
+  return {
+    client,
+    consentHtml: got.consentHtml ?? '',
+    scope: String(body.scope),
+    access: String(body.access_token),
+    refresh: String(body.refresh_token),
+  };
+}
+
+/** A refresh-token grant at the chain's authorization server: the status and the JSON body. */
+export async function refreshAgent(
+  chain: Chain,
+  client: RegisteredClient,
+  token: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await tokenRequest(chain.as.url, {
+    grant_type: 'refresh_token',
+    refresh_token: token,
+    client_id: client.client_id,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * An initialize through the proxy with a session id it never saw, so nothing reaches the upstream:
+ * 401 for a refused token, 404 once the token passes.
+ */
+export async function statusAtProxy(chain: Chain, token: string): Promise<number> {
+  const res = await fetch(chain.resource, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'mcp-session-id': randomUUID() },
+    body: JSON.stringify(INIT),
+  });
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** A call to the admin API with an admin token: the status and the JSON body. */
+export async function adminApi(
+  chain: Chain,
+  adminToken: string,
+  path: string,
+  body?: Record<string, unknown>,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${chain.as.url}${path}`, {
+    method: body ? 'POST' : 'GET',
+    headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 /** Signs arbitrary claims with the AS's own current signing key (for forged-claim refusals). */
